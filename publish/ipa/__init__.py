@@ -1,0 +1,1 @@
+"""IPA inspection and pre-flight checks. Imports nothing else of the project."""

@@ -1,0 +1,1 @@
+"""A faithful App Store Connect simulator. Shares no code with publish.asc."""

@@ -1,0 +1,1 @@
+"""Flow steps, registered by name."""
