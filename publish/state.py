@@ -482,6 +482,7 @@ class StateStore:
         version: str | None = None,
         build_number: str | None = None,
         fingerprint: str | None = None,
+        kind: str | None = None,
         limit: int | None = None,
     ) -> list[dict]:
         """History rows matching every given field, newest first (deleted versions' history is kept)."""
@@ -491,6 +492,7 @@ class StateStore:
             ("version", version),
             ("build_number", build_number),
             ("fingerprint", fingerprint),
+            ("kind", kind),
         ):
             if value is not None:
                 where.append(f"{column} = ?")

@@ -1,0 +1,64 @@
+"""`appstore-publish mark-rc VERSION` / `unmark-rc VERSION`: the release-candidate flag.
+
+`send_to_app_store` with `require_rc: true` refuses a version that is not marked, so a release manager's
+mark is what lets a flow submit it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from publish.commands._state_cli import (
+    add_profile_argument,
+    add_state_dir_argument,
+    label,
+    open_store,
+    resolve_binary,
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    mark = subparsers.add_parser(
+        "mark-rc",
+        help="mark a version as release candidate",
+        description="Mark a version as release candidate (recorded in history). A send_to_app_store step with "
+        "require_rc: true only ships marked versions.",
+    )
+    mark.add_argument("version", metavar="VERSION", help="1.2.3 (its latest build) or 1.2.3(45)")
+    mark.add_argument("--note", help="why this build is the candidate (shown by show and history)")
+    add_profile_argument(mark)
+    add_state_dir_argument(mark)
+    mark.set_defaults(handler=run_mark)
+
+    unmark = subparsers.add_parser(
+        "unmark-rc",
+        help="remove the release-candidate mark",
+        description="Remove the release-candidate mark from a version (recorded in history).",
+    )
+    unmark.add_argument("version", metavar="VERSION", help="1.2.3 (its latest build) or 1.2.3(45)")
+    add_profile_argument(unmark)
+    add_state_dir_argument(unmark)
+    unmark.set_defaults(handler=run_unmark)
+
+
+def run_mark(args: argparse.Namespace, ctx) -> int:
+    return _set(args, ctx, True)
+
+
+def run_unmark(args: argparse.Namespace, ctx) -> int:
+    return _set(args, ctx, False)
+
+
+def _set(args: argparse.Namespace, ctx, flag: bool) -> int:
+    with open_store(args, ctx, required=True) as store:
+        binary = resolve_binary(store, args.version, args.profile)
+        store.set_rc(binary["fingerprint"], flag, note=getattr(args, "note", None))
+    name = binary["display_name"] or binary["bundle_id"]
+    if flag:
+        note = f" ({args.note})" if args.note else ""
+        ctx.print(f"Marked {name} {label(binary)} [{binary['bundle_id']}] as release candidate{note}.")
+    elif binary["rc"]:
+        ctx.print(f"Removed the release-candidate mark from {name} {label(binary)} [{binary['bundle_id']}].")
+    else:
+        ctx.print(f"{name} {label(binary)} [{binary['bundle_id']}] was not marked as release candidate; it still is not.")
+    return 0

@@ -1,0 +1,146 @@
+"""`appstore-publish show VERSION`: everything known about one binary (Appcircle's Details / App Information)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from publish.commands._state_cli import (
+    add_json_argument,
+    add_profile_argument,
+    add_state_dir_argument,
+    label,
+    latest_state,
+    open_store,
+    print_json,
+    resolve_binary,
+)
+
+RECENT_HISTORY = 10
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "show",
+        help="everything known about one version",
+        description="Everything known about one binary: the IPA inspection, its App Store Connect IDs and states, "
+        "the release-candidate mark, the kept binary and its recent history.",
+    )
+    parser.add_argument(
+        "version", metavar="VERSION", help="1.2.3 (its latest build), or 1.2.3(45), 1.2.3+45, '1.2.3 (45)'"
+    )
+    add_profile_argument(parser)
+    add_json_argument(parser)
+    add_state_dir_argument(parser)
+    parser.set_defaults(handler=run)
+
+
+def describe(store, binary: dict) -> dict[str, Any]:
+    kept = None
+    if binary["kept_sha256"]:
+        path = store.artifact_path(binary["fingerprint"])
+        kept = {"sha256": binary["kept_sha256"], "path": str(path), "present": bool(path and path.is_file())}
+    return {
+        "bundle_id": binary["bundle_id"],
+        "version": binary["version"],
+        "build_number": binary["build_number"],
+        "display_name": binary["display_name"],
+        "icon_name": binary["icon_name"],
+        "fingerprint": binary["fingerprint"],
+        "file_size": binary["file_size"],
+        "first_seen": binary["first_seen"],
+        "last_seen": binary["last_seen"],
+        "state": latest_state(store, binary),
+        "rc": binary["rc"],
+        "rc_note": binary["rc_note"],
+        "kept": kept,
+        "remote": binary["remote"],
+        "inspection": binary["info"],
+        "history": store.history(fingerprint=binary["fingerprint"], limit=RECENT_HISTORY),
+    }
+
+
+def run(args: argparse.Namespace, ctx) -> int:
+    with open_store(args, ctx, required=True) as store:
+        binary = resolve_binary(store, args.version, args.profile)
+        document = describe(store, binary)
+    if args.json:
+        print_json(ctx, document)
+        return 0
+    ctx.print(_text(document))
+    return 0
+
+
+def _text(doc: dict[str, Any]) -> str:
+    name = doc["display_name"] or doc["bundle_id"]
+    lines = [f"{name} {label(doc)}  [{doc['bundle_id']}]", ""]
+    rc = "yes" + (f" ({doc['rc_note']})" if doc["rc_note"] else "") if doc["rc"] else "no"
+    if doc["kept"]:
+        kept = f"sha256 {doc['kept']['sha256']}  {doc['kept']['path']}"
+        if not doc["kept"]["present"]:
+            kept += "  (MISSING: the artifacts/ folder was not restored)"
+    else:
+        kept = "not kept (set keep_binaries: true in the profile to keep binaries)"
+    lines += _pairs(
+        [
+            ("State", doc["state"]),
+            ("Release candidate", rc),
+            ("Kept binary", kept),
+            ("Fingerprint", doc["fingerprint"]),
+            ("File size", _size(doc["file_size"])),
+            ("Icon", doc["icon_name"]),
+            ("First seen", doc["first_seen"]),
+            ("Last seen", doc["last_seen"]),
+        ]
+    )
+    lines += ["", "App Store Connect:"]
+    lines += _pairs(sorted(doc["remote"].items())) if doc["remote"] else ["  nothing recorded yet"]
+    lines += ["", "Inspection:"]
+    lines += _pairs(_flatten(doc["inspection"] or {}))
+    if doc["history"]:
+        lines += ["", f"Recent history (newest first; `appstore-publish history '{label(doc)}'` for all):"]
+        for entry in doc["history"]:
+            what = entry["step_name"] or entry["kind"]
+            took = f" {entry['duration_s']:.1f}s" if entry["kind"] == "step" and entry["duration_s"] is not None else ""
+            lines.append(f"  {entry['started_at']}  {what}  {entry['status']}{took}")
+            if entry["error"]:
+                lines.append(f"      {entry['error'].splitlines()[0]}")
+    return "\n".join(lines)
+
+
+def _pairs(items) -> list[str]:
+    items = [(k, v) for k, v in items if v not in (None, "", [], {})]
+    width = max((len(k) for k, _ in items), default=0)
+    return [f"  {k.ljust(width)}  {_value(v)}" for k, v in items]
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(_value(v) for v in value)
+    return str(value)
+
+
+def _flatten(obj: dict, prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out += _flatten(value, name + ".")
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for i, item in enumerate(value):
+                out += _flatten(item, f"{name}[{i}].")
+        else:
+            out.append((name, value))
+    return out
+
+
+def _size(size: int | None) -> str | None:
+    if size is None:
+        return None
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return None
