@@ -228,3 +228,96 @@ def test_download_of_not_kept_binary_explains_apple_offers_none(state_dir: Path,
     assert code == 2
     assert "Apple offers no download of uploaded builds" in err and "keep_binaries: true" in err
     assert not (tmp_path / "x.ipa").exists()
+
+
+# -- delete ----------------------------------------------------------------------------------------------------
+
+
+def test_delete_with_typed_confirmation(state_dir: Path) -> None:
+    with StateStore.open(state_dir) as store:
+        kept = store.artifact_path(fp("1.0", "2"))
+    code, out, err = cli(state_dir, "delete", "1.0+2", "--profile", "com.example.app", stdin="1.0 (2)\n")
+    assert code == 0, err
+    assert "Type '1.0 (2)' to confirm" in err
+    assert "Deleted com.example.app 1.0 (2) from the local state and its kept binary" in out
+    assert "Nothing was removed from App Store Connect" in out
+    assert not kept.exists()
+    with StateStore.open(state_dir) as store:
+        assert store.get_binary(fp("1.0", "2")) is None
+        # History is kept, with the deletion in it.
+        assert [e["kind"] for e in store.history(version="1.0", build_number="2")][0] == "delete"
+    code, _, err = cli(state_dir, "show", "1.0(2)", "--profile", "com.example.app")
+    assert code == 2 and "not in the state store" in err
+
+
+def test_delete_with_wrong_confirmation_deletes_nothing(state_dir: Path) -> None:
+    code, _, err = cli(state_dir, "delete", "1.10", stdin="1.1\n")
+    assert code == 2
+    assert "does not match" in err and "nothing was deleted" in err
+    with StateStore.open(state_dir) as store:
+        assert store.get_binary(fp("1.10", "3")) is not None
+        assert store.history(kind="delete") == []
+
+
+def test_delete_non_interactive_needs_yes(state_dir: Path) -> None:
+    code, _, err = cli(state_dir, "delete", "1.10", stdin="")
+    assert code == 2 and "pass --yes" in err and "nothing was deleted" in err
+    with StateStore.open(state_dir) as store:
+        assert store.get_binary(fp("1.10", "3")) is not None
+    code, out, _ = cli(state_dir, "delete", "1.10", "--yes")
+    assert code == 0 and "Deleted com.example.app 1.10 (3)" in out
+    with StateStore.open(state_dir) as store:
+        assert store.get_binary(fp("1.10", "3")) is None
+
+
+def test_delete_profile_removes_all_its_versions_only(state_dir: Path) -> None:
+    code, _, err = cli(state_dir, "delete", "--profile", "com.example.app", stdin="com.example\n")
+    assert code == 2 and "nothing was deleted" in err
+    code, out, err = cli(state_dir, "delete", "--profile", "com.example.app", stdin="com.example.app\n")
+    assert code == 0, err
+    assert "all 3 version(s) of com.example.app" in err
+    with StateStore.open(state_dir) as store:
+        assert store.find_binaries(bundle_id="com.example.app") == []
+        assert len(store.find_binaries(bundle_id="com.example.other")) == 1
+        assert not any(store.artifacts_dir.rglob("*.ipa"))
+    code, _, err = cli(state_dir, "delete", "--profile", "com.example.app", "--yes")
+    assert code == 2 and "no versions of com.example.app" in err
+
+
+def test_delete_needs_a_version_or_profile(state_dir: Path) -> None:
+    code, _, err = cli(state_dir, "delete")
+    assert code == 2 and "needs a VERSION, or --profile" in err
+
+
+# -- versions (local) ------------------------------------------------------------------------------------------
+
+
+def test_versions_lists_local_versions_newest_first(state_dir: Path) -> None:
+    cli(state_dir, "mark-rc", "1.10")
+    code, out, err = cli(state_dir, "versions", "--json")
+    assert code == 0, err
+    doc = validated(out, "versions")
+    assert doc["remote_checked"] is False and doc["state_dir"] == str(state_dir)
+    rows = [(r["bundle_id"], r["version"], r["build_number"]) for r in doc["versions"]]
+    assert rows == [
+        ("com.example.other", "1.0", "1"),
+        ("com.example.app", "1.10", "3"),  # 1.10 sorts above 1.0 (numeric parts)
+        ("com.example.app", "1.0", "2"),
+        ("com.example.app", "1.0", "1"),
+    ]
+    by_build = {r["build_number"]: r for r in doc["versions"] if r["bundle_id"] == "com.example.app"}
+    assert by_build["3"]["rc"] is True and by_build["2"]["kept"] is True
+    assert by_build["2"]["state"] == "send_to_app_store failed" and by_build["1"]["state"] == "inspected"
+    assert all(r["local"] and r["remote"] is None for r in doc["versions"])
+
+    code, out, _ = cli(state_dir, "versions", "--profile", "com.example.other")
+    assert code == 0
+    assert out.splitlines()[0].split() == ["PROFILE", "VERSION", "BUILD", "RC", "KEPT", "STATE"]
+    assert len(out.splitlines()) == 2 and "com.example.other" in out
+
+
+def test_versions_without_state(tmp_path: Path) -> None:
+    code, out, _ = cli(tmp_path / "empty", "versions", "--json")
+    assert code == 0 and validated(out, "versions")["versions"] == []
+    code, out, _ = cli(tmp_path / "empty", "versions")
+    assert code == 0 and "No versions" in out
