@@ -1,0 +1,247 @@
+"""App Store Connect failures as typed exceptions whose messages say what Apple answered and what to do.
+
+Apple's error body (OpenAPI `ErrorResponse`): `{"errors":[{"status":"409","code":"ENTITY_ERROR.ATTRIBUTE.INVALID",
+"title":..., "detail":..., "source":{"pointer":...}|{"parameter":...}, "meta":{"associatedErrors":{...}}}]}`.
+Codes are dotted hierarchies, matched by prefix (`has_code`).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from publish.errors import RemoteError
+
+KEYS_PAGE = "App Store Connect > Users and Access > Integrations > App Store Connect API"
+
+
+@dataclass(frozen=True)
+class AscErrorItem:
+    status: str
+    code: str
+    title: str
+    detail: str
+    source_pointer: str | None = None
+    source_parameter: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any], *, default_status: int | str = "") -> AscErrorItem:
+        source = obj.get("source") if isinstance(obj.get("source"), Mapping) else {}
+        meta = obj.get("meta") if isinstance(obj.get("meta"), Mapping) else {}
+        return cls(
+            status=str(obj.get("status") or default_status),
+            code=str(obj.get("code") or ""),
+            title=str(obj.get("title") or ""),
+            detail=str(obj.get("detail") or ""),
+            source_pointer=_str_or_none(source.get("pointer")),
+            source_parameter=_str_or_none(source.get("parameter")),
+            meta=dict(meta),
+        )
+
+    def describe(self) -> str:
+        text = f"{self.status} {self.code}".strip()
+        title = self.title.strip()
+        detail = self.detail.strip()
+        if title:
+            text += f": {title}"
+        if detail and detail != title:
+            text += f" {detail}" if title.endswith((".", ":", "!")) else f" - {detail}"
+        where = []
+        if self.source_pointer:
+            where.append(f"pointer {self.source_pointer}")
+        if self.source_parameter:
+            where.append(f"parameter {self.source_parameter}")
+        if where:
+            text += f" (at {', '.join(where)})"
+        associated = self.meta.get("associatedErrors")
+        if isinstance(associated, Mapping):
+            for resource, problems in associated.items():
+                for problem in problems if isinstance(problems, list) else []:
+                    if isinstance(problem, Mapping):
+                        text += f"\n      {resource}: {problem.get('code', '')} {problem.get('detail', '')}".rstrip()
+        return text
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+class AscTransportError(RemoteError):
+    """The request did not get an answer (connection refused/reset, timeout, TLS) even after retries."""
+
+
+class AscAmbiguousWriteError(AscTransportError):
+    """A create or update may or may not have happened (the connection broke or the server failed mid-write).
+
+    It is never retried blindly: the caller re-reads the state on App Store Connect before writing again, so a
+    retried create never makes a duplicate.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, method: str = "", path: str = "",
+                 cause: Exception | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.method = method
+        self.path = path
+        self.cause = cause
+
+
+class AscApiError(RemoteError):
+    """App Store Connect answered with an error status."""
+
+    def __init__(self, status: int, errors: list[AscErrorItem], *, method: str = "", path: str = "",
+                 retry_after: float | None = None) -> None:
+        self.status = status
+        self.errors = list(errors)
+        self.method = method
+        self.path = path
+        self.retry_after = retry_after
+        super().__init__(self._message(), hint=self.advice())
+
+    def _message(self) -> str:
+        call = f"{self.method} {self.path}".strip() or "the request"
+        lines = [item.describe() for item in self.errors] or [f"{self.status} (no error details in the answer)"]
+        if len(lines) == 1:
+            return f"App Store Connect refused {call} (HTTP {self.status}): {lines[0]}"
+        return f"App Store Connect refused {call} (HTTP {self.status}):\n" + "\n".join(f"  - {line}" for line in lines)
+
+    def has_code(self, prefix: str) -> bool:
+        """True when an error's code is `prefix` or below it in Apple's dotted hierarchy (ENTITY_ERROR matches
+        ENTITY_ERROR.ATTRIBUTE.INVALID)."""
+        prefix = prefix.rstrip(".")
+        return any(e.code == prefix or e.code.startswith(prefix + ".") for e in self.errors)
+
+    def detail_text(self) -> str:
+        """All titles and details, for callers that recognise Apple's messages (e.g. 'already added to another
+        reviewSubmission with id X')."""
+        return "\n".join(f"{e.title} {e.detail}".strip() for e in self.errors)
+
+    def advice(self) -> str | None:
+        return None
+
+
+class AscAuthError(AscApiError):
+    def advice(self) -> str:
+        return (
+            "App Store Connect did not accept the API token even after signing a fresh one. Check that the key ID "
+            f"and issuer ID belong to the .p8 key ({KEYS_PAGE}; an individual key has no issuer ID), that the key "
+            "has not been revoked there, and that this machine's clock is right (tokens are valid 20 minutes)."
+        )
+
+
+class AscForbiddenError(AscApiError):
+    def advice(self) -> str:
+        return (
+            "The API key is not allowed to do this: its role is too low (uploads, TestFlight and App Store "
+            f"submission need App Manager or Admin; see {KEYS_PAGE}), the key was revoked, or it has no access "
+            "to this app. Agreements waiting in App Store Connect > Business can also cause this."
+        )
+
+
+class AscNotFoundError(AscApiError):
+    def advice(self) -> str:
+        return (
+            "The resource does not exist or this key cannot see it: check the bundle ID / app, that the app "
+            "belongs to the same team as the API key, and that the build or version was not removed meanwhile."
+        )
+
+
+class AscConflictError(AscApiError):
+    def advice(self) -> str:
+        path = self.path
+        if "buildUpload" in path or "/builds" in path or "preReleaseVersion" in path:
+            return (
+                "The build conflicts with one already on App Store Connect: bump the build number "
+                "(CFBundleVersion) above the highest one uploaded for this version, rebuild, and try again."
+            )
+        if "appStoreVersion" in path:
+            return (
+                "The App Store version conflicts with the state on App Store Connect: the version number may "
+                "already be used or released (bump CFBundleShortVersionString), or the version is in a state "
+                "that cannot be changed (e.g. waiting for review)."
+            )
+        if "reviewSubmission" in path:
+            return (
+                "A review submission for this app is already in progress or holds this item: wait for it or "
+                "cancel it (cancel_previous_submission: true) and try again."
+            )
+        return "The request conflicts with the current state on App Store Connect; read the detail above."
+
+
+class AscValidationError(AscApiError):
+    def advice(self) -> str:
+        return (
+            "App Store Connect rejected the request's content (see the pointer/parameter above). If the value "
+            "comes from your flow file, fix it there; otherwise this is a bug in appstore-publish: please report "
+            "it with this message."
+        )
+
+
+class AscRateLimitError(AscApiError):
+    def advice(self) -> str:
+        wait = f" (App Store Connect asked to wait {self.retry_after:.0f} s)" if self.retry_after else ""
+        return (
+            "The API key used up its hourly request quota (X-Rate-Limit, counted over a rolling hour)"
+            f"{wait}: wait for the window to free up, or run with a different API key."
+        )
+
+
+class AscServerError(AscApiError):
+    def advice(self) -> str:
+        return (
+            "App Store Connect had an internal problem and retries did not help. Try again later; "
+            "https://developer.apple.com/system-status/ shows Apple's outages."
+        )
+
+
+def error_class(status: int) -> type[AscApiError]:
+    if status == 401:
+        return AscAuthError
+    if status == 403:
+        return AscForbiddenError
+    if status == 404:
+        return AscNotFoundError
+    if status == 409:
+        return AscConflictError
+    if status in (400, 422):
+        return AscValidationError
+    if status == 429:
+        return AscRateLimitError
+    if status >= 500:
+        return AscServerError
+    return AscApiError
+
+
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+_SCRIPT = re.compile(r"<(script|style)\b.*?</\1>", re.IGNORECASE | re.DOTALL)
+
+
+def parse_error_items(status: int, body: bytes | str | None, reason: str = "") -> list[AscErrorItem]:
+    """Apple's `errors[]`, or one synthesized item for a body that is not Apple's JSON (a proxy's HTML page)."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+    try:
+        document = json.loads(text) if text.strip() else None
+    except ValueError:
+        document = None
+    if isinstance(document, Mapping) and isinstance(document.get("errors"), list):
+        items = [AscErrorItem.from_json(e, default_status=status) for e in document["errors"] if isinstance(e, Mapping)]
+        if items:
+            return items
+    summary = _SPACE.sub(" ", html.unescape(_TAG.sub(" ", _SCRIPT.sub(" ", text)))).strip()
+    if len(summary) > 300:
+        summary = summary[:297] + "..."
+    detail = summary or "The answer had no body."
+    if document is None and text.strip():
+        detail = f"The answer was not App Store Connect's JSON (a proxy or gateway in between?): {detail}"
+    return [AscErrorItem(status=str(status), code=f"HTTP_{status}", title=reason or "", detail=detail)]
+
+
+def api_error(status: int, body: bytes | str | None, *, method: str, path: str, reason: str = "",
+              retry_after: float | None = None) -> AscApiError:
+    items = parse_error_items(status, body, reason)
+    return error_class(status)(status, items, method=method, path=path, retry_after=retry_after)
