@@ -221,13 +221,18 @@ _SPACE = re.compile(r"\s+")
 _SCRIPT = re.compile(r"<(script|style)\b.*?</\1>", re.IGNORECASE | re.DOTALL)
 
 
-def parse_error_items(status: int, body: bytes | str | None, reason: str = "") -> list[AscErrorItem]:
-    """Apple's `errors[]`, or one synthesized item for a body that is not Apple's JSON (a proxy's HTML page)."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
-    try:
-        document = json.loads(text) if text.strip() else None
-    except ValueError:
-        document = None
+def parse_error_items(status: int, body: bytes | str | Mapping[str, Any] | None, reason: str = "") -> list[AscErrorItem]:
+    """Apple's `errors[]`, or one synthesized item for a body that is not Apple's JSON (a proxy's HTML page).
+    `body` is the raw answer, or an already decoded JSON object."""
+    document: Any
+    if isinstance(body, Mapping):
+        document, text = body, json.dumps(body)
+    else:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+        try:
+            document = json.loads(text) if text.strip() else None
+        except ValueError:
+            document = None
     if isinstance(document, Mapping) and isinstance(document.get("errors"), list):
         items = [AscErrorItem.from_json(e, default_status=status) for e in document["errors"] if isinstance(e, Mapping)]
         if items:
@@ -241,7 +246,7 @@ def parse_error_items(status: int, body: bytes | str | None, reason: str = "") -
     return [AscErrorItem(status=str(status), code=f"HTTP_{status}", title=reason or "", detail=detail)]
 
 
-def api_error(status: int, body: bytes | str | None, *, method: str, path: str, reason: str = "",
+def api_error(status: int, body: bytes | str | Mapping[str, Any] | None, *, method: str, path: str, reason: str = "",
               retry_after: float | None = None) -> AscApiError:
     items = parse_error_items(status, body, reason)
     return error_class(status)(status, items, method=method, path=path, retry_after=retry_after)
