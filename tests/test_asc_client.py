@@ -470,3 +470,52 @@ def test_on_call_sees_every_real_call_and_the_token_is_never_logged(caplog: pyte
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "GET /v1/apps/1 -> 500" in text and "GET /v1/apps/1 -> 200" in text
     assert token not in text and token.split(".")[2] not in text
+
+
+# ---------------------------------------------------------------- real sockets
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_real_refused_connection_is_known_unsent_so_even_a_post_is_retried() -> None:
+    sleeps = Sleeps()
+    c = client(base_url=f"http://127.0.0.1:{_closed_port()}", sleep=sleeps, max_retries=2, timeout=(1, 1))
+    with pytest.raises(AscTransportError) as caught:
+        c.create_build_upload("A1", version="1.0", build_number="1")
+    assert not isinstance(caught.value, AscAmbiguousWriteError)
+    assert len(sleeps) == 2 and c.call_count == 3
+    assert "connection failed" in str(caught.value)
+
+
+def test_real_read_timeout_on_a_post_is_ambiguous() -> None:
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        conn, _ = server.accept()  # read the request, never answer
+        conn.recv(65536)
+        accepted.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        c = client(base_url=f"http://127.0.0.1:{server.getsockname()[1]}", timeout=(1, 0.2))
+        with pytest.raises(AscAmbiguousWriteError) as caught:
+            c.create_review_submission("A1")
+        assert c.call_count == 1 and "read timeout" in str(caught.value)
+    finally:
+        thread.join(2)
+        for conn in accepted:
+            conn.close()
+        server.close()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import email.utils
 import ipaddress
 import random
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from publish.errors import InputError
 
 DEFAULT_BASE_URL = "https://api.appstoreconnect.apple.com"
+BASE_URL_ENV = "ASC_API_BASE_URL"
 
 
 def is_loopback_host(host: str) -> bool:
@@ -49,6 +51,20 @@ def validate_base_url(base_url: str) -> str:
         )
     del port
     return text.rstrip("/")
+
+
+def resolve_base_url(flag: str | None, env: Mapping[str, str], *, env_name: str = BASE_URL_ENV) -> str:
+    """The base URL from `--api-base-url`, else the `ASC_API_BASE_URL` environment variable, else Apple's; checked
+    by `validate_base_url` (the error names where the bad value came from)."""
+    if flag:
+        return validate_base_url(flag)
+    value = (env.get(env_name) or "").strip()
+    if not value:
+        return DEFAULT_BASE_URL
+    try:
+        return validate_base_url(value)
+    except InputError as error:
+        raise InputError(f"{env_name}: {error.message}", hint=error.hint) from None
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
