@@ -76,7 +76,8 @@ def run(args: argparse.Namespace, ctx) -> int:
         build_ids: dict[str, str] = {}
         if args.expire_build:
             # Resolve every build before changing anything, so a missing one stops us with nothing done.
-            from publish.commands._remote import connect, find_build_ids
+            from publish.commands._builds import find_build_ids
+            from publish.commands._remote import connect
 
             client = connect(args, ctx, flow, targets[0]["bundle_id"])
             build_ids = find_build_ids(client, targets)
