@@ -1,0 +1,233 @@
+"""Pre-flight: would App Store Connect accept this binary? Every finding says how to fix it."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from publish.ipa.archive import ZipArchive
+from publish.ipa.errors import IpaError
+from publish.ipa.inspect import REQUIRED_APP_KEYS, REQUIRED_NESTED_KEYS, inspect_archive
+from publish.ipa.model import BundleInfo, IpaInfo
+from publish.ipa.profile import AD_HOC, DEVELOPMENT, ENTERPRISE, ProvisioningProfile
+
+ERROR = "error"
+WARNING = "warning"
+EXPIRY_WARNING_WINDOW = timedelta(days=7)
+
+# Apple's format for CFBundleShortVersionString and CFBundleVersion: one to three period-separated integers.
+_APPLE_VERSION = re.compile(r"^[0-9]+(\.[0-9]+){0,2}$")
+
+_EXPORT = "re-export the archive with the App Store Connect method (Xcode: Distribute App > App Store Connect; " \
+          "xcodebuild: method app-store-connect in the export options plist)"
+_KIND_LABEL = {"app": "The app", "extension": "App extension", "watch_extension": "Watch extension",
+               "watch_app": "Watch app", "app_clip": "App Clip"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    severity: str  # "error" | "warning"
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "severity": self.severity, "message": self.message}
+
+
+def run_preflight(path: str | os.PathLike[str], *, expected_bundle_id: str | None = None,
+                  now: datetime | None = None) -> list[Finding]:
+    """Every problem App Store Connect would reject the IPA for (errors), plus warnings. Never raises IpaError."""
+    now = now or datetime.now(timezone.utc)
+    try:
+        with ZipArchive(path) as archive:
+            info = inspect_archive(archive, strict=False)
+    except IpaError as exc:
+        return [Finding(exc.finding_id, ERROR, str(exc))]
+    findings: list[Finding] = []
+    findings += _layout(info)
+    assert info.app is not None
+    findings += _bundle(info.app, info)
+    findings += _versions(info)
+    findings += _profile(info.app.profile, info, now, main=True)
+    for bundle in info.extensions:
+        findings += _bundle(bundle, info)
+        findings += _nested(bundle, info)
+        if bundle.profile is not None:
+            findings += _profile(bundle.profile, info, now, main=False, bundle=bundle)
+    findings += _signature(info)
+    if expected_bundle_id is not None and info.bundle_id and info.bundle_id != expected_bundle_id:
+        findings.append(Finding(
+            "bundle_id.profile_mismatch", ERROR,
+            f"The IPA's bundle ID is {info.bundle_id}, but the publish profile chosen is for {expected_bundle_id}. "
+            f"Pass the IPA built for {expected_bundle_id}, or choose the profile for {info.bundle_id} "
+            f"(profiles are matched on bundle_id in the flow file)."))
+    findings += _warnings(info)
+    return findings
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(f.severity == ERROR for f in findings)
+
+
+def _label(bundle: BundleInfo) -> str:
+    if bundle.kind == "app":
+        return f"The app ({bundle.path})"
+    return f"{_KIND_LABEL.get(bundle.kind, bundle.kind)} {bundle.path}"
+
+
+def _layout(info: IpaInfo) -> list[Finding]:
+    if not info.top_level_folder:
+        return []
+    folder = info.top_level_folder
+    return [Finding(
+        "layout.payload_in_subfolder", ERROR,
+        f"Payload/ is inside the top-level folder {folder}/, so App Store Connect would reject the upload "
+        f"(\"The IPA is invalid. It does not include a Payload directory.\"). Zip the Payload folder itself, "
+        f"from inside {folder}/: `cd {folder} && zip -qr ../{folder}.ipa Payload` (or export with Xcode).")]
+
+
+def _bundle(bundle: BundleInfo, info: IpaInfo) -> list[Finding]:
+    findings = [Finding(fid, ERROR, f"{message} {hint}" if hint else message) for fid, message, hint in bundle.problems]
+    if not bundle.info_plist:
+        return findings
+    required = REQUIRED_APP_KEYS if bundle.kind == "app" else REQUIRED_NESTED_KEYS
+    missing = [k for k in required if not isinstance(bundle.info_plist.get(k), str) or not bundle.info_plist[k].strip()]
+    if missing:
+        findings.append(Finding(
+            "plist.missing_key", ERROR,
+            f"{bundle.path}Info.plist lacks {', '.join(missing)}. Set them in the target's Info.plist or build settings "
+            f"(Bundle Identifier, Version = CFBundleShortVersionString, Build = CFBundleVersion, Minimum Deployments) "
+            f"and archive again."))
+    simulator = [p for p in bundle.platforms if p.endswith("Simulator")]
+    if simulator:
+        findings.append(Finding(
+            "plist.simulator_build", ERROR,
+            f"{_label(bundle)} is built for the simulator ({', '.join(simulator)}). Archive for a device "
+            f"(destination \"Any iOS Device\" / `-destination generic/platform=iOS`)."))
+    if bundle.executable and not bundle.has_executable:
+        findings.append(Finding(
+            "bundle.executable_missing", ERROR,
+            f"{_label(bundle)} names its executable {bundle.executable!r} (CFBundleExecutable), but "
+            f"{bundle.path}{bundle.executable} is not in the IPA. Export the IPA again from a complete archive."))
+    return findings
+
+
+def _versions(info: IpaInfo) -> list[Finding]:
+    findings = []
+    if info.version and not _APPLE_VERSION.match(info.version):
+        findings.append(Finding(
+            "version.format", ERROR,
+            f"The version (CFBundleShortVersionString) {info.version!r} is not in Apple's format: one to three "
+            f"period-separated integers such as 1.4 or 2.0.1. Fix the Version (MARKETING_VERSION) build setting."))
+    if info.build_number and not _APPLE_VERSION.match(info.build_number):
+        findings.append(Finding(
+            "build_number.format", ERROR,
+            f"The build number (CFBundleVersion) {info.build_number!r} is not in Apple's format: one to three "
+            f"period-separated integers such as 42 or 1.0.7. Fix the Build (CURRENT_PROJECT_VERSION) build setting."))
+    return findings
+
+
+def _profile(profile: ProvisioningProfile | None, info: IpaInfo, now: datetime, *, main: bool,
+             bundle: BundleInfo | None = None) -> list[Finding]:
+    where = "The app" if main else _label(bundle) if bundle else "A bundle"
+    if profile is None:
+        if main and not any(fid.startswith("profile.") for fid, _m, _h in (info.app.problems if info.app else [])):
+            return [Finding(
+                "profile.missing", ERROR,
+                f"{info.app_path}embedded.mobileprovision is missing: the app is not signed for distribution. "
+                f"Sign it with an App Store distribution profile and {_EXPORT}.")]
+        return []
+    findings = []
+    label = f"{profile.name or profile.uuid or 'the provisioning profile'}"
+    if main or profile.type != (info.profile.type if info.profile else None):
+        if profile.type == DEVELOPMENT:
+            findings.append(Finding(
+                "profile.development", ERROR,
+                f"{where} is signed for development (profile \"{label}\"): App Store Connect only accepts App Store "
+                f"distribution signing. Export with the App Store Connect method: {_EXPORT}."))
+        elif profile.type == AD_HOC:
+            findings.append(Finding(
+                "profile.ad_hoc", ERROR,
+                f"{where} is signed with an ad hoc profile (\"{label}\", {profile.devices_count} devices): App Store "
+                f"Connect only accepts App Store distribution signing; {_EXPORT}."))
+        elif profile.type == ENTERPRISE:
+            findings.append(Finding(
+                "profile.enterprise", ERROR,
+                f"{where} is signed with an in-house (enterprise) profile (\"{label}\"), which can never be uploaded to "
+                f"App Store Connect. Sign with an App Store distribution profile of a paid developer account and "
+                f"{_EXPORT}."))
+    if profile.expiration_date is not None:
+        expires = profile.expiration_date.strftime("%Y-%m-%d %H:%M UTC")
+        if profile.is_expired(now):
+            findings.append(Finding(
+                "profile.expired", ERROR,
+                f"{where}'s provisioning profile \"{label}\" expired on {expires}. Renew or regenerate it in the "
+                f"Apple Developer portal (Certificates, Identifiers & Profiles), download it and {_EXPORT}."))
+        elif profile.expiration_date - now <= EXPIRY_WARNING_WINDOW:
+            findings.append(Finding(
+                "profile.expiring_soon", WARNING,
+                f"{where}'s provisioning profile \"{label}\" expires on {expires} (within 7 days). The upload still "
+                f"works now, but regenerate the profile in the Apple Developer portal before the next build."))
+    bundle_id = info.bundle_id if main else (bundle.bundle_id if bundle else None)
+    if bundle_id and profile.app_id is not None and not profile.matches_bundle_id(bundle_id):
+        findings.append(Finding(
+            "profile.app_id_mismatch", ERROR,
+            f"{where}'s provisioning profile \"{label}\" is for the app ID {profile.app_id}, which does not cover the "
+            f"bundle ID {bundle_id}. Sign with a profile created for {bundle_id} (or a matching wildcard) and export again."))
+    if profile.get_task_allow:
+        findings.append(Finding(
+            "entitlements.get_task_allow", ERROR,
+            f"{where}'s entitlements have get-task-allow = true (a debuggable build), which App Store Connect rejects "
+            f"(ITMS-90164). Archive with the Release configuration and sign with an App Store distribution profile."))
+    return findings
+
+
+def _nested(bundle: BundleInfo, info: IpaInfo) -> list[Finding]:
+    findings = []
+    label = _label(bundle)
+    if bundle.bundle_id and info.bundle_id and not bundle.bundle_id.startswith(info.bundle_id + "."):
+        findings.append(Finding(
+            "extension.bundle_id_prefix", ERROR,
+            f"{label} has the bundle ID {bundle.bundle_id}, which is not prefixed by the app's {info.bundle_id}. "
+            f"Rename it to {info.bundle_id}.<something> in the target's settings (and its App ID)."))
+    mismatches = []
+    if bundle.version and info.version and bundle.version != info.version:
+        mismatches.append(f"version (CFBundleShortVersionString) {bundle.version} vs the app's {info.version}")
+    if bundle.build_number and info.build_number and bundle.build_number != info.build_number:
+        mismatches.append(f"build number (CFBundleVersion) {bundle.build_number} vs the app's {info.build_number}")
+    if mismatches:
+        findings.append(Finding(
+            "extension.version_mismatch", ERROR,
+            f"{label} has a different {' and '.join(mismatches)}. Give every target the same Version and Build "
+            f"(MARKETING_VERSION / CURRENT_PROJECT_VERSION, e.g. set them at the project level) and archive again."))
+    return findings
+
+
+def _signature(info: IpaInfo) -> list[Finding]:
+    unsigned = [b for b in [info.app, *info.extensions] if b is not None and b.has_info_plist and not b.has_code_signature]
+    if not unsigned:
+        return []
+    paths = ", ".join(b.path for b in unsigned)
+    return [Finding(
+        "signature.missing", ERROR,
+        f"No code signature (_CodeSignature/CodeResources) in {paths}. Sign the app and every nested bundle: "
+        f"{_EXPORT}, instead of zipping an unsigned build.")]
+
+
+def _warnings(info: IpaInfo) -> list[Finding]:
+    findings = []
+    if info.uses_non_exempt_encryption is None:
+        findings.append(Finding(
+            "encryption.undeclared", WARNING,
+            "Info.plist does not set ITSAppUsesNonExemptEncryption, so App Store Connect will ask the export "
+            "compliance question for this build. Add the key to Info.plist (false if the app only uses exempt "
+            "encryption such as HTTPS), or set uses_non_exempt_encryption in the flow step."))
+    if not info.icon_names and info.platform == "IOS":
+        findings.append(Finding(
+            "icon.missing", WARNING,
+            "No app icon is declared (CFBundleIcons) or found (AppIcon*.png); App Store Connect requires one "
+            "(ITMS-90022/90713). Add an AppIcon set to the asset catalog and set it as the app icon source."))
+    return findings
