@@ -104,7 +104,7 @@ def test_show_accepts_every_version_syntax(state_dir: Path, ref: str) -> None:
 def test_show_text_has_ids_inspection_and_error(state_dir: Path) -> None:
     code, out, _ = cli(state_dir, "show", "1.0(2)", "--profile", "com.example.app")
     assert code == 0
-    for expected in ("Example 1.0 (2)", "build_id", "B2", "profile.team_id", "TEAM123456", "App Store Connect said: no"):
+    for expected in ("Example 1.0 (2)", "build_id", "B2", "team TEAM123456", "App Store Connect said: no"):
         assert expected in out
 
 
@@ -321,3 +321,30 @@ def test_versions_without_state(tmp_path: Path) -> None:
     assert code == 0 and validated(out, "versions")["versions"] == []
     code, out, _ = cli(tmp_path / "empty", "versions")
     assert code == 0 and "No versions" in out
+
+
+# -- a real inspection recorded ------------------------------------------------------------------------------
+
+
+def test_show_of_a_recorded_real_inspection(tmp_path: Path) -> None:
+    from publish.ipa import inspect_ipa
+    from publish.sandbox.sample_ipa import build_ipa
+
+    ipa = build_ipa(tmp_path / "Real.ipa", bundle_id="com.example.real", version="2.1", build_number="7",
+                    display_name="Real App")
+    inspected = inspect_ipa(ipa)
+    state = tmp_path / "state"
+    with StateStore.open(state) as store:
+        store.record_binary(inspected.to_json())
+        store.keep_binary(inspected.fingerprint, ipa)
+    code, out, err = cli(state, "show", "2.1+7", "--json")
+    assert code == 0, err
+    doc = validated(out, "show")
+    assert doc["display_name"] == "Real App" and doc["fingerprint"] == inspected.fingerprint
+    assert doc["icon_name"] == (inspected.icon_names[0] if inspected.icon_names else None)
+    assert doc["inspection"] == json.loads(json.dumps(inspected.to_json()))
+    code, out, _ = cli(state, "show", "2.1")
+    assert code == 0 and "Real App 2.1 (7)" in out and "Device families        iPhone, iPad" in out
+    out_file = tmp_path / "copy.ipa"
+    assert cli(state, "download", "2.1", "--out", str(out_file))[0] == 0
+    assert inspect_ipa(out_file).fingerprint == inspected.fingerprint

@@ -95,8 +95,8 @@ def _text(doc: dict[str, Any]) -> str:
     )
     lines += ["", "App Store Connect:"]
     lines += _pairs(sorted(doc["remote"].items())) if doc["remote"] else ["  nothing recorded yet"]
-    lines += ["", "Inspection:"]
-    lines += _pairs(_flatten(doc["inspection"] or {}))
+    lines += ["", "Inspection (--json for all of it):"]
+    lines += _pairs(_inspection_summary(doc["inspection"] or {}))
     if doc["history"]:
         lines += ["", f"Recent history (newest first; `appstore-publish history '{label(doc)}'` for all):"]
         for entry in doc["history"]:
@@ -122,18 +122,48 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def _flatten(obj: dict, prefix: str = "") -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for key, value in obj.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out += _flatten(value, name + ".")
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            for i, item in enumerate(value):
-                out += _flatten(item, f"{name}[{i}].")
-        else:
-            out.append((name, value))
-    return out
+_DEVICE_FAMILIES = {1: "iPhone", 2: "iPad", 3: "Apple TV", 4: "Apple Watch", 6: "Mac", 7: "Apple Vision"}
+
+
+def _inspection_summary(info: dict) -> list[tuple[str, Any]]:
+    """What a release manager checks at a glance; the whole inspection is in --json."""
+    profile = info.get("profile") if isinstance(info.get("profile"), dict) else {}
+    signing = None
+    if profile:
+        signing = " ".join(
+            str(part)
+            for part in (
+                profile.get("type"),
+                f"profile {profile['name']!r}" if profile.get("name") else None,
+                f"team {profile['team_id']}" if profile.get("team_id") else None,
+                f"expires {profile['expiration_date']}" if profile.get("expiration_date") else None,
+            )
+            if part
+        )
+    elif "profile" in info:
+        signing = "no embedded provisioning profile"
+    extensions = [
+        f"{ext.get('name') or ext.get('bundle_id')} ({ext.get('bundle_id')})"
+        for ext in info.get("extensions") or []
+        if isinstance(ext, dict)
+    ]
+    encryption = info.get("uses_non_exempt_encryption")
+    return [
+        ("Executable", info.get("executable")),
+        ("Platform", info.get("platform")),
+        ("Minimum OS", info.get("minimum_os")),
+        ("Device families", [_DEVICE_FAMILIES.get(f, f) for f in info.get("device_families") or []]),
+        ("Signing", signing),
+        ("Code signature", info.get("has_code_signature")),
+        (
+            "Non-exempt encryption",
+            "not declared (ITSAppUsesNonExemptEncryption missing)"
+            if encryption is None and "uses_non_exempt_encryption" in info
+            else encryption,
+        ),
+        ("Icons", info.get("icon_names")),
+        ("Extensions", extensions),
+    ]
 
 
 def _size(size: int | None) -> str | None:
