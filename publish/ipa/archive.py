@@ -13,8 +13,7 @@ import hashlib
 import os
 import struct
 import zlib
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from publish.ipa.errors import IpaError
 
@@ -40,8 +39,7 @@ _UNIX = 3
 _REBUILD_HINT = "Re-export the archive from Xcode (Product > Archive > Distribute App) or re-create it with `ditto -c -k`."
 
 
-@dataclass(frozen=True, slots=True)
-class ZipEntry:
+class ZipEntry(NamedTuple):  # a NamedTuple: cheap to build for every entry of a large archive
     name: str
     compress_type: int
     flag_bits: int
@@ -179,8 +177,10 @@ class ZipArchive:
         entries: dict[str, ZipEntry] = {}
         pos = 0
         end = len(data)
+        count = 0
         while pos < end:
-            if len(entries) >= MAX_ENTRIES:
+            count += 1
+            if count > MAX_ENTRIES:
                 raise IpaError(
                     f"{self.path} has more than {MAX_ENTRIES} zip entries; refused as a likely zip bomb.",
                     finding_id="zip.too_many_entries",
@@ -198,18 +198,24 @@ class ZipArchive:
             raw_name = data[pos:pos + name_len]
             extra = data[pos + name_len:pos + name_len + extra_len]
             pos += name_len + extra_len + comment_len
-            name = raw_name.decode("utf-8" if flag_bits & 0x800 else "cp437", errors="replace")
+            name = _decode_name(raw_name, flag_bits)
             if 0xFFFFFFFF in (file_size, compress_size, header_offset):
                 file_size, compress_size, header_offset = _apply_zip64_extra(
                     extra, file_size, compress_size, header_offset, self.path)
-            _check_name_is_safe(name, self.path)
-            entry = ZipEntry(name, compress_type, flag_bits, crc, compress_size, file_size,
-                             header_offset + self._base_offset, create_system, external_attr)
-            if entry.is_symlink:
+            # Cheap screen on the raw bytes first; the precise check only runs on suspicious names.
+            if b".." in raw_name or b"\0" in raw_name or raw_name[:1] in (b"/", b"\\") or raw_name[1:2] == b":":
+                _check_name_is_safe(name, self.path)
+            if create_system == _UNIX and (external_attr >> 16) & _S_IFMT == _S_IFLNK:
                 raise IpaError(
                     f"{self.path} contains a symbolic link ({name}); App Store builds must not contain symlinks and they are refused here for safety.",
                     finding_id="zip.symlink",
                     hint="Replace the link with the real file in the app bundle, or zip with `ditto -c -k --keepParent` from the exported .app.")
+            entry = ZipEntry(name, compress_type, flag_bits, crc, compress_size, file_size,
+                             header_offset + self._base_offset, create_system, external_attr)
+            if name in entries:
+                # Two parsers may pick different copies of a duplicated name: a known way to smuggle content.
+                raise IpaError(f"{self.path} contains the entry {name} twice; refused as ambiguous.",
+                               finding_id="zip.duplicate_entry", hint=_REBUILD_HINT)
             entries[name] = entry
         return entries
 
@@ -303,6 +309,16 @@ def _apply_zip64_extra(extra: bytes, file_size: int, compress_size: int, header_
         return file_size, compress_size, header_offset
     raise IpaError(f"{path}: a zip64 entry lacks its size/offset extra field; the archive is damaged.",
                    finding_id="zip.corrupt", hint=_REBUILD_HINT)
+
+
+def _decode_name(raw: bytes, flag_bits: int) -> str:
+    if flag_bits & 0x800 or raw.isascii():
+        return raw.decode("utf-8", errors="replace")
+    try:
+        # macOS archivers write UTF-8 names without setting the UTF-8 flag; cp437 is the zip default otherwise.
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp437")
 
 
 def _check_name_is_safe(name: str, path: str) -> None:

@@ -21,8 +21,9 @@ EXPIRY_WARNING_WINDOW = timedelta(days=7)
 # Apple's format for CFBundleShortVersionString and CFBundleVersion: one to three period-separated integers.
 _APPLE_VERSION = re.compile(r"^[0-9]+(\.[0-9]+){0,2}$")
 
-_EXPORT = "re-export the archive with the App Store Connect method (Xcode: Distribute App > App Store Connect; " \
-          "xcodebuild: method app-store-connect in the export options plist)"
+_HOW = ("(Xcode: Distribute App > App Store Connect; xcodebuild -exportArchive: method app-store-connect in the "
+        "export options plist)")
+_EXPORT = f"re-export the archive with the App Store Connect method {_HOW}"
 _KIND_LABEL = {"app": "The app", "extension": "App extension", "watch_extension": "Watch extension",
                "watch_app": "Watch app", "app_clip": "App Clip"}
 
@@ -146,8 +147,8 @@ def _profile(profile: ProvisioningProfile | None, info: IpaInfo, now: datetime, 
         if profile.type == DEVELOPMENT:
             findings.append(Finding(
                 "profile.development", ERROR,
-                f"{where} is signed for development (profile \"{label}\"): App Store Connect only accepts App Store "
-                f"distribution signing. Export with the App Store Connect method: {_EXPORT}."))
+                f"{where} is signed for development (profile \"{label}\") — export with the App Store Connect method "
+                f"{_HOW}; App Store Connect only accepts App Store distribution signing."))
         elif profile.type == AD_HOC:
             findings.append(Finding(
                 "profile.ad_hoc", ERROR,
@@ -164,23 +165,30 @@ def _profile(profile: ProvisioningProfile | None, info: IpaInfo, now: datetime, 
         if profile.is_expired(now):
             findings.append(Finding(
                 "profile.expired", ERROR,
-                f"{where}'s provisioning profile \"{label}\" expired on {expires}. Renew or regenerate it in the "
+                f"{where}: the provisioning profile \"{label}\" expired on {expires}. Renew or regenerate it in the "
                 f"Apple Developer portal (Certificates, Identifiers & Profiles), download it and {_EXPORT}."))
         elif profile.expiration_date - now <= EXPIRY_WARNING_WINDOW:
             findings.append(Finding(
                 "profile.expiring_soon", WARNING,
-                f"{where}'s provisioning profile \"{label}\" expires on {expires} (within 7 days). The upload still "
+                f"{where}: the provisioning profile \"{label}\" expires on {expires} (within 7 days). The upload still "
                 f"works now, but regenerate the profile in the Apple Developer portal before the next build."))
     bundle_id = info.bundle_id if main else (bundle.bundle_id if bundle else None)
     if bundle_id and profile.app_id is not None and not profile.matches_bundle_id(bundle_id):
         findings.append(Finding(
             "profile.app_id_mismatch", ERROR,
-            f"{where}'s provisioning profile \"{label}\" is for the app ID {profile.app_id}, which does not cover the "
+            f"{where}: the provisioning profile \"{label}\" is for the app ID {profile.app_id}, which does not cover the "
             f"bundle ID {bundle_id}. Sign with a profile created for {bundle_id} (or a matching wildcard) and export again."))
+    if profile.certificates and all(c.not_valid_after <= now for c in profile.certificates):
+        last = max(c.not_valid_after for c in profile.certificates)
+        findings.append(Finding(
+            "certificate.expired", ERROR,
+            f"{where}: every signing certificate in the provisioning profile \"{label}\" expired (the last on "
+            f"{last:%Y-%m-%d}), so the signature cannot be valid. Create a new Apple Distribution certificate, "
+            f"regenerate the profile with it and {_EXPORT}."))
     if profile.get_task_allow:
         findings.append(Finding(
             "entitlements.get_task_allow", ERROR,
-            f"{where}'s entitlements have get-task-allow = true (a debuggable build), which App Store Connect rejects "
+            f"{where}: the entitlements have get-task-allow = true (a debuggable build), which App Store Connect rejects "
             f"(ITMS-90164). Archive with the Release configuration and sign with an App Store distribution profile."))
     return findings
 

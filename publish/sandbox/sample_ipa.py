@@ -377,7 +377,7 @@ def _signing_identity(seed: int, team_id: str, team_name: str, role: str) -> _Si
         x509.NameAttribute(NameOID.COMMON_NAME, f"{role}: {team_name} ({team_id})"),
         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, team_id),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, team_name),
-        x509.NameAttribute(NameOID.COUNTRY_NAME, "US")]), 0x5A3E11 + seed, 365)
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "US")]), 0x5A3E11 + seed, 7300)
     return _SigningIdentity(key, signer, developer)
 
 

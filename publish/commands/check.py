@@ -1,0 +1,44 @@
+"""`appstore-publish check IPA`: the pre-flight checks an upload runs, on their own."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from publish.ipa import run_preflight
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="check that an .ipa would be accepted by App Store Connect",
+        description="Run the pre-flight checks (layout, Info.plist, version format, signing, provisioning profile, "
+        "extensions) that every upload runs before sending a byte. Exit 2 if any error is found, 0 otherwise "
+        "(warnings are printed but do not fail).",
+    )
+    parser.add_argument("ipa", metavar="IPA", help="path to the .ipa file")
+    parser.add_argument("--bundle-id", metavar="ID", help="fail unless the IPA's bundle ID is ID")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON (the check_report in schemas/ipa-info.schema.json)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, ctx: Any) -> int:
+    findings = run_preflight(args.ipa, expected_bundle_id=args.bundle_id)
+    errors = [f for f in findings if f.severity == "error"]
+    warnings = [f for f in findings if f.severity == "warning"]
+    if args.json:
+        ctx.print(json.dumps({
+            "path": args.ipa,
+            "ok": not errors,
+            "errors": len(errors),
+            "warnings": len(warnings),
+            "findings": [f.to_json() for f in findings],
+        }, indent=2))
+    else:
+        for finding in findings:
+            ctx.print(f"{finding.severity}: [{finding.id}] {finding.message}")
+        verdict = "FAILED" if errors else "passed"
+        ctx.print(f"{args.ipa}: pre-flight {verdict}: {len(errors)} error(s), {len(warnings)} warning(s)")
+    return 2 if errors else 0

@@ -1,0 +1,126 @@
+"""`appstore-publish info IPA`: what is inside an IPA (App Information), without extracting it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from publish.errors import InputError
+from publish.ipa import IpaError, IpaInfo, extract_icon, inspect_ipa
+from publish.ipa.model import DEVICE_FAMILY_NAMES
+
+PROFILE_TYPE_LABELS = {
+    "app-store": "App Store",
+    "ad-hoc": "Ad hoc",
+    "development": "Development",
+    "enterprise": "Enterprise (in-house)",
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "info",
+        help="show what is inside an .ipa",
+        description="Show an IPA's app information — bundle ID, version, build, platform, icons, app extensions and "
+        "watch app, provisioning profile and signing — reading only the zip directory and a few small files.",
+    )
+    parser.add_argument("ipa", metavar="IPA", help="path to the .ipa file")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON (documented by schemas/ipa-info.schema.json)")
+    parser.add_argument("--icon-out", metavar="FILE", type=Path,
+                        help="write the largest app icon PNG to FILE (byte for byte: Xcode's crushed 'CgBI' PNGs stay as they are)")
+    parser.set_defaults(handler=run)
+
+
+def inspect_or_fail(path: str) -> IpaInfo:
+    """inspect_ipa, with its IpaError turned into the CLI's InputError (exit 2)."""
+    try:
+        return inspect_ipa(path)
+    except IpaError as exc:
+        raise InputError(exc.message, hint=exc.hint) from None
+
+
+def run(args: argparse.Namespace, ctx: Any) -> int:
+    info = inspect_or_fail(args.ipa)
+    document = info.to_json()
+    icon_line = None
+    if args.icon_out is not None:
+        try:
+            icon = extract_icon(args.ipa, args.icon_out)
+        except IpaError as exc:
+            raise InputError(exc.message, hint=exc.hint) from None
+        except OSError as exc:
+            raise InputError(f"cannot write the icon to {args.icon_out}: {exc.strerror}.",
+                             hint="Choose a writable path for --icon-out.") from None
+        if icon is None:
+            raise InputError(f"{args.ipa}: the app has no icon PNG to extract (no AppIcon*.png in {info.app_path}).",
+                             hint="Icons compiled only into Assets.car cannot be extracted; omit --icon-out.")
+        document["icon_file"] = {"path": str(args.icon_out), "source": icon.zip_path, "size": icon.size,
+                                 "width": icon.width, "height": icon.height, "crushed_png": icon.crushed}
+        dims = f"{icon.width}x{icon.height} " if icon.width else ""
+        icon_line = f"icon written to {args.icon_out} ({dims}PNG, {icon.size} bytes, from {icon.zip_path})"
+        if icon.crushed:
+            icon_line += ("; it is an Xcode-optimized 'CgBI' PNG, saved as is: most viewers need it converted "
+                          "first (e.g. `xcrun pngcrush -revert-iphone-optimizations`)")
+    if args.json:
+        ctx.print(json.dumps(document, indent=2, sort_keys=False))
+        return 0
+    ctx.print(format_info(info))
+    if icon_line:
+        ctx.print(icon_line)
+    return 0
+
+
+def format_info(info: IpaInfo, *, now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    families = ", ".join(DEVICE_FAMILY_NAMES.get(f, str(f)) for f in info.device_families) or "unspecified"
+    rows: list[tuple[str, str]] = [
+        ("bundle ID", info.bundle_id),
+        ("version", f"{info.version} (build {info.build_number})"),
+        ("platform", f"{info.platform}  devices: {families}  minimum OS: {info.minimum_os or '?'}"),
+        ("file", f"{info.path}  {_size(info.file_size)}, {info.entry_count} zip entries"),
+        ("fingerprint", info.fingerprint),
+        ("app", info.app_path + (f"  (under top-level folder {info.top_level_folder}/)" if info.top_level_folder else "")),
+        ("code signature", "yes" if info.has_code_signature else "no (_CodeSignature/CodeResources missing)"),
+        ("encryption", {True: "uses non-exempt encryption", False: "no non-exempt encryption",
+                        None: "not declared (ITSAppUsesNonExemptEncryption)"}[info.uses_non_exempt_encryption]),
+        ("icons", (", ".join(info.icon_names) or "none")
+         + (f"  (largest: {info.icon_path.rsplit('/', 1)[-1]})" if info.icon_path else "")),
+    ]
+    profile = info.profile
+    if profile is None:
+        rows.append(("profile", "none (no embedded.mobileprovision)"))
+    else:
+        expires = profile.expiration_date
+        state = "" if expires is None else (" EXPIRED" if profile.is_expired(now) else "")
+        rows.append(("profile", f"{profile.name}  [{PROFILE_TYPE_LABELS.get(profile.type, profile.type)}]"))
+        rows.append(("", f"team {profile.team_name} ({profile.team_id}), app ID {profile.app_id}"))
+        rows.append(("", f"expires {expires:%Y-%m-%d}{state}, UUID {profile.uuid}" if expires else f"UUID {profile.uuid}"))
+        if profile.devices_count:
+            rows.append(("", f"{profile.devices_count} provisioned devices"))
+        for cert in profile.certificates:
+            rows.append(("certificate", f"{cert.common_name}  (expires {cert.not_valid_after:%Y-%m-%d})"))
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{info.display_name} {info.version} ({info.build_number})", ""]
+    lines += [f"  {key.ljust(width)}  {value}" for key, value in rows]
+    if info.extensions:
+        lines += ["", "  nested bundles:"]
+        table = [(b.kind, b.name, b.bundle_id or "-",
+                  f"{b.version} ({b.build_number})" if b.has_info_plist and b.version else
+                  ("no Info.plist" if not b.has_info_plist else "-"))
+                 for b in info.extensions]
+        widths = [max(len(row[i]) for row in table) for i in range(3)]
+        for row in table:
+            lines.append("    " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+    return "\n".join(lines)
+
+
+def _size(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return str(size)
