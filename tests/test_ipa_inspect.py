@@ -164,3 +164,13 @@ def test_extension_build_number_mismatch(tmp_path: Path) -> None:
 def test_platform(tmp_path: Path, platform: str, expected: str) -> None:
     info = inspect_ipa(build_ipa(tmp_path / "p.ipa", platform=platform, extensions=()))
     assert info.platform == expected
+
+
+def test_pad_to_reaches_the_exact_size_and_stays_inspectable(tmp_path: Path) -> None:
+    path = build_ipa(tmp_path / "padded.ipa", pad_to=3_000_000)
+    assert path.stat().st_size == 3_000_000
+    info = inspect_ipa(path)
+    assert info.file_size == 3_000_000 and info.bundle_id == "com.example.app"
+    assert run_preflight(path, now=NOW) == []
+    with pytest.raises(ValueError):
+        build_ipa(tmp_path / "tiny.ipa", pad_to=1000)

@@ -503,8 +503,17 @@ def _write_zip(path: Path, members: list[tuple[str, bytes, bool]], *, pad_to: in
     finally:
         tmp.unlink(missing_ok=True)
     if pad_to is not None and path.stat().st_size != pad_to:
-        raise AssertionError(f"sample IPA is {path.stat().st_size} bytes, expected {pad_to}")
+        raise RuntimeError(f"sample IPA is {path.stat().st_size} bytes, expected {pad_to}")
     return path
+
+
+def _zip64_overhead(size: int, data_offset: int) -> int:
+    """Bytes zipfile adds for zip64 around a stored entry of `size` whose data starts at `data_offset`."""
+    limit = zipfile.ZIP64_LIMIT
+    local = 20 if size * 1.05 > limit else 0  # zipfile's own rule for the local header's zip64 extra
+    central = 4 + 16 if size > limit else 0  # sizes in the central directory's zip64 extra
+    end_records = 56 + 20 if data_offset + local + size > limit else 0  # zip64 end record + locator
+    return local + central + end_records
 
 
 def _write_padding(archive: zipfile.ZipFile, raw: Any, members: list[tuple[str, bytes, bool]], pad_to: int,
@@ -513,17 +522,20 @@ def _write_padding(archive: zipfile.ZipFile, raw: Any, members: list[tuple[str, 
     name_len = len(pad_name.encode())
     central = sum(46 + len(name.encode()) for name, _d, _x in members) + 46 + name_len
     offset = raw.tell()
-    size = pad_to - offset - (30 + name_len) - central - 22
-    zip64 = size >= zipfile.ZIP64_LIMIT or offset + 30 + name_len + size >= zipfile.ZIP64_LIMIT
-    if zip64:
-        # zip64 extra fields (local 20, central 20 for the sizes) plus the zip64 end record and locator.
-        size -= 20 + 20 + 56 + 20
+    fixed = offset + (30 + name_len) + central + 22
+    size = pad_to - fixed
+    for _ in range(4):  # zipfile's zip64 choices depend on the size; settle on a consistent one
+        overhead = _zip64_overhead(size, offset + 30 + name_len)
+        candidate = pad_to - fixed - overhead
+        if candidate == size:
+            break
+        size = candidate
     if size < 0:
-        raise ValueError(f"pad_to={pad_to} is smaller than the IPA without padding ({offset + central + 22} bytes)")
+        raise ValueError(f"pad_to={pad_to} is smaller than the IPA without padding ({fixed} bytes)")
     info = _zip_info(pad_name, False, zipfile.ZIP_STORED)
     info.file_size = size
     block = bytearray(random.Random(f"pad {seed}").randbytes(_CHUNK))
-    with archive.open(info, "w", force_zip64=zip64) as stream:
+    with archive.open(info, "w") as stream:
         written = 0
         counter = 0
         while written < size:
