@@ -1,0 +1,42 @@
+"""`appstore-publish schema [NAME]`: print a JSON Schema (by default the publish-flow file's)."""
+
+from __future__ import annotations
+
+import argparse
+from importlib import resources
+
+from publish.errors import InputError
+
+DEFAULT = "publish-flow"
+SUFFIX = ".schema.json"
+
+
+def available() -> list[str]:
+    return sorted(p.name[: -len(SUFFIX)] for p in resources.files("publish.schemas").iterdir()
+                  if p.name.endswith(SUFFIX))
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "schema",
+        help="print the publish-flow JSON Schema",
+        description="Print a JSON Schema: by default the publish-flow file's (point your editor at it to complete "
+        "and check flow files); NAME picks another, e.g. the JSON output of a command.",
+    )
+    parser.add_argument("name", nargs="?", default=DEFAULT, metavar="NAME",
+                        help=f"which schema (default {DEFAULT}); `--list` shows them")
+    parser.add_argument("--list", action="store_true", help="list the available schemas")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, ctx) -> int:
+    names = available()
+    if args.list:
+        for name in names:
+            ctx.print(name)
+        return 0
+    name = args.name.removesuffix(SUFFIX).removesuffix(".json")
+    if name not in names:
+        raise InputError(f"no schema named {args.name!r}", hint=f"available: {', '.join(names)}")
+    ctx.stdout.write(resources.files("publish.schemas").joinpath(name + SUFFIX).read_text(encoding="utf-8"))
+    return 0

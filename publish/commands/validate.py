@@ -1,0 +1,53 @@
+"""`appstore-publish validate FLOW`: check a flow file against the schema and its references, offline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from publish.secrets import describe_credentials
+from publish.spec import load_flow
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="check a publish-flow file",
+        description="Check a publish-flow file: YAML syntax, the JSON Schema, and references (API key and Apple ID "
+        "names, duplicate bundle IDs, release-note files). Every problem is listed as FILE:LINE:COLUMN. Exit code 2 "
+        "when the file has problems.",
+    )
+    parser.add_argument("flow", metavar="FLOW", help="the publish-flow YAML file")
+    parser.add_argument("--check-secrets", action="store_true",
+                        help="also resolve every API key and Apple ID the flow uses (environment variables, files) "
+                        "and check the private keys; nothing is sent anywhere")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, ctx) -> int:
+    flow = load_flow(args.flow)
+    steps = sum(len(p.flow) for p in flow.profiles)
+    credentials: list[str] = []
+    if args.check_secrets:
+        names = [s.settings.get("api_key") for p in flow.profiles for s in p.flow
+                 if s.step != "mark_as_rc" and not s.settings.get("apple_id")]
+        credentials = describe_credentials(flow, names, env=ctx.env, base_dir=flow.base_dir,
+                                           redactor=ctx.redactor, mask=ctx.register_secret)
+    if args.json:
+        ctx.print(json.dumps({
+            "flow": args.flow,
+            "valid": True,
+            "profiles": [{"bundle_id": p.bundle_id, "name": p.name, "steps": [s.step for s in p.flow]}
+                         for p in flow.profiles],
+            "credentials": credentials,
+        }, indent=2))
+        return 0
+    ctx.print(f"{args.flow} is valid: {_count(len(flow.profiles), 'profile')}, {_count(steps, 'step')}")
+    for line in credentials:
+        ctx.print(f"  {line}")
+    return 0
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
