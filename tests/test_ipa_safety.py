@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from publish.ipa import IpaError, inspect_ipa, run_preflight
+from publish.ipa import IpaError, extract_icon, inspect_ipa, run_preflight
 from publish.ipa.archive import MAX_ENTRIES
 from publish.sandbox.sample_ipa import build_ipa
 
@@ -212,3 +212,35 @@ def test_junk_and_finder_litter_is_ignored(tmp_path: Path) -> None:
     members = [Member(APP + "Info.plist", PLIST), Member("__MACOSX/Payload/Other.app/._Info.plist", b"\0\5\26\7"),
                Member("Payload/.DS_Store", b"\0" * 64)]
     assert inspect_ipa(write(tmp_path, raw_zip(members))).app_path == APP
+
+
+def test_crushed_cgbi_icon_is_extracted_byte_for_byte(tmp_path: Path) -> None:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    crushed = (b"\x89PNG\r\n\x1a\n" + chunk(b"CgBI", b"\x50\x00\x20\x06")
+               + chunk(b"IHDR", struct.pack(">IIBBBBB", 1024, 1024, 8, 6, 0, 0, 0)) + chunk(b"IEND", b""))
+    plist = plistlib.loads(PLIST) | {"CFBundleIcons": {"CFBundlePrimaryIcon": {"CFBundleIconFiles": ["AppIcon60x60"]}}}
+    members = [Member(APP + "Info.plist", plistlib.dumps(plist, fmt=plistlib.FMT_BINARY)),
+               Member(APP + "AppIcon60x60@2x.png", b"\x89PNG small"), Member(APP + "AppIcon60x60@3x.png", crushed)]
+    path = write(tmp_path, raw_zip(members))
+    icon = extract_icon(path, tmp_path / "icon.png")
+    assert icon is not None and icon.zip_path == APP + "AppIcon60x60@3x.png"
+    assert (icon.width, icon.height, icon.crushed) == (1024, 1024, True)
+    assert (tmp_path / "icon.png").read_bytes() == crushed
+
+
+def test_ipa_package_imports_nothing_else_of_the_project() -> None:
+    import ast
+
+    import publish.ipa
+    import publish.sandbox.sample_ipa as sample
+
+    sources = list(Path(publish.ipa.__file__).parent.glob("*.py")) + [Path(sample.__file__)]
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                allowed = name.startswith("publish.ipa") and source != Path(sample.__file__)
+                assert not name.startswith("publish") or allowed, f"{source.name} imports {name}"

@@ -42,6 +42,8 @@ def run_preflight(path: str | os.PathLike[str], *, expected_bundle_id: str | Non
                   now: datetime | None = None) -> list[Finding]:
     """Every problem App Store Connect would reject the IPA for (errors), plus warnings. Never raises IpaError."""
     now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)  # profile dates are UTC; a naive clock is taken as UTC too
     try:
         with ZipArchive(path) as archive:
             info = inspect_archive(archive, strict=False)
