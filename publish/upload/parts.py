@@ -1,0 +1,373 @@
+"""Upload operations (the presigned part PUTs of a build-file reservation): checking them, and sending one.
+
+protocol.md C2/C3: every operation names a byte range of the file, a method (PUT when empty), a presigned URL and
+the exact headers to send. The URL carries its own signature, so it is a bearer credential until it expires: it is
+never logged or put in an error message with its query string, and no API token is ever sent with it.
+
+The body of a part is streamed from the file with `os.pread` in chunks of at most 1 MiB by a `FileRange`, so a
+part of any size costs one chunk of memory per connection, and several parts can read the same descriptor at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random as random_module
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util import SKIP_HEADER
+
+from publish.asc.transport import backoff_delay, is_loopback_host, parse_retry_after
+from publish.errors import RemoteError
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1 << 20
+# Headers the HTTP stack would add on its own that the reservation did not list: suppressed, so each part carries
+# exactly the listed headers (plus Host and Content-Length, which HTTP/1.1 needs).
+_SUPPRESSED_DEFAULTS = ("User-Agent", "Accept-Encoding")
+ALLOWED_METHODS = ("PUT",)
+
+
+class UploadCancelled(Exception):
+    """Another part failed for good (or the run is stopping): this part stops reading the file."""
+
+
+class PartUploadError(RemoteError):
+    """A part was refused for good (a 4xx other than an expired URL, or retries ran out)."""
+
+
+class PresignedUrlRejected(PartUploadError):
+    """The storage refused the presigned URL (HTTP 403, or its expiration has passed): a fresh one is needed."""
+
+    def __init__(self, message: str, *, operation: PartOperation) -> None:
+        super().__init__(message)
+        self.operation = operation
+
+
+@dataclass(frozen=True)
+class PartOperation:
+    """One entry of `uploadOperations` (OpenAPI `DeliveryFileUploadOperation`)."""
+
+    offset: int
+    length: int
+    url: str
+    method: str = "PUT"
+    part_number: int | None = None
+    expiration: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.length
+
+    @property
+    def key(self) -> str:
+        """Identity of a part within one reservation: its byte range (part numbers are optional in the spec)."""
+        return f"{self.offset}+{self.length}"
+
+    @property
+    def label(self) -> str:
+        number = f"part {self.part_number}" if self.part_number is not None else "part"
+        return f"{number} (bytes {self.offset}-{self.end - 1})"
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its query (which holds the signature), for messages."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+    def expires_at(self) -> float | None:
+        """Unix time after which the URL is no longer valid: `expiration`, else the URL's `Expires` parameter."""
+        if self.expiration:
+            try:
+                when = datetime.fromisoformat(self.expiration.replace("Z", "+00:00"))
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=timezone.utc)
+                return when.timestamp()
+            except ValueError:
+                pass
+        for pair in urlsplit(self.url).query.split("&"):
+            name, _, value = pair.partition("=")
+            if name.lower() in ("expires", "x-amz-expires-at") and value.isdigit():
+                return float(value)
+        return None
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> PartOperation:
+        headers = tuple(
+            (str(h.get("name")), str(h.get("value") if h.get("value") is not None else ""))
+            for h in obj.get("requestHeaders") or []
+            if isinstance(h, Mapping) and h.get("name")
+        )
+        return cls(
+            offset=obj.get("offset"),  # type: ignore[arg-type]  # checked by validate_operations
+            length=obj.get("length"),  # type: ignore[arg-type]
+            url=obj.get("url") or "",
+            method=(obj.get("method") or "PUT").upper(),
+            part_number=obj.get("partNumber"),
+            expiration=obj.get("expiration"),
+            headers=headers,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "offset": self.offset,
+            "length": self.length,
+            "url": self.url,
+            "method": self.method,
+            "partNumber": self.part_number,
+            "expiration": self.expiration,
+            "requestHeaders": [{"name": n, "value": v} for n, v in self.headers],
+        }
+
+
+def validate_operations(raw: Any, file_size: int) -> list[PartOperation]:
+    """The reservation's operations, sorted by offset, after checking that they cover [0, file_size) exactly.
+
+    Raises RemoteError naming the first problem: sending parts that do not add up to the file would only fail
+    later, at the commit or in processing, after the whole file went over the network.
+    """
+    what = "App Store Connect's upload reservation"
+    hint = "Run again to get a fresh reservation; if it keeps happening, report it with this message."
+    if not isinstance(raw, list) or not raw:
+        raise RemoteError(f"{what} has no upload operations, so there is nowhere to send the file.", hint=hint)
+    operations: list[PartOperation] = []
+    for index, obj in enumerate(raw):
+        if not isinstance(obj, Mapping):
+            raise RemoteError(f"{what}: operation {index} is not an object.", hint=hint)
+        op = PartOperation.from_json(obj)
+        if not isinstance(op.offset, int) or isinstance(op.offset, bool) or op.offset < 0:
+            raise RemoteError(f"{what}: operation {index} has an invalid offset {obj.get('offset')!r}.", hint=hint)
+        if not isinstance(op.length, int) or isinstance(op.length, bool) or op.length < 1:
+            raise RemoteError(f"{what}: operation {index} has an invalid length {obj.get('length')!r} "
+                              "(at least 1 byte).", hint=hint)
+        if urlsplit(op.url).scheme not in ("http", "https") or not urlsplit(op.url).netloc:
+            raise RemoteError(f"{what}: operation {index} has no usable URL.", hint=hint)
+        if op.method not in ALLOWED_METHODS:
+            raise RemoteError(f"{what}: operation {index} asks for HTTP method {op.method!r}; only PUT is expected.",
+                              hint=hint)
+        operations.append(op)
+    operations.sort(key=lambda o: o.offset)
+    position = 0
+    for op in operations:
+        if op.offset > position:
+            raise RemoteError(f"{what} leaves bytes {position}-{op.offset - 1} of the {file_size}-byte file "
+                              "without an upload operation.", hint=hint)
+        if op.offset < position:
+            raise RemoteError(f"{what} has overlapping operations at byte {op.offset}.", hint=hint)
+        position = op.end
+    if position != file_size:
+        raise RemoteError(f"{what} covers {position} bytes but the file has {file_size}: the reservation does not "
+                          "match the file.", hint=hint)
+    numbers = [op.part_number for op in operations if op.part_number is not None]
+    if len(numbers) != len(set(numbers)):
+        raise RemoteError(f"{what} repeats a part number.", hint=hint)
+    return operations
+
+
+class FileRange:
+    """A byte range of an open file as a stream for `requests`: `read(n)` returns at most 1 MiB read with
+    `os.pread` (no shared file position, so parts can read one descriptor concurrently) and `len()` is the range's
+    length, which becomes the Content-Length. Nothing beyond one chunk is ever held."""
+
+    def __init__(self, fd: int, offset: int, length: int, *, on_read: Callable[[int], None] | None = None,
+                 cancelled: threading.Event | None = None, chunk_size: int = CHUNK_SIZE) -> None:
+        self._fd = fd
+        self._offset = offset
+        self._length = length
+        self._position = 0
+        self._on_read = on_read
+        self._cancelled = cancelled
+        self._chunk_size = chunk_size
+
+    def __len__(self) -> int:
+        return self._length
+
+    @property
+    def bytes_read(self) -> int:
+        return self._position
+
+    def read(self, size: int = -1) -> bytes:
+        if self._cancelled is not None and self._cancelled.is_set():
+            raise UploadCancelled("upload stopped")
+        remaining = self._length - self._position
+        if remaining <= 0:
+            return b""
+        want = min(remaining, self._chunk_size if size is None or size < 0 else min(size, self._chunk_size))
+        data = os.pread(self._fd, want, self._offset + self._position)
+        if not data:
+            raise OSError(f"the file ended at byte {self._offset + self._position}, inside a part: it changed "
+                          "while it was being uploaded")
+        self._position += len(data)
+        if self._on_read is not None:
+            self._on_read(len(data))
+        return data
+
+
+class _PartAdapter(HTTPAdapter):
+    """Sends request bodies in 1 MiB writes instead of urllib3's default 16 KiB (fewer system calls per part)."""
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        pool_kwargs.setdefault("blocksize", CHUNK_SIZE)
+        super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
+
+
+def configure_part_session(session: requests.Session, *, pool_size: int, urls: Iterable[str] = ()) -> None:
+    """Prepare a session for presigned part URLs: no default headers, a connection pool per worker, big writes.
+    Proxy settings from the environment are ignored only for loopback URLs (the simulator)."""
+    session.headers.clear()
+    adapter = _PartAdapter(pool_connections=4, pool_maxsize=max(1, pool_size), max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    hosts = {urlsplit(u).hostname or "" for u in urls}
+    if hosts and all(is_loopback_host(h) for h in hosts):
+        session.trust_env = False
+
+
+@dataclass
+class PartResult:
+    operation: PartOperation
+    status: int
+    attempts: int
+    bytes_sent: int
+    retried_reasons: list[str] = field(default_factory=list)
+
+
+class PartUploader:
+    """Sends one operation with retries: connection errors, timeouts, 5xx and 429 (honouring Retry-After) are
+    retried with exponential backoff and full jitter through the injected `sleep`; a 403 means the presigned URL
+    is expired or no longer valid (`PresignedUrlRejected`); any other status is fatal (`PartUploadError`)."""
+
+    BACKOFF_BASE = 1.0
+    BACKOFF_CAP = 60.0
+    MAX_RETRY_AFTER = 300.0
+
+    def __init__(self, session: requests.Session, *, sleep: Callable[[float], None] = time.sleep,
+                 wall_clock: Callable[[], float] = time.time, random: random_module.Random | None = None,
+                 max_attempts: int = 8, timeout: tuple[float, float] = (10.0, 300.0)) -> None:
+        self._session = session
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self._random = random if random is not None else random_module.Random()
+        self._random_lock = threading.Lock()
+        self.max_attempts = max(1, max_attempts)
+        self._timeout = timeout
+
+    def headers_for(self, op: PartOperation) -> dict[str, str]:
+        headers = {name: value for name, value in op.headers}
+        listed = {name.lower() for name in headers}
+        for name in _SUPPRESSED_DEFAULTS:
+            if name.lower() not in listed:
+                headers[name] = SKIP_HEADER
+        # Content-Length comes from len(FileRange); a listed value must agree with the range.
+        for name in list(headers):
+            if name.lower() == "content-length" and headers[name] != str(op.length):
+                raise PartUploadError(
+                    f"The reservation lists Content-Length {headers[name]} for {op.label}, which is "
+                    f"{op.length} bytes long.",
+                    hint="Run again to get a fresh reservation; report it if it keeps happening.",
+                )
+        return headers
+
+    def put(self, fd: int, op: PartOperation, *, on_progress: Callable[[int], None] | None = None,
+            cancelled: threading.Event | None = None) -> PartResult:
+        headers = self.headers_for(op)
+        reasons: list[str] = []
+        for attempt in range(1, self.max_attempts + 1):
+            if cancelled is not None and cancelled.is_set():
+                raise UploadCancelled("upload stopped")
+            body = FileRange(fd, op.offset, op.length, on_read=on_progress, cancelled=cancelled)
+            retry_after: float | None = None
+            try:
+                response = self._session.request(op.method, op.url, data=body, headers=headers,
+                                                 timeout=self._timeout, allow_redirects=False)
+                try:
+                    status = response.status_code
+                    text = response.text[:500] if status >= 300 else ""
+                    if status in (429, 503):
+                        retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
+                finally:
+                    response.close()
+            except UploadCancelled:
+                self._unsend(on_progress, body)
+                raise
+            except (requests.RequestException, OSError) as exc:
+                self._unsend(on_progress, body)
+                reason = _describe(exc)
+            else:
+                if 200 <= status < 300:
+                    return PartResult(op, status, attempt, op.length, reasons)
+                self._unsend(on_progress, body)
+                if status == 403:
+                    raise PresignedUrlRejected(
+                        f"The storage refused the presigned URL for {op.label} (HTTP 403{_excerpt(text)}); it has "
+                        "probably expired.",
+                        operation=op,
+                    )
+                if status != 429 and status < 500:
+                    raise PartUploadError(
+                        f"Uploading {op.label} to {op.safe_url} failed with HTTP {status}{_excerpt(text)}.",
+                        hint="This is not a network problem that a retry would fix; run again to get a fresh "
+                             "reservation, and report it if it keeps happening.",
+                    )
+                reason = f"HTTP {status}"
+            reasons.append(reason)
+            if attempt == self.max_attempts:
+                break
+            delay = self._delay(attempt - 1, retry_after)
+            log.info("%s: %s; retrying in %.1f s (attempt %d of %d)", op.label, reason, delay, attempt + 1,
+                     self.max_attempts)
+            self._sleep(delay)
+        raise PartUploadError(
+            f"Uploading {op.label} to {op.safe_url} failed {self.max_attempts} times "
+            f"(last: {reasons[-1] if reasons else 'unknown'}).",
+            hint="Check the network connection and run again: the parts already sent are remembered and only the "
+                 "missing ones are sent again.",
+        )
+
+    def _delay(self, retry: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.MAX_RETRY_AFTER)
+        with self._random_lock:
+            return backoff_delay(retry, self._random, base=self.BACKOFF_BASE, cap=self.BACKOFF_CAP)
+
+    @staticmethod
+    def _unsend(on_progress: Callable[[int], None] | None, body: FileRange) -> None:
+        """Take back from the progress count the bytes of an attempt that did not land."""
+        if on_progress is not None and body.bytes_read:
+            on_progress(-body.bytes_read)
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    if not text:
+        return ""
+    return f": {text[:200]}"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "no answer within the read timeout"
+    name = type(exc).__name__
+    # The message of a connection error quotes the URL (with its signature): keep only the exception's kind
+    # and the innermost reason's class.
+    inner: Any = exc.args[0] if exc.args else None
+    inner = getattr(inner, "reason", inner)
+    if isinstance(inner, BaseException):
+        return f"{name} ({type(inner).__name__})"
+    return name
+
+
+def sum_lengths(operations: Sequence[PartOperation]) -> int:
+    return sum(op.length for op in operations)
