@@ -1,0 +1,341 @@
+"""The flow runner: one binary through the steps of its publish profile, in order, restartably.
+
+1. Inspect the IPA and choose the profile (by bundle ID; `--profile` overrides); pre-flight errors stop the run
+   before anything remote happens, warnings are logged and summarised.
+2. Check every step's settings offline (files readable, dates valid), so a typo in step 3 cannot leave steps 1-2
+   done and the rest not.
+3. Record the binary in the state store and run the steps. A step that already succeeded for this binary with the
+   same settings is skipped (`--restart` runs everything again); each run is recorded with its duration, the App
+   Store Connect ids it touched and its error. The first failing step stops the flow.
+
+The result is a dict documented by schemas/run-result.schema.json; publish.summary renders it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from publish.asc import AppStoreConnect
+from publish.asc.transport import DEFAULT_BASE_URL
+from publish.errors import InputError, PublishError
+from publish.ipa import IpaError, IpaInfo, inspect_ipa, run_preflight
+from publish.plan import choose_profile
+from publish.redact import Redactor
+from publish.secrets import resolve_api_key, resolve_apple_id
+from publish.spec import FlowSpec, ProfileSpec
+from publish.state import DATABASE_NAME, StateStore
+from publish.steps import RunState, StepContext, StepOutcome, get_step
+
+log = logging.getLogger(__name__)
+
+RESULT_FORMAT_VERSION = 1
+ASC_WEB = "https://appstoreconnect.apple.com"
+PLATFORM_PATH = {"IOS": "ios", "TV_OS": "tvos", "VISION_OS": "visionos", "MAC_OS": "macos"}
+OnCall = Callable[[str, str, Any], None]
+
+
+@dataclass
+class RunOptions:
+    flow: FlowSpec
+    ipa_path: Path
+    state_dir: Path
+    profile: str | None = None
+    base_url: str = DEFAULT_BASE_URL
+    restart: bool = False
+    dry_run: bool = False
+    concurrency: int = 6
+    poll_interval: float = 10.0
+    env: Mapping[str, str] = field(default_factory=dict)
+    redactor: Redactor = field(default_factory=Redactor)
+    register_secret: Callable[[str | None], None] | None = None  # also masks under GitHub Actions
+    on_call: OnCall | None = None  # every App Store Connect call (dry-run listing, call counting)
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    progress_stream: Any = None  # where upload progress goes (stderr by default)
+
+
+class FlowFailed(PublishError):
+    """A step failed. Carries the run result (status failed) and the failing step's exit code."""
+
+    def __init__(self, message: str, *, hint: str | None, exit_code: int, result: dict[str, Any]) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = exit_code
+        self.result = result
+
+
+def flow_hash(profile: ProfileSpec) -> str:
+    canonical = json.dumps({"bundle_id": profile.bundle_id, "flow": [[s.step, s.settings] for s in profile.flow]},
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def inspect(path: Path) -> IpaInfo:
+    try:
+        return inspect_ipa(path)
+    except IpaError as exc:
+        raise InputError(str(exc)) from None
+
+
+class _Clients:
+    """One App Store Connect client per API key name, built on first use."""
+
+    def __init__(self, options: RunOptions) -> None:
+        self._options = options
+        self._clients: dict[str | None, AppStoreConnect] = {}
+
+    def __call__(self, api_key_name: str | None) -> AppStoreConnect:
+        if api_key_name not in self._clients:
+            o = self._options
+            key = resolve_api_key(o.flow, api_key_name, env=o.env, base_dir=o.flow.base_dir, redactor=o.redactor,
+                                  mask=o.register_secret)
+            self._clients[api_key_name] = AppStoreConnect(key, base_url=o.base_url, sleep=o.sleep, dry_run=o.dry_run,
+                                                          on_call=o.on_call)
+        return self._clients[api_key_name]
+
+    @property
+    def call_count(self) -> int:
+        return sum(c.call_count for c in self._clients.values())
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+
+def _uploader_factory(options: RunOptions, store: StateStore | None) -> Callable[[AppStoreConnect, Mapping], Any]:
+    def make(client: AppStoreConnect, settings: Mapping[str, Any]) -> Any:
+        from publish.steps.testflight import processing_timeout
+        from publish.upload.engine import BuildUploader
+        from publish.upload.progress import ProgressReporter
+
+        state_dir = store.state_dir if store is not None else options.state_dir
+        return BuildUploader(client, state_dir=state_dir, concurrency=options.concurrency, sleep=options.sleep,
+                             poll_interval=options.poll_interval, processing_timeout=processing_timeout(settings),
+                             progress=ProgressReporter(options.progress_stream))
+    return make
+
+
+def _transporter_factory(options: RunOptions) -> Callable[[str, Mapping], Callable[[str, str], Any]]:
+    """Uploads with an Apple ID through iTMSTransporter / altool: returns `upload(ipa_path, platform)`."""
+    def make(apple_id_name: str, settings: Mapping[str, Any]) -> Callable[[str, str], Any]:
+        from publish.upload.transporter import TransporterUploader
+
+        credentials = resolve_apple_id(options.flow, apple_id_name, env=options.env, base_dir=options.flow.base_dir,
+                                       redactor=options.redactor, mask=options.register_secret)
+        uploader = TransporterUploader(env=options.env, redactor=options.redactor,
+                                       xcode_version=settings.get("xcode_version"))
+
+        def upload(ipa_path: str, platform: str) -> Any:
+            return uploader.upload(ipa_path, apple_id=credentials.apple_id, password=credentials.password,
+                                   platform=platform)
+        return upload
+    return make
+
+
+def run_flow(options: RunOptions) -> dict[str, Any]:
+    """Run the flow on the IPA; returns the result (status succeeded). A failing step raises FlowFailed."""
+    started = time.monotonic()
+    ipa = inspect(options.ipa_path)
+    profile = choose_profile(options.flow, ipa.bundle_id, options.profile)
+    warnings = _preflight(options.ipa_path, profile)
+    result = _new_result(options, ipa, profile, warnings)
+    if not profile.flow:
+        raise InputError(f"profile {profile.bundle_id} has no steps", hint="add steps under its `flow:`")
+
+    steps = [(spec, get_step(spec.step)) for spec in profile.flow]
+    store = _open_store(options)
+    clients = _Clients(options)
+    run_state = RunState()
+    ctx = StepContext(
+        ipa=ipa, profile=profile, store=store, client_for=clients, uploader_for=_uploader_factory(options, store),
+        transporter_for=_transporter_factory(options), flow_dir=options.flow.base_dir, run=run_state,
+        clock=options.clock, sleep=options.sleep, poll_interval=options.poll_interval, dry_run=options.dry_run,
+        warnings=result["warnings"],
+    )
+    try:
+        for spec, step in steps:
+            step.check(ctx, spec.settings)
+        if store is not None and not options.dry_run:
+            store.record_binary(ipa.to_json())
+            _preload(run_state, store, ipa.fingerprint)
+            if profile.keep_binaries and store.artifact_path(ipa.fingerprint) is None:
+                sha256 = store.keep_binary(ipa.fingerprint, ipa.path)
+                log.info("kept a copy of the IPA in the state directory (sha256 %s)", sha256[:12])
+        log.info("%s %s (%s) [%s]: %d step%s%s", ipa.display_name, ipa.version, ipa.build_number, ipa.bundle_id,
+                 len(steps), "s" if len(steps) != 1 else "", " (dry run: nothing is sent)" if options.dry_run else "")
+        hash_ = flow_hash(profile)
+        result["flow_hash"] = hash_
+        for position, (spec, step) in enumerate(steps):
+            entry = _run_step(ctx, options, store, spec, step, hash_)
+            result["steps"].append(entry)
+            if entry["status"] == "failed":
+                _finish(result, ctx, started, clients, "failed")
+                for later, _ in steps[position + 1:]:
+                    result["steps"].append({"index": later.index, "name": later.step, "status": "not_run",
+                                            "duration_s": 0.0, "message": "not run: an earlier step failed",
+                                            "asc_ids": {}, "error": None})
+                error = entry.pop("_exception")
+                hint = error.hint if isinstance(error, PublishError) else None
+                result["error"] = {"step": spec.step, "index": spec.index, "message": options.redactor.redact(
+                    getattr(error, "message", str(error))), "hint": hint}
+                raise FlowFailed(
+                    f"step {spec.index + 1} ({spec.step}) failed: {getattr(error, 'message', str(error))}",
+                    hint=(hint + " " if hint else "") + "Steps after it did not run; fix the problem and run the "
+                    "same command again: the steps already done are skipped.",
+                    exit_code=getattr(error, "exit_code", 1),
+                    result=options.redactor.redact_obj(result),  # type: ignore[arg-type]
+                ) from error
+        _finish(result, ctx, started, clients, "succeeded")
+        return options.redactor.redact_obj(result)  # type: ignore[return-value]
+    finally:
+        clients.close()
+        if store is not None:
+            store.close()
+
+
+def _preflight(path: Path, profile: ProfileSpec) -> list[str]:
+    findings = run_preflight(path, expected_bundle_id=profile.bundle_id)
+    errors = [f for f in findings if f.severity == "error"]
+    warnings = [f"{f.message}" for f in findings if f.severity != "error"]
+    for warning in warnings:
+        log.warning("warning: %s", warning)
+    if errors:
+        listing = "\n".join(f"  - [{f.id}] {f.message}" for f in errors)
+        raise InputError(
+            f"the IPA {path} would be refused by App Store Connect ({len(errors)} problem"
+            f"{'s' if len(errors) > 1 else ''}); nothing was sent:\n{listing}",
+            hint="fix the build (see each problem above), then run again; `appstore-publish check IPA` re-checks it",
+        )
+    return warnings
+
+
+def _open_store(options: RunOptions) -> StateStore | None:
+    if options.dry_run and not (options.state_dir / DATABASE_NAME).is_file():
+        return None  # a dry run creates nothing
+    return StateStore.open(options.state_dir)
+
+
+def _preload(run_state: RunState, store: StateStore, fingerprint: str) -> None:
+    """Ids recorded for this very binary by earlier runs: later steps need not look them up again."""
+    binary = store.get_binary(fingerprint) or {}
+    remote = binary.get("remote") or {}
+    run_state.merge({k: remote.get(k) for k in ("app_id", "build_id")})
+
+
+def _new_result(options: RunOptions, ipa: IpaInfo, profile: ProfileSpec, warnings: list[str]) -> dict[str, Any]:
+    return {
+        "format_version": RESULT_FORMAT_VERSION,
+        "status": "running",
+        "dry_run": options.dry_run,
+        "app_name": ipa.display_name,
+        "bundle_id": ipa.bundle_id,
+        "version": ipa.version,
+        "build_number": ipa.build_number,
+        "platform": ipa.platform,
+        "fingerprint": ipa.fingerprint,
+        "profile": profile.name or profile.bundle_id,
+        "flow_hash": None,
+        "state_dir": str(options.state_dir),
+        "steps": [],
+        "ids": {},
+        "warnings": list(warnings),
+        "links": {},
+        "error": None,
+        "api_calls": 0,
+        "duration_s": 0.0,
+    }
+
+
+def _run_step(ctx: StepContext, options: RunOptions, store: StateStore | None, spec: Any, step: Any,
+              hash_: str) -> dict[str, Any]:
+    number = f"#{spec.index + 1}"
+    entry: dict[str, Any] = {"index": spec.index, "name": spec.step, "status": "running", "duration_s": 0.0,
+                             "message": "", "asc_ids": {}, "error": None}
+    done = None
+    if store is not None and not options.restart:
+        done = store.find_completed_step(fingerprint=ctx.ipa.fingerprint, step_index=spec.index,
+                                         step_name=spec.step, settings_hash=spec.settings_hash)
+    if done is not None:
+        log.info("skipping %s %s: already done for this binary with the same settings (use --restart to run it "
+                 "again)", spec.step, number)
+        ctx.run.merge(done.get("asc_ids") or {})
+        if not options.dry_run:
+            run_id = store.start_step_run(fingerprint=ctx.ipa.fingerprint, bundle_id=ctx.ipa.bundle_id,  # type: ignore[union-attr]
+                                          flow_hash=hash_, step_index=spec.index, step_name=spec.step,
+                                          settings_hash=spec.settings_hash)
+            store.finish_step_run(run_id, status="skipped", asc_ids=done.get("asc_ids") or None,  # type: ignore[union-attr]
+                                  outputs={"skipped_because": f"done in run {done['id']}"})
+        entry.update(status="skipped", message=f"already done ({done.get('finished_at') or 'earlier'})",
+                     asc_ids=done.get("asc_ids") or {})
+        return entry
+
+    log.info("step %s %s", number, spec.step)
+    run_id = None
+    if store is not None and not options.dry_run:
+        run_id = store.start_step_run(fingerprint=ctx.ipa.fingerprint, bundle_id=ctx.ipa.bundle_id, flow_hash=hash_,
+                                      step_index=spec.index, step_name=spec.step, settings_hash=spec.settings_hash)
+    started = time.monotonic()
+    try:
+        outcome: StepOutcome = step.run(ctx, spec.settings)
+    except BaseException as exc:
+        duration = time.monotonic() - started
+        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, KeyboardInterrupt):
+            message = "interrupted"
+        text = options.redactor.redact(str(exc) if isinstance(exc, PublishError) else message)
+        if run_id is not None:
+            store.finish_step_run(run_id, status="failed", asc_ids=ctx.run.ids() or None, error=text)  # type: ignore[union-attr]
+        log.error("step %s %s failed after %.1f s", number, spec.step, duration)
+        if not isinstance(exc, PublishError):
+            raise
+        entry.update(status="failed", duration_s=round(duration, 3), message=options.redactor.redact(exc.message),
+                     asc_ids=ctx.run.ids(), error=text, _exception=exc)
+        return entry
+    duration = time.monotonic() - started
+    asc_ids = {k: v for k, v in outcome.asc_ids.items() if v}
+    if run_id is not None:
+        store.finish_step_run(run_id, status="succeeded", asc_ids=asc_ids or None,  # type: ignore[union-attr]
+                              outputs=options.redactor.redact_obj(outcome.outputs) or None)  # type: ignore[arg-type]
+    log.info("done %s %s in %.1f s: %s", number, spec.step, duration, outcome.message)
+    entry.update(status="succeeded", duration_s=round(duration, 3), message=outcome.message, asc_ids=asc_ids)
+    return entry
+
+
+def _finish(result: dict[str, Any], ctx: StepContext, started: float, clients: _Clients, status: str) -> None:
+    ids = {k: v for k, v in ctx.run.ids().items() if not str(v).startswith("dry-run-")}
+    result["status"] = status
+    result["app_name"] = ctx.run.app_name or result["app_name"]
+    result["ids"] = {
+        "app_id": ids.get("app_id"),
+        "build_id": ids.get("build_id"),
+        "upload_id": ids.get("upload_id"),
+        "app_store_version_id": ids.get("app_store_version_id"),
+        "review_submission_id": ids.get("review_submission_id"),
+        "beta_review_submission_id": ids.get("beta_review_submission_id"),
+    }
+    result["links"] = links(ids, ctx.ipa.platform)
+    result["api_calls"] = clients.call_count
+    result["duration_s"] = round(time.monotonic() - started, 3)
+
+
+def links(ids: Mapping[str, str | None], platform: str = "IOS") -> dict[str, str]:
+    """App Store Connect web pages of what the run touched."""
+    app_id = ids.get("app_id")
+    if not app_id:
+        return {}
+    path = PLATFORM_PATH.get(platform, "ios")
+    out = {"app": f"{ASC_WEB}/apps/{app_id}", "testflight": f"{ASC_WEB}/apps/{app_id}/testflight/{path}"}
+    if ids.get("build_id"):
+        out["build"] = f"{ASC_WEB}/apps/{app_id}/testflight/{path}/{ids['build_id']}"
+    if ids.get("app_store_version_id"):
+        out["app_store_version"] = f"{ASC_WEB}/apps/{app_id}/distribution/{path}/version/inflight"
+    if ids.get("review_submission_id"):
+        out["review_submission"] = f"{ASC_WEB}/apps/{app_id}/distribution/reviewsubmissions/details/" \
+                                   f"{ids['review_submission_id']}"
+    return out

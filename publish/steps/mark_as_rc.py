@@ -1,0 +1,28 @@
+"""`mark_as_rc`: mark this binary as a release candidate in the state store (no App Store Connect call), so a
+later `send_to_app_store` with `require_rc: true` accepts it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from publish.errors import InputError
+from publish.steps.base import Step, StepContext, StepOutcome, setting_str
+
+
+class MarkAsRc(Step):
+    name = "mark_as_rc"
+
+    def check(self, ctx: StepContext, settings: Mapping[str, Any]) -> None:
+        setting_str(settings, "note")
+
+    def run(self, ctx: StepContext, settings: Mapping[str, Any]) -> StepOutcome:
+        note = setting_str(settings, "note")
+        label = f"{ctx.ipa.version} ({ctx.ipa.build_number})"
+        if ctx.dry_run:
+            return StepOutcome(f"dry run: would mark {label} as a release candidate")
+        if ctx.store is None:
+            raise InputError("mark_as_rc needs the state store", hint="run without --dry-run")
+        ctx.store.set_rc(ctx.ipa.fingerprint, True, note)
+        ctx.log.info("marked %s as a release candidate%s", label, f" ({note})" if note else "")
+        return StepOutcome(f"{label} marked as release candidate", outputs={"rc": True, "note": note})

@@ -1,0 +1,115 @@
+"""`send_to_app_store`: deliver the build (upload or reuse, processing) and, with `stage_type: app_store`, put it
+on the App Store version: version found/renamed/created, build attached, What's New, release type, phased
+release, and with `submit_for_review: true` the review submission (protocol.md C-E)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from publish.errors import InputError
+from publish.steps.appstore import (
+    apply_phased_release,
+    apply_release_type,
+    attach_build,
+    ensure_version,
+    read_app_store_settings,
+    submit_for_review,
+    upsert_whats_new,
+)
+from publish.steps.base import Step, StepContext, StepOutcome, setting_bool
+from publish.steps.testflight import (
+    apply_export_compliance,
+    distribute,
+    ensure_app,
+    ensure_build,
+    label,
+    processing_timeout,
+    read_testflight_settings,
+    require_export_compliance,
+    resolve_groups,
+)
+
+STAGE_TYPES = ("app_store", "testflight")
+
+
+class SendToAppStore(Step):
+    name = "send_to_app_store"
+
+    def check(self, ctx: StepContext, settings: Mapping[str, Any]) -> None:
+        stage = settings.get("stage_type")
+        if stage not in STAGE_TYPES:
+            raise InputError(f"send_to_app_store: stage_type {stage!r} is not one of {', '.join(STAGE_TYPES)}",
+                             hint="add stage_type: app_store (App Store version and review) or testflight "
+                             "(TestFlight only)")
+        processing_timeout(settings)
+        read_testflight_settings(ctx, settings, only_given=True)
+        plan = read_app_store_settings(ctx, settings)
+        waits = setting_bool(settings, "wait_for_processing", True)
+        if stage == "app_store" and not waits:
+            raise InputError("send_to_app_store with stage_type: app_store needs the processed build, but "
+                             "wait_for_processing is false", hint="remove `wait_for_processing: false`")
+        if stage == "testflight" and (plan.whats_new or plan.submit or plan.release_type or
+                                      plan.phased_release is not None):
+            raise InputError("send_to_app_store: whats_new, release_type, phased_release and submit_for_review "
+                             "apply to stage_type: app_store, not testflight",
+                             hint="set stage_type: app_store, or remove those settings")
+        setting_bool(settings, "require_rc", False)
+
+    def run(self, ctx: StepContext, settings: Mapping[str, Any]) -> StepOutcome:
+        stage = settings["stage_type"]
+        self._require_rc(ctx, settings)
+        testflight = read_testflight_settings(ctx, settings, only_given=True)
+        plan = read_app_store_settings(ctx, settings)
+        client = ctx.client_for(settings.get("api_key"))
+        app_id = ensure_app(ctx, client)
+        if testflight is not None:
+            resolve_groups(ctx, client, app_id, testflight)
+        compliance_required = (testflight is not None and testflight.distributes) or plan.submit
+
+        def before_upload(existing: Any) -> None:
+            if compliance_required:
+                require_export_compliance(ctx, settings, existing)
+
+        build = ensure_build(ctx, client, settings, before_upload=before_upload)
+        if build is None:
+            return StepOutcome(f"uploaded {label(ctx)}; App Store Connect is still processing it",
+                               asc_ids=ctx.run.ids())
+        outputs: dict[str, Any] = {"processing_state": build.attr("processingState"), "stage_type": stage}
+        apply_export_compliance(ctx, client, build, settings, required=compliance_required)
+        if testflight is not None:
+            outputs.update(distribute(ctx, client, build, testflight))
+        if stage == "testflight":
+            return StepOutcome(f"build {label(ctx)} delivered to App Store Connect (TestFlight)",
+                               asc_ids=ctx.run.ids(), outputs=outputs)
+
+        version, under_review = ensure_version(ctx, client, app_id, plan, build.id)
+        ctx.run.app_store_version_id = version.id
+        ctx.remember(app_store_version_id=version.id)
+        if not under_review:
+            attach_build(ctx, client, version, build.id)
+            upsert_whats_new(ctx, client, version.id, plan.whats_new)
+            apply_release_type(ctx, client, version, plan)
+            apply_phased_release(ctx, client, version.id, plan)
+        message = f"build {label(ctx)} is on App Store version {ctx.ipa.version}"
+        if plan.submit:
+            submission = submit_for_review(ctx, client, app_id, version, cancel_previous=plan.cancel_previous)
+            ctx.remember(review_submission_id=submission.id)
+            outputs["review_state"] = submission.attr("state")
+            message += f"; submitted for review ({submission.attr('state') or 'WAITING_FOR_REVIEW'})"
+        return StepOutcome(message, asc_ids=ctx.run.ids(), outputs=outputs)
+
+    @staticmethod
+    def _require_rc(ctx: StepContext, settings: Mapping[str, Any]) -> None:
+        if not setting_bool(settings, "require_rc", False):
+            return
+        label_text = f"{ctx.ipa.version} ({ctx.ipa.build_number})"
+        if ctx.store is None:
+            ctx.log.info("dry run: would require %s to be marked as a release candidate", label_text)
+            return
+        if not ctx.store.is_rc(ctx.ipa.fingerprint):
+            raise InputError(
+                f"{label_text} is not marked as a release candidate, and this step has require_rc: true",
+                hint=f"mark it with `appstore-publish mark-rc '{label_text}'` (or add a mark_as_rc step before this "
+                "one) and run the flow again",
+            )

@@ -1,0 +1,61 @@
+"""`send_to_testflight`: upload (or reuse) the build, wait for processing, then export compliance, What to Test,
+groups, testers, notifications and the external beta review (protocol.md C-D)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from publish.errors import InputError
+from publish.steps.base import Step, StepContext, StepOutcome, setting_bool
+from publish.steps.testflight import (
+    apply_export_compliance,
+    distribute,
+    ensure_app,
+    ensure_build,
+    label,
+    processing_timeout,
+    read_testflight_settings,
+    require_export_compliance,
+    resolve_groups,
+)
+
+
+class SendToTestflight(Step):
+    name = "send_to_testflight"
+
+    def check(self, ctx: StepContext, settings: Mapping[str, Any]) -> None:
+        plan = read_testflight_settings(ctx, settings)
+        processing_timeout(settings)
+        if plan is not None and plan.distributes and not setting_bool(settings, "wait_for_processing", True):
+            raise InputError(
+                "send_to_testflight: groups and testers can only get the build once it is processed, but "
+                "wait_for_processing is false",
+                hint="remove `wait_for_processing: false`, or move groups/testers to a later run",
+            )
+
+    def run(self, ctx: StepContext, settings: Mapping[str, Any]) -> StepOutcome:
+        plan = read_testflight_settings(ctx, settings)
+        assert plan is not None
+        client = ctx.client_for(settings.get("api_key"))
+        app_id = ensure_app(ctx, client)
+        resolve_groups(ctx, client, app_id, plan)  # an unknown group fails here, before the upload
+        build = ensure_build(ctx, client, settings,
+                             before_upload=lambda existing: require_export_compliance(ctx, settings, existing))
+        if build is None:
+            return StepOutcome(f"uploaded {label(ctx)}; App Store Connect is still processing it",
+                               asc_ids=ctx.run.ids())
+        outputs: dict[str, Any] = {"processing_state": build.attr("processingState")}
+        if build.attr("processingState") != "VALID":
+            return StepOutcome(f"build {label(ctx)} is {build.attr('processingState')}; TestFlight settings not "
+                               "applied (wait_for_processing is false)", asc_ids=ctx.run.ids(), outputs=outputs)
+        apply_export_compliance(ctx, client, build, settings, required=True)
+        outputs.update(distribute(ctx, client, build, plan))
+        parts = [f"build {label(ctx)} is on TestFlight"]
+        if outputs.get("groups"):
+            parts.append("groups: " + ", ".join(outputs["groups"]))
+        if outputs.get("testers"):
+            parts.append(f"{len(outputs['testers'])} tester(s)")
+        if outputs.get("beta_review_state"):
+            parts.append(f"beta review: {outputs['beta_review_state']}")
+        return StepOutcome("; ".join(parts), asc_ids=ctx.run.ids(), outputs=outputs)

@@ -1,0 +1,112 @@
+"""What a run leaves for people and workflows: the step outputs (`build-id`, `status`, ...) and a Markdown job
+summary. Both read the run result (schemas/run-result.schema.json) and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+OUTPUT_NAMES = ("build-id", "build-number", "version", "upload-id", "app-store-version-id", "review-submission-id",
+                "status")
+_STATUS_MARK = {"succeeded": "✅", "failed": "❌", "skipped": "⏭️", "not_run": "⏸️", "running": "…"}
+_LINK_TITLES = {
+    "app": "App in App Store Connect",
+    "build": "Build in TestFlight",
+    "testflight": "TestFlight",
+    "app_store_version": "App Store version",
+    "review_submission": "Review submission",
+}
+
+
+def outputs(result: Mapping[str, Any]) -> dict[str, str]:
+    """The action's outputs; an unknown id is an empty string (GitHub outputs are strings)."""
+    ids = result.get("ids") or {}
+    values = {
+        "build-id": ids.get("build_id"),
+        "build-number": result.get("build_number"),
+        "version": result.get("version"),
+        "upload-id": ids.get("upload_id"),
+        "app-store-version-id": ids.get("app_store_version_id"),
+        "review-submission-id": ids.get("review_submission_id"),
+        "status": result.get("status"),
+    }
+    return {name: "" if values[name] is None else str(values[name]) for name in OUTPUT_NAMES}
+
+
+def _cell(text: Any) -> str:
+    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def _duration(seconds: Any) -> str:
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        return ""
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, secs = divmod(int(round(value)), 60)
+    return f"{minutes} min {secs:02d} s"
+
+
+def render_markdown(result: Mapping[str, Any]) -> str:
+    """A job summary: app, bundle ID, version and build, a table of steps, warnings, and links."""
+    status = result.get("status") or "unknown"
+    title = f"{_STATUS_MARK.get(status, '')} {result.get('app_name') or result.get('bundle_id')} " \
+            f"{result.get('version')} ({result.get('build_number')})".strip()
+    lines = [f"### {title}", ""]
+    if result.get("dry_run"):
+        lines += ["_Dry run: nothing was sent to App Store Connect._", ""]
+    lines += [
+        "| | |",
+        "|---|---|",
+        f"| App | {_cell(result.get('app_name'))} |",
+        f"| Bundle ID | `{_cell(result.get('bundle_id'))}` |",
+        f"| Version | {_cell(result.get('version'))} |",
+        f"| Build | {_cell(result.get('build_number'))} |",
+        f"| Status | {_cell(status)} |",
+        "",
+    ]
+    steps = result.get("steps") or []
+    if steps:
+        lines += ["| # | Step | Status | Duration | Details |", "|---|---|---|---|---|"]
+        for step in steps:
+            number = int(step.get("index", 0)) + 1
+            mark = _STATUS_MARK.get(step.get("status"), "")
+            details = step.get("error") if step.get("status") == "failed" else step.get("message")
+            lines.append(f"| {number} | `{_cell(step.get('name'))}` | {mark} {_cell(step.get('status'))} | "
+                         f"{_duration(step.get('duration_s'))} | {_cell(details)} |")
+        lines.append("")
+    error = result.get("error")
+    if error:
+        lines += [f"**Failed at step {int(error.get('index', 0)) + 1} (`{_cell(error.get('step'))}`):** "
+                  f"{_cell(error.get('message'))}", ""]
+        if error.get("hint"):
+            lines += [f"How to fix: {_cell(error.get('hint'))}", ""]
+    warnings = result.get("warnings") or []
+    if warnings:
+        lines += ["**Warnings**", ""] + [f"- {_cell(w)}" for w in warnings] + [""]
+    ids = {k: v for k, v in (result.get("ids") or {}).items() if v}
+    if ids:
+        lines += ["**App Store Connect IDs:** " + ", ".join(f"{k} `{v}`" for k, v in ids.items()), ""]
+    link_lines = [f"- [{_LINK_TITLES.get(name, name)}]({url})" for name, url in (result.get("links") or {}).items()]
+    if link_lines:
+        lines += ["**Links**", ""] + link_lines + [""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_text(result: Mapping[str, Any]) -> str:
+    """The closing lines a person sees on the terminal."""
+    status = result.get("status")
+    lines = [f"{result.get('app_name')} {result.get('version')} ({result.get('build_number')}) "
+             f"[{result.get('bundle_id')}]: {status}{' (dry run)' if result.get('dry_run') else ''}"]
+    for step in result.get("steps") or []:
+        number = int(step.get("index", 0)) + 1
+        detail = step.get("error") if step.get("status") == "failed" else step.get("message")
+        lines.append(f"  {number}. {step.get('name'):<20} {step.get('status'):<9} "
+                     f"{_duration(step.get('duration_s')):>9}  {(detail or '').splitlines()[0] if detail else ''}")
+    for name, url in (result.get("links") or {}).items():
+        if name in ("build", "app_store_version", "app"):
+            lines.append(f"  {_LINK_TITLES.get(name, name)}: {url}")
+    if result.get("warnings"):
+        lines.append(f"  {len(result['warnings'])} warning(s): see above")
+    return "\n".join(lines)
