@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from publish.errors import InputError
-from publish.spec import FlowSpec, ProfileSpec, StepSpec, flow_schema, step_settings
+from publish.spec import APP_STORE_ONLY_SETTINGS, FlowSpec, ProfileSpec, StepSpec, flow_schema, step_settings
 
 
 def choose_profile(flow: FlowSpec, bundle_id: str, override: str | None) -> ProfileSpec:
@@ -41,6 +41,20 @@ def effective_settings(step: StepSpec) -> dict[str, Any]:
             continue
         if key in step.settings:
             settings[key] = step.settings[key]
-        elif "default" in properties.get(key, {}):
+        elif "default" in properties.get(key, {}) and _default_applies(step, key):
             settings[key] = properties[key]["default"]
     return settings
+
+
+def _default_applies(step: StepSpec, key: str) -> bool:
+    """send_to_app_store applies TestFlight settings only when given, and App Store ones only for the App Store."""
+    if step.step != "send_to_app_store" or key == "locale":
+        return True
+    if key in step_settings("send_to_testflight"):
+        return key in _COMMON_SETTINGS
+    if step.settings.get("stage_type") == "testflight":
+        return key not in APP_STORE_ONLY_SETTINGS
+    return True
+
+
+_COMMON_SETTINGS = ("api_key", "apple_id", "xcode_version", "wait_for_processing", "processing_timeout")
