@@ -222,6 +222,18 @@ class UploadJournal:
             self._last_save = self._clock()
             self._dirty = False
 
+    def reset(self) -> None:
+        """Forget everything (the recorded build upload is gone or failed): delete the file, clear the fields."""
+        with self._lock:
+            self.delete()
+            self.file = None
+            self.upload_id = None
+            self.file_id = None
+            self.operations = []
+            self.acknowledged = set()
+            self.committed = False
+            self.md5_hex = None
+
     def delete(self) -> None:
         with self._lock:
             try:
