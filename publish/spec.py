@@ -231,13 +231,33 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, _Positions, list[Diagnosti
     except yaml.YAMLError as exc:
         problems.append(Diagnostic(1, 1, "(yaml)", f"YAML error: {exc}", source))
         return None, positions, problems
+    except _TooBig as exc:
+        line, column = _mark(exc.node)
+        problems.append(Diagnostic(line, column, "(yaml)", f"the document is {exc.what}; write the flow out "
+                                   "without such aliases", source))
+        return None, positions, problems
     finally:
         loader.dispose()
     return data, positions, problems
 
 
+# A flow is small; these bound what YAML aliases can expand to ("billion laughs") and recursive aliases.
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+
+class _TooBig(Exception):
+    def __init__(self, node: yaml.Node, what: str) -> None:
+        self.node = node
+        self.what = what
+
+
 def _construct(loader: _FlowLoader, node: yaml.Node, path: Path_, positions: _Positions,
                problems: list[Diagnostic], source: str) -> Any:
+    if len(path) > MAX_DEPTH:
+        raise _TooBig(node, f"nested more than {MAX_DEPTH} levels deep (a recursive alias?)")
+    if len(positions.values) >= MAX_NODES:
+        raise _TooBig(node, f"more than {MAX_NODES} values once aliases are expanded")
     positions.values[path] = _mark(node)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # YAML merge keys (<<: *anchor)
