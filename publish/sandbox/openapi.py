@@ -1,0 +1,155 @@
+"""The simulator's view of Apple's OpenAPI description (the committed subset): routes, query parameters, request
+validation and what each resource type's schema allows (attributes, nullable fields, relationships)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+# JSON:API type -> component schema describing one resource of that type.
+RESOURCE_SCHEMAS: dict[str, str] = {
+    "apps": "App",
+    "builds": "Build",
+    "preReleaseVersions": "PrereleaseVersion",
+    "buildUploads": "BuildUpload",
+    "buildUploadFiles": "BuildUploadFile",
+    "betaGroups": "BetaGroup",
+    "betaTesters": "BetaTester",
+    "betaBuildLocalizations": "BetaBuildLocalization",
+    "buildBetaDetails": "BuildBetaDetail",
+    "buildBetaNotifications": "BuildBetaNotification",
+    "betaAppReviewSubmissions": "BetaAppReviewSubmission",
+    "appStoreVersions": "AppStoreVersion",
+    "appStoreVersionLocalizations": "AppStoreVersionLocalization",
+    "appStoreVersionPhasedReleases": "AppStoreVersionPhasedRelease",
+    "appStoreVersionReleaseRequests": "AppStoreVersionReleaseRequest",
+    "reviewSubmissions": "ReviewSubmission",
+    "reviewSubmissionItems": "ReviewSubmissionItem",
+}
+
+
+def to_json_schema(node: Any, *, strict: bool) -> Any:
+    """OpenAPI 3.0 schema -> JSON Schema (2020-12): `nullable: true` becomes a union with null. `strict` refuses
+    properties the description does not list, as Apple refuses unknown attributes in request bodies."""
+    if isinstance(node, list):
+        return [to_json_schema(item, strict=strict) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {key: to_json_schema(value, strict=strict) for key, value in node.items()
+                 if key not in ("nullable", "example", "deprecated", "discriminator")}
+    if strict and "properties" in converted and "additionalProperties" not in converted:
+        converted["additionalProperties"] = False
+    if node.get("nullable"):
+        if "$ref" in converted:
+            return {"anyOf": [{"$ref": converted.pop("$ref")}, {"type": "null"}], **converted}
+        if "type" in converted:
+            converted["type"] = [converted["type"], "null"]
+            if "enum" in converted:
+                converted["enum"] = [*converted["enum"], None]
+        else:
+            return {"anyOf": [converted, {"type": "null"}]}
+    return converted
+
+
+@dataclass(frozen=True)
+class RelationshipInfo:
+    name: str
+    related_type: str
+    to_many: bool
+    has_links: bool
+
+
+@dataclass(frozen=True)
+class Route:
+    template: str
+    pattern: re.Pattern[str]
+    operations: dict[str, dict[str, Any]]  # lower-case method -> operation
+
+
+@dataclass(frozen=True)
+class BodyProblem:
+    pointer: str
+    message: str
+
+
+class OpenApi:
+    """Loaded once per server; cheap to share between threads (read-only after construction)."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.schemas: dict[str, Any] = document["components"]["schemas"]
+        self._strict = to_json_schema(self.schemas, strict=True)
+        routes = []
+        for template, operations in document["paths"].items():
+            regex = "^" + re.sub(r"\\\{([^}]+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$"
+            routes.append(Route(template, re.compile(regex), operations))
+        # literal segments before parameters: /v1/apps/{id}/builds must not be shadowed by anything broader
+        self.routes = sorted(routes, key=lambda r: (r.template.count("{"), r.template))
+
+    @classmethod
+    @functools.cache
+    def packaged(cls) -> OpenApi:
+        text = resources.files("publish.sandbox").joinpath("openapi-subset.json").read_text(encoding="utf-8")
+        return cls(json.loads(text))
+
+    def match(self, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            found = route.pattern.match(path)
+            if found:
+                return route, found.groupdict()
+        return None
+
+    @functools.cache
+    def _validator(self, ref: str) -> jsonschema.protocols.Validator:
+        root = {"$ref": ref, "components": {"schemas": self._strict}}
+        return jsonschema.Draft202012Validator(root, format_checker=jsonschema.FormatChecker())
+
+    def request_problems(self, operation: dict[str, Any], body: Any) -> list[BodyProblem]:
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        problems = []
+        for error in sorted(self._validator(ref).iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path]):
+            path = [str(p) for p in error.absolute_path]
+            if error.validator == "required":  # point at the missing member itself
+                missing = [name for name in error.validator_value if name not in (error.instance or {})]
+                path += missing[:1]
+            elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+                allowed = error.schema.get("properties", {})
+                path += [name for name in error.instance if name not in allowed][:1]
+            problems.append(BodyProblem("/" + "/".join(path) if path else "", _message(error)))
+        return problems
+
+    def query_parameters(self, operation: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {p["name"]: p for p in operation.get("parameters", []) if p.get("in") == "query"}
+
+    def resource_schema(self, type_: str) -> dict[str, Any]:
+        return self.schemas[RESOURCE_SCHEMAS[type_]]
+
+    @functools.cache
+    def attributes(self, type_: str) -> dict[str, bool]:
+        """attribute name -> nullable?"""
+        props = self.resource_schema(type_).get("properties", {}).get("attributes", {}).get("properties", {})
+        return {name: bool(spec.get("nullable")) for name, spec in props.items()}
+
+    @functools.cache
+    def relationships(self, type_: str) -> dict[str, RelationshipInfo]:
+        props = self.resource_schema(type_).get("properties", {}).get("relationships", {}).get("properties", {})
+        found = {}
+        for name, spec in props.items():
+            data = spec.get("properties", {}).get("data", {})
+            to_many = data.get("type") == "array"
+            linkage = data.get("items", {}) if to_many else data
+            related = linkage.get("properties", {}).get("type", {}).get("enum", [None])[0]
+            found[name] = RelationshipInfo(name, related, to_many, "links" in spec.get("properties", {}))
+        return found
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return f"{error.message} (App Store Connect accepts only the documented fields here)"
+    return error.message

@@ -1,0 +1,258 @@
+"""Build Upload API (protocol.md section C): buildUploads, buildUploadFiles, commit with checksum verification,
+and simulated processing that reads the IPA and either fails the upload or creates a Build."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from publish.sandbox.app import Call, Reply, Sandbox
+from publish.sandbox.blobs import BlobFile, BlobStore
+from publish.sandbox.ipa_check import ProcessingFailure, read_uploaded_app
+from publish.sandbox.jsonapi import version_key
+from publish.sandbox.model import ApiError, Record, conflict, iso
+
+NUMBERS = re.compile(r"^\d+(\.\d+){0,2}$")
+EXPIRY_DAYS = 90
+ASSET_UTIS = {"IOS": "com.apple.ipa", "TV_OS": "com.apple.ipa", "VISION_OS": "com.apple.ipa",
+              "MAC_OS": "com.apple.pkg"}
+
+
+def blobs(sim: Sandbox) -> BlobStore:
+    return sim.extensions["blobs"]
+
+
+def _state(state: str, errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return {"errors": errors or [], "warnings": [], "infos": [], "state": state}
+
+
+def create_build_upload(call: Call) -> Reply:
+    app = call.related_record("app", "apps")
+    attributes = call.attributes
+    for name in ("cfBundleShortVersionString", "cfBundleVersion"):
+        if not NUMBERS.match(attributes[name]):
+            raise conflict("ENTITY_ERROR.ATTRIBUTE.INVALID",
+                           f"{name} '{attributes[name]}' must be one to three period-separated integers "
+                           "(like 1.2.3 or 45).", pointer=f"/data/attributes/{name}")
+    upload = call.store.add("buildUploads", {
+        "cfBundleShortVersionString": attributes["cfBundleShortVersionString"],
+        "cfBundleVersion": attributes["cfBundleVersion"],
+        "platform": attributes["platform"],
+        "createdDate": iso(call.sim.clock()),
+        "uploadedDate": None,
+        "state": _state("AWAITING_UPLOAD"),
+    }, {"app": app.id, "build": None, "assetFile": None})
+    return call.created(upload)
+
+
+def delete_build_upload(call: Call) -> Reply:
+    upload = call.target("buildUploads")
+    if upload.attributes["state"]["state"] == "COMPLETE":
+        raise conflict("ENTITY_ERROR.STATE_INVALID", "A completed build upload cannot be deleted; expire its build "
+                       "instead (PATCH /v1/builds/{id} with expired=true).")
+    for file in call.store.where("buildUploadFiles", buildUpload=upload.id):
+        blob = file.internal.get("blob")
+        if blob is not None:
+            blobs(call.sim).discard(blob, forget=True)
+        call.store.remove(file)
+    call.store.remove(upload)
+    return Reply(204)
+
+
+def create_build_upload_file(call: Call) -> Reply:
+    upload = call.related_record("buildUpload", "buildUploads")
+    attributes = call.attributes
+    if upload.attributes["state"]["state"] != "AWAITING_UPLOAD":
+        raise conflict("ENTITY_ERROR.STATE_INVALID", f"Build upload {upload.id} is "
+                       f"{upload.attributes['state']['state']}; files can only be reserved while it is "
+                       "AWAITING_UPLOAD. Create a new build upload.")
+    asset_type = attributes["assetType"]
+    if any(f.attributes["assetType"] == asset_type for f in call.store.where("buildUploadFiles",
+                                                                            buildUpload=upload.id)):
+        raise conflict("ENTITY_ERROR.DUPLICATE", f"Build upload {upload.id} already has an {asset_type} file; "
+                       "re-read it with GET /v1/buildUploads/{id}/buildUploadFiles instead of reserving another.",
+                       pointer="/data/attributes/assetType")
+    if asset_type == "ASSET":
+        expected = ASSET_UTIS[upload.attributes["platform"]]
+        if attributes["uti"] != expected:
+            raise conflict("ENTITY_ERROR.ATTRIBUTE.INVALID", f"An ASSET for platform {upload.attributes['platform']} "
+                           f"must have uti {expected!r}, not {attributes['uti']!r}.", pointer="/data/attributes/uti")
+    file = call.store.add("buildUploadFiles", {
+        "fileName": attributes["fileName"], "fileSize": attributes["fileSize"], "uti": attributes["uti"],
+        "assetType": asset_type, "assetDeliveryState": {"errors": [], "warnings": [], "state": "AWAITING_UPLOAD"},
+    }, {"buildUpload": upload.id})
+    blob, operations = blobs(call.sim).reserve(file.id, attributes["fileSize"])
+    file.internal["blob"] = blob
+    file.attributes["assetToken"] = blob.token
+    file.attributes["uploadOperations"] = operations
+    rel = {"ASSET": "assetFile", "ASSET_DESCRIPTION": "assetDescriptionFile", "ASSET_SPI": "assetSpiFile"}[asset_type]
+    upload.rels[rel] = file.id
+    return call.created(file)
+
+
+def commit_build_upload_file(call: Call) -> Reply:
+    call.check_update_id()
+    file = call.target("buildUploadFiles")
+    attributes = call.attributes
+    checksums = attributes.get("sourceFileChecksums") or {}
+    delivery = file.attributes["assetDeliveryState"]["state"]
+    if delivery != "AWAITING_UPLOAD":
+        previous = file.attributes.get("sourceFileChecksums") or {}
+        if checksums.get("file") and previous.get("file") and checksums["file"] != previous["file"]:
+            raise conflict("ENTITY_ERROR.ATTRIBUTE.INVALID", "The file was already committed with a different "
+                           "checksum.", pointer="/data/attributes/sourceFileChecksums")
+        return call.ok(file)  # committing twice is harmless: the first commit stands
+    if attributes.get("uploaded") is not True:
+        return call.ok(file)
+    blob: BlobFile = file.internal["blob"]
+    missing = blob.missing()
+    if missing:
+        shown = ", ".join(str(n) for n in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise conflict("ENTITY_ERROR.UPLOAD_INCOMPLETE", f"Not all bytes of {file.attributes['fileName']} were "
+                       f"received: parts {shown} of {len(blob.parts)} are missing. Upload every operation, then "
+                       "commit again.", pointer="/data/attributes/uploaded")
+    wanted = checksums.get("file")
+    if wanted:
+        actual = blob.digest(wanted["algorithm"])
+        if actual != wanted["hash"].lower():
+            raise conflict("ENTITY_ERROR.CHECKSUM_MISMATCH", f"The {wanted['algorithm']} checksum sent "
+                           f"({wanted['hash']}) does not match the bytes received ({actual}). Upload the parts "
+                           "again from the same file.", pointer="/data/attributes/sourceFileChecksums/file/hash")
+    blobs(call.sim).seal(blob)
+    if checksums:
+        file.attributes["sourceFileChecksums"] = checksums
+    file.attributes["assetDeliveryState"] = {"errors": [], "warnings": [], "state": "UPLOAD_COMPLETE"}
+    upload = call.store.require("buildUploads", file.rels["buildUpload"])
+    if file.attributes["assetType"] == "ASSET":
+        _start_processing(call.sim, upload, blob)
+    return call.ok(file)
+
+
+def _start_processing(sim: Sandbox, upload: Record, blob: BlobFile) -> None:
+    upload.attributes["state"] = _state("PROCESSING")
+    upload.attributes["uploadedDate"] = iso(sim.clock())
+    upload.polls = 0
+    upload.internal["processing_since"] = sim.clock()
+    try:
+        upload.internal["app"] = _check(sim, upload, Path(blob.path))
+    except ProcessingFailure as failure:
+        upload.internal["failure"] = failure
+    finally:
+        blobs(sim).discard(blob)  # the bytes are not needed once read
+
+
+def _check(sim: Sandbox, upload: Record, path: Path) -> Any:
+    uploaded = read_uploaded_app(path)
+    app = sim.store.require("apps", upload.rels["app"])
+    attrs = upload.attributes
+    if uploaded.bundle_id != app.attributes["bundleId"]:
+        raise ProcessingFailure("ITMS-90054", f"The bundle identifier '{uploaded.bundle_id}' in the IPA does not "
+                                f"match the app's bundle ID '{app.attributes['bundleId']}' (app {app.id}).")
+    if uploaded.short_version != attrs["cfBundleShortVersionString"]:
+        raise ProcessingFailure("ITMS-90060", f"CFBundleShortVersionString '{uploaded.short_version}' in the IPA "
+                                f"does not match the upload's cfBundleShortVersionString "
+                                f"'{attrs['cfBundleShortVersionString']}'.")
+    if uploaded.build_version != attrs["cfBundleVersion"]:
+        raise ProcessingFailure("ITMS-90061", f"CFBundleVersion '{uploaded.build_version}' in the IPA does not "
+                                f"match the upload's cfBundleVersion '{attrs['cfBundleVersion']}'.")
+    taken = existing_build_numbers(sim, app.id, attrs["cfBundleShortVersionString"], attrs["platform"],
+                                   exclude_upload=upload.id)
+    if attrs["cfBundleVersion"] in taken or any(version_key(t) == version_key(attrs["cfBundleVersion"])
+                                                for t in taken):
+        raise ProcessingFailure("ITMS-90189", f"Redundant Binary Upload. You've already uploaded a build with build "
+                                f"number '{attrs['cfBundleVersion']}' for version number "
+                                f"'{attrs['cfBundleShortVersionString']}'. Make sure you increment the build "
+                                "string before you upload your app to App Store Connect.")
+    highest = max(taken, key=version_key, default=None)
+    if highest is not None and version_key(attrs["cfBundleVersion"]) < version_key(highest):
+        raise ProcessingFailure("ITMS-90062", f"The value for key CFBundleVersion [{attrs['cfBundleVersion']}] in "
+                                f"the Info.plist file must contain a higher version than that of the previously "
+                                f"uploaded version [{highest}].")
+    return uploaded
+
+
+def existing_build_numbers(sim: Sandbox, app_id: str, version: str, platform: str, *,
+                           exclude_upload: str | None = None) -> list[str]:
+    """Build numbers already used on a version train: builds, and uploads being processed or done."""
+    numbers = []
+    for train in sim.store.where("preReleaseVersions", app=app_id):
+        if train.attributes["version"] == version and train.attributes["platform"] == platform:
+            numbers += [b.attributes["version"] for b in sim.store.where("builds", preReleaseVersion=train.id)]
+    for other in sim.store.where("buildUploads", app=app_id):
+        a = other.attributes
+        if (other.id != exclude_upload and a["state"]["state"] in ("PROCESSING", "COMPLETE")
+                and a["cfBundleShortVersionString"] == version and a["platform"] == platform):
+            numbers.append(a["cfBundleVersion"])
+    return numbers
+
+
+def _processing_done(sim: Sandbox, record: Record, since_key: str) -> bool:
+    if record.polls >= sim.processing_polls:
+        return True
+    seconds = sim.processing_seconds
+    return seconds is not None and sim.clock() - record.internal.get(since_key, sim.clock()) >= seconds
+
+
+def observe_upload(sim: Sandbox, upload: Record) -> None:
+    if upload.attributes["state"]["state"] != "PROCESSING" or not _processing_done(sim, upload, "processing_since"):
+        return
+    files = list(sim.store.where("buildUploadFiles", buildUpload=upload.id))
+    failure: ProcessingFailure | None = upload.internal.get("failure")
+    if failure is not None:
+        detail = {"code": failure.code, "description": failure.description}
+        upload.attributes["state"] = _state("FAILED", [detail])
+        for file in files:
+            file.attributes["assetDeliveryState"] = {"errors": [{"code": failure.code,
+                                                                 "description": failure.description}],
+                                                     "warnings": [], "state": "FAILED"}
+        return
+    build = create_build(sim, upload.rels["app"], upload.attributes["cfBundleShortVersionString"],
+                         upload.attributes["cfBundleVersion"], upload.attributes["platform"],
+                         uploaded=upload.internal["app"], upload_id=upload.id)
+    upload.rels["build"] = build.id
+    upload.attributes["state"] = _state("COMPLETE")
+    for file in files:
+        file.attributes["assetDeliveryState"] = {"errors": [], "warnings": [], "state": "COMPLETE"}
+
+
+def find_or_create_train(sim: Sandbox, app_id: str, version: str, platform: str) -> Record:
+    for train in sim.store.where("preReleaseVersions", app=app_id):
+        if train.attributes["version"] == version and train.attributes["platform"] == platform:
+            return train
+    return sim.store.add("preReleaseVersions", {"version": version, "platform": platform}, {"app": app_id})
+
+
+def create_build(sim: Sandbox, app_id: str, version: str, build_number: str, platform: str, *,
+                 uploaded: Any = None, upload_id: str | None = None, processing_state: str = "PROCESSING",
+                 uses_non_exempt_encryption: bool | None = None) -> Record:
+    train = find_or_create_train(sim, app_id, version, platform)
+    now = sim.clock()
+    if uploaded is not None:
+        uses_non_exempt_encryption = uploaded.uses_non_exempt_encryption
+    build = sim.store.add("builds", {
+        "version": build_number,
+        "uploadedDate": iso(now),
+        "expirationDate": iso(now + EXPIRY_DAYS * 86400),
+        "expired": False,
+        "minOsVersion": getattr(uploaded, "minimum_os", None) or "15.0",
+        "processingState": processing_state,
+        "buildAudienceType": "APP_STORE_ELIGIBLE",
+        "usesNonExemptEncryption": uses_non_exempt_encryption,
+    }, {"app": app_id, "preReleaseVersion": train.id, "betaGroups": [], "individualTesters": [],
+        "appEncryptionDeclaration": None}, processing_since=now)
+    sim.store.add("buildBetaDetails", {"autoNotifyEnabled": True, "didNotify": False}, {"build": build.id})
+    return build
+
+
+def observe_build(sim: Sandbox, build: Record) -> None:
+    if build.attributes["processingState"] == "PROCESSING" and _processing_done(sim, build, "processing_since"):
+        build.attributes["processingState"] = "VALID"
+
+
+HANDLERS = {
+    ("post", "/v1/buildUploads"): create_build_upload,
+    ("delete", "/v1/buildUploads/{id}"): delete_build_upload,
+    ("post", "/v1/buildUploadFiles"): create_build_upload_file,
+    ("patch", "/v1/buildUploadFiles/{id}"): commit_build_upload_file,
+}

@@ -1,0 +1,147 @@
+"""Contract check: every recorded request and response against Apple's full OpenAPI description (../shared), not
+the simulator's packaged subset, so a simulator bug and a checker bug cannot agree by construction.
+
+    problems = check_exchanges(server.exchanges, openapi_path)
+    assert not problems, "\\n".join(problems)
+
+An exchange is any object (or dict) with method, path, query (raw query string), request (parsed JSON or None),
+status and response (parsed JSON or None).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import jsonschema
+
+
+def _to_json_schema(node: Any) -> Any:
+    """OpenAPI 3.0 -> JSON Schema: nullable becomes a union with null; listed properties only (strict)."""
+    if isinstance(node, list):
+        return [_to_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _to_json_schema(v) for k, v in node.items()
+           if k not in ("nullable", "example", "deprecated", "discriminator")}
+    if "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    if node.get("nullable"):
+        if "$ref" in out:
+            return {"anyOf": [{"$ref": out.pop("$ref")}, {"type": "null"}], **out}
+        if "type" in out:
+            out["type"] = [out["type"], "null"]
+            if "enum" in out:
+                out["enum"] = [*out["enum"], None]
+        else:
+            return {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+class _Spec:
+    def __init__(self, path: Path) -> None:
+        self.doc = json.loads(Path(path).read_text())
+        self.root = {"components": {"schemas": _to_json_schema(self.doc["components"]["schemas"])}}
+        routes = []
+        for template in self.doc["paths"]:
+            regex = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
+            routes.append((template.count("{"), template, re.compile(regex)))
+        self.routes = sorted(routes)
+
+    def route(self, path: str) -> str | None:
+        for _, template, pattern in self.routes:
+            if pattern.match(path):
+                return template
+        return None
+
+    @functools.cache
+    def validator(self, ref: str) -> jsonschema.protocols.Validator:
+        return jsonschema.Draft202012Validator({"$ref": ref, **self.root},
+                                               format_checker=jsonschema.FormatChecker())
+
+    def problems(self, ref: str, instance: Any) -> list[str]:
+        found = []
+        for error in self.validator(ref).iter_errors(instance):
+            where = "/" + "/".join(str(p) for p in error.absolute_path)
+            found.append(f"{where}: {error.message[:300]}")
+        return found
+
+
+@functools.cache
+def _load(path: str) -> _Spec:
+    return _Spec(Path(path))
+
+
+def _field(exchange: Any, name: str) -> Any:
+    return exchange[name] if isinstance(exchange, dict) else getattr(exchange, name)
+
+
+def _json_ref(content: dict[str, Any] | None) -> str | None:
+    return ((content or {}).get("application/json") or {}).get("schema", {}).get("$ref")
+
+
+def check_exchanges(exchanges: Iterable[Any], openapi_path: str | Path, *, allow_rejected: bool = True) -> list[str]:
+    """Violations of the OpenAPI description, one line each. With allow_rejected, a request the server refused
+    with 400/422 is not itself reported (tests send such requests on purpose); its error response still is."""
+    spec = _load(str(openapi_path))
+    problems: list[str] = []
+    for number, exchange in enumerate(exchanges):
+        method = _field(exchange, "method").lower()
+        path = _field(exchange, "path")
+        status = int(_field(exchange, "status"))
+        request = _field(exchange, "request")
+        response = _field(exchange, "response")
+        label = f"#{number} {method.upper()} {path} -> {status}"
+        template = spec.route(path)
+        operation = spec.doc["paths"].get(template, {}).get(method) if template else None
+        if status >= 400:
+            ref = _json_ref(operation["responses"].get(str(status), {}).get("content")) if operation else None
+            problems += [f"{label}: error body {p}" for p in spec.problems(ref or "#/components/schemas/ErrorResponse",
+                                                                            response)]
+            if isinstance(response, dict):
+                for item in response.get("errors", []):
+                    if isinstance(item, dict) and item.get("status") != str(status):
+                        problems.append(f"{label}: error item status {item.get('status')!r} != {str(status)!r}")
+        if operation is None:
+            if status < 400:
+                problems.append(f"{label}: {method.upper()} {path} is not an operation of the OpenAPI description")
+            continue
+        rejected = allow_rejected and status in (400, 422)
+        if not rejected:
+            allowed = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"} | {"cursor"}
+            for name, _ in parse_qsl(_field(exchange, "query") or "", keep_blank_values=True):
+                if name not in allowed:
+                    problems.append(f"{label}: query parameter {name!r} is not defined for this operation")
+            body_ref = _json_ref((operation.get("requestBody") or {}).get("content"))
+            if body_ref is not None:
+                if request is None:
+                    problems.append(f"{label}: request has no body; {body_ref.rsplit('/', 1)[1]} expected")
+                else:
+                    problems += [f"{label}: request body {p}" for p in spec.problems(body_ref, request)]
+            elif request is not None:
+                problems.append(f"{label}: request has a body but the operation takes none")
+        if status >= 400:
+            continue
+        documented = operation["responses"].get(str(status))
+        if documented is None:
+            problems.append(f"{label}: status {status} is not documented (documented: "
+                            f"{', '.join(sorted(operation['responses']))})")
+            continue
+        ref = _json_ref(documented.get("content"))
+        if ref is None:
+            if response is not None:
+                problems.append(f"{label}: {status} must have no body")
+            continue
+        if (isinstance(response, dict) and response.get("data", "") is None and method == "get"
+                and template.count("/") == 4 and "/relationships/" not in template):
+            # an empty to-one relationship: JSON:API (and App Store Connect) answer data: null
+            response = {**response, "data": None}
+            problems += [f"{label}: response {p}" for p in spec.problems(ref, response) if not p.startswith("/data:")]
+            continue
+        problems += [f"{label}: response {p}" for p in spec.problems(ref, response)]
+    return problems
