@@ -196,3 +196,35 @@ def test_bad_inputs_exit_2(tmp_path: Path, inputs: dict[str, str], message: str)
     code, _, err = run_action(github_env(tmp_path, **inputs))
     assert code == 2
     assert message in err
+
+
+def test_real_run_against_the_simulator_leaks_nothing_anywhere(
+    tmp_path: Path, ipa: Path, private_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A whole publish through the entrypoint over loopback HTTP; then every byte it printed or left behind
+    (outputs, summary, state store) is searched for the key."""
+    server_module = pytest.importorskip("publish.sandbox.server")
+    key = serialization.load_pem_private_key(private_key.encode(), password=None)
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    real_main = entrypoint.cli_main
+    # Only the processing poll cadence is shortened (the action always polls every 10 s).
+    monkeypatch.setattr(entrypoint, "cli_main",
+                        lambda argv, ctx: real_main([*argv, "--poll-interval", "0.05"], ctx=ctx))
+    with server_module.SandboxServer(processing_polls=1) as server:
+        server.register_key("KEY123ABCD", "issuer-1", public_pem)
+        server.add_app("com.example.app", "Example")
+        env = github_env(tmp_path, **{"ipa": str(ipa), "api-key-id": "KEY123ABCD", "api-issuer-id": "issuer-1",
+                                      "api-private-key": private_key, "api-base-url": server.url,
+                                      "state-dir": str(tmp_path / "state")})
+        code, out, err = run_action(env)
+    assert code == 0, err
+    outputs = parse_outputs((tmp_path / "output").read_text())
+    assert outputs["status"] == "succeeded" and outputs["build-id"] and outputs["upload-id"]
+    assert_no_leak(out, private_key, "stdout")
+    assert_no_leak(err, private_key, "stderr")
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for form in secret_forms(private_key):
+                assert form.encode() not in data, f"secret left behind in {path}"
