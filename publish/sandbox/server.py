@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from publish.sandbox import catalog, generic, uploads
+from publish.sandbox import appstore, catalog, generic, testflight, uploads
 from publish.sandbox.app import Exchange, Handler, Sandbox
 from publish.sandbox.auth import KeyRing
 from publish.sandbox.blobs import BlobStore, PartError
@@ -27,7 +27,7 @@ MAX_API_BODY = 10 * 1024 * 1024
 
 
 def _handler_modules() -> list[Any]:
-    return [catalog, uploads]
+    return [catalog, uploads, testflight, appstore]
 
 
 def build_handlers(openapi: OpenApi) -> dict[tuple[str, str], Handler]:
@@ -172,11 +172,14 @@ class SandboxServer:
 
     def add_app_store_version(self, app_id: str, version_string: str, *, platform: str = "IOS",
                               state: str = "READY_FOR_DISTRIBUTION") -> str:
-        from publish.sandbox.appstore import create_version  # noqa: PLC0415
-
         with self.store.lock:
             self.store.require("apps", app_id)
-            return create_version(self.sim, app_id, version_string, platform, state=state).id
+            return appstore.create_version(self.sim, app_id, version_string, platform, state=state).id
+
+    def finish_review(self, submission_id: str, *, approve: bool = True) -> None:
+        """Plays App Review for a submitted review submission: approve (release per releaseType) or reject."""
+        with self.store.lock:
+            appstore.finish_review(self.sim, self.store.require("reviewSubmissions", submission_id), approve=approve)
 
 
 def _iso(timestamp: float) -> str:
