@@ -693,15 +693,16 @@ class _Hasher(threading.Thread):
     def run(self) -> None:
         try:
             position = 0
+            buffer = memoryview(bytearray(CHUNK_SIZE))
             while position < self._size:
                 if not self.frontier.wait_until(position, self._stop_event):
                     return
-                data = os.pread(self._fd, min(CHUNK_SIZE, self._size - position), position)
-                if not data:
+                count = os.preadv(self._fd, [buffer[:min(CHUNK_SIZE, self._size - position)]], position)
+                if not count:
                     raise OSError(f"the file ended at byte {position} while being hashed; it changed during the "
                                   "upload")
-                self._digest.update(data)
-                position += len(data)
+                self._digest.update(buffer[:count])
+                position += count
             self._complete = True
         except BaseException as exc:  # handed to the caller by result()
             self._error = exc

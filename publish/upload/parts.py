@@ -175,19 +175,25 @@ def validate_operations(raw: Any, file_size: int) -> list[PartOperation]:
 
 
 class FileRange:
-    """A byte range of an open file as a stream for `requests`: `read(n)` returns at most 1 MiB read with
-    `os.pread` (no shared file position, so parts can read one descriptor concurrently) and `len()` is the range's
-    length, which becomes the Content-Length. Nothing beyond one chunk is ever held."""
+    """A byte range of an open file as a stream for `requests`: `read(n)` returns at most one chunk (1 MiB) read
+    with `os.pread` (no shared file position, so parts can read one descriptor concurrently) and `len()` is the
+    range's length, which becomes the Content-Length.
+
+    With `buffer`, chunks are read into that buffer and returned as memoryviews of it: the HTTP stack sends each
+    chunk before asking for the next, so one reused buffer per connection is all the memory a part costs (and no
+    allocation churn grows the allocator's per-thread arenas)."""
 
     def __init__(self, fd: int, offset: int, length: int, *, on_read: Callable[[int], None] | None = None,
-                 cancelled: threading.Event | None = None, chunk_size: int = CHUNK_SIZE) -> None:
+                 cancelled: threading.Event | None = None, chunk_size: int = CHUNK_SIZE,
+                 buffer: bytearray | None = None) -> None:
         self._fd = fd
         self._offset = offset
         self._length = length
         self._position = 0
         self._on_read = on_read
         self._cancelled = cancelled
-        self._chunk_size = chunk_size
+        self._buffer = memoryview(buffer) if buffer is not None else None
+        self._chunk_size = min(chunk_size, len(buffer)) if buffer is not None else chunk_size
 
     def __len__(self) -> int:
         return self._length
@@ -196,17 +202,22 @@ class FileRange:
     def bytes_read(self) -> int:
         return self._position
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1) -> bytes | memoryview:
         if self._cancelled is not None and self._cancelled.is_set():
             raise UploadCancelled("upload stopped")
         remaining = self._length - self._position
         if remaining <= 0:
             return b""
         want = min(remaining, self._chunk_size if size is None or size < 0 else min(size, self._chunk_size))
-        data = os.pread(self._fd, want, self._offset + self._position)
-        if not data:
-            raise OSError(f"the file ended at byte {self._offset + self._position}, inside a part: it changed "
-                          "while it was being uploaded")
+        position = self._offset + self._position
+        data: bytes | memoryview
+        if self._buffer is not None:
+            count = os.preadv(self._fd, [self._buffer[:want]], position)
+            data = self._buffer[:count]
+        else:
+            data = os.pread(self._fd, want, position)
+        if not len(data):
+            raise OSError(f"the file ended at byte {position}, inside a part: it changed while it was being uploaded")
         self._position += len(data)
         if self._on_read is not None:
             self._on_read(len(data))
@@ -259,6 +270,7 @@ class PartUploader:
         self._wall_clock = wall_clock
         self._random = random if random is not None else random_module.Random()
         self._random_lock = threading.Lock()
+        self._buffers = threading.local()
         self.max_attempts = max(1, max_attempts)
         self._timeout = timeout
 
@@ -285,7 +297,8 @@ class PartUploader:
         for attempt in range(1, self.max_attempts + 1):
             if cancelled is not None and cancelled.is_set():
                 raise UploadCancelled("upload stopped")
-            body = FileRange(fd, op.offset, op.length, on_read=on_progress, cancelled=cancelled)
+            body = FileRange(fd, op.offset, op.length, on_read=on_progress, cancelled=cancelled,
+                             buffer=self._buffer())
             retry_after: float | None = None
             try:
                 response = self._session.request(op.method, op.url, data=body, headers=headers,
@@ -333,6 +346,13 @@ class PartUploader:
             hint="Check the network connection and run again: the parts already sent are remembered and only the "
                  "missing ones are sent again.",
         )
+
+    def _buffer(self) -> bytearray:
+        """This worker thread's chunk buffer (one per connection, reused for every part it sends)."""
+        buffer = getattr(self._buffers, "buffer", None)
+        if buffer is None:
+            buffer = self._buffers.buffer = bytearray(CHUNK_SIZE)
+        return buffer
 
     def _delay(self, retry: int, retry_after: float | None) -> float:
         if retry_after is not None:
