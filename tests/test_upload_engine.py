@@ -473,3 +473,57 @@ def test_build_processed_as_invalid_is_a_remote_error(world: World) -> None:
 
     with pytest.raises(RemoteError, match="as INVALID"):
         world.upload(world.ipa("2"), "2", sleep=sleep)
+
+
+CHILD_UPLOAD = """
+import json, sys
+from pathlib import Path
+from publish.asc import ApiKey, AppStoreConnect
+from publish.upload.engine import BuildUploader
+config = json.loads(Path(sys.argv[1]).read_text())
+key = ApiKey(key_id=config["key_id"], issuer_id=config["issuer_id"], private_key_pem=config["pem"])
+client = AppStoreConnect(key, base_url=config["url"])
+BuildUploader(client, state_dir=Path(config["state_dir"]), concurrency=2).upload(
+    config["ipa"], app_id=config["app_id"], bundle_id=config["bundle_id"], version="1.0.0", build_number="2")
+"""
+
+
+def test_killed_process_then_rerun_resumes_from_the_journal(world: World, api_key: tuple[ApiKey, str]) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ipa = world.ipa("2")
+    parts = _parts(ipa.stat().st_size)
+    world.server.faults = Faults(bandwidth_bytes_per_sec=256 * 1024)  # ~0.25 s per part and connection
+    key, _ = api_key
+    config = world.tmp_path / "child.json"
+    config.write_text(json.dumps({"key_id": key.key_id, "issuer_id": key.issuer_id, "pem": key.private_key_pem,
+                                  "url": world.server.url, "state_dir": str(world.state_dir), "ipa": str(ipa),
+                                  "app_id": world.app_id, "bundle_id": BUNDLE_ID}))
+    repo = Path(__file__).resolve().parent.parent
+    child = subprocess.Popen([sys.executable, "-c", CHILD_UPLOAD, str(config)], cwd=repo,
+                             env={**os.environ, "PYTHONPATH": str(repo)})
+    key_for_journal = UploadKey(world.app_id, "1.0.0", "2", "IOS")
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline and child.poll() is None:
+            if len(UploadJournal.open(world.state_dir, key_for_journal).acknowledged) >= 3:
+                break
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    journal = UploadJournal.open(world.state_dir, key_for_journal)
+    assert 3 <= len(journal.acknowledged) < parts and not journal.committed
+
+    world.server.faults = Faults()
+    result = world.upload(ipa, "2")
+    assert result.processing_state == "VALID" and result.md5_hex == _md5(ipa)
+    assert result.upload_id == journal.upload_id
+    assert len(world.part_puts()) == parts - len(journal.acknowledged)  # only what the journal lacked
+    assert len(world.calls("POST", "/v1/buildUploads")) == 1
+    assert len(world.records("buildUploads")) == 1 and len(world.records("builds")) == 1
