@@ -527,3 +527,13 @@ def test_killed_process_then_rerun_resumes_from_the_journal(world: World, api_ke
     assert len(world.part_puts()) == parts - len(journal.acknowledged)  # only what the journal lacked
     assert len(world.calls("POST", "/v1/buildUploads")) == 1
     assert len(world.records("buildUploads")) == 1 and len(world.records("builds")) == 1
+
+
+def test_rebuilt_ipa_of_another_size_replaces_the_open_reservation(world: World) -> None:
+    ipa = world.ipa("2")
+    with pytest.raises(SimulatedCrash):
+        world.upload(ipa, "2", part_session_factory=lambda: CrashingSession(world, after=3))
+    build_ipa(ipa, bundle_id=BUNDLE_ID, version="1.0.0", build_number="2", display_name="Rebuilt", pad_to=700_000)
+    result = world.upload(ipa, "2")
+    assert result.processing_state == "VALID" and result.md5_hex == _md5(ipa)
+    assert len(world.records("buildUploads")) == 1 and len(world.records("builds")) == 1

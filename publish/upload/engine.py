@@ -315,7 +315,7 @@ class BuildUploader:
                     run.journal.record_reservation(adopted[0], [op.to_json() for op in adopted[1]])
                     return adopted[1]
             except AscConflictError as conflict:
-                if not replace_upload or not exclude:
+                if not replace_upload or not self._has_asset_file(upload_id):
                     raise
                 log.info("App Store Connect refused a second reservation in build upload %s (%s); replacing the "
                          "build upload.", upload_id, ", ".join(e.code for e in conflict.errors) or conflict.status)
@@ -329,6 +329,9 @@ class BuildUploader:
         log.info("Reserved %s (%d bytes) as file %s: %d part(s).", run.path.name, run.identity.size, item.id,
                  len(operations))
         return operations
+
+    def _has_asset_file(self, upload_id: str) -> bool:
+        return any(f.attr("assetType", "ASSET") == "ASSET" for f in self.client.list_build_upload_files(upload_id))
 
     def _replace_build_upload(self, run: _Run) -> None:
         old = run.journal.upload_id or ""
