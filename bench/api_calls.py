@@ -1,0 +1,133 @@
+"""How many App Store Connect API calls each publish flow makes (status polls counted apart), measured against
+the simulator over loopback through the same code path as `appstore-publish run`.
+
+    .venv/bin/python bench/api_calls.py
+
+A status poll is a GET of one build upload or build that repeats the previous GET of that same URL (what waiting
+for processing does); the first read is counted as a call. Part uploads go to presigned URLs, not to the API, and
+are not counted.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from flow_harness import EXTERNAL, INTERNAL, FlowWorld, Outcome  # noqa: E402
+
+TESTFLIGHT = f"""
+- step: send_to_testflight
+  api_key: main
+  what_to_test: Check the login screen
+  groups: [{INTERNAL}]
+  testers: [ann@example.com, bob@example.com]
+"""
+APP_STORE = """
+- step: send_to_app_store
+  api_key: main
+  stage_type: app_store
+  whats_new: Faster start.
+  release_type: manual
+  phased_release: true
+"""
+SUBMIT = "  submit_for_review: true\n"
+_POLLED = re.compile(r"^/v1/(buildUploads|builds)/[^/]+$")
+
+
+def classify(calls: list[tuple[str, str, object]]) -> tuple[int, int, int]:
+    """(API calls without status polls, status polls, writes)."""
+    polls = writes = 0
+    previous: dict[str, str] = {}
+    for method, url, _ in calls:
+        parts = urlsplit(url)
+        if method != "GET":
+            writes += 1
+            continue
+        if _POLLED.match(parts.path) and previous.get(parts.path) == url:
+            polls += 1
+        previous[parts.path] = url
+    return len(calls) - polls, polls, writes
+
+
+def scenario_testflight(world: FlowWorld) -> Outcome:
+    return world.run_counted(world.flow(TESTFLIGHT), world.ipa("1"))
+
+
+def scenario_app_store(world: FlowWorld) -> Outcome:
+    return world.run_counted(world.flow(APP_STORE), world.ipa("1"))
+
+
+def scenario_testflight_app_store_submit(world: FlowWorld) -> Outcome:
+    return world.run_counted(world.flow(TESTFLIGHT + APP_STORE + SUBMIT), world.ipa("1"))
+
+
+def scenario_changed_flow(world: FlowWorld) -> Outcome:
+    ipa = world.ipa("1")
+    world.run_counted(world.flow(TESTFLIGHT), ipa)
+    return world.run_counted(world.flow(TESTFLIGHT + APP_STORE + SUBMIT), ipa)  # step 1 skipped
+
+
+def scenario_failure_in_middle(world: FlowWorld) -> Outcome:
+    flow = world.flow(TESTFLIGHT + APP_STORE + "  require_rc: true\n- step: submit_for_review\n  api_key: main\n")
+    return world.run_counted(flow, world.ipa("1"))
+
+
+def scenario_external_group(world: FlowWorld) -> Outcome:
+    flow = world.flow(f"- step: send_to_testflight\n  api_key: main\n  what_to_test: Try it\n"
+                      f"  groups: [{INTERNAL}, {EXTERNAL}]\n")
+    return world.run_counted(flow, world.ipa("1"))
+
+
+def scenario_compliance_unknown(world: FlowWorld) -> Outcome:
+    flow = world.flow(f"- step: send_to_testflight\n  api_key: main\n  groups: [{INTERNAL}]\n")
+    return world.run_counted(flow, world.ipa("1", uses_non_exempt_encryption=None))
+
+
+def scenario_compliance_patched(world: FlowWorld) -> Outcome:
+    flow = world.flow(f"- step: send_to_testflight\n  api_key: main\n  groups: [{INTERNAL}]\n"
+                      "  uses_non_exempt_encryption: false\n")
+    return world.run_counted(flow, world.ipa("1", uses_non_exempt_encryption=None))
+
+
+def scenario_unknown_group(world: FlowWorld) -> Outcome:
+    flow = world.flow("- step: send_to_testflight\n  api_key: main\n  groups: [Nobody]\n")
+    return world.run_counted(flow, world.ipa("1"))
+
+
+SCENARIOS: list[tuple[str, Callable[[FlowWorld], Outcome]]] = [
+    ("TestFlight only (internal group, notes, 2 testers)", scenario_testflight),
+    ("App Store only (version, build, What's New, release type, phased)", scenario_app_store),
+    ("TestFlight then App Store with submission", scenario_testflight_app_store_submit),
+    ("flow changed after a run: 2nd run (TestFlight skipped)", scenario_changed_flow),
+    ("failure in the middle (require_rc), failing run", scenario_failure_in_middle),
+    ("external group (beta review)", scenario_external_group),
+    ("export compliance unknown (error before upload)", scenario_compliance_unknown),
+    ("export compliance from the step (PATCH build)", scenario_compliance_patched),
+    ("unknown group name (error before upload)", scenario_unknown_group),
+]
+
+
+def main() -> int:
+    print(f"{'flow':<68} {'exit':>4} {'calls':>6} {'writes':>6} {'polls':>6}")
+    for title, scenario in SCENARIOS:
+        with tempfile.TemporaryDirectory(prefix="api-calls-") as tmp:
+            world = FlowWorld(Path(tmp))
+            try:
+                outcome = scenario(world)
+            finally:
+                world.close()
+        calls, polls, writes = classify(outcome.calls)
+        print(f"{title:<68} {outcome.code:>4} {calls:>6} {writes:>6} {polls:>6}")
+    print("\ncalls = App Store Connect API calls excluding status polls (writes included); polls = repeated status "
+          "GETs while waiting for processing")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

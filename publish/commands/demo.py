@@ -1,0 +1,66 @@
+"""`appstore-publish demo`: a complete publish flow against the built-in App Store Connect simulator — upload,
+processing, TestFlight (internal and external group, beta review), App Store version and review submission.
+No account, no network; the flow runs through the same code as `appstore-publish run`."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from publish.commands.run import run_command
+from publish.errors import InputError
+from publish.sandbox.demo import DEMO_PART_SIZE, DEMO_VERSION, prepare_demo
+
+DEMO_POLL_INTERVAL = 0.05
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="try a complete publish flow offline, against the built-in App Store Connect simulator",
+        description="Start the App Store Connect simulator in-process, make a throwaway API key and a sample "
+        "signed IPA, and run a complete publish flow against it (upload, processing, TestFlight, App Store "
+        "submission). Nothing leaves this machine.",
+    )
+    parser.add_argument("--keep", metavar="DIR", help="keep the demo's files (flow, IPA, key, state) in DIR")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace, ctx: Any) -> int:
+    from publish.sandbox.server import SandboxServer
+
+    if args.keep:
+        directory = Path(args.keep)
+        if directory.exists() and any(directory.iterdir()):
+            raise InputError(f"--keep {directory}: the directory is not empty",
+                             hint="give a new or empty directory, so the demo overwrites nothing")
+        return _demo(ctx, directory, SandboxServer, keep=True)
+    with tempfile.TemporaryDirectory(prefix="appstore-publish-demo-") as tmp:
+        return _demo(ctx, Path(tmp), SandboxServer, keep=False)
+
+
+def _demo(ctx: Any, directory: Path, server_class: Any, *, keep: bool) -> int:
+    server = server_class(part_size=DEMO_PART_SIZE, processing_polls=2)
+    server.start()
+    try:
+        workspace = prepare_demo(directory, server)
+        ctx.print(f"App Store Connect simulator running at {server.url}")
+        ctx.print(f"  app {workspace.app_id} with beta groups 'QA Team' (internal) and 'Public Beta' (external)")
+        ctx.print(f"  sample IPA {workspace.ipa_path.name}, throwaway API key, flow {workspace.flow_path.name}")
+        ctx.print(f"\n$ appstore-publish run {workspace.flow_path.name} --ipa {workspace.ipa_path.name}\n")
+        code = run_command(ctx, flow_path=workspace.flow_path, ipa_path=workspace.ipa_path,
+                           api_base_url=server.url, state_dir=workspace.state_dir,
+                           poll_interval=DEMO_POLL_INTERVAL, concurrency=4)
+    finally:
+        server.stop()
+    if keep:
+        ctx.print(f"\nThe demo's files are in {directory}: the flow file shows every step's settings.")
+        ctx.print(f"  appstore-publish history --state-dir {workspace.state_dir}")
+        ctx.print(f"  appstore-publish show {DEMO_VERSION} --state-dir {workspace.state_dir}")
+    else:
+        ctx.print("\nNext: write your own flow (appstore-publish schema prints its JSON Schema), check it with "
+                  "`appstore-publish validate`, and run it with `appstore-publish run FLOW --ipa YOUR.ipa`. "
+                  "`appstore-publish demo --keep DIR` keeps the demo's files to start from.")
+    return code

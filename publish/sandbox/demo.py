@@ -1,0 +1,105 @@
+"""The demo's workspace: an app with two beta groups on a running simulator, a throwaway API key registered
+with it, a sample signed IPA and a flow file that uses them. Shares no code with the client: the demo command
+(publish/commands/demo.py) runs the flow through the same path as `appstore-publish run`."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from publish.sandbox.sample_ipa import build_ipa
+
+DEMO_BUNDLE_ID = "com.example.demo"
+DEMO_APP_NAME = "Demo App"
+DEMO_VERSION = "1.0.0"
+DEMO_BUILD_NUMBER = "1"
+DEMO_KEY_ID = "DEMOKEY123"
+INTERNAL_GROUP = "QA Team"
+EXTERNAL_GROUP = "Public Beta"
+# Big enough for several parts with the demo's part size, small enough to stay instant.
+DEMO_IPA_SIZE = 600 * 1024
+DEMO_PART_SIZE = 256 * 1024
+
+FLOW_TEMPLATE = """\
+# A complete publish flow, run by `appstore-publish demo` against the built-in App Store Connect simulator.
+version: 1
+api_keys:
+  demo:
+    key_id: {key_id}
+    issuer_id: {issuer_id}
+    private_key: {{file: {key_file}}}
+state_dir: state
+profiles:
+  - bundle_id: {bundle_id}
+    name: {app_name}
+    keep_binaries: true
+    flow:
+      - step: send_to_testflight
+        api_key: demo
+        what_to_test: {{file: WHAT_TO_TEST.md}}
+        groups: [{internal}, {external}]
+        testers:
+          - {{email: ann@example.com, first_name: Ann, last_name: Tester}}
+      - step: send_to_app_store
+        api_key: demo
+        stage_type: app_store
+        whats_new:
+          en-US: Faster start and fewer crashes.
+          de-DE: Schnellerer Start und weniger Abstürze.
+        release_type: after_approval
+        phased_release: true
+        submit_for_review: true
+"""
+
+
+@dataclass(frozen=True)
+class DemoWorkspace:
+    directory: Path
+    flow_path: Path
+    ipa_path: Path
+    state_dir: Path
+    app_id: str
+
+
+def make_api_key() -> tuple[str, str]:
+    """(private key PKCS#8 PEM, public key PEM) of a fresh P-256 key, like an App Store Connect .p8."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()).decode()
+    public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private_pem, public_pem
+
+
+def prepare_demo(directory: Path, server: Any) -> DemoWorkspace:
+    """Fill a running SandboxServer and `directory` with everything the demo flow needs."""
+    directory.mkdir(parents=True, exist_ok=True)
+    app_id = server.add_app(DEMO_BUNDLE_ID, DEMO_APP_NAME, sku="DEMO-APP")
+    server.add_beta_group(app_id, INTERNAL_GROUP, internal=True)
+    server.add_beta_group(app_id, EXTERNAL_GROUP, internal=False)
+
+    issuer_id = str(uuid.uuid4())
+    private_pem, public_pem = make_api_key()
+    server.register_key(DEMO_KEY_ID, issuer_id, public_pem)
+    key_file = f"AuthKey_{DEMO_KEY_ID}.p8"
+    key_path = directory / key_file
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(private_pem)
+
+    ipa_path = build_ipa(directory / "Demo.ipa", bundle_id=DEMO_BUNDLE_ID, version=DEMO_VERSION,
+                         build_number=DEMO_BUILD_NUMBER, display_name=DEMO_APP_NAME,
+                         uses_non_exempt_encryption=False, pad_to=DEMO_IPA_SIZE)
+    (directory / "WHAT_TO_TEST.md").write_text("Try the new onboarding and report anything odd.\n")
+    flow_path = directory / "appstore-publish.yml"
+    flow_path.write_text(FLOW_TEMPLATE.format(key_id=DEMO_KEY_ID, issuer_id=issuer_id, key_file=key_file,
+                                              bundle_id=DEMO_BUNDLE_ID, app_name=DEMO_APP_NAME,
+                                              internal=INTERNAL_GROUP, external=EXTERNAL_GROUP))
+    return DemoWorkspace(directory=directory, flow_path=flow_path, ipa_path=Path(ipa_path),
+                         state_dir=directory / "state", app_id=str(app_id))

@@ -1,0 +1,118 @@
+"""A publish flow against the simulator over real loopback HTTP, driven through publish.cli.main: shared by the
+flow tests and bench/api_calls.py."""
+
+from __future__ import annotations
+
+import io
+import json
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from publish.cli import CliContext, main
+from publish.sandbox.demo import make_api_key
+from publish.sandbox.sample_ipa import build_ipa
+
+BUNDLE_ID = "com.example.flow"
+KEY_ID = "FLOWKEY123"
+ISSUER_ID = "69a6de70-03db-47e3-e053-5b8c7c11a4d1"
+INTERNAL = "QA Team"
+EXTERNAL = "Public Beta"
+ALL_ACCESS = "Everyone Internal"
+
+
+@dataclass
+class Outcome:
+    code: int
+    stdout: str
+    stderr: str
+    result: dict[str, Any] | None
+    calls: list[tuple[str, str, Any]] = field(default_factory=list)
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+class FlowWorld:
+    """A simulator with one app and three beta groups, an API key, and a working directory for flows and IPAs."""
+
+    def __init__(self, directory: Path, *, part_size: int = 64 * 1024) -> None:
+        from publish.sandbox.server import SandboxServer
+
+        self.directory = directory
+        self.server = SandboxServer(processing_polls=2, part_size=part_size)
+        self.server.start()
+        self.app_id = self.server.add_app(BUNDLE_ID, "Flow App", sku="FLOW")
+        self.groups = {
+            INTERNAL: self.server.add_beta_group(self.app_id, INTERNAL, internal=True),
+            EXTERNAL: self.server.add_beta_group(self.app_id, EXTERNAL, internal=False),
+        }
+        self.private_pem, public_pem = make_api_key()
+        self.server.register_key(KEY_ID, ISSUER_ID, public_pem)
+        (directory / "AuthKey.p8").write_text(self.private_pem)
+        self.state_dir = directory / "state"
+
+    def close(self) -> None:
+        self.server.stop()
+
+    def ipa(self, build_number: str = "1", *, version: str = "1.0.0", name: str | None = None,
+            **options: Any) -> Path:
+        options.setdefault("uses_non_exempt_encryption", False)
+        path = self.directory / (name or f"App-{version}-{build_number}.ipa")
+        return Path(build_ipa(path, bundle_id=BUNDLE_ID, version=version, build_number=build_number,
+                              display_name="Flow App", **options))
+
+    def flow(self, steps_yaml: str, *, name: str = "flow.yml") -> Path:
+        body = textwrap.indent(textwrap.dedent(steps_yaml).strip(), " " * 6)
+        text = (
+            "version: 1\n"
+            "api_keys:\n"
+            f"  main:\n    key_id: {KEY_ID}\n    issuer_id: {ISSUER_ID}\n    private_key: {{file: AuthKey.p8}}\n"
+            "profiles:\n"
+            f"  - bundle_id: {BUNDLE_ID}\n"
+            "    name: Flow App\n"
+            "    keep_binaries: true\n"
+            "    flow:\n"
+            f"{body}\n"
+        )
+        path = self.directory / name
+        path.write_text(text)
+        return path
+
+    def run(self, flow: Path, ipa: Path, *extra: str, env: dict[str, str] | None = None) -> Outcome:
+        result_path = self.directory / "result.json"
+        result_path.unlink(missing_ok=True)
+        argv = ["run", str(flow), "--ipa", str(ipa), "--api-base-url", self.server.url, "--state-dir",
+                str(self.state_dir), "--poll-interval", "0.01", "--result-json", str(result_path), *extra]
+        return self.cli(argv, env=env, result_path=result_path)
+
+    def run_counted(self, flow: Path, ipa: Path, *, restart: bool = False) -> Outcome:
+        """The same run through `run_command` (what `run` calls), recording every App Store Connect call."""
+        from publish.commands.run import run_command
+
+        stdout, stderr = io.StringIO(), io.StringIO()
+        calls: list[tuple[str, str, Any]] = []
+        ctx = CliContext(stdout=stdout, stderr=stderr, env={})
+        try:
+            code = run_command(ctx, flow_path=flow, ipa_path=ipa, api_base_url=self.server.url,
+                               state_dir=self.state_dir, restart=restart, poll_interval=0.01,
+                               on_call=lambda method, url, body: calls.append((method, url, body)))
+        except Exception as error:  # noqa: BLE001 - an early failure is an outcome to count too
+            code = getattr(error, "exit_code", 1)
+            stderr.write(f"error: {error}\n")
+        return Outcome(code, stdout.getvalue(), stderr.getvalue(), None, calls)
+
+    def cli(self, argv: Sequence[str], *, env: dict[str, str] | None = None,
+            result_path: Path | None = None) -> Outcome:
+        stdout, stderr = io.StringIO(), io.StringIO()
+        code = main(list(argv), ctx=CliContext(stdout=stdout, stderr=stderr, env=dict(env or {})))
+        result = json.loads(result_path.read_text()) if result_path and result_path.exists() else None
+        return Outcome(code, stdout.getvalue(), stderr.getvalue(), result)
+
+    # -- what the simulator holds ------------------------------------------------------------------------------
+
+    def records(self, type_: str) -> list[Any]:
+        return list(self.server.store.all(type_))
