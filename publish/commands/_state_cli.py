@@ -49,7 +49,7 @@ def state_dir_for(args: argparse.Namespace, ctx: Any, flow: Any | None = None) -
     flow_base = None
     if flow is not None:
         flow_state_dir = getattr(flow, "state_dir", None) or (getattr(flow, "raw", None) or {}).get("state_dir")
-        flow_base = Path(flow.path).resolve().parent
+        flow_base = getattr(flow, "base_dir", None) or Path(flow.path).resolve().parent
     return resolve_state_dir(getattr(args, "state_dir", None), ctx.env, flow_state_dir, Path.cwd(), flow_base=flow_base)
 
 

@@ -1,0 +1,307 @@
+"""The state commands on a state store filled by real flow runs (`appstore-publish run`) against the simulator.
+
+Covers `versions --remote` merging, RC gating of send_to_app_store, download verification, delete confirmation
+(and --expire-build), profiles, and two concurrent runs writing history into one state directory.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import textwrap
+from collections.abc import Iterator
+from importlib.resources import files
+from pathlib import Path
+
+import jsonschema
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from publish.cli import CliContext, main
+from publish.sandbox.sample_ipa import build_ipa
+from publish.sandbox.server import SandboxServer
+from publish.state import StateStore
+
+BUNDLE_ID = "com.example.versions"
+KEY_ID = "STATEKEY12"
+ISSUER_ID = "57246542-96fe-1a63-e053-0824d011072a"
+
+TESTFLIGHT_ONLY = """
+- step: send_to_testflight
+  api_key: main
+  groups: [QA]
+"""
+
+APP_STORE_RC = """
+- step: send_to_app_store
+  api_key: main
+  stage_type: app_store
+  require_rc: true
+"""
+
+
+class World:
+    """A simulator with one app, an API key on disk, flows, IPAs and a state directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.server = SandboxServer(processing_polls=1, part_size=64 * 1024)
+        self.server.start()
+        self.app_id = self.server.add_app(BUNDLE_ID, "Versions App", sku="VERSIONS")
+        self.server.add_beta_group(self.app_id, "QA", internal=True)
+        private = ec.generate_private_key(ec.SECP256R1())
+        self.server.register_key(
+            KEY_ID,
+            ISSUER_ID,
+            private.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode(),
+        )
+        (directory / "AuthKey.p8").write_bytes(
+            private.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        self.state_dir = directory / "state"
+
+    def flow(self, steps: str, name: str = "flow.yml", keep_binaries: bool = True) -> Path:
+        text = (
+            "version: 1\n"
+            "api_keys:\n"
+            f"  main:\n    key_id: {KEY_ID}\n    issuer_id: {ISSUER_ID}\n    private_key: {{file: AuthKey.p8}}\n"
+            "profiles:\n"
+            f"  - bundle_id: {BUNDLE_ID}\n"
+            "    name: Versions\n"
+            f"    keep_binaries: {'true' if keep_binaries else 'false'}\n"
+            "    flow:\n" + textwrap.indent(textwrap.dedent(steps).strip(), " " * 6) + "\n"
+        )
+        path = self.directory / name
+        path.write_text(text)
+        return path
+
+    def ipa(self, version: str, build: str) -> Path:
+        return Path(
+            build_ipa(
+                self.directory / f"App-{version}-{build}.ipa",
+                bundle_id=BUNDLE_ID,
+                version=version,
+                build_number=build,
+                display_name="Versions App",
+            )
+        )
+
+    def cli(self, *argv: str, stdin: str = "", state_dir: Path | None = None) -> tuple[int, str, str]:
+        ctx = CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env={}, stdin=io.StringIO(stdin))
+        code = main([*argv, "--state-dir", str(state_dir or self.state_dir)], ctx=ctx)
+        return code, ctx.stdout.getvalue(), ctx.stderr.getvalue()
+
+    def run(self, flow: Path, ipa: Path, state_dir: Path | None = None) -> tuple[int, str, str]:
+        return self.cli(
+            "run", str(flow), "--ipa", str(ipa), "--api-base-url", self.server.url, "--poll-interval", "0.01",
+            state_dir=state_dir,
+        )
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    instance = World(tmp_path)
+    try:
+        yield instance
+    finally:
+        instance.server.stop()
+
+
+def validated(text: str, schema_name: str) -> dict:
+    document = json.loads(text)
+    schema = json.loads(files("publish.schemas").joinpath(f"{schema_name}.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(document)
+    return document
+
+
+def test_versions_remote_merges_local_runs_with_app_store_connect_builds(world: World) -> None:
+    flow = world.flow(TESTFLIGHT_ONLY)
+    for build in ("1", "2"):
+        code, out, err = world.run(flow, world.ipa("1.0", build))
+        assert code == 0, out + err
+    # Uploaded by another machine (another state directory): known only to App Store Connect here.
+    code, out, err = world.run(flow, world.ipa("1.0", "3"), state_dir=world.directory / "elsewhere")
+    assert code == 0, out + err
+
+    code, out, err = world.cli("versions", "--remote", "--flow", str(flow), "--api-base-url", world.server.url, "--json")
+    assert code == 0, err
+    doc = validated(out, "versions")
+    assert doc["remote_checked"] is True
+    rows = {(r["version"], r["build_number"]): r for r in doc["versions"]}
+    assert list(rows) == [("1.0", "3"), ("1.0", "2"), ("1.0", "1")]
+    assert rows[("1.0", "3")]["local"] is False and rows[("1.0", "3")]["fingerprint"] is None
+    for key in (("1.0", "1"), ("1.0", "2")):
+        row = rows[key]
+        assert row["local"] is True and row["kept"] is True
+        assert row["state"] == "send_to_testflight succeeded"
+        assert row["remote"]["build_id"] == row["recorded_remote"]["build_id"]
+        assert row["remote"]["processing_state"] == "VALID"
+        assert row["remote"]["expired"] is False
+        assert row["remote"]["testflight_internal_state"]  # read from the included buildBetaDetail
+        assert row["remote"]["uploaded_date"]
+
+    code, out, _ = world.cli("versions", "--remote", "--flow", str(flow), "--api-base-url", world.server.url)
+    assert code == 0
+    assert "App Store Connect only" in out and "both" in out and "VALID" in out
+
+    # Local-only listing needs no key.
+    code, out, _ = world.cli("versions", "--json")
+    assert [r["build_number"] for r in validated(out, "versions")["versions"]] == ["2", "1"]
+
+
+def test_profiles_named_and_iconed_from_latest_binary(world: World) -> None:
+    flow = world.flow(TESTFLIGHT_ONLY)
+    code, out, err = world.cli("profiles", str(flow), "--json")
+    assert code == 0, err
+    (empty,) = validated(out, "profiles")["profiles"]
+    assert empty["versions"] == 0 and empty["latest"] is None and empty["app_name"] is None
+    assert world.run(flow, world.ipa("2.0", "5"))[0] == 0
+    code, out, err = world.cli("profiles", str(flow), "--json")
+    (profile,) = validated(out, "profiles")["profiles"]
+    assert profile["bundle_id"] == BUNDLE_ID and profile["name"] == "Versions"
+    assert profile["app_name"] == "Versions App" and profile["icon_name"]
+    assert profile["versions"] == 1 and profile["steps"] == ["send_to_testflight"]
+    assert profile["latest"]["version"] == "2.0" and profile["latest"]["state"] == "send_to_testflight succeeded"
+    code, out, _ = world.cli("profiles", str(flow))
+    assert code == 0 and "Versions App" in out and "2.0 (5)" in out
+
+
+def test_require_rc_refuses_until_marked(world: World) -> None:
+    flow = world.flow(APP_STORE_RC)
+    ipa = world.ipa("3.0", "1")
+    code, out, err = world.run(flow, ipa)
+    assert code != 0
+    assert "not marked as a release candidate" in out + err
+    code, out, err = world.cli("mark-rc", "3.0", "--note", "QA signed off")
+    assert code == 0, err
+    code, out, err = world.run(flow, ipa)
+    assert code == 0, out + err
+
+    code, out, _ = world.cli("history", "3.0(1)", "--json")
+    entries = validated(out, "history")["history"]
+    steps = [(e["step_name"], e["status"]) for e in entries if e["kind"] == "step"]
+    assert steps[0] == ("send_to_app_store", "succeeded") and ("send_to_app_store", "failed") in steps
+    rc = [e for e in entries if e["kind"] == "rc"]
+    assert rc and rc[0]["detail"] == {"note": "QA signed off"}
+    code, out, _ = world.cli("show", "3.0", "--json")
+    doc = validated(out, "show")
+    assert doc["rc"] is True and doc["remote"].get("app_store_version_id")
+
+
+def test_download_verifies_kept_binary(world: World) -> None:
+    flow = world.flow(TESTFLIGHT_ONLY)
+    ipa = world.ipa("4.0", "1")
+    assert world.run(flow, ipa)[0] == 0
+    out_file = world.directory / "downloaded.ipa"
+    code, out, err = world.cli("download", "4.0", "--out", str(out_file))
+    assert code == 0, err
+    assert out_file.read_bytes() == ipa.read_bytes()
+
+    with StateStore.open(world.state_dir) as store:
+        (binary,) = store.find_binaries(version="4.0")
+        kept = store.artifact_path(binary["fingerprint"])
+    data = bytearray(kept.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    kept.write_bytes(bytes(data))
+    corrupt_out = world.directory / "corrupt.ipa"
+    code, _, err = world.cli("download", "4.0", "--out", str(corrupt_out))
+    assert code == 1 and "is corrupt" in err and not corrupt_out.exists()
+
+
+def test_download_when_not_kept(world: World) -> None:
+    flow = world.flow(TESTFLIGHT_ONLY, keep_binaries=False)
+    assert world.run(flow, world.ipa("4.1", "1"))[0] == 0
+    code, _, err = world.cli("download", "4.1", "--out", str(world.directory / "x.ipa"))
+    assert code == 2 and "Apple offers no download of uploaded builds" in err
+
+
+def test_delete_confirmation_then_expire_build(world: World) -> None:
+    flow = world.flow(TESTFLIGHT_ONLY)
+    assert world.run(flow, world.ipa("5.0", "1"))[0] == 0
+    with StateStore.open(world.state_dir) as store:
+        (binary,) = store.find_binaries(version="5.0")
+    build_id = binary["remote"]["build_id"]
+
+    code, _, err = world.cli(
+        "delete", "5.0", "--expire-build", "--flow", str(flow), "--api-base-url", world.server.url, stdin="5.1\n"
+    )
+    assert code == 2 and "nothing was deleted" in err
+    with StateStore.open(world.state_dir) as store:
+        assert store.get_binary(binary["fingerprint"]) is not None
+    assert _remote_build(world, flow, "5.0")["remote"]["expired"] is False
+
+    code, out, err = world.cli(
+        "delete", "5.0", "--expire-build", "--flow", str(flow), "--api-base-url", world.server.url, stdin="5.0 (1)\n"
+    )
+    assert code == 0, err
+    assert f"Expired build {build_id}" in out and "Nothing was removed from App Store Connect" in out
+    with StateStore.open(world.state_dir) as store:
+        assert store.get_binary(binary["fingerprint"]) is None
+        assert [e["kind"] for e in store.history(version="5.0")][:2] == ["delete", "expire"]
+    remote = _remote_build(world, flow, "5.0")
+    assert remote["local"] is False and remote["remote"]["expired"] is True
+
+
+def _remote_build(world: World, flow: Path, version: str) -> dict:
+    code, out, err = world.cli("versions", "--remote", "--flow", str(flow), "--api-base-url", world.server.url, "--json")
+    assert code == 0, err
+    (row,) = [r for r in validated(out, "versions")["versions"] if r["version"] == version]
+    return row
+
+
+RUNS_PER_PROCESS = 3
+
+
+def _run_builds(world_dir: str, server_url: str, flow: str, version: str, queue) -> None:
+    codes = []
+    for build in range(1, RUNS_PER_PROCESS + 1):
+        ipa = build_ipa(
+            Path(world_dir) / f"C-{version}-{build}.ipa", bundle_id=BUNDLE_ID, version=version,
+            build_number=str(build), display_name="Versions App",
+        )
+        ctx = CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env={})
+        code = main(
+            ["run", flow, "--ipa", str(ipa), "--api-base-url", server_url, "--poll-interval", "0.01",
+             "--state-dir", str(Path(world_dir) / "state")],
+            ctx=ctx,
+        )
+        codes.append((code, ctx.stderr.getvalue()[-500:]))
+    queue.put(codes)
+
+
+def test_two_concurrent_runs_lose_no_history(world: World) -> None:
+    flow = world.flow(TESTFLIGHT_ONLY)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    runners = [
+        ctx.Process(target=_run_builds, args=(str(world.directory), world.server.url, str(flow), version, queue))
+        for version in ("6.0", "7.0")
+    ]
+    for process in runners:
+        process.start()
+    results = [queue.get(timeout=120) for _ in runners]
+    for process in runners:
+        process.join(30)
+        assert process.exitcode == 0
+    for codes in results:
+        assert [c for c, _ in codes] == [0] * RUNS_PER_PROCESS, codes
+
+    code, out, _ = world.cli("history", "--limit", "0", "--json")
+    entries = validated(out, "history")["history"]
+    steps = [e for e in entries if e["kind"] == "step"]
+    assert len(steps) == 2 * RUNS_PER_PROCESS
+    assert {(e["version"], e["build_number"]) for e in steps} == {
+        (v, str(b)) for v in ("6.0", "7.0") for b in range(1, RUNS_PER_PROCESS + 1)
+    }
+    assert all(e["status"] == "succeeded" and e["asc_ids"] for e in steps)
+    # The two runs were writing at the same time: some step of one overlaps some step of the other.
+    spans = {v: [(e["started_at"], e["finished_at"]) for e in steps if e["version"] == v] for v in ("6.0", "7.0")}
+    assert any(a0 < b1 and b0 < a1 for a0, a1 in spans["6.0"] for b0, b1 in spans["7.0"])
+    code, out, _ = world.cli("versions", "--json")
+    assert len(validated(out, "versions")["versions"]) == 2 * RUNS_PER_PROCESS
