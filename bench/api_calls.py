@@ -10,14 +10,20 @@ are not counted.
 
 from __future__ import annotations
 
-import re
+import os
 import sys
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
-from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+# bench/ holds scripts named like stdlib modules (inspect.py): take it off the path before importing anything.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+sys.path.insert(0, os.path.join(os.path.dirname(_HERE), "tests"))
+
+import logging  # noqa: E402
+import re  # noqa: E402
+import tempfile  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from urllib.parse import urlsplit  # noqa: E402
 
 from flow_harness import EXTERNAL, INTERNAL, FlowWorld, Outcome  # noqa: E402
 
@@ -114,6 +120,8 @@ SCENARIOS: list[tuple[str, Callable[[FlowWorld], Outcome]]] = [
 
 
 def main() -> int:
+    logging.getLogger("publish").addHandler(logging.NullHandler())  # the runs' own log lines are not the figures
+    logging.getLogger("publish").propagate = False
     print(f"{'flow':<68} {'exit':>4} {'calls':>6} {'writes':>6} {'polls':>6}")
     for title, scenario in SCENARIOS:
         with tempfile.TemporaryDirectory(prefix="api-calls-") as tmp:

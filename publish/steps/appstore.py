@@ -91,36 +91,66 @@ def _release_date(value: Any) -> str:
 # ------------------------------------------------------------------------------------------------ the version
 
 
-def find_version(ctx: StepContext, client: AppStoreConnect, app_id: str) -> tuple[Resource | None, list[Resource]]:
-    """(the App Store version with the IPA's version string or None, every version of the platform)."""
-    versions = client.list_app_store_versions(app_id, platform=ctx.ipa.platform)
+@dataclass
+class VersionState:
+    """What one list call says about a version: its attached build and phased release (None: not said)."""
+
+    build_id: str | None = None
+    build_known: bool = False
+    phased_release: Resource | None = None
+    phased_known: bool = False
+
+
+def find_version(ctx: StepContext, client: AppStoreConnect, app_id: str) \
+        -> tuple[Resource | None, list[Resource], VersionState]:
+    """(the App Store version with the IPA's version string or None, every version of the platform, what is
+    attached to the first), from one paged call with `include=build,appStoreVersionPhasedRelease` (as asc does)."""
+    params = {"filter[platform]": ctx.ipa.platform, "include": ["build", "appStoreVersionPhasedRelease"],
+              "limit": 200}
+    versions: list[Resource] = []
+    included: list[Resource] = []
+    for document in client.paginate_documents(f"/v1/apps/{app_id}/appStoreVersions", params):
+        versions += document.resources
+        included += document.included
     exact = next((v for v in versions if v.attr("versionString") == ctx.ipa.version), None)
-    return exact, versions
+    state = VersionState()
+    if exact is not None:
+        build_rel = exact.relationships.get("build")
+        if isinstance(build_rel, Mapping) and "data" in build_rel:
+            state.build_id, state.build_known = exact.related_id("build"), True
+        phased_rel = exact.relationships.get("appStoreVersionPhasedRelease")
+        if isinstance(phased_rel, Mapping) and "data" in phased_rel:
+            phased_id = exact.related_id("appStoreVersionPhasedRelease")
+            found = next((r for r in included if r.type == "appStoreVersionPhasedReleases" and r.id == phased_id),
+                         None)
+            state.phased_release, state.phased_known = found, phased_id is None or found is not None
+    return exact, versions, state
 
 
 def ensure_version(ctx: StepContext, client: AppStoreConnect, app_id: str, plan: AppStorePlan,
-                   build_id: str) -> tuple[Resource, bool]:
+                   build_id: str) -> tuple[Resource, bool, VersionState]:
     """The editable App Store version for the IPA's version string (found, renamed or created).
 
-    Returns (version, under_review): under_review is True when that version is already waiting for or in review
-    with this very build, so there is nothing left to change.
+    Returns (version, under_review, what is attached to it): under_review is True when that version is already
+    waiting for or in review with this very build, so there is nothing left to change.
     """
     ipa = ctx.ipa
-    version, versions = find_version(ctx, client, app_id)
+    version, versions, attached_state = find_version(ctx, client, app_id)
     if version is not None:
         state = version_state(version)
         if state in EDITABLE_STATES:
             ctx.log.info("App Store version %s (id %s, %s)", ipa.version, version.id, state)
-            return version, False
+            return version, False, attached_state
         if state in UNDER_REVIEW_STATES:
-            attached = client.get_app_store_version_build(version.id)
-            if attached is not None and attached.id == build_id:
+            attached_id = attached_state.build_id if attached_state.build_known else \
+                getattr(client.get_app_store_version_build(version.id), "id", None)
+            if attached_id == build_id:
                 ctx.log.info("App Store version %s is already %s with this build; nothing to change", ipa.version,
                              state)
-                return version, True
+                return version, True, attached_state
             raise SubmissionConflict(
-                f"App Store version {ipa.version} is {state} with another build "
-                f"({attached.attr('version') if attached else 'unknown'}); it cannot be changed now",
+                f"App Store version {ipa.version} is {state} with another build (id {attached_id or 'unknown'}); "
+                "it cannot be changed now",
                 hint="wait for the review to finish, or cancel the submission in App Store Connect (or run "
                 "submit_for_review with cancel_previous_submission: true) and run again",
             )
@@ -142,7 +172,7 @@ def ensure_version(ctx: StepContext, client: AppStoreConnect, app_id: str, plan:
                 client.update_app_store_version(old.id, version_string=ipa.version)
         ctx.log.info("renamed the open App Store version %s to %s (id %s)", old_string, ipa.version, old.id)
         version.attributes.setdefault("appVersionState", version_state(old))
-        return version, False
+        return version, False, VersionState()
     version = create_once(
         ctx, f"App Store version {ipa.version}",
         lambda: client.create_app_store_version(app_id, platform=ipa.platform, version_string=ipa.version,
@@ -151,12 +181,17 @@ def ensure_version(ctx: StepContext, client: AppStoreConnect, app_id: str, plan:
         lambda: find_version(ctx, client, app_id)[0],
     )
     ctx.log.info("created App Store version %s (id %s)", ipa.version, version.id)
-    return version, False
+    # A version made just now has no build and no phased release: nothing to read back.
+    return version, False, VersionState(build_known=True, phased_known=True)
 
 
-def attach_build(ctx: StepContext, client: AppStoreConnect, version: Resource, build_id: str) -> bool:
-    current = None if ctx.dry_run else client.get_app_store_version_build(version.id)
-    if current is not None and current.id == build_id:
+def attach_build(ctx: StepContext, client: AppStoreConnect, version: Resource, build_id: str,
+                 known: VersionState | None = None) -> bool:
+    if known is not None and known.build_known:
+        current_id = known.build_id
+    else:
+        current_id = None if ctx.dry_run else getattr(client.get_app_store_version_build(version.id), "id", None)
+    if current_id == build_id:
         ctx.log.info("build %s is already attached to version %s", label(ctx), ctx.ipa.version)
         return False
     try:
@@ -166,7 +201,7 @@ def attach_build(ctx: StepContext, client: AppStoreConnect, version: Resource, b
         if reread is None or reread.id != build_id:
             client.attach_build(version.id, build_id)
     ctx.log.info("attached build %s to App Store version %s%s", label(ctx), ctx.ipa.version,
-                 f" (replacing build {current.attr('version')})" if current is not None else "")
+                 f" (replacing build id {current_id})" if current_id else "")
     return True
 
 
@@ -220,10 +255,14 @@ def _same_instant(a: str | None, b: str | None) -> bool:
         return a == b
 
 
-def apply_phased_release(ctx: StepContext, client: AppStoreConnect, version_id: str, plan: AppStorePlan) -> bool:
+def apply_phased_release(ctx: StepContext, client: AppStoreConnect, version_id: str, plan: AppStorePlan,
+                         known: VersionState | None = None) -> bool:
     if plan.phased_release is None:
         return False
-    current = None if ctx.dry_run else client.get_phased_release(version_id)
+    if known is not None and known.phased_known:
+        current = known.phased_release
+    else:
+        current = None if ctx.dry_run else client.get_phased_release(version_id)
     if plan.phased_release and current is None:
         create_once(ctx, "phased release", lambda: client.create_phased_release(version_id, "INACTIVE"),
                     lambda: client.get_phased_release(version_id))

@@ -39,6 +39,10 @@ class RunState:
     app_store_version_id: str | None = None
     review_submission_id: str | None = None
     beta_review_submission_id: str | None = None
+    # The build as last read (attributes kept up to date by our own writes), so a later step need not read it again.
+    build: Any = None
+    # The build's TestFlight state read together with it (one GET with includes); used once, before any change.
+    testflight_state: Any = None
 
     ID_FIELDS: ClassVar[tuple[str, ...]] = (
         "app_id",

@@ -83,14 +83,14 @@ class SendToAppStore(Step):
             return StepOutcome(f"build {label(ctx)} delivered to App Store Connect (TestFlight)",
                                asc_ids=ctx.run.ids(), outputs=outputs)
 
-        version, under_review = ensure_version(ctx, client, app_id, plan, build.id)
+        version, under_review, attached = ensure_version(ctx, client, app_id, plan, build.id)
         ctx.run.app_store_version_id = version.id
         ctx.remember(app_store_version_id=version.id)
         if not under_review:
-            attach_build(ctx, client, version, build.id)
+            attach_build(ctx, client, version, build.id, attached)
             upsert_whats_new(ctx, client, version.id, plan.whats_new)
             apply_release_type(ctx, client, version, plan)
-            apply_phased_release(ctx, client, version.id, plan)
+            apply_phased_release(ctx, client, version.id, plan, attached)
         message = f"build {label(ctx)} is on App Store version {ctx.ipa.version}"
         if plan.submit:
             submission = submit_for_review(ctx, client, app_id, version, cancel_previous=plan.cancel_previous)

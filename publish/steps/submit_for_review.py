@@ -31,12 +31,15 @@ class SubmitForReview(Step):
                 f"build {label(ctx)} is not in App Store Connect, so there is nothing to submit",
                 hint="add a send_to_app_store step (stage_type: app_store) before submit_for_review",
             )
-        version, _ = find_version(ctx, client, app_id)
+        version, _, known = find_version(ctx, client, app_id)
         if version is None and ctx.dry_run:
             return StepOutcome(f"dry run: would submit App Store version {ctx.ipa.version} for review")
-        attached = client.get_app_store_version_build(version.id) if version is not None else None
-        if version is None or attached is None or attached.id != build_id:
-            holder = f"holds build {attached.attr('version')}" if attached is not None else "has no build"
+        attached_id = None
+        if version is not None:
+            attached_id = known.build_id if known.build_known else \
+                getattr(client.get_app_store_version_build(version.id), "id", None)
+        if version is None or attached_id != build_id:
+            holder = f"holds build id {attached_id}" if attached_id else "has no build"
             raise InputError(
                 f"App Store version {ctx.ipa.version} "
                 + ("does not exist" if version is None else f"{holder}, not {label(ctx)}"),

@@ -135,6 +135,17 @@ def processing_timeout(settings: Mapping[str, Any]) -> float:
     return parse_duration(settings.get("processing_timeout"))
 
 
+def load_build(ctx: StepContext, client: AppStoreConnect, build_id: str) -> Resource | None:
+    """Read a build together with its TestFlight state (one call); None when App Store Connect has no such build."""
+    try:
+        build, state = read_build_with_testflight_state(client, build_id)
+    except AscNotFoundError:
+        return None
+    if build is not None:
+        ctx.run.testflight_state = state
+    return build
+
+
 def ensure_build(
     ctx: StepContext,
     client: AppStoreConnect,
@@ -149,11 +160,14 @@ def ensure_build(
     """
     app_id = ensure_app(ctx, client)
     wait = setting_bool(settings, "wait_for_processing", True)
+    ctx.run.testflight_state = None
     build: Resource | None = None
-    if ctx.run.build_id:
-        try:
-            build = client.get_build(ctx.run.build_id)
-        except AscNotFoundError:
+    cached = ctx.run.build
+    if cached is not None and cached.id == ctx.run.build_id and cached.attr("processingState") == "VALID":
+        build = cached  # processed by an earlier step of this run: its state cannot go back
+    elif ctx.run.build_id:
+        build = load_build(ctx, client, ctx.run.build_id)
+        if build is None:
             ctx.log.info("build %s recorded earlier is gone from App Store Connect; looking again", ctx.run.build_id)
             ctx.run.build_id = None
     if build is None:
@@ -169,6 +183,7 @@ def ensure_build(
     ctx.remember(build_id=build.id, processing_state=ctx.run.processing_state)
     if wait and build.attr("processingState") == "PROCESSING":
         build = wait_for_processing(ctx, client, build, processing_timeout(settings))
+    ctx.run.build = build
     return build
 
 
@@ -201,7 +216,11 @@ def _upload(ctx: StepContext, client: AppStoreConnect, settings: Mapping[str, An
             )
         ctx.log.info("not waiting for processing (wait_for_processing: false)")
         return None
-    return client.get_build(result.build_id)
+    build = load_build(ctx, client, result.build_id)
+    if build is None:
+        raise RemoteError(f"App Store Connect reported build {result.build_id} for upload {result.upload_id} but "
+                          "has no such build", hint="run again in a few minutes")
+    return build
 
 
 def _dry_run_upload(ctx: StepContext, client: AppStoreConnect, app_id: str) -> Resource:
@@ -425,35 +444,38 @@ class BuildTestFlightState:
     beta_review_known: bool
 
 
-def read_build_testflight_state(client: AppStoreConnect, build_id: str) -> BuildTestFlightState:
+def read_build_with_testflight_state(client: AppStoreConnect, build_id: str) \
+        -> tuple[Resource | None, BuildTestFlightState]:
     params: dict[str, Any] = {"include": list(BUILD_TESTFLIGHT_INCLUDES)}
     for rel in ("betaGroups", "individualTesters", "betaBuildLocalizations"):
         params[f"limit[{rel}]"] = _INCLUDE_LIMIT
     document = client.get_document(f"/v1/builds/{build_id}", params)
     build = document.resource
     if build is None:
-        return BuildTestFlightState(None, None, None, None, None, False)
+        return None, BuildTestFlightState(None, None, None, None, None, False)
 
     def linked(rel: str) -> list[str] | None:
+        """Ids linked through `rel`; None when the answer does not say (not included, or cut at the limit)."""
         relationship = build.relationships.get(rel)
         if not isinstance(relationship, Mapping) or "data" not in relationship:
             return None
-        data = relationship["data"]
         ids = build.related_ids(rel)
-        # A full page of linkage may be cut short: then it is not known in full.
-        return None if isinstance(data, list) and len(ids) >= _INCLUDE_LIMIT else ids
+        return None if isinstance(relationship["data"], list) and len(ids) >= _INCLUDE_LIMIT else ids
 
-    groups, testers, locs = linked("betaGroups"), linked("individualTesters"), linked("betaBuildLocalizations")
-    detail_id, review_ids = linked("buildBetaDetail"), linked("betaAppReviewSubmission")
-    return BuildTestFlightState(
+    groups, testers, loc_ids = linked("betaGroups"), linked("individualTesters"), linked("betaBuildLocalizations")
+    detail_ids, review_ids = linked("buildBetaDetail"), linked("betaAppReviewSubmission")
+    localizations = None
+    if loc_ids is not None:
+        found = [document.find_included("betaBuildLocalizations", i) for i in loc_ids]
+        localizations = [r for r in found if r is not None] if all(found) else None
+    review = _included(document, "betaAppReviewSubmissions", review_ids)
+    return build, BuildTestFlightState(
         group_ids=set(groups) if groups is not None else None,
         tester_ids=set(testers) if testers is not None else None,
-        beta_detail=_included(document, "buildBetaDetails", detail_id),
-        localizations=[r for i in locs if (r := document.find_included("betaBuildLocalizations", i))]
-        if locs is not None and all(document.find_included("betaBuildLocalizations", i) for i in locs) else None,
-        beta_review=_included(document, "betaAppReviewSubmissions", review_ids),
-        beta_review_known=review_ids is not None and (not review_ids or bool(
-            _included(document, "betaAppReviewSubmissions", review_ids))),
+        beta_detail=_included(document, "buildBetaDetails", detail_ids),
+        localizations=localizations,
+        beta_review=review,
+        beta_review_known=review_ids is not None and (not review_ids or review is not None),
     )
 
 
@@ -492,8 +514,13 @@ def upsert_what_to_test(ctx: StepContext, client: AppStoreConnect, build_id: str
 def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan: TestFlightPlan) -> dict[str, Any]:
     """Apply the plan to a processed build. Returns outputs for the history."""
     app_id = ctx.run.app_id or ""
-    state = (read_build_testflight_state(client, build.id) if not ctx.dry_run
-             else BuildTestFlightState(set(), set(), None, [], None, True))
+    if ctx.dry_run:
+        state = BuildTestFlightState(set(), set(), None, [], None, True)
+    elif ctx.run.testflight_state is not None:
+        state = ctx.run.testflight_state
+    else:
+        state = read_build_with_testflight_state(client, build.id)[1]
+    ctx.run.testflight_state = None  # what follows changes it
     outputs: dict[str, Any] = {}
     upsert_what_to_test(ctx, client, build.id, plan.notes, state.localizations)
 
@@ -544,14 +571,27 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
     return outputs
 
 
+def find_testers(client: AppStoreConnect, emails: Sequence[str], app_id: str | None) -> dict[str, Resource]:
+    """The app's testers with these e-mails (lower-cased keys), in one paged call."""
+    params = {"filter[email]": list(emails), "filter[apps]": app_id, "limit": 200}
+    wanted = {e.strip().lower() for e in emails}
+    found: dict[str, Resource] = {}
+    for tester in client.paginate("/v1/betaTesters", params):
+        email = str(tester.attr("email", "")).strip().lower()
+        if email in wanted:
+            found.setdefault(email, tester)
+    return found
+
+
 def add_testers(ctx: StepContext, client: AppStoreConnect, app_id: str, build_id: str, testers: Sequence[Tester],
                 already: set[str] | None) -> int:
     if not testers:
         return 0
+    existing = find_testers(client, [t.email for t in testers], app_id) if not ctx.dry_run else {}
     to_link: list[str] = []
     created = 0
     for tester in testers:
-        found = client.find_beta_tester(tester.email, app_id)
+        found = existing.get(tester.email.lower())
         if found is None:
             try:
                 create_once(
