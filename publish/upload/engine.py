@@ -718,15 +718,3 @@ class _Hasher(threading.Thread):
             raise RemoteError("The checksum was not computed because the upload stopped.")
         return self._digest.hexdigest()
 
-
-def describe_result(result: UploadResult) -> dict[str, Any]:
-    """The result as JSON-able fields (for summaries and outputs)."""
-    return {
-        "upload_id": result.upload_id,
-        "file_id": result.file_id,
-        "build_id": result.build_id,
-        "processing_state": result.processing_state,
-        "md5": result.md5_hex,
-        "bytes_sent": result.bytes_sent,
-        "reused": result.reused,
-    }
