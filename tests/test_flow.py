@@ -237,3 +237,28 @@ def test_a_different_binary_with_the_same_numbers_is_refused(world: FlowWorld) -
     assert out.code == 2, out.output
     assert "uploaded from a different binary" in out.stderr and "CFBundleVersion" in out.stderr
     assert len(world.records("buildUploads")) == 1
+
+
+def test_lost_answers_converge_without_duplicates(world: FlowWorld) -> None:
+    """Writes that take effect but whose answer is lost: re-reading before creating again, and running the flow
+    again after a failure, ends with everything done exactly once."""
+    from publish.sandbox.faults import Faults
+
+    world.server.faults = Faults(lost_response_rate=0.25, seed=7)
+    flow = world.flow(TESTFLIGHT.replace(f"[{INTERNAL}]", f"[{INTERNAL}, {EXTERNAL}]") + APP_STORE_SUBMIT)
+    ipa = world.ipa("1")
+    codes = []
+    for _ in range(6):
+        out = world.run(flow, ipa)
+        codes.append(out.code)
+        if out.code == 0:
+            break
+    assert codes[-1] == 0, out.output
+    lost = [e for e in world.server.exchanges if e.method != "GET" and e.status >= 500]
+    assert len(lost) >= 3, "the faults did not bite: choose another seed"
+    for type_, count in (("buildUploads", 1), ("builds", 1), ("appStoreVersions", 1), ("reviewSubmissions", 1),
+                         ("reviewSubmissionItems", 1), ("betaAppReviewSubmissions", 1), ("betaTesters", 2),
+                         ("betaBuildLocalizations", 2), ("appStoreVersionPhasedReleases", 1)):
+        assert len(world.records(type_)) == count, (type_, [r.attributes for r in world.records(type_)])
+    [submission] = world.records("reviewSubmissions")
+    assert submission.attributes["state"] == "WAITING_FOR_REVIEW"

@@ -12,7 +12,7 @@ from typing import Any
 from publish.asc import AppStoreConnect, AscAmbiguousWriteError, AscApiError, Resource
 from publish.errors import InputError, PublishError
 from publish.steps.base import DEFAULT_LOCALE, StepContext, release_notes, setting_bool, setting_str
-from publish.steps.testflight import create_once, label
+from publish.steps.testflight import create_once, label, set_values
 
 # Versions whose build and metadata can still be changed (fastlane's "editable" list, less WAITING_FOR_REVIEW,
 # plus READY_FOR_REVIEW: added to a draft submission but not yet submitted).
@@ -215,7 +215,8 @@ def upsert_whats_new(ctx: StepContext, client: AppStoreConnect, version_id: str,
         if current is not None and (current.attr("whatsNew") or "").strip() == text:
             continue
         if current is not None:
-            client.update_app_store_version_localization(current.id, whats_new=text)
+            set_values(ctx, f"What's New ({locale})", lambda current=current, text=text:
+                       client.update_app_store_version_localization(current.id, whats_new=text))
         else:
             create_once(
                 ctx, f"What's New ({locale})",
@@ -240,7 +241,7 @@ def apply_release_type(ctx: StepContext, client: AppStoreConnect, version: Resou
     attributes: dict[str, Any] = {"release_type": plan.release_type}
     if plan.release_type == "SCHEDULED":
         attributes["earliest_release_date"] = plan.earliest_release_date
-    client.update_app_store_version(version.id, **attributes)  # setting the same values twice is harmless
+    set_values(ctx, "release type", lambda: client.update_app_store_version(version.id, **attributes))
     ctx.log.info("release type: %s%s", plan.release_type,
                  f" on {plan.earliest_release_date}" if plan.release_type == "SCHEDULED" else "")
     return True
@@ -320,7 +321,8 @@ def submit_for_review(ctx: StepContext, client: AppStoreConnect, app_id: str, ve
                     hint="remove them in App Store Connect > App Review, or set cancel_previous_submission: true "
                     "to cancel that draft",
                 )
-            client.update_review_submission(submission.id, canceled=True)
+            set_values(ctx, "cancel the previous draft",
+                       lambda submission=submission: client.update_review_submission(submission.id, canceled=True))
             ctx.log.info("cancelled the previous draft review submission %s", submission.id)
     if draft is None:
         draft = create_once(

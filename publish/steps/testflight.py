@@ -58,6 +58,16 @@ def create_once(ctx: StepContext, what: str, create: Callable[[], T], find: Call
         return create()
 
 
+def set_values(ctx: StepContext, what: str, update: Callable[[], T]) -> T:
+    """A PATCH that sets absolute values (text, a flag): if its answer was lost, sending it again leaves the same
+    state as sending it once, so it is repeated once."""
+    try:
+        return update()
+    except AscAmbiguousWriteError as exc:
+        ctx.log.warning("%s: %s Setting the same values again.", what, exc.message)
+        return update()
+
+
 # ------------------------------------------------------------------------------------------------ the app
 
 
@@ -498,7 +508,8 @@ def upsert_what_to_test(ctx: StepContext, client: AppStoreConnect, build_id: str
         if current is not None and (current.attr("whatsNew") or "").strip() == text:
             continue
         if current is not None:
-            client.update_beta_build_localization(current.id, text)
+            set_values(ctx, f"What to Test ({locale})",
+                       lambda current=current, text=text: client.update_beta_build_localization(current.id, text))
         else:
             create_once(
                 ctx, f"What to Test ({locale})",
@@ -528,7 +539,7 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
     detail = state.beta_detail or (None if ctx.dry_run else client.get_build_beta_detail(build.id))
     auto_notify = bool(detail.attr("autoNotifyEnabled")) if detail is not None else True
     if plan.distributes and not plan.notify and auto_notify and detail is not None:
-        client.update_build_beta_detail(detail.id, auto_notify_enabled=False)
+        set_values(ctx, "auto-notify", lambda: client.update_build_beta_detail(detail.id, auto_notify_enabled=False))
         auto_notify = False
 
     groups_added: list[Resource] = []
@@ -564,9 +575,12 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
 
     reached_now = testers_added or any(g.attr("isInternalGroup") for g in groups_added)
     if plan.notify and not auto_notify and reached_now:
-        create_once(ctx, "tester notification", lambda: client.create_build_beta_notification(build.id),
-                    lambda: None)
-        ctx.log.info("testers notified")
+        try:
+            client.create_build_beta_notification(build.id)
+            ctx.log.info("testers notified")
+        except AscAmbiguousWriteError:
+            # No call tells whether it went out; a missed e-mail is better than a double one.
+            ctx.warn("the tester notification may not have been sent (the answer was lost)")
         outputs["notified"] = True
     return outputs
 
