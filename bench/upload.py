@@ -65,6 +65,7 @@ class TimingSession(requests.Session):
     def __init__(self) -> None:
         super().__init__()
         self.first: float | None = None
+        self.last: float | None = None
         self.committed: float | None = None
         self.lock = threading.Lock()
 
@@ -72,7 +73,10 @@ class TimingSession(requests.Session):
         with self.lock:
             if self.first is None:
                 self.first = time.perf_counter()
-        return super().request(method, url, *args, **kwargs)
+        response = super().request(method, url, *args, **kwargs)
+        with self.lock:
+            self.last = time.perf_counter()
+        return response
 
     def on_call(self, method: str, url: str, body: Any) -> None:
         if method == "PATCH" and "/v1/buildUploadFiles/" in url and self.committed is None:
@@ -82,6 +86,12 @@ class TimingSession(requests.Session):
     def phase(self) -> float:
         assert self.first is not None and self.committed is not None
         return self.committed - self.first
+
+    @property
+    def parts_phase(self) -> float:
+        """First part sent -> last part answered (without waiting for the checksum)."""
+        assert self.first is not None and self.last is not None
+        return self.last - self.first
 
 
 class Bench:
@@ -105,6 +115,7 @@ class Bench:
         self.app_id = self.server.add_app(BUNDLE_ID, "Bench App", sku="BENCH")
         self.key = ApiKey(key_id=KEY_ID, issuer_id=ISSUER_ID, private_key_pem=self.private_pem)
         self.next_build = 1
+        self.last_parts = 0.0
         self.timing: TimingSession | None = None
         self.client = AppStoreConnect(self.key, base_url=self.server.url,
                                       on_call=lambda *call: self.timing.on_call(*call) if self.timing else None)
@@ -124,7 +135,7 @@ class Bench:
         return path, number
 
     def upload(self, path: Path, number: str, *, concurrency: int = 6) -> tuple[float, float, Any]:
-        """(upload-phase seconds, whole upload() seconds, result)."""
+        """(upload-phase seconds, whole upload() seconds, result); the parts-only time is kept in last_parts."""
         session = self.timing = TimingSession()
         uploader = BuildUploader(self.client, state_dir=self.tmp / "state", concurrency=concurrency,
                                  part_session_factory=lambda: session, poll_interval=0.05)
@@ -133,6 +144,7 @@ class Bench:
                                  build_number=number, wait_for_processing=False)
         whole = time.perf_counter() - started
         self.timing = None
+        self.last_parts = session.parts_phase
         return session.phase, whole, result
 
     def curl(self, path: Path, *, concurrency: int = 6) -> float:
@@ -186,20 +198,24 @@ def bench_uncapped(tmp: Path, size: int, rounds: int, part_size: int, concurrenc
     bench = Bench(tmp, part_size=part_size)
     try:
         ours: list[float] = []
+        ours_parts: list[float] = []
         theirs: list[float] = []
         for _ in range(rounds):
             path, number = bench.ipa(size)
             phase, whole, result = bench.upload(path, number, concurrency=concurrency)
             assert result.bytes_sent == size
             ours.append(phase)
+            ours_parts.append(bench.last_parts)
             print(f"   engine: upload phase {phase:6.2f} s = {rate(size, phase)} (first PUT to commit, MD5 included; "
-                  f"whole upload() with API calls and simulated processing {whole:.2f} s)")
+                  f"parts alone {bench.last_parts:.2f} s; whole upload() with API calls and simulated processing "
+                  f"{whole:.2f} s)")
             seconds = bench.curl(path, concurrency=concurrency)
             theirs.append(seconds)
             print(f"   curl  : upload phase {seconds:6.2f} s = {rate(size, seconds)}")
             path.unlink()
         best_ours, best_curl = min(ours), min(theirs)
-        print(f"   => engine/curl throughput ratio (best of each): {best_curl / best_ours:.2f} (target >= 0.8)")
+        print(f"   => engine/curl throughput ratio (best of each): {best_curl / best_ours:.2f} (target >= 0.8); "
+              f"parts alone, without waiting for the MD5: {best_curl / min(ours_parts):.2f}")
     finally:
         bench.close()
 
@@ -294,7 +310,7 @@ def main() -> None:
                         help="simulator part size for 2 (4MiB: enough parts to keep every connection busy)")
     parser.add_argument("--cap", type=parse_size, default=20 * MiB, help="per-connection cap for 2 (20MiB)")
     parser.add_argument("--concurrency", type=int, default=6, help="the engine's default: 6")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of 1 (best of each is compared)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of 1 (best of each is compared)")
     parser.add_argument("--only", choices=("1", "2", "3"), action="append", help="run only these parts")
     parser.add_argument("--tmp", type=Path, default=None, help="directory for the generated IPAs")
     parser.add_argument("--child-upload", action="store_true", help=argparse.SUPPRESS)
