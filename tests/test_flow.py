@@ -262,3 +262,33 @@ def test_lost_answers_converge_without_duplicates(world: FlowWorld) -> None:
         assert len(world.records(type_)) == count, (type_, [r.attributes for r in world.records(type_)])
     [submission] = world.records("reviewSubmissions")
     assert submission.attributes["state"] == "WAITING_FOR_REVIEW"
+
+
+def test_a_version_in_review_with_another_build_is_refused_before_upload(world: FlowWorld) -> None:
+    flow = world.flow(APP_STORE_SUBMIT)
+    assert world.run(flow, world.ipa("1")).code == 0
+    out = world.run(flow, world.ipa("2"))
+    assert out.code == 1, out.output
+    assert "App Store version 1.0.0 is WAITING_FOR_REVIEW with another build" in out.stderr
+    assert len(world.records("buildUploads")) == 1  # refused before spending an upload
+
+    # The same build again (a re-run after the state directory was lost): nothing to change, nothing duplicated.
+    world.state_dir.rename(world.directory / "lost-state")
+    out = world.run(flow, world.ipa("1", name="App-1.0.0-1.ipa"))
+    assert out.code == 0, out.output
+    assert "already WAITING_FOR_REVIEW with this build" in out.stderr
+    assert len(world.records("reviewSubmissions")) == 1 and len(world.records("buildUploads")) == 1
+
+
+def test_an_empty_draft_submission_is_reused(world: FlowWorld) -> None:
+    from publish.asc import ApiKey, AppStoreConnect
+
+    with AppStoreConnect(ApiKey("FLOWKEY123", "69a6de70-03db-47e3-e053-5b8c7c11a4d1", world.private_pem),
+                         base_url=world.server.url) as client:
+        draft = client.create_review_submission(world.app_id, platform="IOS")
+    out = world.run(world.flow(APP_STORE_SUBMIT), world.ipa("1"))
+    assert out.code == 0, out.output
+    [submission] = world.records("reviewSubmissions")
+    assert submission.id == draft.id == out.result["ids"]["review_submission_id"]
+    assert submission.attributes["state"] == "WAITING_FOR_REVIEW"
+    assert f"reusing draft review submission {draft.id}" in out.stderr

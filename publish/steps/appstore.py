@@ -127,38 +127,58 @@ def find_version(ctx: StepContext, client: AppStoreConnect, app_id: str) \
     return exact, versions, state
 
 
+VersionLookup = tuple[Resource | None, list[Resource], VersionState]
+
+
+def check_version(ctx: StepContext, client: AppStoreConnect, found: VersionLookup, build_id: str | None) \
+        -> tuple[Resource | None, bool]:
+    """Whether the App Store version of the IPA's version string can take this build (build_id None: a build yet
+    to be uploaded). Raises when it cannot (in review with another build, already released), so that is known
+    before an upload. Returns (the version or None, already in review with this build)."""
+    ipa = ctx.ipa
+    version, _, attached_state = found
+    if version is None:
+        return None, False
+    state = version_state(version)
+    if state in EDITABLE_STATES:
+        return version, False
+    if state in UNDER_REVIEW_STATES:
+        attached_id = attached_state.build_id if attached_state.build_known else \
+            getattr(client.get_app_store_version_build(version.id), "id", None)
+        if build_id is not None and attached_id == build_id:
+            return version, True
+        raise SubmissionConflict(
+            f"App Store version {ipa.version} is {state} with another build (id {attached_id or 'unknown'}); it "
+            "cannot take this one now",
+            hint="wait for the review to finish, or cancel the submission in App Store Connect > App Review, then "
+            "run again; or ship this build as a new version (increase CFBundleShortVersionString)",
+        )
+    raise InputError(
+        f"App Store version {ipa.version} is already {state}; a released or approved version cannot take "
+        "another build",
+        hint="increase CFBundleShortVersionString (the version), rebuild and run again",
+    )
+
+
 def ensure_version(ctx: StepContext, client: AppStoreConnect, app_id: str, plan: AppStorePlan,
-                   build_id: str) -> tuple[Resource, bool, VersionState]:
+                   build_id: str, found: VersionLookup | None = None) -> tuple[Resource, bool, VersionState]:
     """The editable App Store version for the IPA's version string (found, renamed or created).
 
-    Returns (version, under_review, what is attached to it): under_review is True when that version is already
-    waiting for or in review with this very build, so there is nothing left to change.
+    `found` is a `find_version` answer read moments ago (else it is read now). Returns (version, under_review,
+    what is attached to it): under_review is True when that version is already waiting for or in review with
+    this very build, so there is nothing left to change.
     """
     ipa = ctx.ipa
-    version, versions, attached_state = find_version(ctx, client, app_id)
+    found = found or find_version(ctx, client, app_id)
+    version, under_review = check_version(ctx, client, found, build_id)
+    _, versions, attached_state = found
     if version is not None:
-        state = version_state(version)
-        if state in EDITABLE_STATES:
-            ctx.log.info("App Store version %s (id %s, %s)", ipa.version, version.id, state)
-            return version, False, attached_state
-        if state in UNDER_REVIEW_STATES:
-            attached_id = attached_state.build_id if attached_state.build_known else \
-                getattr(client.get_app_store_version_build(version.id), "id", None)
-            if attached_id == build_id:
-                ctx.log.info("App Store version %s is already %s with this build; nothing to change", ipa.version,
-                             state)
-                return version, True, attached_state
-            raise SubmissionConflict(
-                f"App Store version {ipa.version} is {state} with another build (id {attached_id or 'unknown'}); "
-                "it cannot be changed now",
-                hint="wait for the review to finish, or cancel the submission in App Store Connect (or run "
-                "submit_for_review with cancel_previous_submission: true) and run again",
-            )
-        raise InputError(
-            f"App Store version {ipa.version} is already {state}; a released or approved version cannot take "
-            "another build",
-            hint="increase CFBundleShortVersionString (the version), rebuild and run again",
-        )
+        if under_review:
+            ctx.log.info("App Store version %s is already %s with this build; nothing to change", ipa.version,
+                         version_state(version))
+        else:
+            ctx.log.info("App Store version %s (id %s, %s)", ipa.version, version.id, version_state(version))
+        return version, under_review, attached_state
     editable = [v for v in versions if version_state(v) in EDITABLE_STATES]
     if editable:
         # Apple keeps one open version per platform: rename it rather than create a second one.

@@ -12,7 +12,9 @@ from publish.steps.appstore import (
     apply_phased_release,
     apply_release_type,
     attach_build,
+    check_version,
     ensure_version,
+    find_version,
     read_app_store_settings,
     submit_for_review,
     upsert_whats_new,
@@ -66,10 +68,16 @@ class SendToAppStore(Step):
         if testflight is not None:
             resolve_groups(ctx, client, app_id, testflight)
         compliance_required = (testflight is not None and testflight.distributes) or plan.submit
+        looked_up: dict[str, Any] = {}
 
         def before_upload(existing: Any) -> None:
             if compliance_required:
                 require_export_compliance(ctx, settings, existing)
+            if stage == "app_store":
+                # Refuse now, not after an hour of upload and processing, when the version cannot take the build.
+                looked_up["version"] = find_version(ctx, client, app_id)
+                looked_up["for_build"] = existing.id if existing is not None else None
+                check_version(ctx, client, looked_up["version"], looked_up["for_build"])
 
         build = ensure_build(ctx, client, settings, before_upload=before_upload)
         if build is None:
@@ -83,7 +91,9 @@ class SendToAppStore(Step):
             return StepOutcome(f"build {label(ctx)} delivered to App Store Connect (TestFlight)",
                                asc_ids=ctx.run.ids(), outputs=outputs)
 
-        version, under_review, attached = ensure_version(ctx, client, app_id, plan, build.id)
+        # The early read is still good when no upload happened in between; after an upload, read again.
+        fresh = looked_up.get("version") if looked_up.get("for_build") == build.id else None
+        version, under_review, attached = ensure_version(ctx, client, app_id, plan, build.id, fresh)
         ctx.run.app_store_version_id = version.id
         ctx.remember(app_store_version_id=version.id)
         if not under_review:
