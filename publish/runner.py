@@ -172,7 +172,7 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
         hash_ = flow_hash(profile)
         result["flow_hash"] = hash_
         for position, (spec, step) in enumerate(steps):
-            entry = _run_step(ctx, options, store, spec, step, hash_)
+            entry = _run_step(ctx, options, store, spec, step, hash_, total=len(steps))
             result["steps"].append(entry)
             if entry["status"] == "failed":
                 _finish(result, ctx, started, clients, "failed")
@@ -253,8 +253,9 @@ def _new_result(options: RunOptions, ipa: IpaInfo, profile: ProfileSpec, warning
 
 
 def _run_step(ctx: StepContext, options: RunOptions, store: StateStore | None, spec: Any, step: Any,
-              hash_: str) -> dict[str, Any]:
+              hash_: str, *, total: int) -> dict[str, Any]:
     number = f"#{spec.index + 1}"
+    position = f"{spec.index + 1}/{total}"
     entry: dict[str, Any] = {"index": spec.index, "name": spec.step, "status": "running", "duration_s": 0.0,
                              "message": "", "asc_ids": {}, "error": None}
     done = None
@@ -275,7 +276,7 @@ def _run_step(ctx: StepContext, options: RunOptions, store: StateStore | None, s
                      asc_ids=done.get("asc_ids") or {})
         return entry
 
-    log.info("step %s %s", number, spec.step)
+    log.info("step %s: %s", position, spec.step)
     run_id = None
     if store is not None and not options.dry_run:
         run_id = store.start_step_run(fingerprint=ctx.ipa.fingerprint, bundle_id=ctx.ipa.bundle_id, flow_hash=hash_,
@@ -291,7 +292,7 @@ def _run_step(ctx: StepContext, options: RunOptions, store: StateStore | None, s
         text = options.redactor.redact(str(exc) if isinstance(exc, PublishError) else message)
         if run_id is not None:
             store.finish_step_run(run_id, status="failed", asc_ids=ctx.run.ids() or None, error=text)  # type: ignore[union-attr]
-        log.error("step %s %s failed after %.1f s", number, spec.step, duration)
+        log.error("step %s: %s failed after %.1f s", position, spec.step, duration)
         if not isinstance(exc, PublishError):
             raise
         entry.update(status="failed", duration_s=round(duration, 3), message=options.redactor.redact(exc.message),
@@ -302,7 +303,7 @@ def _run_step(ctx: StepContext, options: RunOptions, store: StateStore | None, s
     if run_id is not None:
         store.finish_step_run(run_id, status="succeeded", asc_ids=asc_ids or None,  # type: ignore[union-attr]
                               outputs=options.redactor.redact_obj(outcome.outputs) or None)  # type: ignore[arg-type]
-    log.info("done %s %s in %.1f s: %s", number, spec.step, duration, outcome.message)
+    log.info("step %s: %s done in %.1f s: %s", position, spec.step, duration, outcome.message)
     entry.update(status="succeeded", duration_s=round(duration, 3), message=outcome.message, asc_ids=asc_ids)
     return entry
 

@@ -34,14 +34,25 @@ APP_STORE = """
 APP_STORE_SUBMIT = APP_STORE + "  submit_for_review: true\n"
 
 
+OPENAPI = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "asc" / \
+    "app-store-connect-openapi.json"
+
+
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[FlowWorld]:
+    """The simulator world; at teardown every request the flow sent and every answer must satisfy Apple's OpenAPI
+    description (checked when ../shared is present)."""
     (tmp_path / "notes.de.txt").write_text("Bitte die Anmeldung testen\n")
     world = FlowWorld(tmp_path)
     try:
         yield world
     finally:
         world.close()
+    if OPENAPI.is_file():
+        from contract import check_exchanges
+
+        problems = check_exchanges(world.server.exchanges, OPENAPI)
+        assert not problems, "contract violations:\n" + "\n".join(problems[:30])
 
 
 def _valid(result: dict) -> dict:
