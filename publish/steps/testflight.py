@@ -244,8 +244,9 @@ def _dry_run_upload(ctx: StepContext, client: AppStoreConnect, app_id: str) -> R
     client.commit_build_upload_file(file.id, md5_hex="<md5 of the IPA>")
     ctx.run.upload_id = upload.id
     return Resource(type="builds", id="dry-run-build",
+                    # Apple reads the answer from Info.plist while processing.
                     attributes={"version": ipa.build_number, "processingState": "VALID",
-                                "usesNonExemptEncryption": None})
+                                "usesNonExemptEncryption": ipa.uses_non_exempt_encryption})
 
 
 def _wait_for_build_to_appear(ctx: StepContext, client: AppStoreConnect, app_id: str, timeout: float) -> Resource:
