@@ -50,6 +50,9 @@ class KeyRing:
         with self._lock:
             self._keys[key_id] = RegisteredKey(key_id, issuer_id, public_key, read_only)
 
+    def __len__(self) -> int:
+        return len(self._keys)
+
     def revoke(self, key_id: str) -> None:
         with self._lock:
             self._keys[key_id].revoked = True

@@ -17,8 +17,9 @@ from publish.sandbox import appstore, catalog, generic, testflight, uploads
 from publish.sandbox.app import Exchange, Handler, Sandbox
 from publish.sandbox.auth import KeyRing
 from publish.sandbox.blobs import BlobStore, PartError
+from publish.sandbox.data import load_into
 from publish.sandbox.faults import Faults
-from publish.sandbox.model import ApiError, Store
+from publish.sandbox.model import ApiError, Store, iso
 from publish.sandbox.openapi import OpenApi
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,6 @@ class SandboxServer:
         self.blobs.base_url = self.url
         self._thread: threading.Thread | None = None
         if data:
-            from publish.sandbox.data import load_into  # noqa: PLC0415 - data loading is optional
-
             load_into(self, data)
 
     # lifecycle -------------------------------------------------------------------------------------------------
@@ -148,7 +147,7 @@ class SandboxServer:
             self.store.require("apps", app_id)
             group = self.store.add("betaGroups", {
                 "name": name, "isInternalGroup": internal, "hasAccessToAllBuilds": has_access_to_all_builds,
-                "createdDate": _iso(self.clock()), "publicLinkEnabled": False, "feedbackEnabled": True,
+                "createdDate": iso(self.clock()), "publicLinkEnabled": False, "feedbackEnabled": True,
             }, {"app": app_id})
             return group.id
 
@@ -180,12 +179,6 @@ class SandboxServer:
         """Plays App Review for a submitted review submission: approve (release per releaseType) or reject."""
         with self.store.lock:
             appstore.finish_review(self.sim, self.store.require("reviewSubmissions", submission_id), approve=approve)
-
-
-def _iso(timestamp: float) -> str:
-    from publish.sandbox.model import iso  # noqa: PLC0415
-
-    return iso(timestamp)
 
 
 class _HttpServer(ThreadingHTTPServer):
