@@ -192,6 +192,11 @@ def test_require_rc_refuses_until_marked(world: World) -> None:
     code, out, _ = world.cli("show", "3.0", "--json")
     doc = validated(out, "show")
     assert doc["rc"] is True and doc["remote"].get("app_store_version_id")
+    # The build is attached to its App Store version: --remote reports that version's state.
+    row = _remote_build(world, flow, "3.0")
+    assert row["rc"] is True
+    assert row["remote"]["app_store_version_id"] == doc["remote"]["app_store_version_id"]
+    assert row["remote"]["app_store_version_state"] == "PREPARE_FOR_SUBMISSION"
 
 
 def test_download_verifies_kept_binary(world: World) -> None:
