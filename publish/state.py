@@ -149,8 +149,11 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 class StateStore:
     """The state of one state directory. Open with `StateStore.open(state_dir)`; use as a context manager."""
 
-    def __init__(self, state_dir: Path, db: sqlite3.Connection, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, state_dir: Path, db: sqlite3.Connection, clock: Callable[[], float], busy_timeout: float = BUSY_TIMEOUT_S
+    ) -> None:
         self.state_dir = state_dir
+        self.busy_timeout = busy_timeout
         self.database_path = state_dir / DATABASE_NAME
         self.artifacts_dir = state_dir / ARTIFACTS_DIR
         self._db = db
@@ -162,7 +165,9 @@ class StateStore:
     # -- opening -------------------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, state_dir: Path, *, clock: Callable[[], float] = time.time) -> StateStore:
+    def open(
+        cls, state_dir: Path, *, clock: Callable[[], float] = time.time, busy_timeout: float = BUSY_TIMEOUT_S
+    ) -> StateStore:
         state_dir = Path(state_dir)
         if state_dir.exists() and not state_dir.is_dir():
             raise InputError(
@@ -182,22 +187,20 @@ class StateStore:
             (state_dir / ".gitignore").write_text("# created by appstore-publish\n*\n")
         path = state_dir / DATABASE_NAME
         try:
-            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+            db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise InputError(
                 f"cannot open the state database {path}: {exc}",
                 hint="check the state directory is writable, or choose another with --state-dir",
             ) from exc
-        store = cls(state_dir, db, clock)
+        store = cls(state_dir, db, clock, busy_timeout)
         try:
             store._prepare()
+        except PublishError:
+            db.close()
+            raise
         except sqlite3.DatabaseError as exc:
             db.close()
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-                raise StateError(
-                    f"the state database {path} stayed locked for {BUSY_TIMEOUT_S:.0f} s",
-                    hint="another appstore-publish process holds it; wait for it to finish, or use another --state-dir",
-                ) from exc
             raise InputError(
                 f"{path} is not a usable appstore-publish state database ({exc})",
                 hint="move the file aside (a fresh one is created) or point --state-dir elsewhere",
@@ -206,7 +209,7 @@ class StateStore:
 
     def _prepare(self) -> None:
         db = self._db
-        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
         mode = self._retry_locked(lambda: db.execute("PRAGMA journal_mode = WAL").fetchone()[0])
         if str(mode).lower() != "wal":
             # Some file systems (network mounts) cannot hold WAL's shared memory; the rollback journal still
@@ -215,30 +218,47 @@ class StateStore:
         # NORMAL is safe with WAL (no corruption on power loss; the last commit may be lost) and much faster.
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
+        # Checked without the write lock first, so opening never waits on another run's write when up to date.
+        if self._schema_version(db) == SCHEMA_VERSION:
+            return
         with self._write() as tx:
-            current = tx.execute("PRAGMA user_version").fetchone()[0]
-            if current > SCHEMA_VERSION:
-                raise InputError(
-                    f"the state database {self.database_path} has schema version {current}, newer than this "
-                    f"appstore-publish understands ({SCHEMA_VERSION})",
-                    hint="upgrade appstore-publish, or use another --state-dir",
-                )
+            current = self._schema_version(tx)  # another process may have migrated meanwhile
             for step in _MIGRATIONS[current:]:
                 step(tx)
             if current != SCHEMA_VERSION:
                 tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    @staticmethod
-    def _retry_locked(action: Callable[[], Any]) -> Any:
+    def _schema_version(self, db: sqlite3.Connection) -> int:
+        current = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if current > SCHEMA_VERSION:
+            raise InputError(
+                f"the state database {self.database_path} has schema version {current}, newer than this "
+                f"appstore-publish understands ({SCHEMA_VERSION})",
+                hint="upgrade appstore-publish, or use another --state-dir",
+            )
+        return current
+
+    def _retry_locked(self, action: Callable[[], Any]) -> Any:
         # Switching the journal mode is not covered by busy_timeout in every SQLite version.
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
                 return action()
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
+                    raise self._unwritable(exc) from exc
                 time.sleep(0.05)
+
+    def _unwritable(self, exc: sqlite3.OperationalError) -> StateError:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return StateError(
+                f"the state database {self.database_path} stayed locked for {self.busy_timeout:g} s",
+                hint="another appstore-publish process holds it; wait for it to finish, or use another --state-dir",
+            )
+        return StateError(
+            f"the state database {self.database_path} cannot be written: {exc}",
+            hint="check the state directory is writable and its disk not full, or use another --state-dir",
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -254,14 +274,20 @@ class StateStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction, taking the write lock first so read-modify-write cannot interleave."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise self._unwritable(exc) from exc
             try:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            else:
+            try:
                 self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self._db.execute("ROLLBACK")
+                raise self._unwritable(exc) from exc
 
     def _read(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
         with self._lock:

@@ -396,3 +396,24 @@ def test_threads_share_one_store(store: StateStore) -> None:
     for thread in threads:
         thread.join()
     assert len(store.history()) == 100
+
+
+def test_a_writer_holding_the_lock_too_long_is_a_clear_error(tmp_path: Path) -> None:
+    info = binary_info()
+    with StateStore.open(tmp_path) as store:
+        store.record_binary(info)
+    other = sqlite3.connect(tmp_path / DATABASE_NAME, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+    try:
+        with StateStore.open(tmp_path, busy_timeout=0.2) as store:
+            assert store.get_binary(info["fingerprint"]) is not None  # WAL: reads go on
+            with pytest.raises(StateError, match="stayed locked for") as excinfo:
+                store.set_rc(info["fingerprint"], True)
+            assert "another appstore-publish process" in str(excinfo.value)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with StateStore.open(tmp_path) as store:
+        assert store.is_rc(info["fingerprint"]) is False
+        store.set_rc(info["fingerprint"], True)  # usable again once the other writer is done
+        assert store.is_rc(info["fingerprint"]) is True
