@@ -193,6 +193,9 @@ def _make_request_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]
         server_version = "asc-sandbox"
         sys_version = ""
         timeout = 300  # idle keep-alive connections are closed after this
+        # Headers and body go out in separate writes; with Nagle on, the body waits for the client's delayed ACK
+        # (~40 ms on Linux loopback) on every answer.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             log.debug("sandbox: " + format, *args)
