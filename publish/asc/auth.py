@@ -21,8 +21,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from publish.errors import InputError
 
 AUDIENCE = "appstoreconnect-v1"
-# Apple refuses tokens whose lifetime (exp - iat) exceeds 20 minutes.
+# Apple refuses tokens whose lifetime (exp - iat) exceeds 20 minutes, and in practice also a token that, by Apple's
+# clock, is valid for longer than that (a runner clock a little ahead; protocol.md H.14). Signing at the ceiling
+# fails on real accounts, so tokens live 15 minutes: 5 minutes of room for clock drift, and still far longer than a
+# request takes (they are renewed before they expire anyway).
 MAX_LIFETIME = 1200
+DEFAULT_LIFETIME = 900
 # iat is backdated (as fastlane does) so a runner whose clock is a little ahead of Apple's is not refused with
 # "token not yet valid"; the lifetime is counted from the backdated iat, so exp - iat stays within the limit.
 CLOCK_SKEW = 60
@@ -126,7 +130,7 @@ class TokenProvider:
         api_key: ApiKey,
         clock: Callable[[], float] = time.time,
         *,
-        lifetime: int = MAX_LIFETIME,
+        lifetime: int = DEFAULT_LIFETIME,
         refresh_margin: int = REFRESH_MARGIN,
     ) -> None:
         if not 0 < lifetime <= MAX_LIFETIME:

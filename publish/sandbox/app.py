@@ -16,6 +16,7 @@ from publish.sandbox.faults import Faults
 from publish.sandbox.jsonapi import Query, Renderer, parse_query
 from publish.sandbox.model import ApiError, Record, Store
 from publish.sandbox.openapi import OpenApi
+from publish.sandbox.realism import Realism
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ class Sandbox:
         self.extensions: dict[str, Any] = {}  # per-module state (e.g. the part store)
         self.processing_polls = 2  # GETs of an upload (then of its build) before processing moves on
         self.processing_seconds: float | None = None  # or this much time on the clock, whichever comes first
+        self.realism = Realism()  # Apple's undocumented habits (protocol.md H), all on unless switched off
 
     def set_base_url(self, base_url: str) -> None:
         self.base_url = base_url
@@ -170,7 +172,8 @@ class Sandbox:
             status = 503 if self.faults.chance(0.5) else 500
             raise ApiError(status, "UNEXPECTED_ERROR" if status == 500 else "SERVICE_UNAVAILABLE",
                            "Simulated server error (fault injection); retry later.")
-        key = self.keys.authenticate(headers.get("authorization"), method, path, query)
+        key = self.keys.authenticate(headers.get("authorization"), method, path, query,
+                                     strict_lifetime=self.realism.strict_token_lifetime)
         remaining = self.keys.consume(key)
         rate_header = self.keys.header(remaining)
         if self.faults.rate_limited():

@@ -61,7 +61,8 @@ class KeyRing:
         with self._lock:
             self._keys[key_id].read_only = read_only
 
-    def authenticate(self, authorization: str | None, method: str, path: str, query: str) -> RegisteredKey:
+    def authenticate(self, authorization: str | None, method: str, path: str, query: str, *,
+                     strict_lifetime: bool = True) -> RegisteredKey:
         if not authorization or not authorization.startswith("Bearer "):
             raise _unauthorized("The request has no 'Authorization: Bearer <token>' header.")
         token = authorization[len("Bearer "):].strip()
@@ -95,6 +96,9 @@ class KeyRing:
             raise _unauthorized("The token's iat is in the future.")
         if exp - iat > MAX_LIFETIME:
             raise _unauthorized(f"The token's lifetime (exp - iat = {int(exp - iat)} s) exceeds 20 minutes.")
+        if strict_lifetime and exp - now > MAX_LIFETIME:
+            # protocol.md H.14: judged by the server's clock, so a client clock running ahead is refused too.
+            raise _unauthorized(f"The token is valid for {int(exp - now)} s from now; the maximum is 20 minutes.")
         if key.issuer_id is None:
             if claims.get("sub") != "user":
                 raise _unauthorized("Tokens for an individual key must carry sub 'user'.")

@@ -12,6 +12,7 @@ import jsonschema
 import yaml
 
 from publish.sandbox import uploads
+from publish.sandbox.realism import Realism
 
 if TYPE_CHECKING:
     from publish.sandbox.server import SandboxServer
@@ -65,6 +66,11 @@ def validate(data: Any, *, source: str = "data") -> None:
 
 def load_into(server: SandboxServer, data: dict[str, Any]) -> None:
     validate(data)
+    if "realism" in data:
+        try:
+            server.realism = Realism.from_mapping(data["realism"])
+        except ValueError as exc:
+            raise SandboxDataError(f"realism: {exc}") from None
     for key in data.get("keys", []):
         if "public_key" not in key:
             raise SandboxDataError(f"keys[{key['key_id']}]: public_key_file must be resolved; load the file with "

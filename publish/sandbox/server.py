@@ -21,6 +21,7 @@ from publish.sandbox.data import load_into
 from publish.sandbox.faults import Faults
 from publish.sandbox.model import ApiError, Store, iso
 from publish.sandbox.openapi import OpenApi
+from publish.sandbox.realism import Realism
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class SandboxServer:
     def __init__(self, data: dict[str, Any] | None = None, *, host: str = "127.0.0.1", port: int = 0,
                  faults: Faults | None = None, clock: Callable[[], float] = time.time, processing_polls: int = 2,
                  part_size: int = 64 * 1024 * 1024, processing_seconds: float | None = None,
-                 rate_limit_per_hour: int = 3500, seed: int = 0) -> None:
+                 rate_limit_per_hour: int = 3500, seed: int = 0, realism: Realism | None = None) -> None:
         self.clock = clock
         self.openapi = OpenApi.packaged()
         self.store = Store(seed)
@@ -59,6 +60,7 @@ class SandboxServer:
         self.sim = Sandbox(openapi=self.openapi, store=self.store, keys=self.keys, faults=self._faults, clock=clock,
                            handlers=build_handlers(self.openapi), observers={})
         self.sim.processing_polls = processing_polls
+        self.sim.realism = realism if realism is not None else Realism()
         self.sim.processing_seconds = processing_seconds
         self.sim.extensions["blobs"] = self.blobs
         self.sim.observers.update({
@@ -117,6 +119,14 @@ class SandboxServer:
     @property
     def exchanges(self) -> list[Exchange]:
         return self.sim.exchanges
+
+    @property
+    def realism(self) -> Realism:
+        return self.sim.realism
+
+    @realism.setter
+    def realism(self, value: Realism) -> None:
+        self.sim.realism = value
 
     @property
     def processing_polls(self) -> int:
