@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -634,6 +634,12 @@ def parse_release_date(text: str) -> datetime:
     return parsed
 
 
+def on_the_hour(moment: datetime) -> tuple[str, str]:
+    """The whole hours before and after `moment`, in UTC, as App Store Connect writes them."""
+    base = moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return (base.strftime("%Y-%m-%dT%H:%M:%SZ"), (base + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
 def _check_references(data: dict[str, Any], report: _Reporter, base_dir: Path | None) -> None:
     api_keys = data.get("api_keys") if isinstance(data.get("api_keys"), dict) else {}
     apple_ids = data.get("apple_ids") if isinstance(data.get("apple_ids"), dict) else {}
@@ -703,10 +709,16 @@ def _check_step(path: Path_, step: dict[str, Any], api_keys: dict[str, Any], app
                       "`release_type: scheduled`; set that, or remove the date")
     if isinstance(date, str):
         try:
-            parse_release_date(date)
+            parsed = parse_release_date(date)
         except ValueError:
             report.at_value(path + ("scheduled_release_date",), f"{date!r} is not a valid date-time: use ISO 8601 "
                             "with a time zone, e.g. \"2025-03-01T09:00:00Z\"")
+        else:
+            if parsed.minute or parsed.second or parsed.microsecond:
+                # protocol.md H.5: App Store Connect takes a release date on the hour only.
+                earlier, later = on_the_hour(parsed)
+                report.at_value(path + ("scheduled_release_date",), f"{date!r} is not on the hour; App Store "
+                                f"Connect schedules releases by the hour only: use \"{earlier}\" or \"{later}\"")
     if step.get("stage_type") == "testflight":
         for key in APP_STORE_ONLY_SETTINGS:
             if key in step:
