@@ -1,0 +1,530 @@
+"""Build realistic sample macOS installer packages (.pkg) — valid, or with one chosen defect — for tests, the
+simulator, the demo and benchmarks.
+
+What makes them realistic: a real xar archive (header, zlib-compressed XML table of contents with file and
+archived checksums, heap with the TOC checksum first and the signature after it), laid out as productbuild
+lays out a product archive (Distribution, Resources/, Example.pkg/{Bom,PackageInfo,Payload}) or as pkgbuild
+lays out a component package; a Payload that is a gzip'd (or pbzx / xz) cpio archive ("odc" or "newc")
+holding Example.app/Contents/{Info.plist, MacOS/<exe>, _CodeSignature/CodeResources,
+embedded.provisionprofile}; a Mac provisioning profile that is a real CMS SignedData; and an RSA installer
+signature over the TOC checksum made with a throwaway certificate of the chosen kind ("3rd Party Mac
+Developer Installer", "Developer ID Installer", ...) carrying Apple's extension OID for that kind.
+Deterministic for the same arguments. `payload_padding` adds an incompressible resource of that many bytes,
+written in 1 MiB pieces through temporary files, so a large sample costs little memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import lzma
+import os
+import plistlib
+import random
+import struct
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, BinaryIO
+from xml.sax.saxutils import escape, quoteattr
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import NameOID
+
+from publish.sandbox.sample_ipa import DEFAULT_PROFILE_CREATED, DEFAULT_PROFILE_EXPIRES, DEFAULT_TEAM_ID
+from publish.sandbox.sample_ipa import _deterministic_rsa_key as deterministic_rsa_key
+
+INSTALLER_CERTIFICATES = ("mac_app_store", "developer_id", "development", "other")
+MAC_PROFILE_TYPES = ("app-store", "development", "developer-id")
+PAYLOAD_FORMATS = ("gzip", "pbzx", "xz")
+_MTIME = int(datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc).timestamp())
+_PIECE = 1024 * 1024
+_PBZX_MORE = 1 << 24
+_CERTIFICATE_FROM = datetime(2025, 1, 1, tzinfo=timezone.utc)
+_CERTIFICATE_TO = datetime(2045, 1, 1, tzinfo=timezone.utc)
+_INSTALLER = {  # kind: (common-name prefix, Apple extension OID or None)
+    "mac_app_store": ("3rd Party Mac Developer Installer", "1.2.840.113635.100.6.1.8"),
+    "developer_id": ("Developer ID Installer", "1.2.840.113635.100.6.1.14"),
+    "development": ("Apple Development", "1.2.840.113635.100.6.1.12"),
+    "other": ("Sample Code Signing (not an Apple certificate)", None),
+}
+_PROFILE_CERTIFICATE = {"app-store": "3rd Party Mac Developer Application", "development": "Apple Development",
+                        "developer-id": "Developer ID Application"}
+
+# Keyword arguments producing each kind of defective .pkg, with the pre-flight finding it should trigger.
+DEFECTS: dict[str, tuple[dict[str, Any], str]] = {
+    "not_a_xar": ({"magic": b"PK\x03\x04"}, "pkg.not_a_xar"),
+    "component_package": ({"kind": "component"}, "pkg.component_package"),
+    "no_app": ({"app_bundle": False}, "pkg.no_app"),
+    "two_apps": ({"extra_apps": ("Second",)}, "pkg.several_apps"),
+    "no_info_plist": ({"info_plist": False}, "plist.missing"),
+    "corrupt_info_plist": ({"info_plist_bytes": b"<?xml version='1.0'?><plist><dict><key>broken"}, "plist.corrupt"),
+    "missing_plist_keys": ({"omit_info_keys": ("CFBundleShortVersionString", "CFBundleExecutable")},
+                           "plist.missing_key"),
+    "no_category": ({"omit_info_keys": ("LSApplicationCategoryType",)}, "plist.missing_category"),
+    "ios_app": ({"info_overrides": {"CFBundleSupportedPlatforms": ["iPhoneOS"]}}, "pkg.not_mac_app"),
+    "bad_version": ({"version": "1.0.0-beta"}, "version.format"),
+    "bad_build_number": ({"build_number": "1.2.3.4"}, "build_number.format"),
+    "unsigned": ({"installer_certificate": None}, "pkg.unsigned"),
+    "developer_id_signed": ({"installer_certificate": "developer_id"}, "pkg.signed_developer_id"),
+    "development_signed": ({"installer_certificate": "development"}, "pkg.signed_development"),
+    "other_signed": ({"installer_certificate": "other"}, "pkg.signed_other"),
+    "tampered": ({"tamper_after_signing": True}, "pkg.signature_invalid"),
+    "expired_installer_certificate": ({"certificate_expires": datetime(2025, 3, 1, tzinfo=timezone.utc)},
+                                      "pkg.certificate_expired"),
+    "no_profile": ({"profile_type": None}, "profile.missing"),
+    "corrupt_profile": ({"profile_bytes": b"0\x82\x01\x00not DER at all"}, "profile.corrupt"),
+    "development_profile": ({"profile_type": "development"}, "profile.development"),
+    "developer_id_profile": ({"profile_type": "developer-id"}, "profile.developer_id"),
+    "expired_profile": ({"profile_created": datetime(2023, 1, 1, tzinfo=timezone.utc),
+                         "profile_expires": datetime(2024, 1, 1, tzinfo=timezone.utc)}, "profile.expired"),
+    "wrong_app_id": ({"profile_app_id": "com.other.app"}, "profile.app_id_mismatch"),
+    "get_task_allow": ({"get_task_allow": True}, "entitlements.get_task_allow"),
+    "no_code_signature": ({"code_signature": False}, "signature.missing"),
+    "no_executable": ({"executable": False}, "bundle.executable_missing"),
+}
+
+
+def build_pkg(
+    path: str | os.PathLike[str],
+    *,
+    bundle_id: str = "com.example.mac",
+    version: str = "1.0.0",
+    build_number: str = "1",
+    display_name: str = "Example",
+    kind: str = "product",
+    installer_certificate: str | None = "mac_app_store",
+    certificate_expires: datetime = _CERTIFICATE_TO,
+    profile_type: str | None = "app-store",
+    payload_format: str = "gzip",
+    cpio_format: str = "odc",
+    install_location: str = "/Applications",
+    category: str = "public.app-category.developer-tools",
+    minimum_os: str = "12.0",
+    uses_non_exempt_encryption: bool | None = False,
+    team_id: str = DEFAULT_TEAM_ID,
+    team_name: str = "Example Team",
+    app_bundle: bool = True,
+    extra_apps: Iterable[str] = (),
+    info_plist: bool = True,
+    info_plist_bytes: bytes | None = None,
+    omit_info_keys: Iterable[str] = (),
+    info_overrides: Mapping[str, Any] | None = None,
+    profile_bytes: bytes | None = None,
+    profile_app_id: str | None = None,
+    profile_created: datetime = DEFAULT_PROFILE_CREATED,
+    profile_expires: datetime = DEFAULT_PROFILE_EXPIRES,
+    get_task_allow: bool | None = None,
+    code_signature: bool = True,
+    executable: bool = True,
+    executable_size: int = 64 * 1024,
+    payload_padding: int = 0,
+    toc_checksum: str = "sha1",
+    tamper_after_signing: bool = False,
+    magic: bytes = b"xar!",
+    seed: int = 1,
+) -> Path:
+    """Write a sample .pkg to `path` and return it. See DEFECTS for the arguments producing each defective kind."""
+    if kind not in ("product", "component"):
+        raise ValueError(f"kind must be 'product' or 'component', not {kind!r}")
+    if installer_certificate not in (*INSTALLER_CERTIFICATES, None):
+        raise ValueError(f"installer_certificate must be one of {INSTALLER_CERTIFICATES} or None")
+    if profile_type not in (*MAC_PROFILE_TYPES, None):
+        raise ValueError(f"profile_type must be one of {MAC_PROFILE_TYPES} or None")
+    if payload_format not in PAYLOAD_FORMATS or cpio_format not in ("odc", "newc"):
+        raise ValueError(f"payload_format must be one of {PAYLOAD_FORMATS}, cpio_format 'odc' or 'newc'")
+    if toc_checksum not in ("sha1", "sha256"):
+        raise ValueError("toc_checksum must be 'sha1' or 'sha256'")
+    name = "".join(ch for ch in display_name if ch.isalnum()) or "App"
+    plist = _info_plist(bundle_id, version, build_number, name, display_name, category, minimum_os,
+                        uses_non_exempt_encryption)
+    for key in omit_info_keys:
+        plist.pop(key, None)
+    plist.update(info_overrides or {})
+    files: list[tuple[str, bytes | int]] = []  # payload path, bytes or a padding size
+    if app_bundle:
+        contents = f"{name}.app/Contents/"
+        if info_plist:
+            files.append((contents + "Info.plist", info_plist_bytes if info_plist_bytes is not None
+                          else plistlib.dumps(plist, fmt=plistlib.FMT_BINARY, sort_keys=True)))
+        files.append((contents + "PkgInfo", b"APPL????"))
+        if executable:
+            files.append((contents + f"MacOS/{name}", _mach_o(name, seed, executable_size)))
+        files.append((contents + "Resources/AppIcon.icns", b"icns" + struct.pack(">I", 8)))
+        if payload_padding:
+            files.append((contents + "Resources/GameData.pak", payload_padding))
+        if profile_bytes is not None or profile_type is not None:
+            files.append((contents + "embedded.provisionprofile", profile_bytes if profile_bytes is not None else
+                          mac_profile_der(bundle_id=profile_app_id or bundle_id, profile_type=profile_type or "app-store",
+                                          team_id=team_id, team_name=team_name, created=profile_created,
+                                          expires=profile_expires, get_task_allow=get_task_allow, seed=seed)))
+        if code_signature:
+            files.append((contents + "_CodeSignature/CodeResources", _code_resources(files)))
+    for extra in extra_apps:
+        extra_plist = _info_plist(f"{bundle_id}.{extra.lower()}", version, build_number, extra, extra, category,
+                                  minimum_os, uses_non_exempt_encryption)
+        files.append((f"{extra}.app/Contents/Info.plist", plistlib.dumps(extra_plist, fmt=plistlib.FMT_BINARY)))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sample-pkg-", dir=path.parent) as tmp:
+        payload = Path(tmp) / "Payload"
+        with open(payload, "wb") as out:
+            _write_payload(out, _cpio(sorted(files), cpio_format, seed), payload_format)
+        component = f"{name}.pkg/" if kind == "product" else ""
+        members: list[tuple[str, str, bytes | Path]] = []  # xar path, type, data
+        if kind == "product":
+            members.append(("Distribution", "file", _distribution(bundle_id, version, name, minimum_os).encode()))
+            members.append(("Resources", "directory", b""))
+            members.append((f"{name}.pkg", "directory", b""))
+        members.append((component + "Bom", "file", _bom(files)))
+        members.append((component + "PackageInfo", "file",
+                        _package_info(bundle_id, version, build_number, name, install_location, files).encode()))
+        members.append((component + "Payload", "file", payload))
+        signer = _installer_identity(installer_certificate, team_id, team_name, certificate_expires, seed) \
+            if installer_certificate else None
+        _write_xar(path, members, signer, toc_checksum, tamper_after_signing, magic, Path(tmp))
+    return path
+
+
+# -- app contents -----------------------------------------------------------------------------------
+
+
+def _info_plist(bundle_id: str, version: str, build_number: str, name: str, display_name: str, category: str,
+                minimum_os: str, encryption: bool | None) -> dict[str, Any]:
+    plist: dict[str, Any] = {
+        "BuildMachineOSBuild": "24G84",
+        "CFBundleDevelopmentRegion": "en",
+        "CFBundleDisplayName": display_name,
+        "CFBundleExecutable": name,
+        "CFBundleIconFile": "AppIcon",
+        "CFBundleIdentifier": bundle_id,
+        "CFBundleInfoDictionaryVersion": "6.0",
+        "CFBundleName": name,
+        "CFBundlePackageType": "APPL",
+        "CFBundleShortVersionString": version,
+        "CFBundleSupportedPlatforms": ["MacOSX"],
+        "CFBundleVersion": build_number,
+        "DTPlatformName": "macosx",
+        "DTPlatformVersion": "15.5",
+        "DTSDKName": "macosx15.5",
+        "DTXcode": "1640",
+        "LSApplicationCategoryType": category,
+        "LSMinimumSystemVersion": minimum_os,
+        "NSPrincipalClass": "NSApplication",
+    }
+    if encryption is not None:
+        plist["ITSAppUsesNonExemptEncryption"] = encryption
+    return plist
+
+
+def _mach_o(name: str, seed: int, size: int) -> bytes:
+    """A 64-bit arm64 Mach-O executable header (MH_EXECUTE) followed by deterministic filler."""
+    header = struct.pack("<IiiIIIII", 0xFEEDFACF, 0x0100000C, 0, 2, 0, 0, 0x00200085, 0)
+    return header + random.Random(f"{seed}:{name}").randbytes(max(0, size - len(header)))
+
+
+def _code_resources(files: list[tuple[str, bytes | int]]) -> bytes:
+    listed = {p.split("/Contents/", 1)[1]: d for p, d in files if isinstance(d, bytes) and "/MacOS/" not in p}
+    return plistlib.dumps({
+        "files": {rel: hashlib.sha1(data).digest() for rel, data in sorted(listed.items())},
+        "files2": {rel: {"hash2": hashlib.sha256(data).digest()} for rel, data in sorted(listed.items())},
+        "rules": {"^Resources/": True}, "rules2": {"^Resources/": {"weight": 20}},
+    }, fmt=plistlib.FMT_XML, sort_keys=True)
+
+
+def _distribution(bundle_id: str, version: str, name: str, minimum_os: str) -> str:
+    return (f'<?xml version="1.0" encoding="utf-8"?>\n<installer-gui-script minSpecVersion="2">\n'
+            f'    <pkg-ref id={quoteattr(bundle_id)}><bundle-version><bundle id={quoteattr(bundle_id)} '
+            f'CFBundleShortVersionString={quoteattr(version)} path={quoteattr(name + ".app")}/></bundle-version></pkg-ref>\n'
+            f'    <product id={quoteattr(bundle_id)} version={quoteattr(version)}/>\n'
+            f'    <options customize="never" require-scripts="false" hostArchitectures="arm64,x86_64"/>\n'
+            f'    <volume-check><allowed-os-versions><os-version min={quoteattr(minimum_os)}/></allowed-os-versions>'
+            f'</volume-check>\n    <choices-outline><line choice="default"><line choice={quoteattr(bundle_id)}/></line>'
+            f'</choices-outline>\n    <choice id="default"/>\n    <choice id={quoteattr(bundle_id)} visible="false">'
+            f'<pkg-ref id={quoteattr(bundle_id)}/></choice>\n    <pkg-ref id={quoteattr(bundle_id)} version='
+            f'{quoteattr(version)} onConclusion="none">#{escape(name)}.pkg</pkg-ref>\n</installer-gui-script>\n')
+
+
+def _package_info(bundle_id: str, version: str, build_number: str, name: str, install_location: str,
+                  files: list[tuple[str, bytes | int]]) -> str:
+    size_kb = sum(len(d) if isinstance(d, bytes) else d for _p, d in files) // 1024 + 1
+    return (f'<?xml version="1.0" encoding="utf-8"?>\n<pkg-info overwrite-permissions="true" relocatable="false" '
+            f'identifier={quoteattr(bundle_id)} postinstall-action="none" version={quoteattr(version)} '
+            f'format-version="2" generator-version="InstallCmds-844 (24G84)" install-location='
+            f'{quoteattr(install_location)} auth="root">\n    <payload numberOfFiles="{len(files) + 8}" '
+            f'installKBytes="{size_kb}"/>\n    <bundle path={quoteattr("./" + name + ".app")} id={quoteattr(bundle_id)} '
+            f'CFBundleShortVersionString={quoteattr(version)} CFBundleVersion={quoteattr(build_number)}/>\n'
+            f'    <bundle-version><bundle id={quoteattr(bundle_id)}/></bundle-version>\n</pkg-info>\n')
+
+
+def _bom(files: list[tuple[str, bytes | int]]) -> bytes:
+    # The real Bom is a BOMStore database; inspection never reads it, so a marked stand-in of its header will do.
+    listing = "\n".join(p for p, _d in sorted(files)).encode()
+    return b"BOMStore" + struct.pack(">II", 1, len(listing)) + listing
+
+
+# -- payload ----------------------------------------------------------------------------------------
+
+
+def _cpio(files: list[tuple[str, bytes | int]], fmt: str, seed: int) -> Iterator[bytes]:
+    directories = sorted({"/".join(p.split("/")[:i]) for p, _d in files for i in range(1, p.count("/") + 1)})
+    entries: list[tuple[str, int, bytes | int]] = [(".", 0o40755, b"")]
+    entries += [(f"./{d}", 0o40755, b"") for d in directories]
+    entries += [(f"./{p}", 0o100755 if "/MacOS/" in p else 0o100644, d) for p, d in files]
+    entries.sort(key=lambda e: e[0])
+    for inode, (name, mode, data) in enumerate(entries, start=1):
+        size = data if isinstance(data, int) else len(data)
+        yield _cpio_header(fmt, name, mode, size, inode)
+        if isinstance(data, int):
+            yield from _padding(data, seed)
+        else:
+            yield data
+        if fmt == "newc":
+            yield b"\0" * (-size % 4)
+    yield _cpio_header(fmt, "TRAILER!!!", 0, 0, 0)
+
+
+def _cpio_header(fmt: str, name: str, mode: int, size: int, inode: int) -> bytes:
+    raw = name.encode() + b"\0"
+    if fmt == "odc":
+        return (f"070707{0:06o}{inode:06o}{mode:06o}{0:06o}{80:06o}{1:06o}{0:06o}{_MTIME:011o}"
+                f"{len(raw):06o}{size:011o}").encode() + raw
+    fields = (inode, mode, 0, 80, 1, _MTIME, size, 1, 4, 0, 0, len(raw), 0)
+    header = b"070701" + b"".join(b"%08X" % f for f in fields) + raw
+    return header + b"\0" * (-len(header) % 4)
+
+
+def _padding(size: int, seed: int) -> Iterator[bytes]:
+    block = bytearray(random.Random(f"pad {seed}").randbytes(_PIECE))
+    counter = 0
+    while size > 0:
+        block[:8] = counter.to_bytes(8, "little")  # keeps every block distinct, so nothing compresses
+        piece = bytes(block[:min(size, _PIECE)])
+        size -= len(piece)
+        counter += 1
+        yield piece
+
+
+def _write_payload(out: BinaryIO, cpio: Iterator[bytes], fmt: str) -> None:
+    if fmt == "gzip":
+        engine = zlib.compressobj(6, zlib.DEFLATED, 31)
+        for piece in cpio:
+            out.write(engine.compress(piece))
+        out.write(engine.flush())
+    elif fmt == "xz":
+        xz = lzma.LZMACompressor(lzma.FORMAT_XZ, preset=1)
+        for piece in cpio:
+            out.write(xz.compress(piece))
+        out.write(xz.flush())
+    else:
+        out.write(b"pbzx" + struct.pack(">Q", _PBZX_MORE))
+        pending = b""
+        for chunk in _rechunk(cpio, _PIECE):
+            if pending:
+                _pbzx_chunk(out, pending, last=False)
+            pending = chunk
+        _pbzx_chunk(out, pending, last=True)
+
+
+def _rechunk(pieces: Iterator[bytes], size: int) -> Iterator[bytes]:
+    buffer = bytearray()
+    for piece in pieces:
+        buffer += piece
+        while len(buffer) >= size:
+            yield bytes(buffer[:size])
+            del buffer[:size]
+    yield bytes(buffer)
+
+
+def _pbzx_chunk(out: BinaryIO, data: bytes, *, last: bool) -> None:
+    packed = lzma.compress(data, format=lzma.FORMAT_XZ, preset=1)
+    body = packed if len(packed) < len(data) else data  # Apple stores a chunk raw when xz does not shrink it
+    out.write(struct.pack(">QQ", len(data) | (0 if last else _PBZX_MORE), len(body)) + body)
+
+
+# -- signing ----------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _key(seed: int) -> rsa.RSAPrivateKey:
+    return deterministic_rsa_key(seed + 7000)
+
+
+def _certificate(subject: x509.Name, key: rsa.RSAPrivateKey, serial: int, expires: datetime,
+                 oid: str | None) -> x509.Certificate:
+    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Sample Developer Relations CA (not Apple)"),
+                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "appstore-publish sample")])
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+               .serial_number(serial).not_valid_before(_CERTIFICATE_FROM).not_valid_after(expires))
+    if oid:
+        builder = builder.add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), b"\x05\x00"), critical=True)
+    return builder.sign(key, hashes.SHA256())
+
+
+def _team_name(prefix: str, team_id: str, team_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.USER_ID, team_id),
+                      x509.NameAttribute(NameOID.COMMON_NAME, f"{prefix}: {team_name} ({team_id})"),
+                      x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, team_id),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, team_name),
+                      x509.NameAttribute(NameOID.COUNTRY_NAME, "US")])
+
+
+def _installer_identity(kind: str, team_id: str, team_name: str, expires: datetime,
+                        seed: int) -> tuple[rsa.RSAPrivateKey, list[x509.Certificate]]:
+    key = _key(seed)
+    prefix, oid = _INSTALLER[kind]
+    subject = (_team_name(prefix, team_id, team_name) if kind != "other"
+               else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, prefix)]))
+    leaf = _certificate(subject, key, 0x1A57 + seed, expires, oid)
+    authority = _certificate(x509.Name([
+        x509.NameAttribute(NameOID.COMMON_NAME, "Sample Developer Relations CA (not Apple)"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "appstore-publish sample")]), key, 2, _CERTIFICATE_TO, None)
+    return key, [leaf, authority]
+
+
+def mac_profile_der(*, bundle_id: str = "com.example.mac", profile_type: str = "app-store",
+                    team_id: str = DEFAULT_TEAM_ID, team_name: str = "Example Team",
+                    created: datetime = DEFAULT_PROFILE_CREATED, expires: datetime = DEFAULT_PROFILE_EXPIRES,
+                    get_task_allow: bool | None = None, seed: int = 1) -> bytes:
+    """A signed macOS provisioning profile (embedded.provisionprofile bytes) of the given kind."""
+    key = _key(seed)
+    developer = _certificate(_team_name(_PROFILE_CERTIFICATE[profile_type], team_id, team_name), key,
+                             0x5A3E11 + seed, _CERTIFICATE_TO, None)
+    signer = _certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Sample Profile Signing (not Apple)")]),
+                          key, 3, _CERTIFICATE_TO, None)
+    allow = get_task_allow if get_task_allow is not None else profile_type == "development"
+    entitlements: dict[str, Any] = {
+        "com.apple.application-identifier": f"{team_id}.{bundle_id}",
+        "com.apple.developer.team-identifier": team_id,
+        "keychain-access-groups": [f"{team_id}.*"],
+    }
+    if allow:
+        entitlements["com.apple.security.get-task-allow"] = True
+    digest = hashlib.sha256(f"{profile_type}:{team_id}:{bundle_id}:{created.isoformat()}".encode()).hexdigest()
+    plist: dict[str, Any] = {
+        "AppIDName": bundle_id, "ApplicationIdentifierPrefix": [team_id],
+        "CreationDate": created.astimezone(timezone.utc).replace(tzinfo=None),
+        "DeveloperCertificates": [developer.public_bytes(serialization.Encoding.DER)],
+        "Entitlements": entitlements,
+        "ExpirationDate": expires.astimezone(timezone.utc).replace(tzinfo=None),
+        "IsXcodeManaged": False, "Name": f"{bundle_id} Mac {profile_type}", "Platform": ["OSX"],
+        "TeamIdentifier": [team_id], "TeamName": team_name,
+        "TimeToLive": max(1, (expires - created).days),
+        "UUID": f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}", "Version": 1,
+    }
+    if profile_type == "development":
+        plist["ProvisionedDevices"] = [f"00008103-{hashlib.sha1(b'mac').hexdigest()[:16].upper()}"]
+    if profile_type == "developer-id":
+        plist["ProvisionsAllDevices"] = True
+    content = plistlib.dumps(plist, fmt=plistlib.FMT_XML, sort_keys=True)
+    return (pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(signer, key, hashes.SHA256())
+            .add_certificate(developer)
+            .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary, pkcs7.PKCS7Options.NoAttributes]))
+
+
+# -- xar --------------------------------------------------------------------------------------------
+
+
+def _write_xar(path: Path, members: list[tuple[str, str, bytes | Path]],
+               signer: tuple[rsa.RSAPrivateKey, list[x509.Certificate]] | None, checksum: str, tamper: bool,
+               magic: bytes, tmp: Path) -> None:
+    digest_size = hashlib.new(checksum).digest_size
+    signature_size = signer[0].key_size // 8 if signer else 0
+    heap_files: list[tuple[bytes | Path, int]] = []
+    offset = digest_size + signature_size
+    described: dict[str, str] = {}
+    for name, kind, data in members:
+        if kind == "directory":
+            described[name] = ""
+            continue
+        if isinstance(data, Path):
+            archived, encoding = data, "application/octet-stream"  # the Payload is compressed already
+            length, extracted = data.stat().st_size, _file_sha1(data)
+            archived_sum, size = extracted, length
+        else:
+            archived, encoding = zlib.compress(data, 9), "application/x-gzip"  # xar's name for zlib
+            length, extracted, archived_sum, size = len(archived), hashlib.sha1(data).hexdigest(), \
+                hashlib.sha1(archived).hexdigest(), len(data)
+        described[name] = (f"<data><length>{length}</length><offset>{offset}</offset><size>{size}</size>"
+                           f"<encoding style=\"{encoding}\"/><extracted-checksum style=\"sha1\">{extracted}"
+                           f"</extracted-checksum><archived-checksum style=\"sha1\">{archived_sum}</archived-checksum>"
+                           f"</data>")
+        heap_files.append((archived, length))
+        offset += length
+    types = {name: kind for name, kind, _d in members}
+
+    def toc(creation: str) -> bytes:
+        lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<xar>", " <toc>",
+                 f'  <checksum style="{checksum}"><offset>0</offset><size>{digest_size}</size></checksum>',
+                 f"  <creation-time>{creation}</creation-time>"]
+        if signer:
+            certificates = "".join(f"<X509Certificate>{base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()}"
+                                   f"</X509Certificate>" for c in signer[1])
+            lines.append(f'  <signature style="RSA"><offset>{digest_size}</offset><size>{signature_size}</size>'
+                         f'<KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data>{certificates}</X509Data>'
+                         f"</KeyInfo></signature>")
+        lines += _file_elements(sorted(described), types, described) + [" </toc>", "</xar>"]
+        return "\n".join(lines).encode()
+
+    signed_toc = zlib.compress(toc("2025-06-01T12:00:00"), 9)
+    written_toc = zlib.compress(toc("2025-06-02T09:30:00"), 9) if tamper else signed_toc
+    algorithm = hashlib.new(checksum)
+    signature = b""
+    if signer:
+        hash_type = hashes.SHA1() if checksum == "sha1" else hashes.SHA256()
+        signature = signer[0].sign(hashlib.new(checksum, signed_toc).digest(), padding.PKCS1v15(), Prehashed(hash_type))
+    algorithm.update(written_toc)
+    uncompressed = len(zlib.decompress(written_toc))
+    if checksum == "sha1":
+        header = struct.pack(">4sHHQQI", magic, 28, 1, len(written_toc), uncompressed, 1)
+    else:
+        header = struct.pack(">4sHHQQI", magic, 36, 1, len(written_toc), uncompressed, 3) + b"sha256\0\0"
+    partial = tmp / "archive.partial"
+    with open(partial, "wb") as out:
+        out.write(header + written_toc + algorithm.digest() + signature)
+        for data, _length in heap_files:
+            if isinstance(data, Path):
+                with open(data, "rb") as source:
+                    while piece := source.read(_PIECE):
+                        out.write(piece)
+            else:
+                out.write(data)
+    os.replace(partial, path)
+
+
+def _file_elements(names: list[str], types: dict[str, str], described: dict[str, str]) -> list[str]:
+    """Nested <file> elements for "/"-joined names, ids in order of appearance."""
+    lines: list[str] = []
+    counter = [0]
+
+    def emit(prefix: str, depth: int) -> None:
+        children = [n for n in names if n.startswith(prefix) and "/" not in n[len(prefix):]]
+        for name in children:
+            counter[0] += 1
+            pad = "  " * (depth + 1)
+            lines.append(f'{pad}<file id="{counter[0]}"><name>{escape(name[len(prefix):])}</name>'
+                         f"<type>{types[name]}</type>{described[name]}")
+            emit(name + "/", depth + 1)
+            lines.append(f"{pad}</file>")
+
+    emit("", 1)
+    return lines
+
+
+def _file_sha1(path: Path) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as source:
+        while piece := source.read(_PIECE):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+__all__ = ["DEFECTS", "INSTALLER_CERTIFICATES", "MAC_PROFILE_TYPES", "PAYLOAD_FORMATS", "build_pkg",
+           "mac_profile_der"]
