@@ -219,6 +219,8 @@ def _scan_payload(archive: XarArchive, component: str, max_expanded: int) -> tup
                 files.info_plist = data
             else:
                 files.profile = data
+    for _rest in cpio.rest():
+        pass  # to the end: what follows the cpio trailer still has to pass gzip's CRC and the xar checksum
     apps = [_app(component, root, files, source) for root, files in sorted(found.items())]
     return f"{compression}/{cpio_format}", count, apps
 
