@@ -16,7 +16,8 @@ from pkg_xar_writer import app_payload, component_pkg, file_xml, gzip_bytes, odc
 from publish.ipa import IpaError
 from publish.ipa.pkg import inspect_pkg
 from publish.ipa.pkg_preflight import run_pkg_preflight
-from publish.ipa.xar import MAX_TOC_COMPRESSED_BYTES, MAX_TOC_DEPTH
+from publish.ipa.safe_xml import MAX_DEPTH
+from publish.ipa.xar import MAX_TOC_COMPRESSED_BYTES
 from publish.sandbox.sample_pkg import build_pkg
 
 
@@ -93,7 +94,7 @@ def test_toc_xml_bombs(tmp_path: Path) -> None:
               b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><xar><toc>&c;</toc></xar>')
     assert "DTD" in refused(write(tmp_path, xar("", toc_document=laughs, checksum=None)), "pkg.corrupt")
     deep = b"<xar><toc>" + b"<file>" * 10_000 + b"</file>" * 10_000 + b"</toc></xar>"
-    assert f"more than {MAX_TOC_DEPTH} levels" in refused(
+    assert f"more than {MAX_DEPTH} levels" in refused(
         write(tmp_path, xar("", toc_document=deep, checksum=None), "deep.pkg"), "pkg.corrupt")
     wide = b"<xar><toc>" + b"<x/>" * 300_000 + b"</toc></xar>"
     assert "XML elements" in refused(write(tmp_path, xar("", toc_document=wide, checksum=None), "wide.pkg"), "pkg.corrupt")

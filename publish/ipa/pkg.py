@@ -23,7 +23,8 @@ from publish.ipa.pkg_model import (COMPONENT_PACKAGE, MAC_PROFILE_APP_STORE, MAC
 from publish.ipa.pkg_payload import MAX_EXPANDED_PAYLOAD_BYTES, CpioEntry, open_payload, walk_cpio
 from publish.ipa.pkg_signature import installer_signature
 from publish.ipa.profile import ProvisioningProfile, parse_provisioning_profile
-from publish.ipa.xar import XarArchive, XmlNode, parse_xml
+from publish.ipa.safe_xml import XmlNode, parse_xml
+from publish.ipa.xar import XarArchive
 
 MAX_INFO_PLIST_BYTES = 2 * 1024 * 1024
 MAX_PROFILE_BYTES = 1024 * 1024
@@ -136,7 +137,8 @@ def _xml_member(archive: XarArchive, name: str) -> XmlNode | None:
     if entry is None or entry.type != "file":
         return None
     data = archive.read(name, limit=MAX_XML_MEMBER_BYTES, what=name)
-    return parse_xml(data, source=f"{archive.path}: {name}", finding_id="pkg.corrupt", max_elements=20_000)
+    return parse_xml(data, source=f"{archive.path}: {name}", finding_id="pkg.corrupt", hint=_BUILD_HINT,
+                     max_elements=20_000)
 
 
 def _distribution(archive: XarArchive) -> tuple[str | None, str | None, str | None]:

@@ -278,9 +278,8 @@ _DIGITS = {8: frozenset(b"01234567"), 16: frozenset(b"0123456789abcdefABCDEF")}
 def _number(field: bytes, base: int, source: str) -> int:
     if field and all(byte in _DIGITS[base] for byte in field):  # int() would also take "+", "_" and "0o"
         return int(field, base)
-    else:
-        raise IpaError(f"{source} is damaged: a cpio header field {field!r} is not a number.",
-                       finding_id="pkg.corrupt", hint=_HINT)
+    raise IpaError(f"{source} is damaged: a cpio header field {field!r} is not a number.",
+                   finding_id="pkg.corrupt", hint=_HINT)
 
 
 def _clean_path(name: str, source: str) -> str:

@@ -24,19 +24,16 @@ import lzma
 import os
 import struct
 import zlib
-import xml.parsers.expat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, NamedTuple
 
 from publish.ipa.errors import IpaError
+from publish.ipa.safe_xml import XmlNode, parse_xml
 
 MAGIC = b"xar!"
 MAX_TOC_COMPRESSED_BYTES = 16 * 1024 * 1024
 MAX_TOC_BYTES = 64 * 1024 * 1024
-MAX_TOC_ELEMENTS = 200_000
-MAX_TOC_DEPTH = 64
-MAX_TEXT_BYTES = 1024 * 1024  # one element's text: a base64 certificate is a few KiB
 MAX_ENTRIES = 100_000
 CHUNK = 256 * 1024
 
@@ -45,86 +42,6 @@ _DIGESTS: dict[str, Callable[[], Any]] = {"sha1": hashlib.sha1, "md5": hashlib.m
                                           "sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
 _ALGORITHM_BY_NUMBER = {0: "none", 1: "sha1", 2: "md5"}
 _REBUILD_HINT = "Build the package again (productbuild / Xcode's Distribute App > App Store Connect > Export)."
-
-
-class XmlNode:
-    """One element of a parsed XML document: tag, attributes, text, children. Small, slotted, nothing else."""
-
-    __slots__ = ("tag", "attrs", "text", "children")
-
-    def __init__(self, tag: str, attrs: dict[str, str]) -> None:
-        self.tag = tag
-        self.attrs = attrs
-        self.text = ""
-        self.children: list[XmlNode] = []
-
-    def find(self, tag: str) -> XmlNode | None:
-        return next((c for c in self.children if c.tag == tag), None)
-
-    def findall(self, tag: str) -> list[XmlNode]:
-        return [c for c in self.children if c.tag == tag]
-
-    def child_text(self, tag: str) -> str | None:
-        node = self.find(tag)
-        return node.text.strip() if node is not None else None
-
-    def iter(self, tag: str) -> Iterator[XmlNode]:
-        stack = [self]
-        while stack:
-            node = stack.pop()
-            if node.tag == tag:
-                yield node
-            stack.extend(reversed(node.children))
-
-
-def parse_xml(data: bytes, *, source: str, finding_id: str, max_elements: int = MAX_TOC_ELEMENTS,
-              max_depth: int = MAX_TOC_DEPTH) -> XmlNode:
-    """Parse untrusted XML into XmlNodes. No DTD (hence no entities), bounded depth, element count and text."""
-    parser = xml.parsers.expat.ParserCreate()
-    root: list[XmlNode] = []
-    stack: list[XmlNode] = []
-    counts = {"elements": 0}
-
-    def refuse(why: str) -> None:
-        raise IpaError(f"{source} is refused: {why}.", finding_id=finding_id, hint=_REBUILD_HINT)
-
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        counts["elements"] += 1
-        if counts["elements"] > max_elements:
-            refuse(f"it has more than {max_elements} XML elements")
-        if len(stack) >= max_depth:
-            refuse(f"its XML is nested more than {max_depth} levels deep")
-        node = XmlNode(tag, attrs)
-        (stack[-1].children if stack else root).append(node)
-        stack.append(node)
-
-    def end(_tag: str) -> None:
-        stack.pop()
-
-    def text(value: str) -> None:
-        if stack:
-            node = stack[-1]
-            if len(node.text) + len(value) > MAX_TEXT_BYTES:
-                refuse(f"an XML element <{node.tag}> holds more than {MAX_TEXT_BYTES} characters of text")
-            node.text += value
-
-    def doctype(*_args: object) -> None:
-        # A genuine TOC or Distribution has no DTD; refusing it rules out entity-expansion bombs.
-        refuse("its XML declares a DTD (<!DOCTYPE>), which a package never needs")
-
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = text
-    parser.StartDoctypeDeclHandler = doctype
-    parser.EntityDeclHandler = doctype
-    try:
-        parser.Parse(data, True)
-    except xml.parsers.expat.ExpatError as exc:
-        raise IpaError(f"{source} is not well-formed XML ({exc}).", finding_id=finding_id,
-                       hint=_REBUILD_HINT) from None
-    if not root:
-        refuse("it is empty")
-    return root[0]
 
 
 class Checksum(NamedTuple):
@@ -180,7 +97,7 @@ class XarArchive:
             self.entries: dict[str, XarEntry] = {}
             toc = self.toc.find("toc")
             assert toc is not None
-            self._collect_entries(toc, "", 0)
+            self._collect_entries(toc, "")
             self.signatures = self._signatures(toc)
             self.creation_time = toc.child_text("creation-time")
         except BaseException:
@@ -252,7 +169,7 @@ class XarArchive:
                 f"{self.path}: the table of contents inflates to {'more' if len(data) > self.toc_size else 'fewer'} "
                 f"bytes than the {self.toc_size} its header declares; the archive is damaged.",
                 finding_id="pkg.corrupt", hint=_REBUILD_HINT)
-        self.toc = parse_xml(data, source=f"{self.path}'s table of contents", finding_id="pkg.corrupt")
+        self.toc = parse_xml(data, source=f"{self.path}'s table of contents", finding_id="pkg.corrupt", hint=_REBUILD_HINT)
         if self.toc.tag != "xar" or self.toc.find("toc") is None:
             raise IpaError(f"{self.path}: the table of contents is not a xar TOC (<xar><toc>).",
                            finding_id="pkg.corrupt", hint=_REBUILD_HINT)
@@ -293,7 +210,7 @@ class XarArchive:
                 finding_id="pkg.checksum_mismatch", hint=_REBUILD_HINT)
         self.toc_digest = digest
 
-    def _collect_entries(self, parent: XmlNode, prefix: str, depth: int) -> None:
+    def _collect_entries(self, parent: XmlNode, prefix: str) -> None:
         for node in parent.findall("file"):
             name = (node.child_text("name") or "").strip()
             if not name or name in (".", "..") or "/" in name or "\0" in name:
@@ -308,7 +225,7 @@ class XarArchive:
                 raise IpaError(f"{self.path} lists more than {MAX_ENTRIES} files; refused as a likely archive bomb.",
                                finding_id="pkg.toc_too_large", hint=_REBUILD_HINT)
             self.entries[path] = self._entry(node, path)
-            self._collect_entries(node, path + "/", depth + 1)
+            self._collect_entries(node, path + "/")
 
     def _entry(self, node: XmlNode, path: str) -> XarEntry:
         kind = node.child_text("type") or "file"
@@ -354,8 +271,8 @@ class XarArchive:
                 f"{what} ({name}) declares {entry.size} bytes, more than the {limit} allowed; refused as a likely "
                 f"decompression bomb or a damaged package.", finding_id="pkg.member_too_large", hint=_REBUILD_HINT)
         decoder = _decoder(entry.encoding, name, self.path)
-        digest = _DIGESTS[entry.archived_checksum.style]() if entry.archived_checksum and \
-            entry.archived_checksum.style in _DIGESTS else None
+        expected = entry.archived_checksum
+        digest = _DIGESTS[expected.style]() if expected and expected.style in _DIGESTS else None
         produced, remaining, position = 0, entry.length, entry.offset
         while remaining > 0:
             chunk = self._read_at(position, min(remaining, CHUNK))
@@ -373,8 +290,8 @@ class XarArchive:
                         f"{what} ({name}) expands to more than {limit} bytes although it declares {entry.size}; "
                         f"refused as a decompression bomb.", finding_id="pkg.member_too_large", hint=_REBUILD_HINT)
                 yield piece
-        if digest is not None and entry.archived_checksum and digest.hexdigest() != entry.archived_checksum.hex.lower():
-            raise IpaError(f"{name} in {self.path} does not match its {entry.archived_checksum.style} checksum; the "
+        if digest is not None and expected and digest.hexdigest() != expected.hex.lower():
+            raise IpaError(f"{name} in {self.path} does not match its {expected.style} checksum; the "
                            f"package is damaged.", finding_id="pkg.checksum_mismatch", hint=_REBUILD_HINT)
 
     def read(self, name: str, *, limit: int, what: str) -> bytes:
@@ -447,4 +364,4 @@ def _checksum(node: XmlNode | None) -> Checksum | None:
     return Checksum(node.attrs.get("style", "").lower(), node.text.strip())
 
 
-__all__ = ["Checksum", "XarArchive", "XarEntry", "XarSignature", "XmlNode", "parse_xml"]
+__all__ = ["Checksum", "XarArchive", "XarEntry", "XarSignature"]

@@ -16,7 +16,6 @@ written in 1 MiB pieces through temporary files, so a large sample costs little 
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import lzma
 import os
@@ -26,7 +25,7 @@ import struct
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 from xml.sax.saxutils import escape, quoteattr
@@ -35,29 +34,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import NameOID
 
 from publish.sandbox.sample_ipa import DEFAULT_PROFILE_CREATED, DEFAULT_PROFILE_EXPIRES, DEFAULT_TEAM_ID
-from publish.sandbox.sample_ipa import _deterministic_rsa_key as deterministic_rsa_key
+from publish.sandbox.sample_pkg_signing import (CERTIFICATE_EXPIRES, INSTALLER_CERTIFICATES, MAC_PROFILE_TYPES,
+                                                installer_identity, mac_profile_der)
 
-INSTALLER_CERTIFICATES = ("mac_app_store", "developer_id", "development", "other")
-MAC_PROFILE_TYPES = ("app-store", "development", "developer-id")
 PAYLOAD_FORMATS = ("gzip", "pbzx", "xz")
 _MTIME = int(datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc).timestamp())
 _PIECE = 1024 * 1024
 _PBZX_MORE = 1 << 24
-_CERTIFICATE_FROM = datetime(2025, 1, 1, tzinfo=timezone.utc)
-_CERTIFICATE_TO = datetime(2045, 1, 1, tzinfo=timezone.utc)
-_INSTALLER = {  # kind: (common-name prefix, Apple extension OID or None)
-    "mac_app_store": ("3rd Party Mac Developer Installer", "1.2.840.113635.100.6.1.8"),
-    "developer_id": ("Developer ID Installer", "1.2.840.113635.100.6.1.14"),
-    "development": ("Apple Development", "1.2.840.113635.100.6.1.12"),
-    "other": ("Sample Code Signing (not an Apple certificate)", None),
-}
-_PROFILE_CERTIFICATE = {"app-store": "3rd Party Mac Developer Application", "development": "Apple Development",
-                        "developer-id": "Developer ID Application"}
-
 # Keyword arguments producing each kind of defective .pkg, with the pre-flight finding it should trigger.
 DEFECTS: dict[str, tuple[dict[str, Any], str]] = {
     "not_a_xar": ({"magic": b"PK\x03\x04"}, "pkg.not_a_xar"),
@@ -101,7 +86,7 @@ def build_pkg(
     display_name: str = "Example",
     kind: str = "product",
     installer_certificate: str | None = "mac_app_store",
-    certificate_expires: datetime = _CERTIFICATE_TO,
+    certificate_expires: datetime = CERTIFICATE_EXPIRES,
     profile_type: str | None = "app-store",
     payload_format: str = "gzip",
     cpio_format: str = "odc",
@@ -126,6 +111,7 @@ def build_pkg(
     executable: bool = True,
     executable_size: int = 64 * 1024,
     payload_padding: int = 0,
+    payload_compression: int = 6,
     toc_checksum: str = "sha1",
     tamper_after_signing: bool = False,
     magic: bytes = b"xar!",
@@ -176,7 +162,7 @@ def build_pkg(
     with tempfile.TemporaryDirectory(prefix="sample-pkg-", dir=path.parent) as tmp:
         payload = Path(tmp) / "Payload"
         with open(payload, "wb") as out:
-            _write_payload(out, _cpio(sorted(files), cpio_format, seed), payload_format)
+            _write_payload(out, _cpio(sorted(files), cpio_format, seed), payload_format, payload_compression)
         component = f"{name}.pkg/" if kind == "product" else ""
         members: list[tuple[str, str, bytes | Path]] = []  # xar path, type, data
         if kind == "product":
@@ -187,7 +173,7 @@ def build_pkg(
         members.append((component + "PackageInfo", "file",
                         _package_info(bundle_id, version, build_number, name, install_location, files).encode()))
         members.append((component + "Payload", "file", payload))
-        signer = _installer_identity(installer_certificate, team_id, team_name, certificate_expires, seed) \
+        signer = installer_identity(installer_certificate, team_id, team_name, certificate_expires, seed) \
             if installer_certificate else None
         _write_xar(path, members, signer, toc_checksum, tamper_after_signing, magic, Path(tmp))
     return path
@@ -312,14 +298,14 @@ def _padding(size: int, seed: int) -> Iterator[bytes]:
         yield piece
 
 
-def _write_payload(out: BinaryIO, cpio: Iterator[bytes], fmt: str) -> None:
+def _write_payload(out: BinaryIO, cpio: Iterator[bytes], fmt: str, level: int) -> None:
     if fmt == "gzip":
-        engine = zlib.compressobj(6, zlib.DEFLATED, 31)
+        engine = zlib.compressobj(level, zlib.DEFLATED, 31)
         for piece in cpio:
             out.write(engine.compress(piece))
         out.write(engine.flush())
     elif fmt == "xz":
-        xz = lzma.LZMACompressor(lzma.FORMAT_XZ, preset=1)
+        xz = lzma.LZMACompressor(lzma.FORMAT_XZ, preset=min(level, 9))
         for piece in cpio:
             out.write(xz.compress(piece))
         out.write(xz.flush())
@@ -347,86 +333,6 @@ def _pbzx_chunk(out: BinaryIO, data: bytes, *, last: bool) -> None:
     packed = lzma.compress(data, format=lzma.FORMAT_XZ, preset=1)
     body = packed if len(packed) < len(data) else data  # Apple stores a chunk raw when xz does not shrink it
     out.write(struct.pack(">QQ", len(data) | (0 if last else _PBZX_MORE), len(body)) + body)
-
-
-# -- signing ----------------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4)
-def _key(seed: int) -> rsa.RSAPrivateKey:
-    return deterministic_rsa_key(seed + 7000)
-
-
-def _certificate(subject: x509.Name, key: rsa.RSAPrivateKey, serial: int, expires: datetime,
-                 oid: str | None) -> x509.Certificate:
-    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Sample Developer Relations CA (not Apple)"),
-                        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "appstore-publish sample")])
-    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
-               .serial_number(serial).not_valid_before(_CERTIFICATE_FROM).not_valid_after(expires))
-    if oid:
-        builder = builder.add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), b"\x05\x00"), critical=True)
-    return builder.sign(key, hashes.SHA256())
-
-
-def _team_name(prefix: str, team_id: str, team_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.USER_ID, team_id),
-                      x509.NameAttribute(NameOID.COMMON_NAME, f"{prefix}: {team_name} ({team_id})"),
-                      x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, team_id),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, team_name),
-                      x509.NameAttribute(NameOID.COUNTRY_NAME, "US")])
-
-
-def _installer_identity(kind: str, team_id: str, team_name: str, expires: datetime,
-                        seed: int) -> tuple[rsa.RSAPrivateKey, list[x509.Certificate]]:
-    key = _key(seed)
-    prefix, oid = _INSTALLER[kind]
-    subject = (_team_name(prefix, team_id, team_name) if kind != "other"
-               else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, prefix)]))
-    leaf = _certificate(subject, key, 0x1A57 + seed, expires, oid)
-    authority = _certificate(x509.Name([
-        x509.NameAttribute(NameOID.COMMON_NAME, "Sample Developer Relations CA (not Apple)"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "appstore-publish sample")]), key, 2, _CERTIFICATE_TO, None)
-    return key, [leaf, authority]
-
-
-def mac_profile_der(*, bundle_id: str = "com.example.mac", profile_type: str = "app-store",
-                    team_id: str = DEFAULT_TEAM_ID, team_name: str = "Example Team",
-                    created: datetime = DEFAULT_PROFILE_CREATED, expires: datetime = DEFAULT_PROFILE_EXPIRES,
-                    get_task_allow: bool | None = None, seed: int = 1) -> bytes:
-    """A signed macOS provisioning profile (embedded.provisionprofile bytes) of the given kind."""
-    key = _key(seed)
-    developer = _certificate(_team_name(_PROFILE_CERTIFICATE[profile_type], team_id, team_name), key,
-                             0x5A3E11 + seed, _CERTIFICATE_TO, None)
-    signer = _certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Sample Profile Signing (not Apple)")]),
-                          key, 3, _CERTIFICATE_TO, None)
-    allow = get_task_allow if get_task_allow is not None else profile_type == "development"
-    entitlements: dict[str, Any] = {
-        "com.apple.application-identifier": f"{team_id}.{bundle_id}",
-        "com.apple.developer.team-identifier": team_id,
-        "keychain-access-groups": [f"{team_id}.*"],
-    }
-    if allow:
-        entitlements["com.apple.security.get-task-allow"] = True
-    digest = hashlib.sha256(f"{profile_type}:{team_id}:{bundle_id}:{created.isoformat()}".encode()).hexdigest()
-    plist: dict[str, Any] = {
-        "AppIDName": bundle_id, "ApplicationIdentifierPrefix": [team_id],
-        "CreationDate": created.astimezone(timezone.utc).replace(tzinfo=None),
-        "DeveloperCertificates": [developer.public_bytes(serialization.Encoding.DER)],
-        "Entitlements": entitlements,
-        "ExpirationDate": expires.astimezone(timezone.utc).replace(tzinfo=None),
-        "IsXcodeManaged": False, "Name": f"{bundle_id} Mac {profile_type}", "Platform": ["OSX"],
-        "TeamIdentifier": [team_id], "TeamName": team_name,
-        "TimeToLive": max(1, (expires - created).days),
-        "UUID": f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}", "Version": 1,
-    }
-    if profile_type == "development":
-        plist["ProvisionedDevices"] = [f"00008103-{hashlib.sha1(b'mac').hexdigest()[:16].upper()}"]
-    if profile_type == "developer-id":
-        plist["ProvisionsAllDevices"] = True
-    content = plistlib.dumps(plist, fmt=plistlib.FMT_XML, sort_keys=True)
-    return (pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(signer, key, hashes.SHA256())
-            .add_certificate(developer)
-            .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary, pkcs7.PKCS7Options.NoAttributes]))
 
 
 # -- xar --------------------------------------------------------------------------------------------
