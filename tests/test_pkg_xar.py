@@ -4,6 +4,8 @@ sample generator: member encodings, checksums, bounded streams, cpio over awkwar
 from __future__ import annotations
 
 import bz2
+import shutil
+import subprocess
 import hashlib
 import lzma
 import zlib
@@ -106,3 +108,28 @@ def test_byte_stream_peek_keeps_position() -> None:
     assert stream.peek(3) == b"abc"
     assert stream.read(4) == b"abcd" and stream.consumed == 4
     assert b"".join(stream.rest()) == b"ef"
+
+
+@pytest.mark.skipif(shutil.which("bsdtar") is None, reason="libarchive's bsdtar is not installed (apt-get install libarchive-tools)")
+@pytest.mark.parametrize(("cpio_format", "compress"), [("odc", ["gzip", "-n"]), ("newc", ["xz"])])
+def test_packages_written_by_libarchive(tmp_path: Path, cpio_format: str, compress: list[str]) -> None:
+    """A xar, a cpio and a compression written by other implementations (libarchive, gzip, xz), read by ours."""
+    contents = tmp_path / "root" / "Lib.app" / "Contents"
+    (contents / "MacOS").mkdir(parents=True)
+    (contents / "Info.plist").write_bytes(INFO_PLIST)
+    (contents / "MacOS" / "Hand").write_bytes(b"\xcf\xfa\xed\xfe")
+    component = tmp_path / "pkgroot" / "Lib.pkg"
+    component.mkdir(parents=True)
+    cpio = subprocess.run(["bsdtar", "--format", cpio_format, "-cf", "-", "-C", str(tmp_path / "root"), "."],
+                          capture_output=True, check=True).stdout
+    (component / "Payload").write_bytes(subprocess.run(compress, input=cpio, capture_output=True, check=True).stdout)
+    (component / "PackageInfo").write_text('<pkg-info install-location="/Applications" identifier="com.example.hand"/>')
+    (tmp_path / "pkgroot" / "Distribution").write_text(
+        '<?xml version="1.0"?><installer-gui-script><product id="com.example.hand" version="2.0"/></installer-gui-script>')
+    package = tmp_path / "lib.pkg"
+    subprocess.run(["bsdtar", "--format", "xar", "-cf", str(package), "-C", str(tmp_path / "pkgroot"),
+                    "Distribution", "Lib.pkg"], check=True)
+    info = inspect_pkg(package)
+    assert (info.kind, info.bundle_id, info.build_number, info.app_path) == ("product_archive", "com.example.hand", "7", "Lib.app")
+    assert info.payload_format == f"{compress[0]}/{cpio_format}" and info.has_executable
+    assert (info.install_location, info.product_id, info.signature.type) == ("/Applications", "com.example.hand", "unsigned")
