@@ -178,3 +178,16 @@ def test_libarchive_reads_the_samples_and_their_payload(tmp_path: Path) -> None:
     assert bad.returncode != 0
     [finding] = run_pkg_preflight(tmp_path / "bad.pkg", now=NOW)
     assert finding.id in ("pkg.checksum_mismatch", "pkg.corrupt")
+
+
+@pytest.mark.parametrize(("styles", "attributes", "chosen"), [
+    (("RSA", "CMS"), False, "RSA"), (("CMS",), False, "CMS"), (("CMS",), True, "CMS"), (("RSA",), False, "RSA")])
+def test_signature_styles_are_checked(tmp_path: Path, styles: tuple[str, ...], attributes: bool, chosen: str) -> None:
+    # productsign writes an RSA <signature> and a CMS <x-signature> side by side; Installer checks the RSA one.
+    for tampered in (False, True):
+        path = build_pkg(tmp_path / "s.pkg", signature_styles=styles, cms_signed_attributes=attributes,
+                         tamper_after_signing=tampered)
+        signature = inspect_pkg(path).signature
+        assert (signature.style, signature.type, signature.verified) == (chosen, "mac_app_store", not tampered)
+        ids = [f.id for f in run_pkg_preflight(path, now=NOW)]
+        assert ids == (["pkg.signature_invalid"] if tampered else [])

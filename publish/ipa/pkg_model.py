@@ -46,7 +46,7 @@ class InstallerSignature:
     sha1: str | None
     not_valid_after: datetime | None
     chain: list[str]  # common names, leaf first
-    verified: bool | None  # the RSA signature matches the TOC checksum with the leaf's key (None: not checked)
+    verified: bool | None  # the signature matches the TOC checksum under the leaf's key (None: a style not checked)
 
     def is_expired(self, now: datetime) -> bool:
         return self.not_valid_after is not None and self.not_valid_after <= now

@@ -12,6 +12,9 @@ distributed outside the store.
 
 from __future__ import annotations
 
+import hashlib
+
+from asn1crypto import cms
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -62,7 +65,8 @@ def installer_signature(archive: XarArchive) -> InstallerSignature:
         sha1=leaf.fingerprint(hashes.SHA1()).hex().upper(),
         not_valid_after=leaf.not_valid_after_utc,
         chain=[_name(c, NameOID.COMMON_NAME) or "?" for c in certificates],
-        verified=_verify(archive, chosen, leaf) if chosen.style.upper() == "RSA" else None,
+        verified=_verify(archive, chosen, leaf) if chosen.style.upper() == "RSA"
+        else _verify_cms(archive, chosen, leaf) if chosen.style.upper() == "CMS" else None,
     )
 
 
@@ -93,6 +97,31 @@ def _verify(archive: XarArchive, signature: XarSignature, leaf: x509.Certificate
         key.verify(archive.read_signature(signature), archive.toc_digest, padding.PKCS1v15(),
                    Prehashed(_HASHES[archive.checksum_algorithm]()))
     except (InvalidSignature, UnsupportedAlgorithm, ValueError):
+        return False
+    return True
+
+
+def _verify_cms(archive: XarArchive, signature: XarSignature, leaf: x509.Certificate) -> bool:
+    """A detached CMS SignedData over the TOC checksum, signed by the leaf (with or without signed attributes)."""
+    if archive.toc_digest is None:
+        return False
+    try:
+        signer = cms.ContentInfo.load(archive.read_signature(signature))["content"]["signer_infos"][0]
+        algorithm = _HASHES[signer["digest_algorithm"]["algorithm"].native]
+        if signer["signature_algorithm"]["algorithm"].native not in ("rsassa_pkcs1v15", "sha1_rsa", "sha256_rsa"):
+            return False
+        signed = archive.toc_digest
+        attributes = signer["signed_attrs"]
+        if attributes.native is not None:
+            digests = [a["values"][0].native for a in attributes if a["type"].native == "message_digest"]
+            if digests != [hashlib.new(algorithm.name, archive.toc_digest).digest()]:
+                return False
+            signed = attributes.untag().dump()  # what is signed is the attributes as a SET, not as [0]
+        key = leaf.public_key()
+        if not isinstance(key, rsa.RSAPublicKey):
+            return False
+        key.verify(signer["signature"].native, signed, padding.PKCS1v15(), algorithm())
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, KeyError, TypeError, IndexError):
         return False
     return True
 

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from publish.sandbox.sample_ipa import DEFAULT_PROFILE_CREATED, DEFAULT_PROFILE_EXPIRES, DEFAULT_TEAM_ID
 from publish.sandbox.sample_pkg_signing import (CERTIFICATE_EXPIRES, INSTALLER_CERTIFICATES, MAC_PROFILE_TYPES,
-                                                installer_identity, mac_profile_der)
+                                                cms_signature, installer_identity, mac_profile_der)
 
 PAYLOAD_FORMATS = ("gzip", "pbzx", "xz")
 _MTIME = int(datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc).timestamp())
@@ -113,6 +113,8 @@ def build_pkg(
     payload_padding: int = 0,
     payload_compression: int = 6,
     toc_checksum: str = "sha1",
+    signature_styles: tuple[str, ...] = ("RSA", "CMS"),
+    cms_signed_attributes: bool = False,
     tamper_after_signing: bool = False,
     magic: bytes = b"xar!",
     seed: int = 1,
@@ -175,7 +177,8 @@ def build_pkg(
         members.append((component + "Payload", "file", payload))
         signer = installer_identity(installer_certificate, team_id, team_name, certificate_expires, seed) \
             if installer_certificate else None
-        _write_xar(path, members, signer, toc_checksum, tamper_after_signing, magic, Path(tmp))
+        _write_xar(path, members, signer, signature_styles, cms_signed_attributes, toc_checksum, tamper_after_signing,
+                   magic, Path(tmp))
     return path
 
 
@@ -339,12 +342,16 @@ def _pbzx_chunk(out: BinaryIO, data: bytes, *, last: bool) -> None:
 
 
 def _write_xar(path: Path, members: list[tuple[str, str, bytes | Path]],
-               signer: tuple[rsa.RSAPrivateKey, list[x509.Certificate]] | None, checksum: str, tamper: bool,
-               magic: bytes, tmp: Path) -> None:
+               signer: tuple[rsa.RSAPrivateKey, list[x509.Certificate]] | None, styles: tuple[str, ...],
+               attributes: bool, checksum: str, tamper: bool, magic: bytes, tmp: Path) -> None:
+    # Heap: the TOC checksum, then the RSA signature Installer checks, then the CMS one productsign adds beside it.
     digest_size = hashlib.new(checksum).digest_size
-    signature_size = signer[0].key_size // 8 if signer else 0
+    styles = styles if signer else ()
+    rsa_size = signer[0].key_size // 8 if signer and "RSA" in styles else 0
+    cms_size = len(cms_signature(signer, b"\0" * digest_size, signed_attributes=attributes)) \
+        if signer and "CMS" in styles else 0
     heap_files: list[tuple[bytes | Path, int]] = []
-    offset = digest_size + signature_size
+    offset = digest_size + rsa_size + cms_size
     described: dict[str, str] = {}
     for name, kind, data in members:
         if kind == "directory":
@@ -373,9 +380,14 @@ def _write_xar(path: Path, members: list[tuple[str, str, bytes | Path]],
         if signer:
             certificates = "".join(f"<X509Certificate>{base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()}"
                                    f"</X509Certificate>" for c in signer[1])
-            lines.append(f'  <signature style="RSA"><offset>{digest_size}</offset><size>{signature_size}</size>'
-                         f'<KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data>{certificates}</X509Data>'
-                         f"</KeyInfo></signature>")
+            key_info = (f'<KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data>{certificates}</X509Data>'
+                        f"</KeyInfo>")
+            if rsa_size:
+                lines.append(f'  <signature style="RSA"><offset>{digest_size}</offset><size>{rsa_size}</size>'
+                             f"{key_info}</signature>")
+            if cms_size:
+                lines.append(f'  <x-signature style="CMS"><offset>{digest_size + rsa_size}</offset><size>{cms_size}'
+                             f"</size>{key_info}</x-signature>")
         lines += _file_elements(sorted(described), types, described) + [" </toc>", "</xar>"]
         return "\n".join(lines).encode()
 
@@ -384,8 +396,13 @@ def _write_xar(path: Path, members: list[tuple[str, str, bytes | Path]],
     algorithm = hashlib.new(checksum)
     signature = b""
     if signer:
+        digest = hashlib.new(checksum, signed_toc).digest()
         hash_type = hashes.SHA1() if checksum == "sha1" else hashes.SHA256()
-        signature = signer[0].sign(hashlib.new(checksum, signed_toc).digest(), padding.PKCS1v15(), Prehashed(hash_type))
+        if rsa_size:
+            signature += signer[0].sign(digest, padding.PKCS1v15(), Prehashed(hash_type))
+        if cms_size:
+            signature += cms_signature(signer, digest, signed_attributes=attributes)
+        assert len(signature) == rsa_size + cms_size
     algorithm.update(written_toc)
     uncompressed = len(zlib.decompress(written_toc))
     if checksum == "sha1":

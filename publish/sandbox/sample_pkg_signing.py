@@ -72,6 +72,19 @@ def installer_identity(kind: str, team_id: str, team_name: str, expires: datetim
     return key, [leaf, authority]
 
 
+def cms_signature(identity: tuple[rsa.RSAPrivateKey, list[x509.Certificate]], data: bytes, *,
+                  signed_attributes: bool = False) -> bytes:
+    """A detached CMS SignedData over `data` (the TOC checksum), as in a package's <x-signature style="CMS">.
+    With signed attributes (as productsign writes them) it carries a signing time, so it is not deterministic."""
+    key, chain = identity
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(data).add_signer(chain[0], key, hashes.SHA256())
+    for certificate in chain[1:]:
+        builder = builder.add_certificate(certificate)
+    options = [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary]
+    return builder.sign(serialization.Encoding.DER, options if signed_attributes else
+                        [*options, pkcs7.PKCS7Options.NoAttributes])
+
+
 def mac_profile_der(*, bundle_id: str = "com.example.mac", profile_type: str = "app-store",
                     team_id: str = DEFAULT_TEAM_ID, team_name: str = "Example Team",
                     created: datetime = DEFAULT_PROFILE_CREATED, expires: datetime = DEFAULT_PROFILE_EXPIRES,
@@ -112,5 +125,5 @@ def mac_profile_der(*, bundle_id: str = "com.example.mac", profile_type: str = "
             .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary, pkcs7.PKCS7Options.NoAttributes]))
 
 
-__all__ = ["CERTIFICATE_EXPIRES", "INSTALLER_CERTIFICATES", "MAC_PROFILE_TYPES", "installer_identity",
-           "mac_profile_der"]
+__all__ = ["CERTIFICATE_EXPIRES", "INSTALLER_CERTIFICATES", "MAC_PROFILE_TYPES", "cms_signature",
+           "installer_identity", "mac_profile_der"]
