@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from pkg_xar_writer import app_payload, component_pkg, file_xml, gzip_bytes, odc, odc_archive, xar
+from pkg_xar_writer import INFO_PLIST, app_payload, component_pkg, file_xml, gzip_bytes, odc, odc_archive, xar
 from publish.ipa import IpaError
 from publish.ipa.pkg import inspect_pkg
 from publish.ipa.pkg_preflight import run_pkg_preflight
-from publish.ipa.safe_xml import MAX_DEPTH
+from publish.ipa.safe_xml import MAX_DEPTH, MAX_ELEMENTS
 from publish.ipa.xar import MAX_TOC_COMPRESSED_BYTES
 from publish.sandbox.sample_pkg import build_pkg
 
@@ -79,8 +79,12 @@ def test_toc_bomb_declared_sizes(tmp_path: Path) -> None:
 
 
 def test_toc_that_inflates_past_its_declared_size(tmp_path: Path) -> None:
-    document = b"<xar><toc>" + b" " * (200 * 1024 * 1024) + b"</toc></xar>"  # 200 MiB in ~200 KiB
-    path = write(tmp_path, xar("", toc_document=document, declared_size=4096, checksum=None))
+    engine = zlib.compressobj(9)
+    spaces = b" " * (1024 * 1024)
+    compressed = engine.compress(b"<xar><toc>") + b"".join(engine.compress(spaces) for _ in range(64))
+    compressed += engine.compress(b"</toc></xar>") + engine.flush()  # 64 MiB of TOC in ~64 KiB, declared as 4096
+    header = struct.pack(">4sHHQQI", b"xar!", 28, 1, len(compressed), 4096, 0)
+    path = write(tmp_path, header + compressed)
     tracemalloc.start()
     try:
         assert "more bytes than the 4096" in refused(path, "pkg.corrupt")
@@ -96,7 +100,7 @@ def test_toc_xml_bombs(tmp_path: Path) -> None:
     deep = b"<xar><toc>" + b"<file>" * 10_000 + b"</file>" * 10_000 + b"</toc></xar>"
     assert f"more than {MAX_DEPTH} levels" in refused(
         write(tmp_path, xar("", toc_document=deep, checksum=None), "deep.pkg"), "pkg.corrupt")
-    wide = b"<xar><toc>" + b"<x/>" * 300_000 + b"</toc></xar>"
+    wide = b"<xar><toc>" + b"<x/>" * (MAX_ELEMENTS + 1) + b"</toc></xar>"
     assert "XML elements" in refused(write(tmp_path, xar("", toc_document=wide, checksum=None), "wide.pkg"), "pkg.corrupt")
     refused(write(tmp_path, xar("", toc_document=b"<xar><toc><file>", checksum=None), "bad.pkg"), "pkg.corrupt")
     refused(write(tmp_path, xar("", toc_document=b"<zip/>", checksum=None), "tag.pkg"), "pkg.corrupt")
@@ -186,9 +190,15 @@ def test_payload_expansion_is_capped(tmp_path: Path) -> None:
 
 
 def test_payload_is_streamed_in_bounded_memory(tmp_path: Path) -> None:
-    # 256 MiB of zeros in the app's resources (~250 KiB compressed): inspected, never held.
-    zeros = odc("./Hand.app/Contents/Resources/zeros", b"\0" * (256 * 1024 * 1024))
-    path = write(tmp_path, component_pkg(app_payload(zeros)))
+    # 64 MiB of zeros among the app's resources (~64 KiB compressed): inspected, never held.
+    size = 64 * 1024 * 1024
+    engine = zlib.compressobj(6, zlib.DEFLATED, 31)
+    zeros = b"\0" * (1024 * 1024)
+    head = odc_archive(odc("./Hand.app/Contents/Info.plist", INFO_PLIST), odc("./Hand.app/Contents/MacOS/Hand", b"x"))
+    cpio = engine.compress(head[:-len(odc("TRAILER!!!"))] + odc("./Hand.app/Contents/Resources/zeros", size=size))
+    cpio += b"".join(engine.compress(zeros) for _ in range(size // len(zeros)))
+    cpio += engine.compress(odc("TRAILER!!!")) + engine.flush()
+    path = write(tmp_path, component_pkg(cpio))
     tracemalloc.start()
     try:
         started = time.perf_counter()
@@ -197,6 +207,6 @@ def test_payload_is_streamed_in_bounded_memory(tmp_path: Path) -> None:
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert info.bundle_id == "com.example.hand"
+    assert info.bundle_id == "com.example.hand" and info.has_executable
     assert peak < 8 * 1024 * 1024, peak
     assert elapsed < 10.0

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 
 from publish.ipa.errors import IpaError
 
-MAX_ELEMENTS = 200_000
+# A package's TOC lists a handful of files (the app's own files are inside the Payload's cpio, not here):
+# ~15 elements per file, so this allows thousands of files while bounding a hostile document's parse time.
+MAX_ELEMENTS = 50_000
 MAX_DEPTH = 64
 MAX_TEXT_BYTES = 1024 * 1024  # one element's text: a base64 certificate is a few KiB
 

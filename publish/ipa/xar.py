@@ -34,7 +34,7 @@ from publish.ipa.safe_xml import XmlNode, parse_xml
 MAGIC = b"xar!"
 MAX_TOC_COMPRESSED_BYTES = 16 * 1024 * 1024
 MAX_TOC_BYTES = 64 * 1024 * 1024
-MAX_ENTRIES = 100_000
+MAX_ENTRIES = 10_000  # files listed in the TOC (see safe_xml.MAX_ELEMENTS)
 CHUNK = 256 * 1024
 
 _HEADER = struct.Struct(">4sHHQQI")
