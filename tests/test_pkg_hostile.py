@@ -164,7 +164,8 @@ def test_cpio_huge_sizes(tmp_path: Path) -> None:
     wanted = gzip_bytes(odc("./A.app/Contents/Info.plist", b"abc", size=2**30))
     assert "more than the 2097152 allowed" in refused(write(tmp_path, component_pkg(wanted), "w.pkg"),
                                                       "pkg.member_too_large")
-    not_octal = gzip_bytes(odc("./A.app/Contents/Info.plist", b"abc").replace(b"00000000003", b"0000000+_03", 1))
+    header = odc("./A.app/Contents/Info.plist", b"abc")
+    not_octal = gzip_bytes(header[:65] + b"0000000+_03" + header[76:])  # the file size field, which int() would take
     refused(write(tmp_path, component_pkg(not_octal), "o.pkg"), "pkg.corrupt")
 
 
@@ -210,3 +211,16 @@ def test_payload_is_streamed_in_bounded_memory(tmp_path: Path) -> None:
     assert info.bundle_id == "com.example.hand" and info.has_executable
     assert peak < 8 * 1024 * 1024, peak
     assert elapsed < 10.0
+
+
+def test_cpio_entry_count_is_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import publish.ipa.pkg_payload as payload_module
+
+    monkeypatch.setattr(payload_module, "MAX_CPIO_ENTRIES", 1000)
+    many = gzip_bytes(odc_archive(*(odc(f"./A.app/Contents/Resources/f{i}") for i in range(1001))))
+    assert "more than 1000 files" in refused(write(tmp_path, component_pkg(many)), "pkg.payload_too_large")
+
+
+def test_a_file_twice_in_the_payload_is_ambiguous(tmp_path: Path) -> None:
+    payload = app_payload(odc("./Hand.app/Contents/Info.plist", INFO_PLIST.replace(b"com.example.hand", b"com.evil")))
+    assert "twice" in refused(write(tmp_path, component_pkg(payload)), "pkg.corrupt")

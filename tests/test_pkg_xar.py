@@ -74,10 +74,11 @@ def test_archived_checksum_mismatch(tmp_path: Path) -> None:
 
 def test_hand_made_component_package(tmp_path: Path) -> None:
     helper_plist = INFO_PLIST.replace(b"com.example.hand", b"com.example.hand.helper")
-    payload = app_payload(odc("./Hand.app/Contents/Library/LoginItems/Helper.app/Contents/Info.plist", helper_plist))
+    payload = app_payload(odc("./Hand.app/Contents/Library/LoginItems/Helper.app/Contents/Info.plist", helper_plist),
+                          odc("./._Hand.app", b"\0\5\26\7 AppleDouble"), odc("./.app", mode=0o40755))
     info = inspect_pkg(write(tmp_path, component_pkg(payload)))
     assert (info.kind, info.bundle_id, info.version, info.build_number) == ("component_package", "com.example.hand", "2.0", "7")
-    assert info.apps == ["Hand.app"]  # the login item inside the app is not a second app
+    assert info.apps == ["Hand.app"]  # not the login item inside it, nor Finder's AppleDouble file, nor ".app"
     assert (info.has_executable, info.has_code_signature, info.profile, info.signature.type) == (True, False, None, "unsigned")
     assert info.minimum_os == "13.0" and info.install_location is None
     ids = {f.id for f in run_pkg_preflight(write(tmp_path, component_pkg(payload)))}

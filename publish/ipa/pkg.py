@@ -169,13 +169,28 @@ class _AppFiles:
     executables: set[str] = field(default_factory=set)
 
 
-def _app_root(path: str) -> tuple[str, list[str]] | None:
-    """("Applications/Example.app", ["Contents", "Info.plist"]) for a path inside a top-level app bundle."""
-    parts = path.split("/")
-    for index, part in enumerate(parts):
-        if part.endswith(".app") and len(part) > 4 and not part.startswith("._"):
-            return "/".join(parts[:index + 1]), parts[index + 1:]
-    return None
+def _app_root(path: str) -> tuple[str, str] | None:
+    """("Applications/Example.app", "Contents/Info.plist") for a path inside (or at) a top-level app bundle.
+
+    Runs once per payload entry, so it avoids splitting the path: the first "<name>.app" component is the app.
+    """
+    start = 0
+    while True:
+        index = path.find(".app", start)
+        if index < 0:
+            return None
+        end = index + 4
+        if end == len(path) or path[end] == "/":
+            name_start = path.rfind("/", 0, index) + 1
+            if end - name_start > 4:  # a name, not ".app" alone
+                return path[:end], path[end + 1:]
+        start = end
+
+
+_INFO_PLIST = "Contents/Info.plist"
+_PROFILE = "Contents/embedded.provisionprofile"
+_CODE_RESOURCES = "Contents/_CodeSignature/CodeResources"
+_EXECUTABLES = "Contents/MacOS/"
 
 
 def _scan_payload(archive: XarArchive, component: str, max_expanded: int) -> tuple[str, int, list[PkgApp]]:
@@ -193,31 +208,34 @@ def _scan_payload(archive: XarArchive, component: str, max_expanded: int) -> tup
         root, rest = located
         if not rest and entry.type != "directory":
             return None
-        if root not in found:
+        files = found.get(root)
+        if files is None:
             if len(found) >= MAX_APPS:
                 raise IpaError(f"{source} holds more than {MAX_APPS} app bundles; refused as hostile.",
                                finding_id="pkg.several_apps", hint=_BUILD_HINT)
-            found[root] = _AppFiles()
-        files = found[root]
-        if rest == ["Contents", "Info.plist"]:
+            files = found[root] = _AppFiles()
+        if rest == _INFO_PLIST:
             files.has_info_plist = True
             return MAX_INFO_PLIST_BYTES
-        if rest == ["Contents", "embedded.provisionprofile"]:
+        if rest == _PROFILE:
             return MAX_PROFILE_BYTES
-        if rest == ["Contents", "_CodeSignature", "CodeResources"]:
+        if rest == _CODE_RESOURCES:
             files.has_code_signature = True
-        elif len(rest) == 3 and rest[:2] == ["Contents", "MacOS"] and entry.type in ("file", "symlink"):
-            files.executables.add(rest[2])
+        elif rest.startswith(_EXECUTABLES) and "/" not in rest[len(_EXECUTABLES):] and entry.type in ("file", "symlink"):
+            files.executables.add(rest[len(_EXECUTABLES):])
         return None
 
     count = 0
     for entry, data in walk_cpio(cpio, wanted):
         count += 1
         if data is not None:
-            located = _app_root(entry.path)
-            assert located is not None
-            files = found[located[0]]
-            if located[1][-1] == "Info.plist":
+            root, rest = _app_root(entry.path) or ("", "")
+            files = found[root]
+            if (files.info_plist if rest == _INFO_PLIST else files.profile) is not None:
+                # Two copies of one file: which one would be installed is not for an inspector to guess.
+                raise IpaError(f"{source} holds {entry.path} twice; refused as ambiguous.",
+                               finding_id="pkg.corrupt", hint=_BUILD_HINT)
+            if rest == _INFO_PLIST:
                 files.info_plist = data
             else:
                 files.profile = data
