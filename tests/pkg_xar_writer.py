@@ -11,10 +11,11 @@ import zlib
 
 def file_xml(name: str, *, offset: int | None = None, length: int = 0, size: int | None = None,
              encoding: str = "application/octet-stream", kind: str = "file", children: str = "",
-             archived_sha1: str | None = None) -> str:
+             archived_sha1: str | None = None, extracted_sha1: str | None = None) -> str:
     data = ""
     if offset is not None:
         checksum = f'<archived-checksum style="sha1">{archived_sha1}</archived-checksum>' if archived_sha1 else ""
+        checksum += f'<extracted-checksum style="sha1">{extracted_sha1}</extracted-checksum>' if extracted_sha1 else ""
         data = (f"<data><offset>{offset}</offset><length>{length}</length><size>{length if size is None else size}"
                 f'</size><encoding style="{encoding}"/>{checksum}</data>')
     return f"<file><name>{name}</name><type>{kind}</type>{data}{children}</file>"

@@ -113,6 +113,11 @@ def test_heap_ranges_outside_the_file(tmp_path: Path) -> None:
     signature = '<signature style="RSA"><offset>999999</offset><size>256</size></signature>'
     refused(write(tmp_path, xar(file_xml("Payload", offset=0, length=1), b"x", toc_extra=signature), "s.pkg"),
             "pkg.truncated")
+    # A signature "covering" a 4 MiB stretch of the file would be read whole: refused by size instead.
+    big = '<signature style="RSA"><offset>0</offset><size>4194304</size></signature>'
+    heap = b"x" * (4 * 1024 * 1024)
+    assert "any signature needs" in refused(
+        write(tmp_path, xar(file_xml("Payload", offset=0, length=1), heap, toc_extra=big), "b.pkg"), "pkg.corrupt")
 
 
 def test_checksums_and_names(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ import jsonschema
 import pytest
 
 from publish.ipa import IpaError
-from publish.ipa.pkg import inspect_pkg, mac_profile
+from publish.ipa.pkg import inspect_pkg, looks_like_pkg, mac_profile
+from publish.sandbox.sample_ipa import build_ipa
 from publish.ipa.pkg_preflight import run_pkg_preflight
 from publish.ipa.profile import parse_provisioning_profile
 from publish.sandbox.sample_pkg import DEFECTS, build_pkg, mac_profile_der
@@ -191,3 +192,11 @@ def test_signature_styles_are_checked(tmp_path: Path, styles: tuple[str, ...], a
         assert (signature.style, signature.type, signature.verified) == (chosen, "mac_app_store", not tampered)
         ids = [f.id for f in run_pkg_preflight(path, now=NOW)]
         assert ids == (["pkg.signature_invalid"] if tampered else [])
+
+
+def test_looks_like_pkg_by_content_not_name(valid_pkg: Path, tmp_path: Path) -> None:
+    renamed = tmp_path / "App.ipa"
+    renamed.write_bytes(valid_pkg.read_bytes())
+    assert looks_like_pkg(valid_pkg) and looks_like_pkg(renamed)
+    ipa = build_ipa(tmp_path / "named.pkg", extensions=())
+    assert not looks_like_pkg(ipa) and not looks_like_pkg(tmp_path / "missing.pkg") and not looks_like_pkg(tmp_path)

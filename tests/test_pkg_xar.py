@@ -65,11 +65,19 @@ def test_stream_stops_one_byte_past_the_limit_whatever_the_declared_size(tmp_pat
         assert caught.value.finding_id == "pkg.member_too_large" and produced <= 1001
 
 
-def test_archived_checksum_mismatch(tmp_path: Path) -> None:
-    path = write(tmp_path, xar(file_xml("a", offset=0, length=3, archived_sha1="0" * 40), b"abc"))
-    with XarArchive(path) as archive, pytest.raises(IpaError) as caught:
-        archive.read("a", limit=10, what="a")
-    assert caught.value.finding_id == "pkg.checksum_mismatch"
+def test_checksum_mismatches(tmp_path: Path) -> None:
+    packed = zlib.compress(b"abc")
+    right_archived, right_extracted = hashlib.sha1(packed).hexdigest(), hashlib.sha1(b"abc").hexdigest()
+    for archived, extracted in ((right_archived, right_extracted), ("0" * 40, right_extracted), (right_archived, "0" * 40)):
+        path = write(tmp_path, xar(file_xml("a", offset=0, length=len(packed), size=3, encoding="application/x-gzip",
+                                            archived_sha1=archived, extracted_sha1=extracted), packed))
+        with XarArchive(path) as archive:
+            if (archived, extracted) == (right_archived, right_extracted):
+                assert archive.read("a", limit=10, what="a") == b"abc"
+                continue
+            with pytest.raises(IpaError) as caught:
+                archive.read("a", limit=10, what="a")
+            assert caught.value.finding_id == "pkg.checksum_mismatch"
 
 
 def test_hand_made_component_package(tmp_path: Path) -> None:

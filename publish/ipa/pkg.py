@@ -24,7 +24,7 @@ from publish.ipa.pkg_payload import MAX_EXPANDED_PAYLOAD_BYTES, CpioEntry, open_
 from publish.ipa.pkg_signature import installer_signature
 from publish.ipa.profile import ProvisioningProfile, parse_provisioning_profile
 from publish.ipa.safe_xml import XmlNode, parse_xml
-from publish.ipa.xar import XarArchive
+from publish.ipa.xar import MAGIC, XarArchive
 
 MAX_INFO_PLIST_BYTES = 2 * 1024 * 1024
 MAX_PROFILE_BYTES = 1024 * 1024
@@ -35,6 +35,16 @@ _BUILD_HINT = ("Build it with Xcode (Product > Archive > Distribute App > App St
                "`productbuild --component Example.app /Applications --sign \"3rd Party Mac Developer Installer: "
                "<Team> (<TEAMID>)\" Example.pkg`.")
 _DEVELOPMENT_CERTIFICATES = ("Apple Development:", "Mac Developer:")
+
+
+def looks_like_pkg(path: str | os.PathLike[str]) -> bool:
+    """Whether the file starts like a xar archive: how a caller tells a .pkg from an .ipa (a zip) by content,
+    whatever its name. False for anything unreadable; inspecting it then says why."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(4) == MAGIC
+    except OSError:
+        return False
 
 
 def inspect_pkg(path: str | os.PathLike[str], *, max_expanded_payload: int = MAX_EXPANDED_PAYLOAD_BYTES) -> PkgInfo:
@@ -295,4 +305,4 @@ def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-__all__ = ["inspect_archive", "inspect_pkg", "mac_profile"]
+__all__ = ["inspect_archive", "inspect_pkg", "looks_like_pkg", "mac_profile"]

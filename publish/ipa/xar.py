@@ -35,12 +35,14 @@ MAGIC = b"xar!"
 MAX_TOC_COMPRESSED_BYTES = 16 * 1024 * 1024
 MAX_TOC_BYTES = 64 * 1024 * 1024
 MAX_ENTRIES = 10_000  # files listed in the TOC (see safe_xml.MAX_ELEMENTS)
+MAX_SIGNATURE_BYTES = 1024 * 1024  # an RSA signature is 256-512 bytes, a CMS one a few KiB
 CHUNK = 256 * 1024
 
 _HEADER = struct.Struct(">4sHHQQI")
 _DIGESTS: dict[str, Callable[[], Any]] = {"sha1": hashlib.sha1, "md5": hashlib.md5, "sha224": hashlib.sha224,
                                           "sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
 _ALGORITHM_BY_NUMBER = {0: "none", 1: "sha1", 2: "md5"}
+_RAW = ("application/octet-stream", "")
 _REBUILD_HINT = "Build the package again (productbuild / Xcode's Distribute App > App Store Connect > Export)."
 
 
@@ -244,6 +246,10 @@ class XarArchive:
         for element in ("signature", "x-signature"):
             for node in toc.findall(element):
                 start, size = self._heap_range(node.child_text("offset"), node.child_text("size"), f"the {element}")
+                if size > MAX_SIGNATURE_BYTES:
+                    raise IpaError(f"{self.path}: the installer {element} declares {size} bytes, more than the "
+                                   f"{MAX_SIGNATURE_BYTES} any signature needs; refused as damaged or hostile.",
+                                   finding_id="pkg.corrupt", hint="Sign the package again (productsign / productbuild --sign).")
                 certificates = []
                 for cert in node.iter("X509Certificate"):
                     try:
@@ -263,7 +269,8 @@ class XarArchive:
     def stream(self, name: str, *, limit: int, what: str) -> Iterator[bytes]:
         """The extracted bytes of one member as chunks, never more than `limit` in all (whatever the TOC claims).
 
-        The archived checksum is checked as the bytes go by; a mismatch raises at the end of the stream.
+        The archived and extracted checksums are checked as the bytes go by; a mismatch raises at the end of the
+        stream (so a caller that stops early has not had them checked).
         """
         entry = self.entries[name]
         if entry.size > limit:
@@ -271,8 +278,9 @@ class XarArchive:
                 f"{what} ({name}) declares {entry.size} bytes, more than the {limit} allowed; refused as a likely "
                 f"decompression bomb or a damaged package.", finding_id="pkg.member_too_large", hint=_REBUILD_HINT)
         decoder = _decoder(entry.encoding, name, self.path)
-        expected = entry.archived_checksum
-        digest = _DIGESTS[expected.style]() if expected and expected.style in _DIGESTS else None
+        archived = _hasher(entry.archived_checksum)
+        # Stored members are the same bytes both ways: one digest is enough.
+        extracted = _hasher(entry.extracted_checksum) if entry.encoding not in _RAW else None
         produced, remaining, position = 0, entry.length, entry.offset
         while remaining > 0:
             chunk = self._read_at(position, min(remaining, CHUNK))
@@ -281,18 +289,21 @@ class XarArchive:
                                finding_id="pkg.truncated", hint="Fetch or build the .pkg again.")
             position += len(chunk)
             remaining -= len(chunk)
-            if digest is not None:
-                digest.update(chunk)
+            if archived is not None:
+                archived.update(chunk)
             for piece in decoder(chunk, limit + 1 - produced):
                 produced += len(piece)
                 if produced > limit:
                     raise IpaError(
                         f"{what} ({name}) expands to more than {limit} bytes although it declares {entry.size}; "
                         f"refused as a decompression bomb.", finding_id="pkg.member_too_large", hint=_REBUILD_HINT)
+                if extracted is not None:
+                    extracted.update(piece)
                 yield piece
-        if digest is not None and expected and digest.hexdigest() != expected.hex.lower():
-            raise IpaError(f"{name} in {self.path} does not match its {expected.style} checksum; the "
-                           f"package is damaged.", finding_id="pkg.checksum_mismatch", hint=_REBUILD_HINT)
+        for digest, expected in ((archived, entry.archived_checksum), (extracted, entry.extracted_checksum)):
+            if digest is not None and expected is not None and digest.hexdigest() != expected.hex.lower():
+                raise IpaError(f"{name} in {self.path} does not match its {expected.style} checksum; the "
+                               f"package is damaged.", finding_id="pkg.checksum_mismatch", hint=_REBUILD_HINT)
 
     def read(self, name: str, *, limit: int, what: str) -> bytes:
         data = b"".join(self.stream(name, limit=limit, what=what))
@@ -308,7 +319,7 @@ Decoder = Callable[[bytes, int], Iterator[bytes]]
 
 def _decoder(encoding: str, name: str, path: str) -> Decoder:
     """A function feeding archived bytes in and yielding extracted pieces, each call's output bounded."""
-    if encoding in ("application/octet-stream", ""):
+    if encoding in _RAW:
         def raw(chunk: bytes, _room: int) -> Iterator[bytes]:
             yield chunk
         return raw
@@ -349,6 +360,10 @@ def _decoder(encoding: str, name: str, path: str) -> Decoder:
             raise IpaError(f"{name} in {path} cannot be decompressed ({exc}).", finding_id="pkg.corrupt",
                            hint=_REBUILD_HINT) from None
     return decode
+
+
+def _hasher(checksum: Checksum | None) -> Any:
+    return _DIGESTS[checksum.style]() if checksum is not None and checksum.style in _DIGESTS else None
 
 
 def _integer(text: str | None, what: str, path: str) -> int:
