@@ -317,9 +317,9 @@ def _write_payload(out: BinaryIO, cpio: Iterator[bytes], fmt: str, level: int) -
         pending = b""
         for chunk in _rechunk(cpio, _PIECE):
             if pending:
-                _pbzx_chunk(out, pending, last=False)
+                _pbzx_chunk(out, pending, last=False, level=level)
             pending = chunk
-        _pbzx_chunk(out, pending, last=True)
+        _pbzx_chunk(out, pending, last=True, level=level)
 
 
 def _rechunk(pieces: Iterator[bytes], size: int) -> Iterator[bytes]:
@@ -332,8 +332,9 @@ def _rechunk(pieces: Iterator[bytes], size: int) -> Iterator[bytes]:
     yield bytes(buffer)
 
 
-def _pbzx_chunk(out: BinaryIO, data: bytes, *, last: bool) -> None:
-    packed = lzma.compress(data, format=lzma.FORMAT_XZ, preset=1)
+def _pbzx_chunk(out: BinaryIO, data: bytes, *, last: bool, level: int) -> None:
+    # Level 0 stores every chunk as is; otherwise a fast preset (chunks are compressed one by one anyway).
+    packed = lzma.compress(data, format=lzma.FORMAT_XZ, preset=1) if level else data
     body = packed if len(packed) < len(data) else data  # Apple stores a chunk raw when xz does not shrink it
     out.write(struct.pack(">QQ", len(data) | (0 if last else _PBZX_MORE), len(body)) + body)
 
