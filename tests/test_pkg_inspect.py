@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import zipfile
 from datetime import datetime, timedelta, timezone
 from importlib.resources import files
 from pathlib import Path
@@ -16,7 +17,6 @@ import pytest
 
 from publish.ipa import IpaError
 from publish.ipa.pkg import inspect_pkg, looks_like_pkg, mac_profile
-from publish.sandbox.sample_ipa import build_ipa
 from publish.ipa.pkg_preflight import run_pkg_preflight
 from publish.ipa.profile import parse_provisioning_profile
 from publish.sandbox.sample_pkg import DEFECTS, build_pkg, mac_profile_der
@@ -198,5 +198,7 @@ def test_looks_like_pkg_by_content_not_name(valid_pkg: Path, tmp_path: Path) -> 
     renamed = tmp_path / "App.ipa"
     renamed.write_bytes(valid_pkg.read_bytes())
     assert looks_like_pkg(valid_pkg) and looks_like_pkg(renamed)
-    ipa = build_ipa(tmp_path / "named.pkg", extensions=())
+    ipa = tmp_path / "named.pkg"
+    with zipfile.ZipFile(ipa, "w") as archive:
+        archive.writestr("Payload/App.app/Info.plist", b"")
     assert not looks_like_pkg(ipa) and not looks_like_pkg(tmp_path / "missing.pkg") and not looks_like_pkg(tmp_path)
