@@ -41,6 +41,7 @@ def test_product_archive_round_trip(valid_pkg: Path) -> None:
     assert info.uses_non_exempt_encryption is False and info.has_code_signature
     assert (info.install_location, info.product_id, info.product_version) == ("/Applications", "com.example.notes", "2.3.1")
     assert info.payload_format == "gzip/odc" and info.payload_entry_count == 12  # 6 directories (with "."), 6 files
+    assert (info.installed_path, info.icon_files) == ("/Applications/NotesPro.app", ["AppIcon.icns"])
     assert info.file_size == valid_pkg.stat().st_size and len(info.fingerprint) == 64
     assert info.profile is not None and info.profile.type == "app-store"
     assert (info.profile.app_id, info.profile.team_id) == ("com.example.notes", "A1B2C3D4E5")
@@ -89,7 +90,9 @@ def test_each_defect_gives_its_finding(tmp_path: Path, defect: str) -> None:
     ids = [f.id for f in findings]
     assert finding_id in ids, ids
     finding = next(f for f in findings if f.id == finding_id)
-    assert finding.severity == "error" and len(finding.message) > 60
+    # Apple takes these uploads (with a warning), but the build lacks something: TestFlight, or the store's icon.
+    assert finding.severity == ("warning" if defect in ("no_profile", "no_icon") else "error")
+    assert len(finding.message) > 60
     # Every defect is one problem: nothing else is reported but what follows from it.
     followers = {"get_task_allow": {"profile.development"}, "development_profile": {"entitlements.get_task_allow"}}
     assert set(ids) - {finding_id} <= followers.get(defect, set()), ids

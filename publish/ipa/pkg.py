@@ -88,6 +88,7 @@ def inspect_archive(archive: XarArchive, *, strict: bool,
                            hint="Set them in the target's build settings (Version, Build, Bundle Identifier) and archive again.")
     executable = _str(info.get("CFBundleExecutable"))
     encryption = info.get("ITSAppUsesNonExemptEncryption")
+    install_location = _install_location(archive, app.component)
     platforms = info.get("CFBundleSupportedPlatforms")
     return PkgInfo(
         path=archive.path,
@@ -107,7 +108,7 @@ def inspect_archive(archive: XarArchive, *, strict: bool,
         supported_platforms=[p for p in platforms if isinstance(p, str)] if isinstance(platforms, list) else [],
         app_path=app.path,
         component=app.component,
-        install_location=_install_location(archive, app.component),
+        install_location=install_location,
         product_id=product_id,
         product_version=product_version,
         payload_format="+".join(dict.fromkeys(formats)),
@@ -115,6 +116,8 @@ def inspect_archive(archive: XarArchive, *, strict: bool,
         apps=[a.path for a in apps],
         has_code_signature=app.has_code_signature,
         has_executable=bool(executable) and executable in app.executables,
+        installed_path=_installed_path(install_location, app.path),
+        icon_files=sorted(app.icons),
         profile=app.profile,
         signature=installer_signature(archive),
         app=app,
@@ -177,6 +180,7 @@ class _AppFiles:
     has_info_plist: bool = False
     has_code_signature: bool = False
     executables: set[str] = field(default_factory=set)
+    icons: set[str] = field(default_factory=set)
 
 
 def _app_root(path: str) -> tuple[str, str] | None:
@@ -201,6 +205,7 @@ _INFO_PLIST = "Contents/Info.plist"
 _PROFILE = "Contents/embedded.provisionprofile"
 _CODE_RESOURCES = "Contents/_CodeSignature/CodeResources"
 _EXECUTABLES = "Contents/MacOS/"
+_RESOURCES = "Contents/Resources/"
 
 
 def _scan_payload(archive: XarArchive, component: str, max_expanded: int) -> tuple[str, int, list[PkgApp]]:
@@ -233,6 +238,9 @@ def _scan_payload(archive: XarArchive, component: str, max_expanded: int) -> tup
             files.has_code_signature = True
         elif rest.startswith(_EXECUTABLES) and "/" not in rest[len(_EXECUTABLES):] and entry.type in ("file", "symlink"):
             files.executables.add(rest[len(_EXECUTABLES):])
+        elif rest.startswith(_RESOURCES) and (rest.endswith(".icns") or rest.endswith("/Assets.car")) \
+                and "/" not in rest[len(_RESOURCES):] and len(files.icons) < 64:
+            files.icons.add(rest[len(_RESOURCES):])
         return None
 
     count = 0
@@ -277,6 +285,7 @@ def _app(component: str, root: str, files: _AppFiles, source: str) -> PkgApp:
             problems.append((exc.finding_id, exc.message, exc.hint))
     return PkgApp(component=component, path=root, info_plist=info, profile=profile, has_info_plist=files.has_info_plist,
                   has_code_signature=files.has_code_signature, executables=frozenset(files.executables),
+                  icons=frozenset(files.icons),
                   problems=problems)
 
 
@@ -299,6 +308,13 @@ def mac_profile(profile: ProvisioningProfile) -> ProvisioningProfile:
     else:
         kind = MAC_PROFILE_APP_STORE
     return replace(profile, application_identifier=identifier, app_id=app_id, get_task_allow=get_task_allow, type=kind)
+
+
+def _installed_path(install_location: str | None, app_path: str) -> str | None:
+    """Where Installer puts the app: the component's install-location joined with the payload path."""
+    if install_location is None:
+        return None
+    return "/" + "/".join(p for p in f"{install_location}/{app_path}".split("/") if p and p != ".")
 
 
 def _str(value: object) -> str | None:

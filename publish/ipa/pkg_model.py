@@ -77,6 +77,7 @@ class PkgApp:
     has_info_plist: bool
     has_code_signature: bool  # Contents/_CodeSignature/CodeResources
     executables: frozenset[str]  # names under Contents/MacOS/
+    icons: frozenset[str]  # Contents/Resources/*.icns and Assets.car (where a Mac app's icon lives)
     # Why Info.plist or the profile could not be read: (finding id, message, hint).
     problems: list[tuple[str, str, str | None]] = field(default_factory=list)
 
@@ -107,6 +108,8 @@ class PkgInfo:
     apps: list[str]  # every top-level app bundle found in the payloads
     has_code_signature: bool
     has_executable: bool
+    installed_path: str | None  # where Installer puts the app: install location + app path
+    icon_files: list[str]  # Contents/Resources/*.icns and Assets.car
     profile: ProvisioningProfile | None
     signature: InstallerSignature
     app: PkgApp | None = field(default=None, repr=False, compare=False)
@@ -143,6 +146,8 @@ class PkgInfo:
             "apps": list(self.apps),
             "has_code_signature": self.has_code_signature,
             "has_executable": self.has_executable,
+            "installed_path": self.installed_path,
+            "icon_files": list(self.icon_files),
             "profile": self.profile.to_json() if self.profile else None,
             "signature": self.signature.to_json(),
         }

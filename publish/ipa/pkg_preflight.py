@@ -132,6 +132,12 @@ def _bundle(info: PkgInfo) -> list[Finding]:
                 f"format: one to three period-separated integers such as {example}. Fix the "
                 f"{'Version (MARKETING_VERSION)' if fid == 'version.format' else 'Build (CURRENT_PROJECT_VERSION)'} "
                 f"build setting."))
+    if info.installed_path is not None and info.installed_path != f"/Applications/{app.path.rsplit('/', 1)[-1]}":
+        findings.append(Finding(
+            "pkg.install_location", ERROR,
+            f"{label} would be installed at {info.installed_path}; a Mac App Store app must install to /Applications. "
+            f"Build the package with the install location /Applications: `productbuild --component "
+            f"{app.path.rsplit('/', 1)[-1]} /Applications ...`."))
     if info.executable and not info.has_executable:
         findings.append(Finding(
             "bundle.executable_missing", ERROR,
@@ -154,10 +160,12 @@ def _profile(info: PkgInfo, now: datetime) -> list[Finding]:
     if profile is None:
         if any(fid.startswith("profile.") for fid, _m, _h in app.problems):
             return []
+        # Apple takes the upload (ITMS-90889 is a warning) but the build can then not be used with TestFlight.
         return [Finding(
-            "profile.missing", ERROR,
-            f"{app.path}/Contents/embedded.provisionprofile is missing; TestFlight refuses a Mac app without one "
-            f"(ITMS-90889). Sign the app with a Mac App Store provisioning profile and {_EXPORT}.")]
+            "profile.missing", WARNING,
+            f"{app.path}/Contents/embedded.provisionprofile is missing: App Store Connect accepts the upload, but the "
+            f"build cannot be used with TestFlight (ITMS-90889). Sign the app with a Mac App Store provisioning "
+            f"profile and {_EXPORT}.")]
     label = profile.name or profile.uuid or "the provisioning profile"
     findings = []
     if profile.type == MAC_PROFILE_DEVELOPMENT:
@@ -213,6 +221,12 @@ def _warnings(info: PkgInfo) -> list[Finding]:
             "plist.minimum_os_missing", WARNING,
             "Info.plist has no LSMinimumSystemVersion, so the app claims to run on every macOS version. Set the "
             "target's macOS Deployment Target and archive again."))
+    if not info.icon_files:
+        findings.append(Finding(
+            "icon.missing", WARNING,
+            f"{info.app_path}/Contents/Resources has no app icon (an .icns file or an asset catalog, Assets.car); the "
+            f"Mac App Store requires one with a 512x512@2x image (ITMS-90236). Add an AppIcon set to the asset "
+            f"catalog and archive again."))
     team = info.signature.team_id
     if team and info.profile and info.profile.team_id and team != info.profile.team_id:
         findings.append(Finding(

@@ -74,6 +74,8 @@ DEFECTS: dict[str, tuple[dict[str, Any], str]] = {
     "get_task_allow": ({"get_task_allow": True}, "entitlements.get_task_allow"),
     "no_code_signature": ({"code_signature": False}, "signature.missing"),
     "no_executable": ({"executable": False}, "bundle.executable_missing"),
+    "installs_elsewhere": ({"install_location": "/Library/Application Support"}, "pkg.install_location"),
+    "no_icon": ({"icon": False}, "icon.missing"),
 }
 
 
@@ -110,6 +112,7 @@ def build_pkg(
     code_signature: bool = True,
     executable: bool = True,
     executable_size: int = 64 * 1024,
+    icon: bool = True,
     payload_padding: int = 0,
     payload_compression: int = 6,
     toc_checksum: str = "sha1",
@@ -145,7 +148,8 @@ def build_pkg(
         files.append((contents + "PkgInfo", b"APPL????"))
         if executable:
             files.append((contents + f"MacOS/{name}", _mach_o(name, seed, executable_size)))
-        files.append((contents + "Resources/AppIcon.icns", b"icns" + struct.pack(">I", 8)))
+        if icon:
+            files.append((contents + "Resources/AppIcon.icns", b"icns" + struct.pack(">I", 8)))
         if payload_padding:
             files.append((contents + "Resources/GameData.pak", payload_padding))
         if profile_bytes is not None or profile_type is not None:
