@@ -123,21 +123,23 @@ def _bundle(info: PkgInfo) -> list[Finding]:
             "pkg.not_mac_app", ERROR,
             f"{label} is built for {', '.join(info.supported_platforms)}, not macOS (CFBundleSupportedPlatforms has no "
             f"MacOSX). Archive the macOS target (destination \"Any Mac\") and package that app."))
-    for value, key, fid, example in ((info.version, "CFBundleShortVersionString", "version.format", "1.4 or 2.0.1"),
-                                     (info.build_number, "CFBundleVersion", "build_number.format", "42 or 1.0.7")):
+    for fid, what, key, setting, example, value in (
+            ("version.format", "version", "CFBundleShortVersionString", "Version (MARKETING_VERSION)", "1.4 or 2.0.1",
+             info.version),
+            ("build_number.format", "build number", "CFBundleVersion", "Build (CURRENT_PROJECT_VERSION)", "42 or 1.0.7",
+             info.build_number)):
         if value and not _APPLE_VERSION.match(value):
             findings.append(Finding(
                 fid, ERROR,
-                f"The {'version' if fid == 'version.format' else 'build number'} ({key}) {value!r} is not in Apple's "
-                f"format: one to three period-separated integers such as {example}. Fix the "
-                f"{'Version (MARKETING_VERSION)' if fid == 'version.format' else 'Build (CURRENT_PROJECT_VERSION)'} "
-                f"build setting."))
-    if info.installed_path is not None and info.installed_path != f"/Applications/{app.path.rsplit('/', 1)[-1]}":
+                f"The {what} ({key}) {value!r} is not in Apple's format: one to three period-separated integers such "
+                f"as {example}. Fix the {setting} build setting."))
+    bundle_name = app.path.rsplit("/", 1)[-1]
+    if info.installed_path is not None and info.installed_path != f"/Applications/{bundle_name}":
         findings.append(Finding(
             "pkg.install_location", ERROR,
             f"{label} would be installed at {info.installed_path}; a Mac App Store app must install to /Applications. "
-            f"Build the package with the install location /Applications: `productbuild --component "
-            f"{app.path.rsplit('/', 1)[-1]} /Applications ...`."))
+            f"Build the package with the install location /Applications: `productbuild --component {bundle_name} "
+            f"/Applications ...`."))
     if info.executable and not info.has_executable:
         findings.append(Finding(
             "bundle.executable_missing", ERROR,
