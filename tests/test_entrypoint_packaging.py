@@ -1,5 +1,6 @@
 """action.yml, the Dockerfile and requirements.lock agree with the code: every input is read, every output is
-written, the image runs as a non-root user from hash-pinned requirements that cover every runtime dependency."""
+written, the image runs as root (GitHub's rule; the entrypoint then becomes the workspace's owner), labelled, from
+hash-pinned requirements that cover every runtime dependency."""
 
 from __future__ import annotations
 
@@ -38,12 +39,16 @@ def test_action_outputs_match_what_the_summary_produces() -> None:
     assert set(action["outputs"]) == set(outputs({}))
 
 
-def test_dockerfile_is_slim_non_root_and_hash_pinned() -> None:
+def test_dockerfile_is_slim_root_by_default_labelled_and_hash_pinned() -> None:
+    """GitHub runs a Docker action as the image's default user and requires root; entrypoint.py then becomes the
+    workspace's owner (tests/test_entrypoint_github.py), so the image must not set another USER."""
     text = (REPO / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim", text, re.M)
     assert "--require-hashes" in text and "requirements.lock" in text
     users = re.findall(r"^USER (\S+)", text, re.M)
-    assert users and users[-1] not in ("root", "0")
+    assert not users or users[-1] in ("root", "0")
+    for label in ("title", "description", "source", "licenses", "version", "revision"):
+        assert f"org.opencontainers.image.{label}=" in text
     assert 'ENTRYPOINT ["python", "/app/entrypoint.py"]' in text
 
 
