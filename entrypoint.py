@@ -260,16 +260,16 @@ class ActionRun:
                              "it over with actions/upload-artifact and actions/download-artifact)")
         base_url = read_input(environ, "api-base-url")
         sandbox_data = read_input(environ, "sandbox-data")
-        if sandbox_data:
-            if base_url:
-                raise InputError("inputs sandbox-data and api-base-url are both set",
-                                 hint="sandbox-data runs the simulator inside the action and points the run at it; "
-                                 "remove one of the two")
-            base_url = self.start_simulator(sandbox_data)
+        if sandbox_data and base_url:
+            raise InputError("inputs sandbox-data and api-base-url are both set",
+                             hint="sandbox-data runs the simulator inside the action and points the run at it; "
+                             "remove one of the two")
         flow = read_input(environ, "flow")
         if flow:
             self.check_flow(flow)
-        else:
+        if sandbox_data:
+            base_url = self.start_simulator(sandbox_data)
+        if not flow:
             from publish.ipa import IpaError, inspect_ipa
 
             try:
