@@ -81,7 +81,7 @@ def cli_lines(text: str) -> list[str]:
         joined = block.replace("\\\n", " ")
         for line in joined.splitlines():
             line = line.split(" #")[0].strip()
-            if "appstore-publish " in line and not line.startswith(("pip", "python3 -m venv", "act ")):
+            if ("appstore-publish " in line or "ghcr.io/" in line) and not line.startswith(("pip", "python3 -m venv", "act ")):
                 words = shlex.split(line)
                 if "docker" in words[:1]:
                     image = next(i for i, w in enumerate(words) if w.startswith("ghcr.io/"))
