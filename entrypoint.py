@@ -169,14 +169,19 @@ def write_outputs(path: str, values: Mapping[str, str]) -> None:
         handle.write(output_block(values))
 
 
+def name_inputs(text: str) -> str:
+    """A message as the action shows it: CLI flags become the action inputs that do the same."""
+    return _FLAG_PATTERN.sub(lambda m: f"the input {FLAG_TO_INPUT[m.group(1)]}", text)
+
+
 class ActionStream:
-    """The log as the action shows it: CLI flags in messages become the action inputs that do the same."""
+    """The log as the action shows it (see name_inputs)."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        self._stream.write(_FLAG_PATTERN.sub(lambda m: f"the input {FLAG_TO_INPUT[m.group(1)]}", text))
+        self._stream.write(name_inputs(text))
         return len(text)
 
     def flush(self) -> None:
@@ -342,7 +347,7 @@ class ActionRun:
             text = str(error.get("message") or "") + (f"\nHow to fix: {error['hint']}" if error.get("hint") else "")
             self.command(annotation("error", text, title=f"{where} failed"))
         code = 0
-        values = {name: self.ctx.redactor.redact(value) for name, value in outputs(result).items()}
+        values = {name: name_inputs(self.ctx.redactor.redact(value)) for name, value in outputs(result).items()}
         if files.output is not None:
             try:
                 files.output.write(output_block(values))
@@ -354,7 +359,7 @@ class ActionRun:
                                "Outputs: " + ", ".join(f"{k}={v!r}" for k, v in values.items() if v))
         if files.summary is not None:
             try:
-                files.summary.write(self.ctx.redactor.redact(render_markdown(result)) + "\n")
+                files.summary.write(name_inputs(self.ctx.redactor.redact(render_markdown(result))) + "\n")
                 files.summary.flush()
             except OSError as exc:
                 self.command(annotation("warning", f"could not write the job summary to GITHUB_STEP_SUMMARY "

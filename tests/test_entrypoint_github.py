@@ -156,6 +156,9 @@ def test_steps_are_grouped_debug_follows_runner_debug_and_hints_name_inputs(
         code, out, err = run_action(github_env(tmp_path, **inputs))  # again: the step is skipped
         assert code == 0, err
         assert "the input `restart: true`" in err and "--restart" not in err
+        state_hint = run_action(github_env(tmp_path, **{**inputs, "state-dir": str(ipa)}))  # a file, not a dir
+        assert state_hint[0] == 2 and "--state-dir" not in state_hint[2] + (tmp_path / "summary").read_text()
+        assert "--state-dir" not in outputs_of(tmp_path)["error"]
         code, out, err = run_action(github_env(tmp_path, **inputs, restart="true"))
         assert "skipping" not in err  # restart runs the step again
         assert "::group::step 1/1" in err
