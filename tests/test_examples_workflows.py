@@ -167,3 +167,12 @@ def test_release_pins_the_prebuilt_image_and_the_workflow_pushes_version_tags(tm
     assert "ghcr.io" in release and ".ci/pin-action-image.py" in release
     assert '"$VERSION" "${VERSION%.*}" "${VERSION%%.*}" latest' in release
     assert yaml.safe_load(release)["jobs"]["image"]["permissions"] == {"contents": "write", "packages": "write"}
+
+
+def test_readme_says_where_docker_actions_run_and_how_forks_work() -> None:
+    assert "Linux runners only" in README and "macos-build-linux-publish.yml" in README
+    macos = yaml.safe_load((REPO / "examples" / "workflows" / "macos-build-linux-publish.yml").read_text())
+    assert "macos" in macos["jobs"]["build"]["runs-on"] and "ubuntu" in macos["jobs"]["publish"]["runs-on"]
+    assert "fork" in README and "builds the image from the `Dockerfile`" in README
+    for way in ("### 1. GitHub Action", "### 2. Docker image", "### 3. CLI", "### 4. act"):
+        assert way in README
