@@ -36,6 +36,7 @@ from publish.action_inputs import (  # noqa: F401 - read_flag, one_step_flow ...
     read_flag,
     read_input,
     read_poll_interval,
+    read_state_dir,
 )
 from publish.workflow_commands import (
     StepFileError,
@@ -155,8 +156,8 @@ class ActionRun:
                              hint="add `ipa: path/to/App.ipa` under `with:` (relative to the workspace; "
                              "`app-path` is accepted as another name)")
         if not Path(ipa).is_file():
-            raise InputError(f"input ipa: {ipa} does not exist" + (" (it is a directory)" if Path(ipa).is_dir()
-                             else ""), hint="build or download the IPA in an earlier step (on another runner: hand "
+            raise InputError(f"input ipa: {ipa} " + ("is a directory, not an .ipa file" if Path(ipa).is_dir()
+                             else "does not exist"), hint="build or download the IPA in an earlier step (on another runner: hand "
                              "it over with actions/upload-artifact and actions/download-artifact)")
         base_url = read_input(environ, "api-base-url")
         sandbox_data = read_input(environ, "sandbox-data")
@@ -181,9 +182,10 @@ class ActionRun:
             flow = str(generated_flow)
         argv = ["-v"] if self.debug else []
         argv += ["run", flow, "--ipa", ipa, "--result-json", str(result_path)]
-        for name, flag in (("profile", "--profile"), ("state-dir", "--state-dir")):
-            if read_input(environ, name):
-                argv += [flag, read_input(environ, name)]
+        if read_input(environ, "profile"):
+            argv += ["--profile", read_input(environ, "profile")]
+        if read_state_dir(environ):
+            argv += ["--state-dir", read_state_dir(environ)]
         if base_url:
             argv += ["--api-base-url", base_url]
         if concurrency is not None:
@@ -219,6 +221,9 @@ class ActionRun:
 
         try:
             server = SandboxServer(read_data_file(Path(data_path)), processing_polls=1)
+        except UnicodeDecodeError:
+            raise InputError(f"input sandbox-data: {data_path} is not UTF-8 text", hint="give the JSON or YAML file "
+                             "written by `appstore-publish sandbox keygen --out DIR`") from None
         except SandboxDataError as exc:
             raise InputError(f"input sandbox-data: {exc}", hint="write one with `appstore-publish sandbox keygen "
                              "--out DIR`") from None

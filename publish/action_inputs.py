@@ -33,6 +33,7 @@ SECRET_INPUTS = ("api-private-key", "api-private-key-base64", "app-specific-pass
 INPUT_ALIASES = {"app-path": "ipa", "issuer-id": "api-issuer-id"}
 TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off", "")
 MAX_POLL_INTERVAL_S = 3600.0
+MAX_PATH_CHARS, MAX_NAME_BYTES = 1024, 255  # well inside Linux's PATH_MAX (4096) and NAME_MAX (255)
 def read_input(env: Mapping[str, str], name: str) -> str:
     """An input's value. The runner exports `api-key-id` as INPUT_API-KEY-ID (hyphens kept); `docker run -e` users
     and other CI systems often write INPUT_API_KEY_ID, so both are read."""
@@ -92,6 +93,16 @@ def read_poll_interval(env: Mapping[str, str]) -> float | None:
         raise InputError(f"input poll-interval must be a number of seconds above 0 and at most "
                          f"{MAX_POLL_INTERVAL_S:.0f}, got {text[:40]!r}", hint="for example `poll-interval: 10`")
     return value
+
+
+def read_state_dir(env: Mapping[str, str]) -> str:
+    """The state-dir input, refused when no file system could hold it (before anything is published)."""
+    text = read_input(env, "state-dir")
+    if len(text) > MAX_PATH_CHARS or any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in text.split("/")):
+        raise InputError(f"input state-dir is too long ({len(text)} characters; a directory name may have at most "
+                         f"{MAX_NAME_BYTES} bytes, a path {MAX_PATH_CHARS} characters)",
+                         hint="give a short directory, e.g. `state-dir: .appstore-publish`")
+    return text
 
 
 def debug_requested(env: Mapping[str, str]) -> bool:
