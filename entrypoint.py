@@ -64,20 +64,24 @@ def write_outputs(path: str, values: Mapping[str, str]) -> None:
         handle.write(output_block(values))
 
 
-def name_inputs(text: str) -> str:
-    """A message as the action shows it: CLI flags become the action inputs that do the same."""
+def name_inputs(text: str, names: Mapping[str, str] | None = None) -> str:
+    """A message as the action shows it: CLI flags become the action inputs that do the same, and files the
+    action made itself (`names`: path -> what it is) are called what they are to the user."""
+    for path, name in (names or {}).items():
+        text = text.replace(path, name)
     return _FLAG_PATTERN.sub(lambda m: f"the input {FLAG_TO_INPUT[m.group(1)]}", text)
 
 
 class ActionStream:
     """The log as the action shows it (see name_inputs)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, names: Mapping[str, str] | None = None) -> None:
         self._stream = stream
+        self._names = names if names is not None else {}
 
     def write(self, text: str) -> int:
         # A mask must reach the runner exactly as the secret is, whatever it looks like.
-        self._stream.write(text if text.startswith("::add-mask::") else name_inputs(text))
+        self._stream.write(text if text.startswith("::add-mask::") else name_inputs(text, self._names))
         return len(text)
 
     def flush(self) -> None:
@@ -105,8 +109,9 @@ class ActionRun:
     def __init__(self, environ: Mapping[str, str], stdout: TextIO, stderr: TextIO) -> None:
         self.environ = environ
         self.env: dict[str, str] = dict(environ)
-        self.log = ActionStream(stderr)
-        self.ctx = CliContext(stdout=ActionStream(stdout), stderr=self.log, env=self.env)
+        self.names: dict[str, str] = {}  # shared by both streams, filled as the action makes files
+        self.log = ActionStream(stderr, self.names)
+        self.ctx = CliContext(stdout=ActionStream(stdout, self.names), stderr=self.log, env=self.env)
         self.debug = False
         self.annotated = False  # the error was already annotated precisely (flow-file diagnostics)
         self.workdir = Path.cwd()
@@ -180,6 +185,7 @@ class ActionRun:
             generated_flow = result_path.parent / "flow.yaml"  # holds env references only, no secret
             generated_flow.write_text(one_step_flow(environ, bundle_id), encoding="utf-8")
             flow = str(generated_flow)
+            self.names[flow] = "the one-step flow made from the inputs"
         argv = ["-v"] if self.debug else []
         argv += ["run", flow, "--ipa", ipa, "--result-json", str(result_path)]
         if read_input(environ, "profile"):
@@ -247,7 +253,7 @@ class ActionRun:
             text = str(error.get("message") or "") + (f"\nHow to fix: {error['hint']}" if error.get("hint") else "")
             self.command(annotation("error", text, title=f"{where} failed"))
         code = 0
-        values = {name: name_inputs(self.ctx.redactor.redact(value)) for name, value in outputs(result).items()}
+        values = {name: name_inputs(self.ctx.redactor.redact(value), self.names) for name, value in outputs(result).items()}
         if files.output is not None:
             try:
                 files.output.write(output_block(values))
@@ -259,7 +265,7 @@ class ActionRun:
                                "Outputs: " + ", ".join(f"{k}={v!r}" for k, v in values.items() if v))
         if files.summary is not None:
             try:
-                files.summary.write(name_inputs(self.ctx.redactor.redact(render_markdown(result))) + "\n")
+                files.summary.write(name_inputs(self.ctx.redactor.redact(render_markdown(result)), self.names) + "\n")
                 files.summary.flush()
             except OSError as exc:
                 self.command(annotation("warning", f"could not write the job summary to GITHUB_STEP_SUMMARY "

@@ -73,6 +73,7 @@ def test_an_invalid_flow_is_annotated_line_by_line_exits_2_and_still_reports(tmp
     ({"ipa": "App.ipa", "poll-interval": "nan"}, "input poll-interval must be a number of seconds"),
     ({"ipa": "App.ipa", "poll-interval": "1e308"}, "input poll-interval must be a number of seconds"),
     ({"ipa": "App.ipa", "restart": "sometimes"}, "input restart must be true or false"),
+    ({"ipa": "App.ipa", "groups": "QA, QA"}, "the one-step flow made from the inputs is not a valid publish flow"),
     ({"ipa": "App.ipa", "state-dir": "x" * 5000}, "input state-dir is too long"),
     ({"ipa": "App.ipa", "state-dir": "a/" + "y" * 300}, "input state-dir is too long"),
     ({"ipa": "."}, "input ipa: . is a directory, not an .ipa file"),
