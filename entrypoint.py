@@ -39,7 +39,6 @@ from publish.action_inputs import (  # noqa: F401 - read_flag, one_step_flow ...
     read_state_dir,
 )
 from publish.workflow_commands import (
-    StepFileError,
     StepFiles,
     StepGroups,
     annotation,
@@ -279,11 +278,13 @@ def run(environ: Mapping[str, str], stdout: TextIO = sys.stdout, stderr: TextIO 
     caller, such as a test, keeps its identity)."""
     action = ActionRun(environ, stdout, stderr)
     action.mask_secrets()  # first, before anything could print them
-    try:
-        files = open_step_files(environ)
-    except StepFileError as exc:
-        action.ctx.error(f"error: {exc}; nothing was published")
-        action.command(annotation("error", f"{exc}; nothing was published", title="appstore-publish"))
+    files, problems = open_step_files(environ)
+    if problems:
+        # Found before anything is published; the file that does work still gets the failure.
+        message = "; ".join(problems) + "; nothing was published"
+        action.ctx.error(f"error: {message}")
+        action.report(failure_result(message, "fix the runner's environment (these files are the runner's)"), files)
+        files.close()
         return 2
     groups = StepGroups(action.log)
     publish_logger = logging.getLogger("publish")
@@ -317,7 +318,7 @@ def run(environ: Mapping[str, str], stdout: TextIO = sys.stdout, stderr: TextIO 
         groups.close()
         action.ctx.error(f"error: internal error ({type(exc).__name__}: {exc}); please report it with the log "
                          "above (re-run with debug logging for the traceback)")
-        if action.debug or debug_requested(environ):
+        if action.debug or environ.get("RUNNER_DEBUG") == "1":
             action.ctx.error("".join(traceback.format_exception(exc)))
         return max(1, action.report(failure_result(f"internal error: {type(exc).__name__}: {exc}", None), files))
     finally:

@@ -120,19 +120,19 @@ class StepFileError(Exception):
     """GITHUB_OUTPUT or GITHUB_STEP_SUMMARY cannot be used; the message says which and why."""
 
 
-def open_step_files(environ: Mapping[str, str]) -> StepFiles:
-    files = StepFiles()
-    try:
-        for variable, what in (("GITHUB_OUTPUT", "output"), ("GITHUB_STEP_SUMMARY", "summary")):
-            path = environ.get(variable, "")
-            if not path:
-                continue
-            setattr(files, f"{what}_path", path)
+def open_step_files(environ: Mapping[str, str]) -> tuple[StepFiles, list[str]]:
+    """Both files, each opened for appending if it can be; the problems of those that cannot (one line each)."""
+    files, problems = StepFiles(), []
+    for variable, what in (("GITHUB_OUTPUT", "output"), ("GITHUB_STEP_SUMMARY", "summary")):
+        path = environ.get(variable, "")
+        if not path:
+            continue
+        setattr(files, f"{what}_path", path)
+        try:
             setattr(files, what, _open_append(variable, path))
-    except StepFileError:
-        files.close()
-        raise
-    return files
+        except StepFileError as exc:
+            problems.append(str(exc))
+    return files, problems
 
 
 def _open_append(variable: str, path: str) -> TextIO:

@@ -112,6 +112,8 @@ def test_unwritable_step_summary_is_refused_up_front(tmp_path: Path, ipa: Path) 
     code, _, err = run_action(env)
     assert code == 2
     assert "cannot append to GITHUB_STEP_SUMMARY" in err and "Traceback" not in err
+    outputs = outputs_of(tmp_path)  # the output file still works: it says what happened
+    assert outputs["status"] == "failed" and "GITHUB_STEP_SUMMARY" in outputs["error"]
 
 
 def test_outputs_lost_after_the_run_are_printed_and_fail_the_step(tmp_path: Path, ipa: Path,
