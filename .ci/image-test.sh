@@ -156,7 +156,12 @@ values = {m[1]: m[3] for m in re.finditer(r"^([a-z-]+)<<(\S+)\n(.*?)\n?\2$", tex
 print(values.get(sys.argv[2], ""))
 EOF
 }
-show() { say "--- log of the $1 run (exit $(cat "$OUT/$1.rc")) ---"; sed 's/^/    /' "$OUT/$1.log"; }
+# The ::add-mask:: lines (consumed by the runner, never shown in a GitHub log) are counted, not printed.
+show() {
+    say "--- log of the $1 run (exit $(cat "$OUT/$1.rc")) ---"
+    grep -v '^::add-mask::' "$OUT/$1.log" | sed 's/^/    /'
+    say "    ($(grep -c '^::add-mask::' "$OUT/$1.log") ::add-mask:: lines not shown)"
+}
 
 run_action failed FLOW=publish-bad.yaml IPA=build/App.ipa SANDBOX-DATA=sandbox/sandbox-data.json
 show failed
