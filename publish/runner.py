@@ -276,7 +276,8 @@ def _run_step(ctx: StepContext, options: RunOptions, store: StateStore | None, s
                      asc_ids=done.get("asc_ids") or {})
         return entry
 
-    log.info("step %s: %s", position, spec.step)
+    # `extra` marks step boundaries for log consumers (the action folds each step into a `::group::`).
+    log.info("step %s: %s", position, spec.step, extra={"step_boundary": "start"})
     run_id = None
     if store is not None and not options.dry_run:
         run_id = store.start_step_run(fingerprint=ctx.ipa.fingerprint, bundle_id=ctx.ipa.bundle_id, flow_hash=hash_,
@@ -292,7 +293,7 @@ def _run_step(ctx: StepContext, options: RunOptions, store: StateStore | None, s
         text = options.redactor.redact(str(exc) if isinstance(exc, PublishError) else message)
         if run_id is not None:
             store.finish_step_run(run_id, status="failed", asc_ids=ctx.run.ids() or None, error=text)  # type: ignore[union-attr]
-        log.error("step %s: %s failed after %.1f s", position, spec.step, duration)
+        log.error("step %s: %s failed after %.1f s", position, spec.step, duration, extra={"step_boundary": "end"})
         if not isinstance(exc, PublishError):
             raise
         entry.update(status="failed", duration_s=round(duration, 3), message=options.redactor.redact(exc.message),
@@ -303,7 +304,8 @@ def _run_step(ctx: StepContext, options: RunOptions, store: StateStore | None, s
     if run_id is not None:
         store.finish_step_run(run_id, status="succeeded", asc_ids=asc_ids or None,  # type: ignore[union-attr]
                               outputs=options.redactor.redact_obj(outcome.outputs) or None)  # type: ignore[arg-type]
-    log.info("step %s: %s done in %.1f s: %s", position, spec.step, duration, outcome.message)
+    log.info("step %s: %s done in %.1f s: %s", position, spec.step, duration, outcome.message,
+             extra={"step_boundary": "end"})
     entry.update(status="succeeded", duration_s=round(duration, 3), message=outcome.message, asc_ids=asc_ids)
     return entry
 

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 OUTPUT_NAMES = ("build-id", "build-number", "version", "upload-id", "app-store-version-id", "review-submission-id",
-                "status")
+                "status", "error")
+FENCE = "`" * 3
 _STATUS_MARK = {"succeeded": "✅", "failed": "❌", "skipped": "⏭️", "not_run": "⏸️", "running": "…"}
 _LINK_TITLES = {
     "app": "App in App Store Connect",
@@ -29,8 +30,17 @@ def outputs(result: Mapping[str, Any]) -> dict[str, str]:
         "app-store-version-id": ids.get("app_store_version_id"),
         "review-submission-id": ids.get("review_submission_id"),
         "status": result.get("status"),
+        "error": (result.get("error") or {}).get("message"),
     }
     return {name: "" if values[name] is None else str(values[name]) for name in OUTPUT_NAMES}
+
+
+def _number(index: Any) -> int | None:
+    """A step's 1-based number; None for an error raised before any step (bad flow file, IPA refused ...)."""
+    try:
+        return int(index) + 1
+    except (TypeError, ValueError):
+        return None
 
 
 def _cell(text: Any) -> str:
@@ -51,8 +61,9 @@ def _duration(seconds: Any) -> str:
 def render_markdown(result: Mapping[str, Any]) -> str:
     """A job summary: app, bundle ID, version and build, a table of steps, warnings, and links."""
     status = result.get("status") or "unknown"
-    title = f"{_STATUS_MARK.get(status, '')} {result.get('app_name') or result.get('bundle_id')} " \
-            f"{result.get('version')} ({result.get('build_number')})".strip()
+    name = result.get("app_name") or result.get("bundle_id")
+    what = f"{name} {result.get('version')} ({result.get('build_number')})" if name else f"appstore-publish: {status}"
+    title = f"{_STATUS_MARK.get(status, '')} {what}".strip()
     lines = [f"### {title}", ""]
     if result.get("dry_run"):
         lines += ["_Dry run: nothing was sent to App Store Connect._", ""]
@@ -70,7 +81,7 @@ def render_markdown(result: Mapping[str, Any]) -> str:
     if steps:
         lines += ["| # | Step | Status | Duration | Details |", "|---|---|---|---|---|"]
         for step in steps:
-            number = int(step.get("index", 0)) + 1
+            number = _number(step.get("index"))
             mark = _STATUS_MARK.get(step.get("status"), "")
             details = step.get("error") if step.get("status") == "failed" else step.get("message")
             lines.append(f"| {number} | `{_cell(step.get('name'))}` | {mark} {_cell(step.get('status'))} | "
@@ -78,8 +89,11 @@ def render_markdown(result: Mapping[str, Any]) -> str:
         lines.append("")
     error = result.get("error")
     if error:
-        lines += [f"**Failed at step {int(error.get('index', 0)) + 1} (`{_cell(error.get('step'))}`):** "
-                  f"{_cell(error.get('message'))}", ""]
+        number = _number(error.get("index"))
+        where = f"Failed at step {number} (`{_cell(error.get('step'))}`)" if number else "Failed before any step ran"
+        # A fenced block keeps a multi-line message (every problem of a flow file) readable.
+        message = str(error.get("message") or "").replace(FENCE, "' ' '")
+        lines += [f"**{where}:**", "", f"{FENCE}text", message, FENCE, ""]
         if error.get("hint"):
             lines += [f"How to fix: {_cell(error.get('hint'))}", ""]
     warnings = result.get("warnings") or []
@@ -100,7 +114,7 @@ def render_text(result: Mapping[str, Any]) -> str:
     lines = [f"{result.get('app_name')} {result.get('version')} ({result.get('build_number')}) "
              f"[{result.get('bundle_id')}]: {status}{' (dry run)' if result.get('dry_run') else ''}"]
     for step in result.get("steps") or []:
-        number = int(step.get("index", 0)) + 1
+        number = _number(step.get("index"))
         detail = step.get("error") if step.get("status") == "failed" else step.get("message")
         lines.append(f"  {number}. {step.get('name'):<20} {step.get('status'):<9} "
                      f"{_duration(step.get('duration_s')):>9}  {(detail or '').splitlines()[0] if detail else ''}")

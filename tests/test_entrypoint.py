@@ -123,7 +123,7 @@ def test_dry_run_from_inputs_writes_outputs_and_summary_and_leaks_nothing(
     assert outputs["status"] == "succeeded"
     assert (outputs["version"], outputs["build-number"]) == ("2.1.0", "77")
     assert set(outputs) == {"build-id", "build-number", "version", "upload-id", "app-store-version-id",
-                            "review-submission-id", "status"}
+                            "review-submission-id", "status", "error"}
     summary = (tmp_path / "summary").read_text()
     assert "com.example.app" in summary and "send_to_testflight" in summary
     assert "::add-mask::" in out
