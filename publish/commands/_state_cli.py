@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from publish.commands._arguments import local_path
 from publish.errors import InputError
 from publish.state import DATABASE_NAME, STATE_DIR_ENV, StateStore, resolve_state_dir
 
@@ -27,6 +28,7 @@ def add_state_dir_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state-dir",
         metavar="DIR",
+        type=local_path,
         help=f"state directory (default: ${STATE_DIR_ENV}, else the flow's state_dir, else .appstore-publish/ "
         "in the working directory)",
     )

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from publish.commands._arguments import local_path
 from publish.ipa import run_preflight
 
 
@@ -17,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "extensions) that every upload runs before sending a byte. Exit 2 if any error is found, 0 otherwise "
         "(warnings are printed but do not fail).",
     )
-    parser.add_argument("ipa", metavar="IPA", help="path to the .ipa file")
+    parser.add_argument("ipa", metavar="IPA", type=local_path, help="path to the .ipa file")
     parser.add_argument("--bundle-id", metavar="ID", help="fail unless the IPA's bundle ID is ID")
     parser.add_argument("--json", action="store_true",
                         help="print JSON (the check_report in schemas/ipa-info.schema.json)")

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from publish.commands._arguments import local_path, output_path
 from publish.errors import InputError
 from publish.ipa import IpaError, IpaInfo, extract_icon, inspect_ipa
 from publish.ipa.model import DEVICE_FAMILY_NAMES
@@ -20,6 +21,10 @@ PROFILE_TYPE_LABELS = {
 }
 
 
+def _output_file(text: str) -> Path:
+    return Path(output_path(text))
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "info",
@@ -27,10 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Show an IPA's app information — bundle ID, version, build, platform, icons, app extensions and "
         "watch app, provisioning profile and signing — reading only the zip directory and a few small files.",
     )
-    parser.add_argument("ipa", metavar="IPA", help="path to the .ipa file")
+    parser.add_argument("ipa", metavar="IPA", type=local_path, help="path to the .ipa file")
     parser.add_argument("--json", action="store_true",
                         help="print JSON (documented by schemas/ipa-info.schema.json)")
-    parser.add_argument("--icon-out", metavar="FILE", type=Path,
+    parser.add_argument("--icon-out", metavar="FILE", type=_output_file,
                         help="write the largest app icon PNG to FILE (byte for byte: Xcode's crushed 'CgBI' PNGs stay as they are)")
     parser.set_defaults(handler=run)
 

@@ -10,6 +10,7 @@ import argparse
 import json
 from typing import Any
 
+from publish.commands._arguments import local_path
 from publish.commands._state_cli import add_state_dir_argument, open_store
 from publish.errors import InputError
 from publish.ipa import IpaError, inspect_ipa, run_preflight
@@ -27,8 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Inspect the IPA, pick the publish profile matching its bundle ID, and print the steps that "
         "would run with their effective settings (defaults filled in). Nothing is sent to App Store Connect.",
     )
-    parser.add_argument("flow", metavar="FLOW", help="the publish-flow YAML file")
-    parser.add_argument("--ipa", required=True, metavar="IPA", help="the .ipa to publish")
+    parser.add_argument("flow", metavar="FLOW", type=local_path, help="the publish-flow YAML file")
+    parser.add_argument("--ipa", required=True, metavar="IPA", type=local_path, help="the .ipa to publish")
     parser.add_argument("--profile", metavar="BUNDLE_ID",
                         help="use this profile (bundle ID or name) instead of the one matching the IPA")
     parser.add_argument("--check-secrets", action="store_true",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from publish.commands._arguments import local_path
 from publish.secrets import describe_credentials
 from publish.spec import load_flow
 
@@ -17,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "names, duplicate bundle IDs, release-note files). Every problem is listed as FILE:LINE:COLUMN. Exit code 2 "
         "when the file has problems.",
     )
-    parser.add_argument("flow", metavar="FLOW", help="the publish-flow YAML file")
+    parser.add_argument("flow", metavar="FLOW", type=local_path, help="the publish-flow YAML file")
     parser.add_argument("--check-secrets", action="store_true",
                         help="also resolve every API key and Apple ID the flow uses (environment variables, files) "
                         "and check the private keys; nothing is sent anywhere")
