@@ -221,17 +221,23 @@ def parser_chain(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[a
     return chain
 
 
-def unknown_option(chain: Sequence[argparse.ArgumentParser], argv: Sequence[str]) -> UsageError | None:
-    """A `--flag` that no parser on the chain knows (argparse would first complain of a missing required
-    argument, which sends the user to the wrong fix)."""
-    leaf = chain[-1]
-    known = {s for p in chain for s in p._option_string_actions}
+def unknown_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> UsageError | None:
+    """A `--flag` that the parser it falls to does not know (argparse would first complain of a missing
+    required argument, which sends the user to the wrong fix). The flags of the parsers above count too:
+    `-v` belongs to every level."""
+    chain = [parser]
     for token in argv:
         if token == "--":
             break
-        if not token.startswith("--") or token == "--" or " " in token:
+        subcommands = [a for a in chain[-1]._actions if isinstance(a, argparse._SubParsersAction)]
+        if subcommands and not token.startswith("-") and token in subcommands[0].choices:
+            chain.append(subcommands[0].choices[token])
+            continue
+        if not token.startswith("--") or " " in token:
             continue
         name = token.partition("=")[0]
+        leaf = chain[-1]
+        known = {s for p in chain for s in p._option_string_actions}
         if name in known or sum(1 for s in leaf._option_string_actions if s.startswith(name)) == 1:
             continue
         path = getattr(leaf, "command_path", "")
@@ -260,7 +266,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = build_parser(load={word} if word in known_names else ())
     chain = parser_chain(parser, argv)
     if word in known_names and not any(t in ("-h", "--help") for t in argv):
-        refused = unknown_option(chain, argv)
+        refused = unknown_option(parser, argv)
         if refused is not None:
             raise refused
     try:

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from publish.commands._arguments import local_path
-from publish.ipa import run_preflight
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
+    from publish.ipa import run_preflight  # noqa: PLC0415 - heavy; `--help` stays fast
+
     findings = run_preflight(args.ipa, expected_bundle_id=args.bundle_id)
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]

@@ -6,12 +6,12 @@ import argparse
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from publish.commands._arguments import local_path, output_path
 from publish.errors import InputError
-from publish.ipa import IpaError, IpaInfo, extract_icon, inspect_ipa
-from publish.ipa.model import DEVICE_FAMILY_NAMES
+if TYPE_CHECKING:
+    from publish.ipa import IpaInfo
 
 PROFILE_TYPE_LABELS = {
     "app-store": "App Store",
@@ -42,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def inspect_or_fail(path: str) -> IpaInfo:
     """inspect_ipa, with its IpaError turned into the CLI's InputError (exit 2)."""
+    from publish.ipa import IpaError, inspect_ipa  # noqa: PLC0415 - heavy; `--help` stays fast
+
     try:
         return inspect_ipa(path)
     except IpaError as exc:
@@ -49,6 +51,8 @@ def inspect_or_fail(path: str) -> IpaInfo:
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
+    from publish.ipa import IpaError, extract_icon  # noqa: PLC0415 - heavy; `--help` stays fast
+
     info = inspect_or_fail(args.ipa)
     document = info.to_json()
     icon_line = None
@@ -80,6 +84,8 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def format_info(info: IpaInfo, *, now: datetime | None = None) -> str:
+    from publish.ipa.model import DEVICE_FAMILY_NAMES  # noqa: PLC0415
+
     now = now or datetime.now(timezone.utc)
     families = ", ".join(DEVICE_FAMILY_NAMES.get(f, str(f)) for f in info.device_families) or "unspecified"
     rows: list[tuple[str, str]] = [

@@ -16,7 +16,6 @@ from publish.commands._state_cli import (
     state_dir_for,
     table,
 )
-from publish.spec import load_flow
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,6 +56,8 @@ def describe(store, profile) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace, ctx) -> int:
+    from publish.spec import load_flow  # noqa: PLC0415 - heavy; `--help` stays fast
+
     flow = load_flow(args.flow)
     store = open_store(args, ctx, flow, required=False)
     try:

@@ -6,8 +6,6 @@ import argparse
 import json
 
 from publish.commands._arguments import local_path
-from publish.secrets import describe_credentials
-from publish.spec import load_flow
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, ctx) -> int:
+    from publish.secrets import describe_credentials  # noqa: PLC0415 - heavy; `--help` stays fast
+    from publish.spec import load_flow  # noqa: PLC0415
+
     flow = load_flow(args.flow)
     steps = sum(len(p.flow) for p in flow.profiles)
     credentials: list[str] = []
