@@ -137,11 +137,17 @@ class CliParser(argparse.ArgumentParser):
         names = [str(c) for c in action.choices]
         if isinstance(action, argparse._SubParsersAction):
             where = f" of '{self.command_path}'" if self.command_path else ""
-            message = f"unknown command{where} '{value}'{_did_you_mean(str(value), names)}"
+            message = f"unknown command{where} '{_clip(value)}'{_did_you_mean(str(value), names)}"
         else:
-            message = (f"invalid value '{value}' for {_action_name(action)} (choose from {', '.join(names)})"
+            message = (f"invalid value '{_clip(value)}' for {_action_name(action)} (choose from {', '.join(names)})"
                        f"{_did_you_mean(str(value), names)}")
         raise argparse.ArgumentError(None, message)
+
+
+def _clip(value: object, limit: int = 40) -> str:
+    """A word from the command line, cut short for a message."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _action_name(action: argparse.Action) -> str:
@@ -242,7 +248,7 @@ def unknown_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Usag
             continue
         path = getattr(leaf, "command_path", "")
         where = f" for '{path}'" if path else ""
-        return UsageError(f"unknown option '{name}'{where}{_did_you_mean(name, known)}", _help_hint(path))
+        return UsageError(f"unknown option '{_clip(name)}'{where}{_did_you_mean(name, known)}", _help_hint(path))
     return None
 
 
@@ -253,8 +259,9 @@ def _unexpected(chain: Sequence[argparse.ArgumentParser], extras: Sequence[str])
     if first.startswith("-") and len(first) > 1:
         name = first.partition("=")[0]
         where = f" for '{path}'" if path else ""
-        return UsageError(f"unknown option '{name}'{where}{_did_you_mean(name, known)}", _help_hint(path))
-    return UsageError(f"unexpected argument '{first}'" + (f" (and {len(extras) - 1} more)" if len(extras) > 1 else ""),
+        return UsageError(f"unknown option '{_clip(name)}'{where}{_did_you_mean(name, known)}", _help_hint(path))
+    more = f" (and {len(extras) - 1} more)" if len(extras) > 1 else ""
+    return UsageError(f"unexpected argument '{_clip(first)}'{more}",
                       _help_hint(path))
 
 

@@ -99,3 +99,20 @@ def test_fish_script_names_every_command_and_the_options_of_run() -> None:
         assert f"-n '__fish_use_subcommand' -a {command.name} " in text, command.name
     assert "-n '__fish_seen_subcommand_from run' -l poll-interval -r -F" in text
     assert "-n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'" in text
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+@pytest.mark.parametrize("line, expected", [
+    ("appstore-publish ru", {"run"}),
+    ("appstore-publish run flow.yml --poll", {"--poll-interval"}),
+    ("appstore-publish sandbox ", {"serve", "keygen"}),
+    ("appstore-publish completion ", {"bash", "zsh", "fish"}),
+])
+def test_fish_completes_what_the_parser_accepts(tmp_path: Path, line: str, expected: set[str]) -> None:
+    path = tmp_path / "appstore-publish.fish"
+    path.write_text(_script("fish"))
+    completed = subprocess.run(["fish", "--no-config", "-c", f"source {path}; complete -C '{line}'"],
+                               capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    offered = {row.split("\t")[0] for row in completed.stdout.splitlines() if row}
+    assert offered == expected, offered

@@ -19,12 +19,18 @@ from publish.local_paths import output_file_problem, path_problem
 def bounded_int(low: int, high: int, *, example: int | None = None) -> Callable[[str], int]:
     """A whole number in [low, high]."""
     def parse(text: str) -> int:
+        digits = text.strip().lstrip("+-")
+        if len(digits) > 30 and digits.isdigit():  # past any bound here, and int() refuses > 4300 digits
+            raise argparse.ArgumentTypeError(_fits(f"{_shown(text, quoted=False)} is out of range", low, high,
+                                                   example))
         try:
             value = int(text.strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(_fits(f"{text!r} is not a whole number", low, high, example)) from None
+            raise argparse.ArgumentTypeError(_fits(f"{_shown(text)} is not a whole number", low, high,
+                                                   example)) from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(_fits(f"{value} is out of range", low, high, example))
+            raise argparse.ArgumentTypeError(_fits(f"{_shown(str(value), quoted=False)} is out of range", low, high,
+                                                   example))
         return value
     return parse
 
@@ -36,13 +42,14 @@ def bounded_float(low: float, high: float, *, low_open: bool = False,
         try:
             value = float(text.strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(_fits(f"{text!r} is not a number", low, high, example,
+            raise argparse.ArgumentTypeError(_fits(f"{_shown(text)} is not a number", low, high, example,
                                                    low_open=low_open)) from None
         if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(_fits(f"{text!r} is not a finite number", low, high, example,
+            raise argparse.ArgumentTypeError(_fits(f"{_shown(text)} is not a finite number", low, high, example,
                                                    low_open=low_open))
         if value > high or value < low or (low_open and value == low):
-            raise argparse.ArgumentTypeError(_fits(f"{text} is out of range", low, high, example, low_open=low_open))
+            raise argparse.ArgumentTypeError(_fits(f"{_shown(text, quoted=False)} is out of range", low, high, example,
+                                                   low_open=low_open))
         return value
     return parse
 
@@ -51,6 +58,12 @@ def _fits(problem: str, low: float, high: float, example: float | None, *, low_o
     bounds = f"more than {_number(low)} and at most {_number(high)}" if low_open else \
         f"from {_number(low)} to {_number(high)}"
     return problem + f"; give a number {bounds}" + (f", e.g. {_number(example)}" if example is not None else "")
+
+
+def _shown(text: str, *, quoted: bool = True, limit: int = 40) -> str:
+    """`text` for a message, cut short: a 5000-digit argument is not echoed back whole."""
+    cut = text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+    return repr(cut) if quoted else cut
 
 
 def _number(value: float) -> str:

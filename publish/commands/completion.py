@@ -168,7 +168,8 @@ def fish_script(prog: str, nodes: list[Node]) -> str:
             summary = next((n.summary for n in nodes if n.path == (*node.path, child)), "")
             lines.append(f"complete -c {prog} -n {_fish_quote(condition)} -a {child} -d {_fish_quote(summary)}")
         if node.positional_choices:
-            lines.append(f"complete -c {prog} -n {_fish_quote(condition)} -a {_fish_quote(' '.join(node.positional_choices))}")
+            choices = _fish_quote(" ".join(node.positional_choices))
+            lines.append(f"complete -c {prog} -n {_fish_quote(condition)} -a {choices}")
         for option in node.options:
             spec = []
             for name in option.names:

@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "matching the IPA's bundle ID")
     parser.add_argument("--api-base-url", metavar="URL", help=f"App Store Connect API base URL (env {BASE_URL_ENV}; "
                         "http:// only for loopback, e.g. the simulator)")
-    parser.add_argument("--state-dir", metavar="DIR", type=local_path, help=f"state directory (default: ${STATE_DIR_ENV}, else the "
+    parser.add_argument("--state-dir", metavar="DIR", type=local_path,
+                        help=f"state directory (default: ${STATE_DIR_ENV}, else the "
                         "flow's state_dir, else .appstore-publish/)")
     parser.add_argument("--restart", action="store_true", help="run every step, even those already done")
     parser.add_argument("--dry-run", action="store_true", help="print every call that would be made; make none")

@@ -59,10 +59,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1; 0.0.0.0 inside Docker — plain HTTP, test only)")
-    serve.add_argument("--port", type=bounded_int(0, 65535, example=8080), default=0, help="port (default: any free port, printed at start)")
+    serve.add_argument("--port", type=bounded_int(0, 65535, example=8080), default=0,
+                       help="port (default: any free port, printed at start)")
     serve.add_argument("--data", type=_path, metavar="FILE",
                        help="YAML/JSON data file: keys and apps (schemas/sandbox-data.schema.json)")
-    serve.add_argument("--part-size", type=bounded_int(1, MAX_PART_SIZE, example=5 * 1024 * 1024), default=64 * 1024 * 1024, metavar="BYTES",
+    serve.add_argument("--part-size", type=bounded_int(1, MAX_PART_SIZE, example=5 * 1024 * 1024),
+                       default=64 * 1024 * 1024, metavar="BYTES",
                        help="size of each upload part (default 64 MiB)")
     serve.add_argument("--processing-polls", type=bounded_int(0, 10_000, example=2), default=2, metavar="N",
                        help="GETs of an upload (then of its build) before processing moves on (default 2)")
@@ -79,10 +81,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="answer 429 (Retry-After) after every N API calls")
     faults.add_argument("--drop-part-rate", type=_share("--drop-part-rate"), default=0.0, metavar="R",
                         help="share of part uploads whose connection is dropped half-way")
-    faults.add_argument("--bandwidth-cap", type=bounded_float(0, 10**6, low_open=True, example=20), default=None, metavar="MBPS",
+    faults.add_argument("--bandwidth-cap", type=bounded_float(0, 10**6, low_open=True, example=20), default=None,
+                        metavar="MBPS",
                         help="per-connection cap on part uploads, in megabits per second")
-    faults.add_argument("--latency-ms", type=bounded_int(0, 600_000, example=200), default=0, metavar="MS", help="added before every answer")
-    faults.add_argument("--seed", type=bounded_int(0, 2**63 - 1, example=7), default=0, help="seed of the fault RNG (default 0)")
+    faults.add_argument("--latency-ms", type=bounded_int(0, 600_000, example=200), default=0, metavar="MS",
+                        help="added before every answer")
+    faults.add_argument("--seed", type=bounded_int(0, 2**63 - 1, example=7), default=0,
+                        help="seed of the fault RNG (default 0)")
     serve.set_defaults(handler=serve_command)
 
     keygen = commands.add_parser(
