@@ -244,8 +244,8 @@ def unknown_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Usag
         name = token.partition("=")[0]
         leaf = chain[-1]
         known = {s for p in chain for s in p._option_string_actions}
-        if name in known or sum(1 for s in leaf._option_string_actions if s.startswith(name)) == 1:
-            continue
+        if name in known or any(s.startswith(name) for s in leaf._option_string_actions):
+            continue  # an abbreviation: argparse takes it, or says which flags it could be
         path = getattr(leaf, "command_path", "")
         where = f" for '{path}'" if path else ""
         return UsageError(f"unknown option '{_clip(name)}'{where}{_did_you_mean(name, known)}", _help_hint(path))

@@ -102,6 +102,11 @@ def test_misspellings_get_a_suggestion_and_exit_2(argv: list[str], expected: str
     assert err.count("error:") == 1 and "How to fix: see `appstore-publish" in err and "Traceback" not in err
 
 
+def test_an_ambiguous_abbreviation_names_the_candidates() -> None:
+    code, _, err = _run("run", "f.yml", "--ipa", "a.ipa", "--re")
+    assert code == 2 and "--re could match --restart, --result-json" in err and err.count("error:") == 1
+
+
 def test_a_word_far_from_every_command_gets_no_wild_guess() -> None:
     _, _, err = _run("frobnicate")
     assert "did you mean" not in err

@@ -202,3 +202,16 @@ def test_resume_and_corrections() -> None:
 def test_detects_tty_from_the_stream() -> None:
     assert ProgressReporter(Tty()).is_tty
     assert not ProgressReporter(io.StringIO()).is_tty
+
+
+def test_a_stall_still_shows_on_a_narrow_terminal() -> None:
+    stream = Tty()
+    clock = FakeClock()
+    progress = ProgressReporter(stream, clock=clock, columns=lambda: 40, ticker=False,
+                                label="Uploading MyGreatApp-2.3.1-456.ipa")
+    progress.start(3 * GIB)
+    clock.now = 30.0
+    progress.tick()
+    frame = _frames(stream.getvalue())[-1]
+    assert "stalled 0:30" in frame and len(frame) <= 39
+    progress.finish()

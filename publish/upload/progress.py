@@ -264,7 +264,7 @@ class ProgressReporter:
         in_flight = f"(+{format_bytes(self._in_flight)} in flight)" if self._in_flight and not final else ""
         line = self.compose(width=max(20, self._columns()) - 1, percent=self._percent(),
                             amount=format_amount(self._done, self._total), rate=f"{format_bytes(rate)}/s",
-                            timing=timing, elapsed=format_duration(elapsed), in_flight=in_flight)
+                            timing=timing, elapsed=f"{format_duration(elapsed)} elapsed", in_flight=in_flight)
         padding = " " * max(0, self._line_width - len(line))
         self._line_width = len(line)
         self._stream.write("\r" + line + padding)
@@ -275,28 +275,31 @@ class ProgressReporter:
                 in_flight: str = "") -> str:
         """The bar line in at most `width` characters: the richest variant that fits, bar between MIN and MAX."""
         fraction = 1.0 if self._total == 0 else self._done / self._total
-        variants = (
-            (self.label, [amount, in_flight, rate, timing, elapsed]),
-            (self.label, [amount, rate, timing, elapsed]),
-            (self.label, [amount, rate, timing]),
-            (self.label, [amount, timing or rate]),
-            (self.label, [amount]),
-            (_shorten(self.label, 16), [amount]),
-            ("", [amount]),
+        label, short, shorter = self.label, _shorten(self.label, 28), _shorten(self.label, 16)
+        variants = (  # (label, fields, narrowest bar)
+            (label, [amount, in_flight, rate, timing, elapsed], 20),
+            (label, [amount, rate, timing, elapsed], self.MIN_BAR),
+            (label, [amount, rate, timing], self.MIN_BAR),
+            (short, [amount, rate, timing], self.MIN_BAR),
+            (shorter, [amount, rate, timing], self.MIN_BAR),
+            (shorter, [amount, timing or rate], self.MIN_BAR),
+            ("", [amount, timing or rate], self.MIN_BAR),
         )
 
         def tail_of(fields: list[str]) -> str:
             return " ".join(f for f in [f"{percent:3d}%", *fields] if f)
 
-        for label, fields in variants:
+        for text, fields, narrowest in variants:
             tail = tail_of(fields)
-            room = width - len(tail) - (len(label) + 1 if label else 0) - 3  # "[", "] "
-            if room >= self.MIN_BAR:
+            room = width - len(tail) - (len(text) + 1 if text else 0) - 3  # "[", "] "
+            if room >= narrowest:
                 bar_width = min(self.MAX_BAR, room)
                 filled = int(bar_width * fraction)
                 bar = "[" + "#" * filled + "-" * (bar_width - filled) + "]"
-                return " ".join(p for p in (label, bar, tail) if p)
-        return tail_of([amount])[:width]
+                return " ".join(p for p in (text, bar, tail) if p)
+        # Very narrow: no bar; a stall or the ETA still shows when it fits.
+        tail = tail_of([amount, timing or rate])
+        return tail if len(tail) <= width else tail_of([amount])[:width]
 
     def _write_line(self, text: str) -> None:
         self._stream.write(text + "\n")
