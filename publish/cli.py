@@ -129,15 +129,15 @@ class CliParser(argparse.ArgumentParser):
         return self.prog.partition(" ")[2]
 
     def error(self, message: str) -> Any:  # argparse's own errors land here
-        raise UsageError(_reword(message, self.command_path), _help_hint(self.command_path))
+        raise UsageError(_reword(message), _help_hint(self.command_path))
 
     def _check_value(self, action: argparse.Action, value: Any) -> None:
         if action.choices is None or value in action.choices:
             return
         names = [str(c) for c in action.choices]
         if isinstance(action, argparse._SubParsersAction):
-            where = f" of '{self.command_path}'" if self.command_path else ""
-            message = f"unknown command{where} '{_clip(value)}'{_did_you_mean(str(value), names)}"
+            kind = f"{self.command_path} command" if self.command_path else "command"
+            message = f"unknown {kind} '{_clip(value)}'{_did_you_mean(str(value), names)}"
         else:
             message = (f"invalid value '{_clip(value)}' for {_action_name(action)} (choose from {', '.join(names)})"
                        f"{_did_you_mean(str(value), names)}")
@@ -158,7 +158,7 @@ def _help_hint(path: str) -> str:
     return f"see `{PROG} {path + ' ' if path else ''}--help` for the usage and examples"
 
 
-def _reword(message: str, path: str) -> str:
+def _reword(message: str) -> str:
     if message.startswith("the following arguments are required: COMMAND"):
         return "no command given"
     prefix, _, rest = message.partition(": ")

@@ -84,7 +84,7 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
     (["vaildate", "flow.yml"], "unknown command 'vaildate'; did you mean 'validate'?"),
     (["rnu"], "unknown command 'rnu'; did you mean 'run'?"),
     (["histroy"], "unknown command 'histroy'; did you mean 'history'?"),
-    (["sandbox", "serv"], "unknown command of 'sandbox' 'serv'; did you mean 'serve'?"),
+    (["sandbox", "serv"], "unknown sandbox command 'serv'; did you mean 'serve'?"),
     (["completion", "bsh"], "invalid value 'bsh' for SHELL (choose from bash, zsh, fish); did you mean 'bash'?"),
     (["run", "f.yml", "--ipa", "a.ipa", "--poll-intervl", "3"],
      "unknown option '--poll-intervl' for 'run'; did you mean '--poll-interval'?"),

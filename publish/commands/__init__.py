@@ -109,10 +109,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "sandbox": (
         ("appstore-publish sandbox keygen --out sim", "a throwaway key and a data file"),
-        ("appstore-publish sandbox serve --data sim/sandbox-data.yml --port 8080", "serve the simulator"),
+        ("appstore-publish sandbox serve --data sim/sandbox-data.json --port 8080", "serve the simulator"),
     ),
     "sandbox serve": (
-        ("appstore-publish sandbox serve --data sim/sandbox-data.yml --port 8080", "on http://127.0.0.1:8080"),
+        ("appstore-publish sandbox serve --data sim/sandbox-data.json --port 8080", "on http://127.0.0.1:8080"),
         ("appstore-publish sandbox serve --error-rate 0.05 --latency-ms 200 --seed 7", "with faults"),
     ),
     "sandbox keygen": (
