@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from publish.cli import CliContext, main
+from publish.state import StateStore
 from flow_harness import INTERNAL, FlowWorld
 
 LONG = "d" * 5000
@@ -101,6 +102,10 @@ CASES: dict[str, Case] = {
     "download-out-missing": Case(["download", "1.0.0"], "the following arguments are required: --out"),
     "keygen-out-nul": Case(["sandbox", "keygen", "--out", "k\x00eys"], "NUL byte"),
     "serve-data-5000": Case(["sandbox", "serve", "--data", LONG], "the limit is 4096"),
+    "serve-host-nul": Case(["sandbox", "serve", "--host", "local\x00host"], "not a host name or address"),
+    "serve-host-empty": Case(["sandbox", "serve", "--host", ""], "not a host name or address"),
+    "show-version-5000": Case(["show", "9" * 5000, "--state-dir", "{state}"], "(5000 characters)' is not a version"),
+    "mark-rc-version-5000": Case(["mark-rc", "1." + "9" * 5000, "--state-dir", "{state}"], "is not a version"),
     # history --limit
     "history-limit-negative": Case(["history", "--limit", "-1"], "--limit must be 0 (all) or more"),
     "history-limit-word": Case(["history", "--limit", "all"], "--limit must be a whole number"),
@@ -149,6 +154,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowWorld]:
     world.ipa("1")
     (directory / "a-directory").mkdir()
     (directory / "a-file").write_text("not a directory\n")
+    StateStore.open(world.state_dir).close()  # a state store, so version arguments get as far as their parsing
     try:
         yield world
     finally:

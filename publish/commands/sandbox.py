@@ -42,6 +42,13 @@ def _path(text: str) -> Path:
     return Path(local_path(text))
 
 
+def _host(text: str) -> str:
+    """A host name or address to bind: socket refuses a NUL with a TypeError, and DNS names stop at 253."""
+    if not text or "\x00" in text or len(text) > 253 or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError("not a host name or address; give e.g. 127.0.0.1, 0.0.0.0 or localhost")
+    return text
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "sandbox",
@@ -57,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Serve the App Store Connect simulator on HTTP until Ctrl-C. Point a flow at it with "
         "--api-base-url (or ASC_API_BASE_URL) and use a key registered in --data (see `sandbox keygen`).",
     )
-    serve.add_argument("--host", default="127.0.0.1",
+    serve.add_argument("--host", default="127.0.0.1", type=_host,
                        help="address to listen on (default 127.0.0.1; 0.0.0.0 inside Docker — plain HTTP, test only)")
     serve.add_argument("--port", type=bounded_int(0, 65535, example=8080), default=0,
                        help="port (default: any free port, printed at start)")
