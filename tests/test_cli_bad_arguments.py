@@ -101,6 +101,7 @@ CASES: dict[str, Case] = {
     "download-out-nul": Case(["download", "1.0.0", "--out", "a\x00.ipa"], "NUL byte"),
     "download-out-missing": Case(["download", "1.0.0"], "the following arguments are required: --out"),
     "keygen-out-nul": Case(["sandbox", "keygen", "--out", "k\x00eys"], "NUL byte"),
+    "demo-keep-nul": Case(["demo", "--keep", "demo\x00files"], "NUL byte"),
     "serve-data-5000": Case(["sandbox", "serve", "--data", LONG], "the limit is 4096"),
     "serve-host-nul": Case(["sandbox", "serve", "--host", "local\x00host"], "not a host name or address"),
     "serve-host-empty": Case(["sandbox", "serve", "--host", ""], "not a host name or address"),
