@@ -215,3 +215,10 @@ def test_a_stall_still_shows_on_a_narrow_terminal() -> None:
     frame = _frames(stream.getvalue())[-1]
     assert "stalled 0:30" in frame and len(frame) <= 39
     progress.finish()
+
+
+def test_the_bar_keeps_its_width_while_the_figures_grow() -> None:
+    output, _ = _run(True, updates=500, seconds=100.0, columns=80, total=700 * MIB)
+    widths = [len(match) for match in re.findall(r"\[[#-]+\]", output)]
+    assert widths and all(later <= earlier for earlier, later in zip(widths, widths[1:])), widths
+    assert len(set(widths)) <= 3

@@ -98,6 +98,7 @@ class ProgressReporter:
         self._samples: deque[tuple[float, int]] = deque()
         self._active = False
         self._line_width = 0
+        self._bar_cap = self.MAX_BAR  # the bar only ever narrows during a transfer: no jitter as figures grow
         self._ticker: threading.Thread | None = None
         self._stop_ticker = threading.Event()
         self.lines_written = 0
@@ -115,6 +116,7 @@ class ProgressReporter:
             self._started = self._last_ack = self._clock()
             self._samples = deque([(self._started, self._done)])
             self._last_draw = None
+            self._bar_cap = self.MAX_BAR
             self._next_percent = (self._percent() // self.LOG_STEP_PERCENT + 1) * self.LOG_STEP_PERCENT
             self._active = True
             if self.is_tty:
@@ -293,7 +295,7 @@ class ProgressReporter:
             tail = tail_of(fields)
             room = width - len(tail) - (len(text) + 1 if text else 0) - 3  # "[", "] "
             if room >= narrowest:
-                bar_width = min(self.MAX_BAR, room)
+                bar_width = self._bar_cap = min(self._bar_cap, room)
                 filled = int(bar_width * fraction)
                 bar = "[" + "#" * filled + "-" * (bar_width - filled) + "]"
                 return " ".join(p for p in (text, bar, tail) if p)
