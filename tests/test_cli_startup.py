@@ -35,7 +35,7 @@ def test_help_and_version_import_nothing_heavy(argv: list[str]) -> None:
     assert commands == [], commands
     # nor the project's own heavy layers
     assert not {"publish.asc", "publish.spec", "publish.runner", "publish.ipa", "publish.sandbox"} & modules
-    assert "logging" not in modules
+    assert "logging" not in modules and "typing" not in modules
 
 
 @pytest.mark.parametrize("command", sorted({c.name for c in COMMANDS} - {"demo"}))
