@@ -3,52 +3,56 @@
 Each command lives in its own module under publish/commands/ and exposes
 `register(subparsers) -> None`, which adds its parser and sets `handler` to a
 function `(args: argparse.Namespace, ctx: CliContext) -> int`.
+
+Start-up is kept short (issue 14: `--help` took ~260 ms): the commands are listed from the light table in
+publish.commands, and only the module of the command on the line is imported, with its dependencies
+(requests, cryptography, jsonschema, yaml); the others are stand-ins that carry their one-line summary.
+This module imports the standard library's argparse and little else before a command runs.
+
+Usage errors are reported as one `error:` line with a fix, exit 2: a misspelt command or flag gets a
+did-you-mean, and `-v`/`--quiet` are accepted before or after the command.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TextIO
 
 from publish import __version__
-from publish.errors import PublishError
-from publish.redact import Redactor
+from publish.commands import COMMANDS, examples_text
 
-# Order is the order of `--help`.
-COMMAND_MODULES: tuple[str, ...] = (
-    "validate",
-    "plan",
-    "run",
-    "info",
-    "check",
-    "profiles",
-    "versions",
-    "show",
-    "history",
-    "mark_rc",
-    "download",
-    "delete",
-    "schema",
-    "sandbox",
-    "demo",
-)
+# Not typing.TYPE_CHECKING: importing typing is ~4 ms of a ~60 ms start. Type checkers treat any constant of
+# this name as true, and every annotation here is a string (from __future__ import annotations).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping, Sequence
+    from typing import Any, TextIO
+
+    from publish.redact import Redactor
+
+PROG = "appstore-publish"
+# Kept for callers that listed the modules; the table in publish.commands is the source.
+COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(c.module for c in COMMANDS))
 
 
-@dataclass
 class CliContext:
     """What a command needs from the process, injected so tests can capture it."""
 
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    redactor: Redactor = field(default_factory=Redactor)
-    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None,
+                 env: Mapping[str, str] | None = None, redactor: Redactor | None = None,
+                 stdin: TextIO | None = None, *, verbose: bool = False, quiet: bool = False) -> None:
+        if redactor is None:
+            from publish.redact import Redactor  # noqa: PLC0415 - not needed for --help
+
+            redactor = Redactor()
+        self.stdout: TextIO = stdout if stdout is not None else sys.stdout
+        self.stderr: TextIO = stderr if stderr is not None else sys.stderr
+        self.env: Mapping[str, str] = env if env is not None else dict(os.environ)
+        self.redactor: Redactor = redactor
+        self.stdin: TextIO = stdin if stdin is not None else sys.stdin
+        self.verbose = verbose
+        self.quiet = quiet  # no info logs, no progress bar; results and errors still print
 
     def print(self, text: str = "") -> None:
         self.stdout.write(self.redactor.redact(text) + "\n")
@@ -67,49 +71,263 @@ class CliContext:
                 # `::add-mask::` itself is never echoed by the runner.
                 self.stdout.write(f"::add-mask::{fragment}\n")
 
+    def with_stdout(self, stdout: TextIO) -> CliContext:
+        """The same context printing to `stdout` (run --json sends everything but the JSON to stderr)."""
+        return CliContext(stdout, self.stderr, self.env, self.redactor, self.stdin, verbose=self.verbose,
+                          quiet=self.quiet)
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="appstore-publish",
+
+# ---------------------------------------------------------------------------------------------- the parser
+
+
+class UsageError(Exception):
+    """A command line argparse (or we) refused; reported as one line plus a fix, exit 2."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def _close_match(word: str, candidates: Collection[str]) -> str | None:
+    import difflib  # noqa: PLC0415 - only on a usage error
+
+    found = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def _did_you_mean(word: str, candidates: Collection[str]) -> str:
+    match = _close_match(word, candidates)
+    return f"; did you mean '{match}'?" if match else ""
+
+
+class CliFormatter(argparse.HelpFormatter):
+    """Wraps prose as usual but keeps indented blocks (the examples) line for line."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        blocks = text.split("\n\n")
+        filled = [block if "\n  " in block or block.startswith("  ") else super(CliFormatter, self)._fill_text(
+            block, width, indent) for block in blocks]
+        return "\n\n".join(filled)
+
+
+class CliParser(argparse.ArgumentParser):
+    """Every parser of the CLI: -v/--quiet everywhere, examples in the help, usage errors as UsageError."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", CliFormatter)
+        super().__init__(*args, **kwargs)
+        examples = examples_text(self.command_path)
+        if examples:
+            self.epilog = f"{self.epilog}\n\n{examples}" if self.epilog else examples
+        group = self.add_argument_group("output")
+        # SUPPRESS: a subcommand's parser must not reset what was given before the command.
+        group.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                           help="log HTTP calls and decisions")
+        group.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                           help="only warnings, errors and results (no progress)")
+
+    @property
+    def command_path(self) -> str:
+        """'run', 'sandbox serve', or '' for the top level."""
+        return self.prog.partition(" ")[2]
+
+    def error(self, message: str) -> Any:  # argparse's own errors land here
+        raise UsageError(_reword(message), _help_hint(self.command_path))
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is None or value in action.choices:
+            return
+        names = [str(c) for c in action.choices]
+        if isinstance(action, argparse._SubParsersAction):
+            kind = f"{self.command_path} command" if self.command_path else "command"
+            message = f"unknown {kind} '{_clip(value)}'{_did_you_mean(str(value), names)}"
+        else:
+            message = (f"invalid value '{_clip(value)}' for {_action_name(action)} (choose from {', '.join(names)})"
+                       f"{_did_you_mean(str(value), names)}")
+        raise argparse.ArgumentError(None, message)
+
+
+def _clip(value: object, limit: int = 40) -> str:
+    """A word from the command line, cut short for a message."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _action_name(action: argparse.Action) -> str:
+    return "/".join(action.option_strings) if action.option_strings else str(action.metavar or action.dest)
+
+
+def _help_hint(path: str) -> str:
+    return f"see `{PROG} {path + ' ' if path else ''}--help` for the usage and examples"
+
+
+def _reword(message: str) -> str:
+    if message.startswith("the following arguments are required: COMMAND"):
+        return "no command given"
+    prefix, _, rest = message.partition(": ")
+    if prefix.startswith("argument ") and rest.startswith(prefix[len("argument "):].split("/")[-1] + " "):
+        return rest  # "argument --limit: --limit must be ..." says the flag once
+    return message
+
+
+def _add_command_parsers(parser: CliParser, load: Collection[str] | None) -> None:
+    import importlib  # noqa: PLC0415
+
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    loaded: set[str] = set()
+    stand_in: CliParser | None = None
+    for command in COMMANDS:
+        if command.name in subparsers.choices:
+            continue  # registered with a sibling (mark-rc and unmark-rc share a module)
+        wanted = load is None or any(c.name in load for c in COMMANDS if c.module == command.module)
+        if wanted and command.module not in loaded:
+            loaded.add(command.module)
+            try:
+                module = importlib.import_module(f"publish.commands.{command.module}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"publish.commands.{command.module}":
+                    raise
+            else:
+                module.register(subparsers)
+                if command.name in subparsers.choices:
+                    continue
+        # Listed with its summary, for --help and did-you-mean, but not built: each parser costs ~0.4 ms (argparse
+        # looks up translations of its headings on disk). One shared stand-in answers for all of them.
+        stand_in = stand_in or argparse.ArgumentParser(prog=f"{PROG} COMMAND", add_help=False)
+        subparsers._name_parser_map[command.name] = stand_in
+        subparsers._choices_actions.append(subparsers._ChoicesPseudoAction(command.name, (), command.summary))
+
+
+def build_parser(load: Collection[str] | None = None) -> CliParser:
+    """The whole parser (`load` None: every command's module imported, for completion and tests), or one where
+    only the commands named in `load` are real."""
+    parser = CliParser(
+        prog=PROG,
         description="Ship an iOS .ipa to TestFlight and the App Store through App Store Connect's Build Upload API.",
         epilog="Exit codes: 0 success, 1 remote or publish failure, 2 bad input or usage.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log HTTP calls and decisions")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    subparsers.required = True
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"publish.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"publish.commands.{name}":
-                continue  # command not built yet
-            raise
-        module.register(subparsers)
+    _add_command_parsers(parser, load)
     return parser
 
 
-class _ExitParser(Exception):
-    def __init__(self, code: int) -> None:
-        self.code = code
+def command_word(argv: Sequence[str]) -> str | None:
+    """The command on the line: the first word that is not an option (the top level's options take no value)."""
+    for token in argv:
+        if token == "--":
+            return None
+        if not token.startswith("-"):
+            return token
+    return None
+
+
+def parser_chain(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[argparse.ArgumentParser]:
+    """The parsers `argv` goes through: the top level, the command, a subcommand (`sandbox serve`)."""
+    chain = [parser]
+    for token in argv:
+        if token == "--":
+            break
+        actions = [a for a in chain[-1]._actions if isinstance(a, argparse._SubParsersAction)]
+        if actions and not token.startswith("-") and token in actions[0].choices:
+            chain.append(actions[0].choices[token])
+    return chain
+
+
+def unknown_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> UsageError | None:
+    """A `--flag` that the parser it falls to does not know (argparse would first complain of a missing
+    required argument, which sends the user to the wrong fix). The flags of the parsers above count too:
+    `-v` belongs to every level."""
+    chain = [parser]
+    for token in argv:
+        if token == "--":
+            break
+        subcommands = [a for a in chain[-1]._actions if isinstance(a, argparse._SubParsersAction)]
+        if subcommands and not token.startswith("-") and token in subcommands[0].choices:
+            chain.append(subcommands[0].choices[token])
+            continue
+        if not token.startswith("--") or " " in token:
+            continue
+        name = token.partition("=")[0]
+        leaf = chain[-1]
+        known = {s for p in chain for s in p._option_string_actions}
+        if name in known or any(s.startswith(name) for s in leaf._option_string_actions):
+            continue  # an abbreviation: argparse takes it, or says which flags it could be
+        path = getattr(leaf, "command_path", "")
+        where = f" for '{path}'" if path else ""
+        return UsageError(f"unknown option '{_clip(name)}'{where}{_did_you_mean(name, known)}", _help_hint(path))
+    return None
+
+
+def _unexpected(chain: Sequence[argparse.ArgumentParser], extras: Sequence[str]) -> UsageError:
+    path = getattr(chain[-1], "command_path", "")
+    known = {s for p in chain for s in p._option_string_actions}
+    first = extras[0]
+    if first.startswith("-") and len(first) > 1:
+        name = first.partition("=")[0]
+        where = f" for '{path}'" if path else ""
+        return UsageError(f"unknown option '{_clip(name)}'{where}{_did_you_mean(name, known)}", _help_hint(path))
+    more = f" (and {len(extras) - 1} more)" if len(extras) > 1 else ""
+    return UsageError(f"unexpected argument '{_clip(first)}'{more}",
+                      _help_hint(path))
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse `argv`, importing only the module of its command. UsageError on any refusal; SystemExit(0) after
+    --help or --version."""
+    word = command_word(argv)
+    known_names = {c.name for c in COMMANDS}
+    parser = build_parser(load={word} if word in known_names else ())
+    chain = parser_chain(parser, argv)
+    if word in known_names and not any(t in ("-h", "--help") for t in argv):
+        refused = unknown_option(parser, argv)
+        if refused is not None:
+            raise refused
+    try:
+        args, extras = parser.parse_known_args(argv)
+    except argparse.ArgumentError as exc:  # raised by _check_value outside parse_args' own handling
+        raise UsageError(str(exc), _help_hint(getattr(chain[-1], "command_path", ""))) from None
+    if extras:
+        raise _unexpected(chain, extras)
+    if getattr(args, "verbose", False) and getattr(args, "quiet", False):
+        raise UsageError("-v/--verbose and -q/--quiet contradict each other", "give one of them")
+    return args
 
 
 def main(argv: Sequence[str] | None = None, ctx: CliContext | None = None) -> int:
-    ctx = ctx or CliContext()
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        args = parse(argv)
+    except SystemExit as exc:  # --help and --version print and exit 0
         return int(exc.code or 0)
+    except UsageError as exc:
+        stream = ctx.stderr if ctx is not None else sys.stderr
+        stream.write(f"error: {exc.message}\n  How to fix: {exc.hint}\n")
+        return 2
+    handler_function = getattr(args, "handler", None)
+    if handler_function is None:
+        (ctx.stderr if ctx is not None else sys.stderr).write(f"error: the {args.command} command is not installed\n")
+        return 2
+    return _run(handler_function, args, ctx or CliContext())
+
+
+def _run(handler_function: Any, args: argparse.Namespace, ctx: CliContext) -> int:
+    import logging  # noqa: PLC0415 - ~10 ms, not needed for --help
+
+    from publish.errors import PublishError  # noqa: PLC0415
+
+    ctx.verbose = bool(getattr(args, "verbose", False)) or ctx.verbose
+    ctx.quiet = bool(getattr(args, "quiet", False)) or ctx.quiet
     handler = logging.StreamHandler(ctx.stderr)
     handler.addFilter(ctx.redactor.logging_filter())
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("publish")
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    root.setLevel(logging.DEBUG if ctx.verbose else logging.WARNING if ctx.quiet else logging.INFO)
     root.propagate = False
     try:
-        return int(args.handler(args, ctx))
+        return int(handler_function(args, ctx))
     except PublishError as exc:
         ctx.error(f"error: {exc}")
         return exc.exit_code

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from publish.errors import InputError, PublishError
+from publish.local_paths import checked_path
 
 STATE_DIR_ENV = "APPSTORE_PUBLISH_STATE_DIR"
 DEFAULT_STATE_DIR = ".appstore-publish"
@@ -63,14 +64,15 @@ def resolve_state_dir(
     from `flow_base` (the flow file's directory) when given, so the flow means the same wherever it is run from.
     """
     if flag:
-        chosen, root = flag, base
+        chosen, root, source = flag, base, "--state-dir"
     elif env.get(STATE_DIR_ENV):
-        chosen, root = env[STATE_DIR_ENV], base
+        chosen, root, source = env[STATE_DIR_ENV], base, f"${STATE_DIR_ENV}"
     elif flow_state_dir:
-        chosen, root = flow_state_dir, flow_base or base
+        chosen, root, source = flow_state_dir, flow_base or base, "the flow's state_dir"
     else:
-        chosen, root = DEFAULT_STATE_DIR, base
-    path = Path(chosen).expanduser()
+        chosen, root, source = DEFAULT_STATE_DIR, base, "the state directory"
+    # A NUL byte or an over-long path would fail deep inside sqlite3 or os with a bare ValueError/OSError.
+    path = checked_path(str(chosen), source).expanduser()
     return path if path.is_absolute() else Path(root) / path
 
 

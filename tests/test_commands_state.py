@@ -156,8 +156,8 @@ def test_history_newest_first_with_filters_and_limit(state_dir: Path) -> None:
 def test_history_unknown_version_and_bad_limit(state_dir: Path, capsys: pytest.CaptureFixture) -> None:
     code, _, err = cli(state_dir, "history", "7.7")
     assert code == 2 and "7.7 has no history" in err and "1.10 (3)" in err
-    code, _, _ = cli(state_dir, "history", "--limit", "-1")
-    assert code == 2 and "--limit must be 0 (all) or more" in capsys.readouterr().err  # argparse prints itself
+    code, _, err = cli(state_dir, "history", "--limit", "-1")
+    assert code == 2 and "--limit must be 0 (all) or more" in err
 
 
 def test_history_without_state_is_empty(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from publish.commands._arguments import local_path
 from publish.errors import InputError
 from publish.state import DATABASE_NAME, STATE_DIR_ENV, StateStore, resolve_state_dir
 
@@ -27,6 +28,7 @@ def add_state_dir_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state-dir",
         metavar="DIR",
+        type=local_path,
         help=f"state directory (default: ${STATE_DIR_ENV}, else the flow's state_dir, else .appstore-publish/ "
         "in the working directory)",
     )
@@ -76,11 +78,15 @@ class VersionRef:
         return self.version if self.build_number is None else f"{self.version} ({self.build_number})"
 
 
+MAX_VERSION_REF = 64  # "1.2.3 (45)" and friends; Apple's own limits are far below this
+
+
 def parse_version_ref(text: str) -> VersionRef:
-    match = _VERSION_REF.match(text or "")
+    match = _VERSION_REF.match(text or "") if len(text or "") <= MAX_VERSION_REF else None
     if not match:
+        shown = text if len(text or "") <= MAX_VERSION_REF else f"{text[:MAX_VERSION_REF]}... ({len(text)} characters)"
         raise InputError(
-            f"{text!r} is not a version",
+            f"{shown!r} is not a version",
             hint="write the version as 1.2.3 (its latest build), or 1.2.3(45), 1.2.3+45 or '1.2.3 (45)' for one build",
         )
     return VersionRef(match["version"], match["paren"] or match["plus"])

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from publish.ipa import run_preflight
+from publish.commands._arguments import local_path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "extensions) that every upload runs before sending a byte. Exit 2 if any error is found, 0 otherwise "
         "(warnings are printed but do not fail).",
     )
-    parser.add_argument("ipa", metavar="IPA", help="path to the .ipa file")
+    parser.add_argument("ipa", metavar="IPA", type=local_path, help="path to the .ipa file")
     parser.add_argument("--bundle-id", metavar="ID", help="fail unless the IPA's bundle ID is ID")
     parser.add_argument("--json", action="store_true",
                         help="print JSON (the check_report in schemas/ipa-info.schema.json)")
@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
+    from publish.ipa import run_preflight  # noqa: PLC0415 - heavy; `--help` stays fast
+
     findings = run_preflight(args.ipa, expected_bundle_id=args.bundle_id)
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]

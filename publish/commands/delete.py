@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from publish.commands._arguments import local_path
 from publish.commands._state_cli import (
     add_state_dir_argument,
     binary_order,
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also expire the build in TestFlight (PATCH /v1/builds/{id} expired: true); needs an API key",
     )
-    parser.add_argument("--flow", metavar="FLOW", help="the flow file: its API keys and state_dir")
+    parser.add_argument("--flow", metavar="FLOW", type=local_path, help="the flow file: its API keys and state_dir")
     parser.add_argument("--api-key", metavar="NAME", help="the flow's api_keys entry to use (default: the profile's)")
     parser.add_argument("--api-base-url", metavar="URL", help="App Store Connect API base URL (the simulator's)")
     add_state_dir_argument(parser)

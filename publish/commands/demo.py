@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from publish.commands._arguments import local_path
 from publish.commands.run import run_command
 from publish.errors import InputError
 from publish.sandbox.demo import DEMO_PART_SIZE, DEMO_VERSION, prepare_demo
@@ -24,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "signed IPA, and run a complete publish flow against it (upload, processing, TestFlight, App Store "
         "submission). Nothing leaves this machine.",
     )
-    parser.add_argument("--keep", metavar="DIR", help="keep the demo's files (flow, IPA, key, state) in DIR")
+    parser.add_argument("--keep", metavar="DIR", type=local_path, help="keep the demo's files (flow, IPA, key, state) in DIR")
     parser.set_defaults(handler=handle)
 
 

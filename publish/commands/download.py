@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from publish.commands._arguments import output_path
 from publish.commands._state_cli import (
     add_profile_argument,
     add_state_dir_argument,
@@ -28,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "keep_binaries: true), verifying its sha256. Apple offers no download of uploaded builds.",
     )
     parser.add_argument("version", metavar="VERSION", help="1.2.3 (its latest build) or 1.2.3(45)")
-    parser.add_argument("--out", required=True, metavar="FILE", help="where to write the IPA")
+    parser.add_argument("--out", required=True, metavar="FILE", type=output_path, help="where to write the IPA")
     parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     add_profile_argument(parser)
     add_state_dir_argument(parser)

@@ -18,6 +18,8 @@ from publish.errors import InputError
 
 DEFAULT_LIMIT = 50
 
+MAX_LIMIT = 1_000_000_000
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -44,6 +46,8 @@ def _limit(text: str) -> int:
         raise argparse.ArgumentTypeError(f"--limit must be a whole number, not {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError("--limit must be 0 (all) or more")
+    if value > MAX_LIMIT:  # SQLite's LIMIT is a 64-bit integer: a bigger one ends in OverflowError
+        raise argparse.ArgumentTypeError(f"--limit must be at most {MAX_LIMIT:,} (0 shows all)")
     return value
 
 

@@ -6,11 +6,12 @@ import argparse
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from publish.commands._arguments import local_path, output_path
 from publish.errors import InputError
-from publish.ipa import IpaError, IpaInfo, extract_icon, inspect_ipa
-from publish.ipa.model import DEVICE_FAMILY_NAMES
+if TYPE_CHECKING:
+    from publish.ipa import IpaInfo
 
 PROFILE_TYPE_LABELS = {
     "app-store": "App Store",
@@ -20,6 +21,10 @@ PROFILE_TYPE_LABELS = {
 }
 
 
+def _output_file(text: str) -> Path:
+    return Path(output_path(text))
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "info",
@@ -27,16 +32,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Show an IPA's app information — bundle ID, version, build, platform, icons, app extensions and "
         "watch app, provisioning profile and signing — reading only the zip directory and a few small files.",
     )
-    parser.add_argument("ipa", metavar="IPA", help="path to the .ipa file")
+    parser.add_argument("ipa", metavar="IPA", type=local_path, help="path to the .ipa file")
     parser.add_argument("--json", action="store_true",
                         help="print JSON (documented by schemas/ipa-info.schema.json)")
-    parser.add_argument("--icon-out", metavar="FILE", type=Path,
+    parser.add_argument("--icon-out", metavar="FILE", type=_output_file,
                         help="write the largest app icon PNG to FILE (byte for byte: Xcode's crushed 'CgBI' PNGs stay as they are)")
     parser.set_defaults(handler=run)
 
 
 def inspect_or_fail(path: str) -> IpaInfo:
     """inspect_ipa, with its IpaError turned into the CLI's InputError (exit 2)."""
+    from publish.ipa import IpaError, inspect_ipa  # noqa: PLC0415 - heavy; `--help` stays fast
+
     try:
         return inspect_ipa(path)
     except IpaError as exc:
@@ -44,6 +51,8 @@ def inspect_or_fail(path: str) -> IpaInfo:
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
+    from publish.ipa import IpaError, extract_icon  # noqa: PLC0415 - heavy; `--help` stays fast
+
     info = inspect_or_fail(args.ipa)
     document = info.to_json()
     icon_line = None
@@ -75,6 +84,8 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def format_info(info: IpaInfo, *, now: datetime | None = None) -> str:
+    from publish.ipa.model import DEVICE_FAMILY_NAMES  # noqa: PLC0415
+
     now = now or datetime.now(timezone.utc)
     families = ", ".join(DEVICE_FAMILY_NAMES.get(f, str(f)) for f in info.device_families) or "unspecified"
     rows: list[tuple[str, str]] = [

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from publish.commands._arguments import local_path
 from publish.commands._state_cli import add_state_dir_argument, open_store
 from publish.errors import InputError
-from publish.ipa import IpaError, inspect_ipa, run_preflight
-from publish.plan import choose_profile, effective_settings
-from publish.secrets import describe_credentials
-from publish.spec import StepSpec, load_flow
+if TYPE_CHECKING:
+    from publish.spec import StepSpec
 
 UPLOADING_STEPS = ("send_to_testflight", "send_to_app_store")
 
@@ -27,8 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Inspect the IPA, pick the publish profile matching its bundle ID, and print the steps that "
         "would run with their effective settings (defaults filled in). Nothing is sent to App Store Connect.",
     )
-    parser.add_argument("flow", metavar="FLOW", help="the publish-flow YAML file")
-    parser.add_argument("--ipa", required=True, metavar="IPA", help="the .ipa to publish")
+    parser.add_argument("flow", metavar="FLOW", type=local_path, help="the publish-flow YAML file")
+    parser.add_argument("--ipa", required=True, metavar="IPA", type=local_path, help="the .ipa to publish")
     parser.add_argument("--profile", metavar="BUNDLE_ID",
                         help="use this profile (bundle ID or name) instead of the one matching the IPA")
     parser.add_argument("--check-secrets", action="store_true",
@@ -39,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _inspect(path: str):
+    from publish.ipa import IpaError, inspect_ipa  # noqa: PLC0415 - heavy; `--help` stays fast
+
     try:
         return inspect_ipa(path)
     except IpaError as exc:
@@ -57,6 +58,11 @@ def _encryption_note(step: StepSpec, settings: dict[str, Any], from_plist: bool 
 
 
 def run(args: argparse.Namespace, ctx) -> int:
+    from publish.ipa import run_preflight  # noqa: PLC0415 - heavy; `--help` stays fast
+    from publish.plan import choose_profile, effective_settings  # noqa: PLC0415
+    from publish.secrets import describe_credentials  # noqa: PLC0415
+    from publish.spec import load_flow  # noqa: PLC0415
+
     flow = load_flow(args.flow)
     info = _inspect(args.ipa)
     profile = choose_profile(flow, info.bundle_id, args.profile)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from publish.commands._arguments import local_path
 from publish.commands._state_cli import (
     add_json_argument,
     add_state_dir_argument,
@@ -15,7 +16,6 @@ from publish.commands._state_cli import (
     state_dir_for,
     table,
 )
-from publish.spec import load_flow
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="The publish profiles of a flow file with, for each, the app name and icon name of the latest "
         "binary seen, its number of versions and the latest version's state.",
     )
-    parser.add_argument("flow", metavar="FLOW", help="the publish flow file (YAML)")
+    parser.add_argument("flow", metavar="FLOW", type=local_path, help="the publish flow file (YAML)")
     add_json_argument(parser)
     add_state_dir_argument(parser)
     parser.set_defaults(handler=run)
@@ -56,6 +56,8 @@ def describe(store, profile) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace, ctx) -> int:
+    from publish.spec import load_flow  # noqa: PLC0415 - heavy; `--help` stays fast
+
     flow = load_flow(args.flow)
     store = open_store(args, ctx, flow, required=False)
     try:

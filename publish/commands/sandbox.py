@@ -13,14 +13,40 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-
+from publish.commands._arguments import bounded_float, bounded_int, local_path
 from publish.errors import InputError
 
 if TYPE_CHECKING:
     from publish.cli import CliContext
     from publish.sandbox.server import SandboxServer
+
+
+MAX_PART_SIZE = 5 * 1024**3  # S3's largest part
+DAY = 86_400.0
+
+
+def _share(flag: str) -> Callable[[str], float]:
+    """A share from 0 to 1, refused in the words `build_server` uses for the same mistake."""
+    parse = bounded_float(0, 1, example=0.05)
+
+    def share(text: str) -> float:
+        try:
+            return parse(text)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"{flag} must be between 0 and 1; got {text!r}, e.g. {flag} 0.05") \
+                from None
+    return share
+
+
+def _path(text: str) -> Path:
+    return Path(local_path(text))
+
+
+def _host(text: str) -> str:
+    """A host name or address to bind: socket refuses a NUL with a TypeError, and DNS names stop at 253."""
+    if not text or "\x00" in text or len(text) > 253 or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError("not a host name or address; give e.g. 127.0.0.1, 0.0.0.0 or localhost")
+    return text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,32 +64,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Serve the App Store Connect simulator on HTTP until Ctrl-C. Point a flow at it with "
         "--api-base-url (or ASC_API_BASE_URL) and use a key registered in --data (see `sandbox keygen`).",
     )
-    serve.add_argument("--host", default="127.0.0.1",
+    serve.add_argument("--host", default="127.0.0.1", type=_host,
                        help="address to listen on (default 127.0.0.1; 0.0.0.0 inside Docker — plain HTTP, test only)")
-    serve.add_argument("--port", type=int, default=0, help="port (default: any free port, printed at start)")
-    serve.add_argument("--data", type=Path, metavar="FILE",
+    serve.add_argument("--port", type=bounded_int(0, 65535, example=8080), default=0,
+                       help="port (default: any free port, printed at start)")
+    serve.add_argument("--data", type=_path, metavar="FILE",
                        help="YAML/JSON data file: keys and apps (schemas/sandbox-data.schema.json)")
-    serve.add_argument("--part-size", type=int, default=64 * 1024 * 1024, metavar="BYTES",
+    serve.add_argument("--part-size", type=bounded_int(1, MAX_PART_SIZE, example=5 * 1024 * 1024),
+                       default=64 * 1024 * 1024, metavar="BYTES",
                        help="size of each upload part (default 64 MiB)")
-    serve.add_argument("--processing-polls", type=int, default=2, metavar="N",
+    serve.add_argument("--processing-polls", type=bounded_int(0, 10_000, example=2), default=2, metavar="N",
                        help="GETs of an upload (then of its build) before processing moves on (default 2)")
-    serve.add_argument("--processing-seconds", type=float, default=None, metavar="S",
+    serve.add_argument("--processing-seconds", type=bounded_float(0, DAY, example=5), default=None, metavar="S",
                        help="...or this many seconds, whichever comes first (default: polls only)")
-    serve.add_argument("--rate-limit", type=int, default=3500, metavar="N",
+    serve.add_argument("--rate-limit", type=bounded_int(1, 10**9, example=3500), default=3500, metavar="N",
                        help="requests per key per rolling hour before 429 (default 3500)")
     faults = serve.add_argument_group("fault injection")
-    faults.add_argument("--error-rate", type=float, default=0.0, metavar="R",
+    faults.add_argument("--error-rate", type=_share("--error-rate"), default=0.0, metavar="R",
                         help="share (0..1) of API calls and part uploads answered 500/503")
-    faults.add_argument("--lost-response-rate", type=float, default=0.0, metavar="R",
+    faults.add_argument("--lost-response-rate", type=_share("--lost-response-rate"), default=0.0, metavar="R",
                         help="share of API writes that take effect but are answered 500")
-    faults.add_argument("--rate-limit-after", type=int, default=None, metavar="N",
+    faults.add_argument("--rate-limit-after", type=bounded_int(1, 10**9, example=100), default=None, metavar="N",
                         help="answer 429 (Retry-After) after every N API calls")
-    faults.add_argument("--drop-part-rate", type=float, default=0.0, metavar="R",
+    faults.add_argument("--drop-part-rate", type=_share("--drop-part-rate"), default=0.0, metavar="R",
                         help="share of part uploads whose connection is dropped half-way")
-    faults.add_argument("--bandwidth-cap", type=float, default=None, metavar="MBPS",
+    faults.add_argument("--bandwidth-cap", type=bounded_float(0, 10**6, low_open=True, example=20), default=None,
+                        metavar="MBPS",
                         help="per-connection cap on part uploads, in megabits per second")
-    faults.add_argument("--latency-ms", type=int, default=0, metavar="MS", help="added before every answer")
-    faults.add_argument("--seed", type=int, default=0, help="seed of the fault RNG (default 0)")
+    faults.add_argument("--latency-ms", type=bounded_int(0, 600_000, example=200), default=0, metavar="MS",
+                        help="added before every answer")
+    faults.add_argument("--seed", type=bounded_int(0, 2**63 - 1, example=7), default=0,
+                        help="seed of the fault RNG (default 0)")
     serve.set_defaults(handler=serve_command)
 
     keygen = commands.add_parser(
@@ -72,7 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write a throwaway P-256 API key (AuthKey_<KEY_ID>.p8), the same key in fastlane's API-key JSON "
         "format, and a sandbox data file registering its public key with one app. For the simulator only.",
     )
-    keygen.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write into")
+    keygen.add_argument("--out", type=_path, required=True, metavar="DIR", help="folder to write into")
     keygen.add_argument("--bundle-id", default="com.example.app", help="bundle ID of the app to create")
     keygen.add_argument("--app-name", default="Example", help="name of the app to create")
     keygen.add_argument("--force", action="store_true", help="overwrite files that exist")
@@ -162,6 +193,9 @@ def _is_loopback(host: str) -> bool:
 
 
 def keygen_command(args: argparse.Namespace, ctx: CliContext) -> int:
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415 - keeps `--help` fast
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+
     out: Path = args.out
     key_id = uuid.uuid4().hex[:10].upper()
     issuer_id = str(uuid.uuid4())

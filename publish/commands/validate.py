@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from publish.secrets import describe_credentials
-from publish.spec import load_flow
+from publish.commands._arguments import local_path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "names, duplicate bundle IDs, release-note files). Every problem is listed as FILE:LINE:COLUMN. Exit code 2 "
         "when the file has problems.",
     )
-    parser.add_argument("flow", metavar="FLOW", help="the publish-flow YAML file")
+    parser.add_argument("flow", metavar="FLOW", type=local_path, help="the publish-flow YAML file")
     parser.add_argument("--check-secrets", action="store_true",
                         help="also resolve every API key and Apple ID the flow uses (environment variables, files) "
                         "and check the private keys; nothing is sent anywhere")
@@ -26,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, ctx) -> int:
+    from publish.secrets import describe_credentials  # noqa: PLC0415 - heavy; `--help` stays fast
+    from publish.spec import load_flow  # noqa: PLC0415
+
     flow = load_flow(args.flow)
     steps = sum(len(p.flow) for p in flow.profiles)
     credentials: list[str] = []

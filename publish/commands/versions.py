@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from publish.commands._arguments import local_path
 from publish.commands._state_cli import (
     add_json_argument,
     add_state_dir_argument,
@@ -30,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--remote", action="store_true", help="also read the builds from App Store Connect (needs an API key)"
     )
-    parser.add_argument("--flow", metavar="FLOW", help="the flow file: its profiles, API keys and state_dir")
+    parser.add_argument("--flow", metavar="FLOW", type=local_path, help="the flow file: its profiles, API keys and state_dir")
     parser.add_argument("--api-key", metavar="NAME", help="the flow's api_keys entry to use (default: the profile's)")
     parser.add_argument("--api-base-url", metavar="URL", help="App Store Connect API base URL (the simulator's)")
     add_json_argument(parser)

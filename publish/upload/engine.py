@@ -426,7 +426,7 @@ class BuildUploader:
         in flight finished) when URLs expired; any other failure stops every worker at once."""
         expired = threading.Event()
         progress = self.progress
-        on_progress = progress.update if progress is not None else None
+        on_progress = progress.sending if progress is not None else None  # in flight; counted once answered
 
         def send(op: PartOperation) -> int:
             if stop.is_set() or expired.is_set():
@@ -436,6 +436,8 @@ class BuildUploader:
             frontier.advance(op.end)
             result = uploader.put(fd, op, on_progress=on_progress, cancelled=stop)
             journal.acknowledge(op.key)
+            if progress is not None:
+                progress.acknowledge(op.length)
             return result.bytes_sent
 
         sent = 0
