@@ -1,17 +1,20 @@
-"""The App Store Connect API client: one pooled HTTPS session, JWT auth, careful retries, JSON:API documents, and
-small typed helpers for the resources this product uses (protocol.md B-F). Knows nothing of steps or the CLI.
+"""The App Store Connect API client: a small pipeline of transport layers, JSON:API documents, and typed helpers
+for the resources this product uses (protocol.md B-F). Knows nothing of steps or the CLI.
 
-Retry policy (why it is safe):
-- GET/HEAD/PUT/DELETE are idempotent: retried on connection errors, timeouts, 5xx and 429 with exponential backoff
-  and full jitter, honouring `Retry-After`, at most `max_retries` times.
-- POST/PATCH are never retried blindly. If the connection breaks or the server fails (5xx) mid-write, nobody knows
-  whether it happened, so `AscAmbiguousWriteError` is raised and the caller re-reads the state before writing again.
-  Only failures that prove nothing reached the server (connection refused, connect timeout, 429) are retried.
-- A 401 means nothing was done: the token is re-signed and the call repeated once, whatever the method.
+A call goes through, in this order:
+- `request` here: the URL (links to other hosts refused, so the token never leaves the API's origin), dry run,
+  and the loop that asks `retry.decide` (one pure function: idempotency x outcome x attempt) what to do next;
+- `_Observed`: counts every exchange, reports it to `on_call`, logs it, reads the rate-limit and Date headers;
+- `signing.SigningTransport`: the bearer token, and one re-signed repeat after a 401;
+- `wire.RequestsTransport` (or any injected `wire.Transport`): one bounded HTTP exchange;
+then `reading.read_answer` turns the body into JSON or says why it is not an answer App Store Connect gives.
+The retry rules and why each is safe are in `publish/asc/retry.py`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import itertools
 import json as jsonlib
 import logging
@@ -24,20 +27,28 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NewConnectionError
 
 from publish.asc.auth import ApiKey, TokenProvider
-from publish.asc.errors import AscAmbiguousWriteError, AscApiError, AscTransportError, api_error
+from publish.asc.errors import (
+    AscAmbiguousWriteError,
+    AscApiError,
+    AscRateLimitError,
+    AscTransportError,
+    api_error,
+)
+from publish.asc.reading import GarbledAnswer, error_document, read_answer
 from publish.asc.resources import Document, Resource
+from publish.asc.retry import Attempts, Decision, Failure, RetryLimits, decide, is_idempotent
+from publish.asc.signing import SigningTransport
 from publish.asc.transport import (
     DEFAULT_BASE_URL,
-    backoff_delay,
     is_loopback_host,
     origin,
     parse_rate_limit,
     parse_retry_after,
     validate_base_url,
 )
+from publish.asc.wire import RequestsTransport, Transport, WireFailure, WireRequest, WireResponse
 from publish.errors import RemoteError
 
 log = logging.getLogger(__name__)
@@ -50,6 +61,10 @@ PAGE_LIMIT = 200
 ALL_BUILD_STATES = ("PROCESSING", "FAILED", "INVALID", "VALID")
 POOL_SIZE = 10
 USER_AGENT = "appstore-publish (+https://github.com/; python-requests)"
+# A server clock further than this from ours is worth a warning: tokens are judged by Apple's clock (H.14).
+CLOCK_SKEW_WARNING = 60.0
+TLS_HINT = ("Retrying cannot fix a certificate: check this machine's clock and CA certificates (a proxy that "
+            "re-signs TLS needs its CA in REQUESTS_CA_BUNDLE or SSL_CERT_FILE) and the base URL ({base}).")
 
 
 def _camel(name: str) -> str:
@@ -78,17 +93,6 @@ def encode_params(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     return [(k, _filter_value(v)) for k, v in (params or {}).items() if v is not None]
 
 
-def _never_sent(exc: BaseException) -> bool:
-    """True when the request provably never reached the server (so even a POST may be sent again)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        reason: Any = exc.args[0] if exc.args else None
-        reason = getattr(reason, "reason", reason)
-        return isinstance(reason, NewConnectionError)
-    return False
-
-
 def new_session(*, loopback: bool = False) -> requests.Session:
     """A pooled session. For the loopback simulator, proxy variables from the environment are ignored (an
     HTTP_PROXY set for the CI network must not swallow requests to 127.0.0.1)."""
@@ -101,14 +105,67 @@ def new_session(*, loopback: bool = False) -> requests.Session:
     return session
 
 
+def shown_url(url: str, query: Sequence[tuple[str, str]]) -> str:
+    """The URL as logged and reported: path and query, without the base (it never holds a secret)."""
+    parts = urlsplit(url)
+    shown = parts.path
+    extra = urlencode(list(query), safe="[],:")
+    if parts.query:
+        shown += "?" + parts.query + ("&" + extra if extra else "")
+    elif extra:
+        shown += "?" + extra
+    return shown
+
+
+class _Observed(Transport):
+    """The layer that sees every exchange: counts it, reports it to `on_call`, logs it, and hands the answer's
+    headers to `on_answer` (rate limit, server clock)."""
+
+    def __init__(self, inner: Transport, *, report: Callable[[WireRequest], None],
+                 on_answer: Callable[[WireResponse], None]) -> None:
+        self.inner = inner
+        self._report = report
+        self._on_answer = on_answer
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def send(self, request: WireRequest) -> WireResponse:
+        self._report(request)
+        with self._lock:
+            self.count += 1
+        shown = shown_url(request.url, request.params)
+        started = time.monotonic()
+        try:
+            response = self.inner.send(request)
+        except WireFailure as failure:
+            log.debug("%s %s -> %s after %.0f ms", request.method, shown, failure.kind,
+                      (time.monotonic() - started) * 1000)
+            raise
+        log.debug("%s %s -> %d in %.0f ms", request.method, shown, response.status,
+                  (time.monotonic() - started) * 1000)
+        if request.body is not None and log.isEnabledFor(logging.DEBUG):
+            log.debug("  request body: %s", request.body.decode("utf-8", "replace"))
+        self._on_answer(response)
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 class AppStoreConnect:
-    """App Store Connect API client. See the module docstring for the retry policy."""
+    """App Store Connect API client. See the module docstring for the pipeline, `retry.py` for the policy."""
 
     BACKOFF_BASE = 1.0
     BACKOFF_CAP = 30.0
-    # A Retry-After longer than this is not slept through (a run must not hang for an hour on the rate limit):
-    # the error is raised with the wait in its message instead.
-    MAX_RETRY_AFTER = 120.0
+    # 429 without Retry-After: wait 16 s, 32 s, 64 s ... up to an hour (H.13), within the wait budget.
+    RATE_LIMIT_BASE = 16.0
+    RATE_LIMIT_CAP = 3600.0
+    # The most one request may spend waiting (rate limit, Retry-After, backoff) unless the caller gives a deadline.
+    WAIT_BUDGET = 900.0
+    # A whole exchange (headers and body) must end within this many seconds, however slowly the answer trickles.
+    REQUEST_DEADLINE = 120.0
+    # `links.next` is followed at most this often in one listing (200 per page: 100 000 resources).
+    MAX_PAGES = 500
     LOW_RATE_LIMIT = 100
 
     def __init__(
@@ -117,6 +174,7 @@ class AppStoreConnect:
         *,
         base_url: str = DEFAULT_BASE_URL,
         session: requests.Session | None = None,
+        transport: Transport | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         timeout: tuple[float, float] = (10, 60),
@@ -124,25 +182,39 @@ class AppStoreConnect:
         dry_run: bool = False,
         on_call: OnCall | None = None,
         random: random_module.Random | None = None,
+        wait_budget: float | None = None,
+        request_deadline: float | None = None,
     ) -> None:
         self.base_url = validate_base_url(base_url)
         self._origin = origin(self.base_url)
         self._tokens = TokenProvider(api_key, clock)
         self.key_id = api_key.key_id
-        self._session = session if session is not None else new_session(
-            loopback=is_loopback_host(urlsplit(self.base_url).hostname or "")
-        )
+        if transport is None:
+            self._session = session if session is not None else new_session(
+                loopback=is_loopback_host(urlsplit(self.base_url).hostname or "")
+            )
+            transport = RequestsTransport(self._session, timeout=timeout,
+                                          deadline=request_deadline or self.REQUEST_DEADLINE)
+        else:
+            self._session = session  # type: ignore[assignment]
+        self._observed = _Observed(transport, report=self._report, on_answer=self._read_headers)
+        self._transport: Transport = SigningTransport(self._observed, self._tokens)
         self._clock = clock
         self._sleep = sleep
-        self._timeout = timeout
         self.max_retries = max(0, int(max_retries))
+        self.limits = RetryLimits(max_retries=self.max_retries, backoff_base=self.BACKOFF_BASE,
+                                  backoff_cap=self.BACKOFF_CAP, rate_limit_base=self.RATE_LIMIT_BASE,
+                                  rate_limit_cap=self.RATE_LIMIT_CAP)
+        self.wait_budget = float(wait_budget if wait_budget is not None else self.WAIT_BUDGET)
+        # An absolute time (by `clock`) no wait may pass: the step's or processing timeout's end (H.13).
+        self.deadline: float | None = None
         self.dry_run = dry_run
         self._on_call = on_call
         self._random = random if random is not None else random_module.Random()
         self._lock = threading.Lock()
         self._dry_run_ids = itertools.count(1)
         self._rate_limit_warned_at: int | None = None
-        self.call_count = 0
+        self.clock_skew: float | None = None
         self.rate_limit_remaining: int | None = None
         self.rate_limit_limit: int | None = None
 
@@ -153,14 +225,30 @@ class AppStoreConnect:
     def tokens(self) -> TokenProvider:
         return self._tokens
 
+    @property
+    def call_count(self) -> int:
+        return self._observed.count
+
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
 
     def __enter__(self) -> AppStoreConnect:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def waiting_within(self, seconds: float) -> Iterator[None]:
+        """No wait of a call inside this block ends later than `seconds` from now (e.g. the processing timeout)."""
+        previous = self.deadline
+        self.deadline = self._clock() + max(0.0, seconds)
+        if previous is not None:
+            self.deadline = min(self.deadline, previous)
+        try:
+            yield
+        finally:
+            self.deadline = previous
 
     # ------------------------------------------------------------------ low level
 
@@ -173,19 +261,136 @@ class AppStoreConnect:
         json: Any = None,
         expect: Sequence[int] = (200,),
     ) -> dict[str, Any] | None:
-        """Send one API call and return the decoded JSON (None for 204 / an empty body).
+        """Send one API call and return the decoded JSON (None for 204 / an empty answer to a write).
 
         `path` is `/v1/...` (joined to the base URL) or a full URL on the same host (a `links.next`).
-        Raises an `AscApiError` subclass for an error answer, `AscTransportError` when no answer came,
-        `AscAmbiguousWriteError` when a POST/PATCH may or may not have been applied.
+        Raises an `AscApiError` subclass for an error answer, `AscTransportError` when no usable answer came,
+        `AscAmbiguousWriteError` when a write that is not idempotent may or may not have been applied.
         """
         method = method.upper()
         url = self._url(path)
         query = encode_params(params)
-        shown = self._shown(url, query)
+        shown = shown_url(url, query)
         if self.dry_run:
             return self._dry_run(method, shown, json)
-        return self._send(method, url, query, json, tuple(expect), shown)
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if json is not None:
+            headers["Content-Type"] = "application/json"
+        wire = WireRequest(method, url, tuple(query), headers,
+                           jsonlib.dumps(json).encode() if json is not None else None)
+        return self._send(wire, shown, is_idempotent(method, urlsplit(url).path, json), tuple(expect))
+
+    def _send(self, wire: WireRequest, shown: str, idempotent: bool,
+              expect: tuple[int, ...]) -> dict[str, Any] | None:
+        method = wire.method
+        attempts = Attempts()
+        waited = 0.0
+        while True:
+            error: RemoteError
+            try:
+                response = self._transport.send(wire)
+            except WireFailure as failure:
+                failure_seen = Failure(failure.kind)
+                error = self._no_answer(failure, method, shown, attempts)
+            else:
+                status = response.status
+                if status in expect:
+                    try:
+                        return read_answer(status, response.body, response.header("Content-Type"), method=method,
+                                           shown=shown)
+                    except GarbledAnswer as garbled:
+                        failure_seen = Failure("garbled")
+                        error = AscTransportError(garbled.message, hint=garbled.hint)
+                elif 300 <= status < 400:
+                    raise self._redirect_error(response, method, shown)
+                else:
+                    retry_after = parse_retry_after(response.header("Retry-After"), self._clock())
+                    failure_seen = Failure("status", status, retry_after)
+                    error = api_error(status, error_document(response.body), method=method, path=shown,
+                                      reason=response.reason, retry_after=retry_after)
+            budget = self.wait_budget - waited
+            if self.deadline is not None:
+                budget = min(budget, self.deadline - self._clock())
+            attempts = Attempts(attempts.retries, attempts.rate_limit_waits, max(0.0, budget))
+            decision = decide(failure_seen, idempotent=idempotent, attempts=attempts, limits=self.limits,
+                              rng=self._random, method=method)
+            if decision.action == "done":
+                return None
+            if decision.action == "ambiguous":
+                raise self._ambiguous(error, method, shown) from None
+            if decision.action == "raise":
+                raise self._final(error, failure_seen, decision, attempts, method, shown) from None
+            self._log_retry(failure_seen, decision, attempts, method, shown)
+            self._sleep(decision.delay)
+            waited += decision.delay
+            if failure_seen.kind == "status" and failure_seen.status == 429:
+                attempts = Attempts(attempts.retries, attempts.rate_limit_waits + 1)
+            else:
+                attempts = Attempts(attempts.retries + 1, attempts.rate_limit_waits)
+
+    # ------------------------------------------------------------------ what a failure becomes
+
+    def _no_answer(self, failure: WireFailure, method: str, shown: str, attempts: Attempts) -> RemoteError:
+        if failure.kind == "tls":
+            return AscTransportError(f"Could not reach App Store Connect securely for {method} {shown}: "
+                                     f"{failure.description}.", hint=TLS_HINT.format(base=self.base_url))
+        if failure.kind == "oversized":
+            return AscTransportError(f"App Store Connect's answer to {method} {shown} was refused: "
+                                     f"{failure.description}.",
+                                     hint="A proxy or gateway may be in the way; check the base URL and the network.")
+        tries = attempts.retries + 1
+        return AscTransportError(
+            f"Could not reach App Store Connect for {method} {shown}{f' after {tries} attempts' if tries > 1 else ''}"
+            f": {failure.description}.",
+            hint=f"Check the network connection and the base URL ({self.base_url}); try again later.",
+        )
+
+    def _ambiguous(self, error: RemoteError, method: str, shown: str) -> AscAmbiguousWriteError:
+        if isinstance(error, AscApiError):
+            message = f"{error.message}\nApp Store Connect may or may not have applied this {method}."
+        elif isinstance(error, AscTransportError) and error.message.startswith("Could not reach"):
+            detail = error.message.split(": ", 1)[-1].rstrip(".")
+            message = (f"The connection broke during {method} {shown} ({detail}); App Store Connect may or may not "
+                       "have applied it.")
+        else:
+            message = f"{error.message}\nApp Store Connect may or may not have applied this {method}."
+        return AscAmbiguousWriteError(message, hint="Run again: the current state is read before anything is "
+                                      "created again.", method=method, path=shown, cause=error)
+
+    def _final(self, error: RemoteError, failure: Failure, decision: Decision, attempts: Attempts, method: str,
+               shown: str) -> RemoteError:
+        if isinstance(error, AscRateLimitError) and decision.delay:
+            left = attempts.budget_left or 0.0
+            error.retry_after = decision.delay
+            error.message += (f"\nWaiting {_duration(decision.delay)} for the rate limit of key {self.key_id} would "
+                              f"pass this run's deadline ({_duration(left)} left), so it stops here.")
+            error.hint = error.advice()
+        elif isinstance(error, AscApiError) and decision.delay and failure.retry_after is not None:
+            error.message += (f"\nApp Store Connect asked to retry in {_duration(decision.delay)}, past this run's "
+                              f"deadline ({_duration(attempts.budget_left or 0.0)} left).")
+        return error
+
+    def _redirect_error(self, response: WireResponse, method: str, shown: str) -> AscTransportError:
+        location = response.header("Location") or ""
+        target = urlsplit(location).netloc or "the same host"
+        return AscTransportError(
+            f"App Store Connect answered {method} {shown} with a redirect (HTTP {response.status}) to {target}; "
+            "redirects are not followed, so the API token is never sent anywhere else.",
+            hint="The API never redirects: a proxy or a wrong base URL is in the way. Check the base URL "
+                 f"({self.base_url}).",
+        )
+
+    def _log_retry(self, failure: Failure, decision: Decision, attempts: Attempts, method: str, shown: str) -> None:
+        if failure.kind == "status" and failure.status == 429:
+            log.warning("App Store Connect rate limit reached for key %s; waiting %s (attempt %d)", self.key_id,
+                        _duration(decision.delay), attempts.rate_limit_waits + 1)
+            return
+        what = f"HTTP {failure.status}" if failure.kind == "status" else {
+            "unsent": "not sent", "lost": "answer lost", "garbled": "answer garbled"}.get(failure.kind, failure.kind)
+        log.warning("%s %s failed (%s); retrying in %.1f s (attempt %d of %d)", method, shown, what, decision.delay,
+                    attempts.retries + 2, self.max_retries + 1)
+
+    # ------------------------------------------------------------------ documents and pages
 
     def _full_url(self, shown: str) -> str:
         scheme, _, _ = self._origin
@@ -195,7 +400,7 @@ class AppStoreConnect:
         return Document.from_json(self.request("GET", path, params=params))
 
     def paginate_documents(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Document]:
-        """Every page of a list, following `links.next` exactly as given."""
+        """Every page of a list, following `links.next` exactly as given, at most `MAX_PAGES` pages."""
         document = self.get_document(path, params)
         seen: set[str] = set()
         while True:
@@ -203,14 +408,18 @@ class AppStoreConnect:
             next_url = document.next_url
             if not next_url or next_url in seen:
                 return
+            if len(seen) + 1 >= self.MAX_PAGES:
+                raise AscTransportError(
+                    f"App Store Connect kept answering GET {path} with a next page after {self.MAX_PAGES} pages; "
+                    "stopping rather than paging for ever.",
+                    hint="Narrow the listing (a filter) or try again later; if it keeps happening, report it.",
+                )
             seen.add(next_url)
             document = self.get_document(next_url)
 
     def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Resource]:
         for document in self.paginate_documents(path, params):
             yield from document.resources
-
-    # ------------------------------------------------------------------ transport
 
     def _url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -226,18 +435,15 @@ class AppStoreConnect:
         return self.base_url + path
 
     def _shown(self, url: str, query: list[tuple[str, str]]) -> str:
-        """The URL as logged and reported: path and query, without the base (it never holds a secret)."""
-        parts = urlsplit(url)
-        shown = parts.path
-        extra = urlencode(query, safe="[],:")
-        if parts.query:
-            shown += "?" + parts.query + ("&" + extra if extra else "")
-        elif extra:
-            shown += "?" + extra
-        return shown
+        return shown_url(url, query)
+
+    def _report(self, request: WireRequest) -> None:
+        """Report a call to `on_call` as (method, full URL with query, JSON body or None)."""
+        if self._on_call is not None:
+            body = jsonlib.loads(request.body) if request.body else None
+            self._on_call(request.method, self._full_url(shown_url(request.url, request.params)), body)
 
     def _notify(self, method: str, shown: str, body: Any) -> None:
-        """Report a call to `on_call` as (method, full URL with query, JSON body or None)."""
         if self._on_call is not None:
             self._on_call(method, self._full_url(shown), body)
 
@@ -257,118 +463,32 @@ class AppStoreConnect:
         }
         return {"data": resource}
 
-    def _send(
-        self,
-        method: str,
-        url: str,
-        query: list[tuple[str, str]],
-        body: Any,
-        expect: tuple[int, ...],
-        shown: str,
-    ) -> dict[str, Any] | None:
-        idempotent = method in IDEMPOTENT_METHODS
-        data = jsonlib.dumps(body).encode() if body is not None else None
-        retries = 0
-        reauthenticated = False
-        while True:
-            headers = {
-                "Authorization": f"Bearer {self._tokens.token()}",
-                "Accept": "application/json",
-                "User-Agent": USER_AGENT,
-            }
-            if data is not None:
-                headers["Content-Type"] = "application/json"
-            self._notify(method, shown, body)
-            with self._lock:
-                self.call_count += 1
-            started = time.monotonic()
-            try:
-                response = self._session.request(
-                    method, url, params=query or None, data=data, headers=headers,
-                    timeout=self._timeout, allow_redirects=False,
-                )
-            except requests.RequestException as exc:
-                elapsed = time.monotonic() - started
-                never_sent = _never_sent(exc)
-                log.debug("%s %s -> %s after %.0f ms", method, shown, type(exc).__name__, elapsed * 1000)
-                if (idempotent or never_sent) and retries < self.max_retries:
-                    delay = backoff_delay(retries, self._random, base=self.BACKOFF_BASE, cap=self.BACKOFF_CAP)
-                    log.warning("%s %s failed (%s); retrying in %.1f s", method, shown, _describe(exc), delay)
-                    self._sleep(delay)
-                    retries += 1
-                    continue
-                if not idempotent and not never_sent:
-                    raise AscAmbiguousWriteError(
-                        f"The connection broke during {method} {shown} ({_describe(exc)}); App Store Connect may "
-                        "or may not have applied it.",
-                        hint="Run again: the current state is read before anything is created again.",
-                        method=method, path=shown, cause=exc,
-                    ) from None
-                raise AscTransportError(
-                    f"Could not reach App Store Connect for {method} {shown}"
-                    f"{f' after {retries + 1} attempts' if retries else ''}: {_describe(exc)}.",
-                    hint=f"Check the network connection and the base URL ({self.base_url}); try again later.",
-                ) from None
+    # ------------------------------------------------------------------ what every answer's headers say
 
-            elapsed = time.monotonic() - started
-            status = response.status_code
-            log.debug("%s %s -> %d in %.0f ms", method, shown, status, elapsed * 1000)
-            if body is not None and log.isEnabledFor(logging.DEBUG):
-                log.debug("  request body: %s", jsonlib.dumps(body, sort_keys=True))
-            self._record_rate_limit(response)
+    def _read_headers(self, response: WireResponse) -> None:
+        self._record_rate_limit(response.header("X-Rate-Limit"))
+        self._note_clock_skew(response.header("Date"))
 
-            if status in expect:
-                return self._decode(response, method, shown)
-            if status == 401 and not reauthenticated:
-                # The token may have expired in flight or been refused: nothing was done, so sign anew once.
-                log.info("%s %s -> 401; signing a fresh token and trying once more", method, shown)
-                self._tokens.invalidate()
-                reauthenticated = True
-                continue
-            if status == 404 and method == "DELETE" and retries > 0:
-                # An earlier attempt was applied but its answer was lost: the resource is gone, as asked.
-                return None
-            if status == 429 or status >= 500:
-                retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
-                retryable = idempotent or status == 429  # a 429 was refused before anything happened
-                if retryable and retries < self.max_retries and (retry_after or 0) <= self.MAX_RETRY_AFTER:
-                    delay = backoff_delay(retries, self._random, base=self.BACKOFF_BASE, cap=self.BACKOFF_CAP)
-                    if retry_after is not None:
-                        delay = retry_after
-                    log.warning("%s %s -> %d; retrying in %.1f s (attempt %d of %d)", method, shown, status,
-                                delay, retries + 2, self.max_retries + 1)
-                    self._sleep(delay)
-                    retries += 1
-                    continue
-                error = api_error(status, response.content, method=method, path=shown, reason=response.reason or "",
-                                  retry_after=retry_after)
-                if status >= 500 and not idempotent:
-                    raise AscAmbiguousWriteError(
-                        f"{error.message}\nApp Store Connect may or may not have applied this {method}.",
-                        hint="Run again: the current state is read before anything is created again.",
-                        method=method, path=shown, cause=error,
-                    ) from None
-                raise error
-            raise api_error(status, response.content, method=method, path=shown, reason=response.reason or "")
-
-    def _decode(self, response: requests.Response, method: str, shown: str) -> dict[str, Any] | None:
-        if response.status_code == 204 or not response.content.strip():
-            return None
+    def _note_clock_skew(self, date: str | None) -> None:
+        if not date or self.clock_skew is not None:
+            return
         try:
-            decoded = response.json()
-        except ValueError:
-            message = (f"App Store Connect answered {method} {shown} with HTTP {response.status_code} but the body is "
-                       f"not JSON (Content-Type {response.headers.get('Content-Type', 'unknown')}).")
-            hint = "A proxy or captive portal may be in the way; check the base URL and the network."
-            if method in IDEMPOTENT_METHODS:
-                raise AscTransportError(message, hint=hint) from None
-            raise AscAmbiguousWriteError(message, hint=hint, method=method, path=shown) from None
-        if not isinstance(decoded, dict):
-            raise AscTransportError(f"App Store Connect answered {method} {shown} with JSON that is not an object.")
-        return decoded
+            server = email.utils.parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return
+        skew = server - self._clock()
+        with self._lock:
+            if self.clock_skew is not None:
+                return
+            self.clock_skew = skew
+        if abs(skew) > CLOCK_SKEW_WARNING:
+            log.warning(
+                "App Store Connect's clock (its Date header) is %s %s this machine's. API tokens are signed with "
+                "this machine's clock and judged by Apple's, so a skew of minutes gets them refused (401): set the "
+                "clock right (NTP).", _duration(abs(skew)), "ahead of" if skew > 0 else "behind",
+            )
 
-    def _record_rate_limit(self, response: requests.Response) -> None:
-        header = response.headers.get("X-Rate-Limit")
+    def _record_rate_limit(self, header: str | None) -> None:
         if not header:
             return
         values = parse_rate_limit(header)
@@ -540,7 +660,16 @@ class AppStoreConnect:
         )
 
     def get_build_upload(self, upload_id: str, *, include_build: bool = False) -> Document:
-        return self.get_document(f"/v1/buildUploads/{upload_id}", {"include": "build"} if include_build else None)
+        """The build upload (a document, so an included build comes with it). An answer without the upload is an
+        error, not "still processing": a poll must not wait for ever on answers that are not uploads."""
+        path = f"/v1/buildUploads/{upload_id}"
+        document = self.get_document(path, {"include": "build"} if include_build else None)
+        resource = document.resource
+        if not self.dry_run and (resource is None or resource.type != "buildUploads"):
+            found = "no resource" if resource is None else f"a {resource.type!r} resource"
+            raise AscTransportError(f"App Store Connect answered GET {path} with {found}, not the build upload.",
+                                    hint="Try again later; if it keeps happening, report it with this message.")
+        return document
 
     def delete_build_upload(self, upload_id: str) -> None:
         self._delete(f"/v1/buildUploads/{upload_id}")
@@ -762,17 +891,12 @@ class AppStoreConnect:
         return self._update("reviewSubmissions", submission_id, attributes)
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "connection timed out"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "no answer within the read timeout"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS certificate verification failed"
-    # The innermost cause says what happened (refused, reset, name not resolved); the URL it quotes holds no secret.
-    reason: Any = exc.args[0] if exc.args else exc
-    reason = getattr(reason, "reason", reason)
-    text = str(reason) or type(exc).__name__
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        text = f"connection failed: {text}"
-    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _duration(seconds: float) -> str:
+    """64 s, 12 min, 10 h: a wait as a person reads it."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -6,6 +6,11 @@ never logged or put in an error message with its query string, and no API token 
 
 The body of a part is streamed from the file with `os.pread` in chunks of at most 1 MiB by a `FileRange`, so a
 part of any size costs one chunk of memory per connection, and several parts can read the same descriptor at once.
+
+Where the bytes may go is checked before the first one is sent: a part URL is `https://`, or plain `http://` to
+this machine only (the simulator) - a reservation naming `http://10.1.2.3/` or `http://169.254.169.254/` (a cloud
+metadata service) would otherwise receive the whole IPA in clear text. What cannot be fixed by sending again is not
+retried: a TLS failure, a Retry-After beyond `MAX_RETRY_AFTER`, a file that changed under the upload.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util import SKIP_HEADER
 
 from publish.asc.transport import backoff_delay, is_loopback_host, parse_retry_after
-from publish.errors import RemoteError
+from publish.errors import InputError, RemoteError
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +40,8 @@ CHUNK_SIZE = 1 << 20
 # exactly the listed headers (plus Host and Content-Length, which HTTP/1.1 needs).
 _SUPPRESSED_DEFAULTS = ("User-Agent", "Accept-Encoding")
 ALLOWED_METHODS = ("PUT",)
+# A reservation is a handful of parts (Apple cuts files in parts of tens of MB); thousands would be a broken answer.
+MAX_OPERATIONS = 10_000
 
 
 class UploadCancelled(Exception):
@@ -43,6 +50,12 @@ class UploadCancelled(Exception):
 
 class PartUploadError(RemoteError):
     """A part was refused for good (a 4xx other than an expired URL, or retries ran out)."""
+
+
+class SourceFileChanged(InputError):
+    """The file being uploaded shrank after its reservation: the parts no longer add up to what was reserved, so
+    no retry can help. A local problem (exit 2, like the engine's own check of the file's identity), and not an
+    OSError, so the HTTP stack does not mistake it for a broken connection and retry it."""
 
 
 class PresignedUrlRejected(PartUploadError):
@@ -140,6 +153,9 @@ def validate_operations(raw: Any, file_size: int) -> list[PartOperation]:
     hint = "Run again to get a fresh reservation; if it keeps happening, report it with this message."
     if not isinstance(raw, list) or not raw:
         raise RemoteError(f"{what} has no upload operations, so there is nowhere to send the file.", hint=hint)
+    if len(raw) > MAX_OPERATIONS:
+        raise RemoteError(f"{what} lists {len(raw)} upload operations, more than the {MAX_OPERATIONS} a file is ever "
+                          "cut into.", hint=hint)
     operations: list[PartOperation] = []
     for index, obj in enumerate(raw):
         if not isinstance(obj, Mapping):
@@ -150,8 +166,12 @@ def validate_operations(raw: Any, file_size: int) -> list[PartOperation]:
         if not isinstance(op.length, int) or isinstance(op.length, bool) or op.length < 1:
             raise RemoteError(f"{what}: operation {index} has an invalid length {obj.get('length')!r} "
                               "(at least 1 byte).", hint=hint)
-        if urlsplit(op.url).scheme not in ("http", "https") or not urlsplit(op.url).netloc:
-            raise RemoteError(f"{what}: operation {index} has no usable URL.", hint=hint)
+        problem = url_problem(op.url)
+        if problem:
+            raise RemoteError(f"{what}: operation {index} {problem}; nothing was sent.", hint=hint)
+        if op.end > file_size:
+            raise RemoteError(f"{what}: operation {index} asks for bytes {op.offset}-{op.end - 1}, outside the "
+                              f"{file_size}-byte file.", hint=hint)
         if op.method not in ALLOWED_METHODS:
             raise RemoteError(f"{what}: operation {index} asks for HTTP method {op.method!r}; only PUT is expected.",
                               hint=hint)
@@ -163,7 +183,8 @@ def validate_operations(raw: Any, file_size: int) -> list[PartOperation]:
             raise RemoteError(f"{what} leaves bytes {position}-{op.offset - 1} of the {file_size}-byte file "
                               "without an upload operation.", hint=hint)
         if op.offset < position:
-            raise RemoteError(f"{what} has overlapping operations at byte {op.offset}.", hint=hint)
+            raise RemoteError(f"{what} has overlapping operations: bytes {op.offset}-{min(position, op.end) - 1} are "
+                              "named twice.", hint=hint)
         position = op.end
     if position != file_size:
         raise RemoteError(f"{what} covers {position} bytes but the file has {file_size}: the reservation does not "
@@ -172,6 +193,24 @@ def validate_operations(raw: Any, file_size: int) -> list[PartOperation]:
     if len(numbers) != len(set(numbers)):
         raise RemoteError(f"{what} repeats a part number.", hint=hint)
     return operations
+
+
+def url_problem(url: str) -> str | None:
+    """Why a part URL must not be used, or None. Plain http is allowed only to loopback (the simulator)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return "has a malformed URL"
+    if parts.scheme not in ("http", "https") or not host:
+        return "has no usable URL (it must be https:// and name a host)"
+    if parts.username or parts.password:
+        return f"has a URL with a user name or password ({parts.scheme}://...@{host})"
+    if parts.scheme == "http" and not is_loopback_host(host):
+        return (f"sends the file over plain http:// to {host}, which is not this machine; parts go over https:// "
+                "only (plain http is for the local simulator)")
+    return None
 
 
 class FileRange:
@@ -216,8 +255,13 @@ class FileRange:
             data = self._buffer[:count]
         else:
             data = os.pread(self._fd, want, position)
-        if not len(data):
-            raise OSError(f"the file ended at byte {position}, inside a part: it changed while it was being uploaded")
+        if len(data) < want:
+            raise SourceFileChanged(
+                f"The file ended at byte {position + len(data)}, inside the part that needs bytes {self._offset}-"
+                f"{self._offset + self._length - 1}: it shrank while it was being uploaded (was it rebuilt or "
+                "overwritten meanwhile?).",
+                hint="Let whatever writes the IPA finish, then run again with the final file.",
+            )
         self._position += len(data)
         if self._on_read is not None:
             self._on_read(len(data))
@@ -260,7 +304,10 @@ class PartUploader:
 
     BACKOFF_BASE = 1.0
     BACKOFF_CAP = 60.0
+    # A Retry-After above this fails the part at once, naming the wait, instead of sleeping it up to 8 times.
     MAX_RETRY_AFTER = 300.0
+    # The most one part may spend sleeping between its attempts.
+    MAX_TOTAL_WAIT = 900.0
 
     def __init__(self, session: requests.Session, *, sleep: Callable[[float], None] = time.sleep,
                  wall_clock: Callable[[], float] = time.time, random: random_module.Random | None = None,
@@ -294,9 +341,11 @@ class PartUploader:
             cancelled: threading.Event | None = None) -> PartResult:
         headers = self.headers_for(op)
         reasons: list[str] = []
+        waited = 0.0
         for attempt in range(1, self.max_attempts + 1):
             if cancelled is not None and cancelled.is_set():
                 raise UploadCancelled("upload stopped")
+            _check_size(fd, op)
             body = FileRange(fd, op.offset, op.length, on_read=on_progress, cancelled=cancelled,
                              buffer=self._buffer())
             retry_after: float | None = None
@@ -310,9 +359,17 @@ class PartUploader:
                         retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
                 finally:
                     response.close()
-            except UploadCancelled:
+            except (UploadCancelled, SourceFileChanged):
                 self._unsend(on_progress, body)
                 raise
+            except requests.exceptions.SSLError as exc:
+                self._unsend(on_progress, body)
+                raise PartUploadError(
+                    f"Uploading {op.label} to {op.safe_url} failed: the TLS connection could not be set up "
+                    f"({_describe(exc)}).",
+                    hint="Retrying cannot fix a certificate: check this machine's clock and CA certificates (a proxy "
+                         "that re-signs TLS needs its CA in REQUESTS_CA_BUNDLE or SSL_CERT_FILE).",
+                ) from None
             except (requests.RequestException, OSError) as exc:
                 self._unsend(on_progress, body)
                 reason = _describe(exc)
@@ -334,14 +391,24 @@ class PartUploader:
                     )
                 reason = f"HTTP {status}"
             reasons.append(reason)
+            if retry_after is not None and retry_after > self.MAX_RETRY_AFTER:
+                raise PartUploadError(
+                    f"Uploading {op.label} to {op.safe_url} failed with {reason}, and the storage asked to retry in "
+                    f"{retry_after:.0f} s, longer than the {self.MAX_RETRY_AFTER:.0f} s a part may wait.",
+                    hint="Apple's upload storage is unavailable for now; run again later (the parts already sent "
+                         "are remembered).",
+                )
             if attempt == self.max_attempts:
                 break
             delay = self._delay(attempt - 1, retry_after)
+            if waited + delay > self.MAX_TOTAL_WAIT:
+                break
+            waited += delay
             log.info("%s: %s; retrying in %.1f s (attempt %d of %d)", op.label, reason, delay, attempt + 1,
                      self.max_attempts)
             self._sleep(delay)
         raise PartUploadError(
-            f"Uploading {op.label} to {op.safe_url} failed {self.max_attempts} times "
+            f"Uploading {op.label} to {op.safe_url} failed {len(reasons)} times "
             f"(last: {reasons[-1] if reasons else 'unknown'}).",
             hint="Check the network connection and run again: the parts already sent are remembered and only the "
                  "missing ones are sent again.",
@@ -356,7 +423,7 @@ class PartUploader:
 
     def _delay(self, retry: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return min(retry_after, self.MAX_RETRY_AFTER)
+            return retry_after
         with self._random_lock:
             return backoff_delay(retry, self._random, base=self.BACKOFF_BASE, cap=self.BACKOFF_CAP)
 
@@ -365,6 +432,21 @@ class PartUploader:
         """Take back from the progress count the bytes of an attempt that did not land."""
         if on_progress is not None and body.bytes_read:
             on_progress(-body.bytes_read)
+
+
+def _check_size(fd: int, op: PartOperation) -> None:
+    """Refuse to send a part of a file that no longer reaches its end (checked before each attempt, so a rebuild
+    that truncated the IPA is named at once instead of costing every retry)."""
+    try:
+        size = os.fstat(fd).st_size
+    except OSError:
+        return
+    if size < op.end:
+        raise SourceFileChanged(
+            f"The file is now {size} bytes, but {op.label} needs bytes up to {op.end - 1}: it shrank while it was "
+            "being uploaded (was it rebuilt or overwritten meanwhile?).",
+            hint="Let whatever writes the IPA finish, then run again with the final file.",
+        )
 
 
 def _excerpt(text: str) -> str:
