@@ -148,4 +148,4 @@ def test_a_file_shrinking_in_the_middle_of_a_part_is_not_retried(ipa: tuple[Path
         uploader._buffers.buffer = bytearray(256)  # small chunks, so the file can shrink between two of them
         with pytest.raises(SourceFileChanged):
             uploader.put(fd, op, on_progress=shrink_after_first_chunk)
-    assert sleeps == [] and len(reads) == 1
+    assert sleeps == [] and reads == [256, -256]  # one chunk sent, taken back, no second attempt
