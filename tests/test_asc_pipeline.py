@@ -307,6 +307,7 @@ def test_an_empty_answer_while_polling_a_build_upload_says_it_is_not_an_upload()
 def test_endless_pagination_is_cut_with_a_clear_error() -> None:
     def handle(request: WireRequest) -> WireResponse:
         page = len(transport.requests)
+        assert page < 50, "pagination was not cut"
         return answer(200, {"data": [], "links": {"next": f"https://api.appstoreconnect.apple.com/v1/apps?c={page}"}})
 
     transport = MockTransport(handle)
