@@ -4,67 +4,50 @@ for the resources this product uses (protocol.md B-F). Knows nothing of steps or
 A call goes through, in this order:
 - `request` here: the URL (links to other hosts refused, so the token never leaves the API's origin), dry run,
   and the loop that asks `retry.decide` (one pure function: idempotency x outcome x attempt) what to do next;
-- `_Observed`: counts every exchange, reports it to `on_call`, logs it, reads the rate-limit and Date headers;
 - `signing.SigningTransport`: the bearer token, and one re-signed repeat after a 401;
-- `wire.RequestsTransport` (or any injected `wire.Transport`): one bounded HTTP exchange;
-then `reading.read_answer` turns the body into JSON or says why it is not an answer App Store Connect gives.
-The retry rules and why each is safe are in `publish/asc/retry.py`.
+- `observe.ObservingTransport`: counts every exchange, reports it to `on_call`, logs it, reads the rate-limit and
+  Date headers;
+- `wire.RequestsTransport` (or any injected `wire.Transport`): one HTTP exchange bounded in size and time;
+then `reading.read_answer` turns the body into JSON or says why it is not an answer App Store Connect gives, and
+`failures` words what a failed call becomes. The retry rules and why each is safe are in `publish/asc/retry.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import itertools
 import json as jsonlib
 import logging
 import random as random_module
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from publish.asc import failures
 from publish.asc.auth import ApiKey, TokenProvider
-from publish.asc.errors import (
-    AscAmbiguousWriteError,
-    AscApiError,
-    AscRateLimitError,
-    AscTransportError,
-    api_error,
-)
+from publish.asc.errors import AscApiError, AscTransportError, api_error
+from publish.asc.observe import AnswerHeaders, ObservingTransport, OnCall, shown_url
 from publish.asc.reading import GarbledAnswer, error_document, read_answer
 from publish.asc.resources import Document, Resource
-from publish.asc.retry import Attempts, Decision, Failure, RetryLimits, decide, is_idempotent
+from publish.asc.retry import Attempts, Failure, RetryLimits, decide, is_idempotent
 from publish.asc.signing import SigningTransport
-from publish.asc.transport import (
-    DEFAULT_BASE_URL,
-    is_loopback_host,
-    origin,
-    parse_rate_limit,
-    parse_retry_after,
-    validate_base_url,
-)
-from publish.asc.wire import RequestsTransport, Transport, WireFailure, WireRequest, WireResponse
+from publish.asc.transport import DEFAULT_BASE_URL, is_loopback_host, origin, parse_retry_after, validate_base_url
+from publish.asc.wire import RequestsTransport, Transport, WireFailure, WireRequest
 from publish.errors import RemoteError
 
 log = logging.getLogger(__name__)
 
-OnCall = Callable[[str, str, Any], None]
+__all__ = ["AppStoreConnect", "OnCall", "encode_params", "new_session", "shown_url"]
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 PAGE_LIMIT = 200
 # Every build processing state: without the filter App Store Connect may leave builds still processing out.
 ALL_BUILD_STATES = ("PROCESSING", "FAILED", "INVALID", "VALID")
 POOL_SIZE = 10
 USER_AGENT = "appstore-publish (+https://github.com/; python-requests)"
-# A server clock further than this from ours is worth a warning: tokens are judged by Apple's clock (H.14).
-CLOCK_SKEW_WARNING = 60.0
-TLS_HINT = ("Retrying cannot fix a certificate: check this machine's clock and CA certificates (a proxy that "
-            "re-signs TLS needs its CA in REQUESTS_CA_BUNDLE or SSL_CERT_FILE) and the base URL ({base}).")
 
 
 def _camel(name: str) -> str:
@@ -105,53 +88,6 @@ def new_session(*, loopback: bool = False) -> requests.Session:
     return session
 
 
-def shown_url(url: str, query: Sequence[tuple[str, str]]) -> str:
-    """The URL as logged and reported: path and query, without the base (it never holds a secret)."""
-    parts = urlsplit(url)
-    shown = parts.path
-    extra = urlencode(list(query), safe="[],:")
-    if parts.query:
-        shown += "?" + parts.query + ("&" + extra if extra else "")
-    elif extra:
-        shown += "?" + extra
-    return shown
-
-
-class _Observed(Transport):
-    """The layer that sees every exchange: counts it, reports it to `on_call`, logs it, and hands the answer's
-    headers to `on_answer` (rate limit, server clock)."""
-
-    def __init__(self, inner: Transport, *, report: Callable[[WireRequest], None],
-                 on_answer: Callable[[WireResponse], None]) -> None:
-        self.inner = inner
-        self._report = report
-        self._on_answer = on_answer
-        self._lock = threading.Lock()
-        self.count = 0
-
-    def send(self, request: WireRequest) -> WireResponse:
-        self._report(request)
-        with self._lock:
-            self.count += 1
-        shown = shown_url(request.url, request.params)
-        started = time.monotonic()
-        try:
-            response = self.inner.send(request)
-        except WireFailure as failure:
-            log.debug("%s %s -> %s after %.0f ms", request.method, shown, failure.kind,
-                      (time.monotonic() - started) * 1000)
-            raise
-        log.debug("%s %s -> %d in %.0f ms", request.method, shown, response.status,
-                  (time.monotonic() - started) * 1000)
-        if request.body is not None and log.isEnabledFor(logging.DEBUG):
-            log.debug("  request body: %s", request.body.decode("utf-8", "replace"))
-        self._on_answer(response)
-        return response
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 class AppStoreConnect:
     """App Store Connect API client. See the module docstring for the pipeline, `retry.py` for the policy."""
 
@@ -166,7 +102,6 @@ class AppStoreConnect:
     REQUEST_DEADLINE = 120.0
     # `links.next` is followed at most this often in one listing (200 per page: 100 000 resources).
     MAX_PAGES = 500
-    LOW_RATE_LIMIT = 100
 
     def __init__(
         self,
@@ -189,15 +124,15 @@ class AppStoreConnect:
         self._origin = origin(self.base_url)
         self._tokens = TokenProvider(api_key, clock)
         self.key_id = api_key.key_id
+        self._session = session
         if transport is None:
-            self._session = session if session is not None else new_session(
-                loopback=is_loopback_host(urlsplit(self.base_url).hostname or "")
-            )
+            if self._session is None:
+                self._session = new_session(loopback=is_loopback_host(urlsplit(self.base_url).hostname or ""))
             transport = RequestsTransport(self._session, timeout=timeout,
                                           deadline=request_deadline or self.REQUEST_DEADLINE)
-        else:
-            self._session = session  # type: ignore[assignment]
-        self._observed = _Observed(transport, report=self._report, on_answer=self._read_headers)
+        self.headers = AnswerHeaders(clock)
+        self._observed = ObservingTransport(transport, headers=self.headers, on_call=on_call,
+                                            full_url=self._full_url)
         self._transport: Transport = SigningTransport(self._observed, self._tokens)
         self._clock = clock
         self._sleep = sleep
@@ -211,12 +146,7 @@ class AppStoreConnect:
         self.dry_run = dry_run
         self._on_call = on_call
         self._random = random if random is not None else random_module.Random()
-        self._lock = threading.Lock()
         self._dry_run_ids = itertools.count(1)
-        self._rate_limit_warned_at: int | None = None
-        self.clock_skew: float | None = None
-        self.rate_limit_remaining: int | None = None
-        self.rate_limit_limit: int | None = None
 
     def __repr__(self) -> str:
         return f"AppStoreConnect(base_url={self.base_url!r}, key_id={self.key_id!r}, dry_run={self.dry_run})"
@@ -228,6 +158,19 @@ class AppStoreConnect:
     @property
     def call_count(self) -> int:
         return self._observed.count
+
+    @property
+    def rate_limit_remaining(self) -> int | None:
+        return self.headers.remaining
+
+    @property
+    def rate_limit_limit(self) -> int | None:
+        return self.headers.limit
+
+    @property
+    def clock_skew(self) -> float | None:
+        """Seconds the server's clock (its first Date header) is ahead of ours; None before any answer."""
+        return self.headers.clock_skew
 
     def close(self) -> None:
         self._transport.close()
@@ -282,16 +225,16 @@ class AppStoreConnect:
 
     def _send(self, wire: WireRequest, shown: str, idempotent: bool,
               expect: tuple[int, ...]) -> dict[str, Any] | None:
-        method = wire.method
+        method, call = wire.method, f"{wire.method} {shown}"
         attempts = Attempts()
         waited = 0.0
         while True:
             error: RemoteError
             try:
                 response = self._transport.send(wire)
-            except WireFailure as failure:
-                failure_seen = Failure(failure.kind)
-                error = self._no_answer(failure, method, shown, attempts)
+            except WireFailure as lost:
+                failure = Failure(lost.kind)
+                error = failures.no_answer(lost, call, attempts, self.base_url)
             else:
                 status = response.status
                 if status in expect:
@@ -299,96 +242,38 @@ class AppStoreConnect:
                         return read_answer(status, response.body, response.header("Content-Type"), method=method,
                                            shown=shown)
                     except GarbledAnswer as garbled:
-                        failure_seen = Failure("garbled")
+                        failure = Failure("garbled")
                         error = AscTransportError(garbled.message, hint=garbled.hint)
                 elif 300 <= status < 400:
-                    raise self._redirect_error(response, method, shown)
+                    raise failures.redirected(response, call, self.base_url)
                 else:
                     retry_after = parse_retry_after(response.header("Retry-After"), self._clock())
-                    failure_seen = Failure("status", status, retry_after)
+                    failure = Failure("status", status, retry_after)
                     error = api_error(status, error_document(response.body), method=method, path=shown,
                                       reason=response.reason, retry_after=retry_after)
             budget = self.wait_budget - waited
             if self.deadline is not None:
                 budget = min(budget, self.deadline - self._clock())
             attempts = Attempts(attempts.retries, attempts.rate_limit_waits, max(0.0, budget))
-            decision = decide(failure_seen, idempotent=idempotent, attempts=attempts, limits=self.limits,
+            decision = decide(failure, idempotent=idempotent, attempts=attempts, limits=self.limits,
                               rng=self._random, method=method)
             if decision.action == "done":
                 return None
             if decision.action == "ambiguous":
-                raise self._ambiguous(error, method, shown) from None
+                raise failures.ambiguous(error, method, shown) from None
             if decision.action == "raise":
-                raise self._final(error, failure_seen, decision, attempts, method, shown) from None
-            self._log_retry(failure_seen, decision, attempts, method, shown)
+                raise failures.given_up(error, failure, decision, attempts, self.key_id) from None
+            rate_limited = failure.kind == "status" and failure.status == 429
+            if rate_limited:
+                log.warning("App Store Connect rate limit reached for key %s; waiting %s (attempt %d)", self.key_id,
+                            failures.duration(decision.delay), attempts.rate_limit_waits + 1)
+            else:
+                what = f"HTTP {failure.status}" if failure.kind == "status" else f"answer {failure.kind}"
+                log.warning("%s failed (%s); retrying in %.1f s (attempt %d of %d)", call, what, decision.delay,
+                            attempts.retries + 2, self.max_retries + 1)
             self._sleep(decision.delay)
             waited += decision.delay
-            if failure_seen.kind == "status" and failure_seen.status == 429:
-                attempts = Attempts(attempts.retries, attempts.rate_limit_waits + 1)
-            else:
-                attempts = Attempts(attempts.retries + 1, attempts.rate_limit_waits)
-
-    # ------------------------------------------------------------------ what a failure becomes
-
-    def _no_answer(self, failure: WireFailure, method: str, shown: str, attempts: Attempts) -> RemoteError:
-        if failure.kind == "tls":
-            return AscTransportError(f"Could not reach App Store Connect securely for {method} {shown}: "
-                                     f"{failure.description}.", hint=TLS_HINT.format(base=self.base_url))
-        if failure.kind == "oversized":
-            return AscTransportError(f"App Store Connect's answer to {method} {shown} was refused: "
-                                     f"{failure.description}.",
-                                     hint="A proxy or gateway may be in the way; check the base URL and the network.")
-        tries = attempts.retries + 1
-        return AscTransportError(
-            f"Could not reach App Store Connect for {method} {shown}{f' after {tries} attempts' if tries > 1 else ''}"
-            f": {failure.description}.",
-            hint=f"Check the network connection and the base URL ({self.base_url}); try again later.",
-        )
-
-    def _ambiguous(self, error: RemoteError, method: str, shown: str) -> AscAmbiguousWriteError:
-        if isinstance(error, AscApiError):
-            message = f"{error.message}\nApp Store Connect may or may not have applied this {method}."
-        elif isinstance(error, AscTransportError) and error.message.startswith("Could not reach"):
-            detail = error.message.split(": ", 1)[-1].rstrip(".")
-            message = (f"The connection broke during {method} {shown} ({detail}); App Store Connect may or may not "
-                       "have applied it.")
-        else:
-            message = f"{error.message}\nApp Store Connect may or may not have applied this {method}."
-        return AscAmbiguousWriteError(message, hint="Run again: the current state is read before anything is "
-                                      "created again.", method=method, path=shown, cause=error)
-
-    def _final(self, error: RemoteError, failure: Failure, decision: Decision, attempts: Attempts, method: str,
-               shown: str) -> RemoteError:
-        if isinstance(error, AscRateLimitError) and decision.delay:
-            left = attempts.budget_left or 0.0
-            error.retry_after = decision.delay
-            error.message += (f"\nWaiting {_duration(decision.delay)} for the rate limit of key {self.key_id} would "
-                              f"pass this run's deadline ({_duration(left)} left), so it stops here.")
-            error.hint = error.advice()
-        elif isinstance(error, AscApiError) and decision.delay and failure.retry_after is not None:
-            error.message += (f"\nApp Store Connect asked to retry in {_duration(decision.delay)}, past this run's "
-                              f"deadline ({_duration(attempts.budget_left or 0.0)} left).")
-        return error
-
-    def _redirect_error(self, response: WireResponse, method: str, shown: str) -> AscTransportError:
-        location = response.header("Location") or ""
-        target = urlsplit(location).netloc or "the same host"
-        return AscTransportError(
-            f"App Store Connect answered {method} {shown} with a redirect (HTTP {response.status}) to {target}; "
-            "redirects are not followed, so the API token is never sent anywhere else.",
-            hint="The API never redirects: a proxy or a wrong base URL is in the way. Check the base URL "
-                 f"({self.base_url}).",
-        )
-
-    def _log_retry(self, failure: Failure, decision: Decision, attempts: Attempts, method: str, shown: str) -> None:
-        if failure.kind == "status" and failure.status == 429:
-            log.warning("App Store Connect rate limit reached for key %s; waiting %s (attempt %d)", self.key_id,
-                        _duration(decision.delay), attempts.rate_limit_waits + 1)
-            return
-        what = f"HTTP {failure.status}" if failure.kind == "status" else {
-            "unsent": "not sent", "lost": "answer lost", "garbled": "answer garbled"}.get(failure.kind, failure.kind)
-        log.warning("%s %s failed (%s); retrying in %.1f s (attempt %d of %d)", method, shown, what, decision.delay,
-                    attempts.retries + 2, self.max_retries + 1)
+            attempts = Attempts(attempts.retries + (not rate_limited), attempts.rate_limit_waits + rate_limited)
 
     # ------------------------------------------------------------------ documents and pages
 
@@ -434,21 +319,9 @@ class AppStoreConnect:
             path = "/" + path
         return self.base_url + path
 
-    def _shown(self, url: str, query: list[tuple[str, str]]) -> str:
-        return shown_url(url, query)
-
-    def _report(self, request: WireRequest) -> None:
-        """Report a call to `on_call` as (method, full URL with query, JSON body or None)."""
-        if self._on_call is not None:
-            body = jsonlib.loads(request.body) if request.body else None
-            self._on_call(request.method, self._full_url(shown_url(request.url, request.params)), body)
-
-    def _notify(self, method: str, shown: str, body: Any) -> None:
+    def _dry_run(self, method: str, shown: str, body: Any) -> dict[str, Any] | None:
         if self._on_call is not None:
             self._on_call(method, self._full_url(shown), body)
-
-    def _dry_run(self, method: str, shown: str, body: Any) -> dict[str, Any] | None:
-        self._notify(method, shown, body)
         log.info("dry run: would %s %s%s", method, shown, f" {jsonlib.dumps(body, sort_keys=True)}" if body else "")
         if method not in ("POST", "PATCH") or not isinstance(body, Mapping):
             return None
@@ -462,57 +335,6 @@ class AppStoreConnect:
             "relationships": dict(data.get("relationships") or {}),
         }
         return {"data": resource}
-
-    # ------------------------------------------------------------------ what every answer's headers say
-
-    def _read_headers(self, response: WireResponse) -> None:
-        self._record_rate_limit(response.header("X-Rate-Limit"))
-        self._note_clock_skew(response.header("Date"))
-
-    def _note_clock_skew(self, date: str | None) -> None:
-        if not date or self.clock_skew is not None:
-            return
-        try:
-            server = email.utils.parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return
-        skew = server - self._clock()
-        with self._lock:
-            if self.clock_skew is not None:
-                return
-            self.clock_skew = skew
-        if abs(skew) > CLOCK_SKEW_WARNING:
-            log.warning(
-                "App Store Connect's clock (its Date header) is %s %s this machine's. API tokens are signed with "
-                "this machine's clock and judged by Apple's, so a skew of minutes gets them refused (401): set the "
-                "clock right (NTP).", _duration(abs(skew)), "ahead of" if skew > 0 else "behind",
-            )
-
-    def _record_rate_limit(self, header: str | None) -> None:
-        if not header:
-            return
-        values = parse_rate_limit(header)
-        remaining = values.get("user-hour-rem")
-        limit = values.get("user-hour-lim")
-        with self._lock:
-            if limit is not None:
-                self.rate_limit_limit = limit
-            if remaining is None:
-                return
-            self.rate_limit_remaining = remaining
-            low = remaining < self.LOW_RATE_LIMIT or (limit is not None and remaining < limit * 0.1)
-            if not low:
-                self._rate_limit_warned_at = None
-                return
-            # Warn when it first gets low, then every further 10% of what was left, not on every call.
-            last = self._rate_limit_warned_at
-            if last is not None and remaining > last * 0.9 and remaining != 0:
-                return
-            self._rate_limit_warned_at = remaining
-        log.warning(
-            "App Store Connect rate limit is low: %d of %s requests left for this API key in the rolling hour",
-            remaining, limit if limit is not None else "?",
-        )
 
     # ------------------------------------------------------------------ helpers for helpers
 
@@ -892,11 +714,3 @@ class AppStoreConnect:
 
 
 
-
-def _duration(seconds: float) -> str:
-    """64 s, 12 min, 10 h: a wait as a person reads it."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
