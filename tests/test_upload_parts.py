@@ -241,3 +241,17 @@ def test_md5_of_streamed_parts_matches(server: PartServer, data_file: Path) -> N
         os.close(fd)
     body = b"".join(r["body"] for r in sorted(server.received, key=lambda r: r["path"]))
     assert hashlib.md5(body).hexdigest() == hashlib.md5(data_file.read_bytes()).hexdigest()
+
+
+def test_waits_of_one_part_are_bounded_in_total(server: PartServer, data_file: Path) -> None:
+    # each Retry-After is acceptable on its own (200 s <= 300 s), but eight of them would be 27 minutes
+    server.script = [("status", 503, {"Retry-After": "200"})] * 8
+    sleeps: list[float] = []
+    op = _op(f"{server.url}/blob/9", 0, 1000)
+    fd = os.open(data_file, os.O_RDONLY)
+    try:
+        with pytest.raises(PartUploadError, match="failed 5 times"):
+            PartUploader(_session([op.url]), sleep=sleeps.append).put(fd, op)
+    finally:
+        os.close(fd)
+    assert sleeps == [200.0] * 4 and sum(sleeps) <= PartUploader.MAX_TOTAL_WAIT
