@@ -149,3 +149,28 @@ def test_a_file_shrinking_in_the_middle_of_a_part_is_not_retried(ipa: tuple[Path
         with pytest.raises(SourceFileChanged):
             uploader.put(fd, op, on_progress=shrink_after_first_chunk)
     assert sleeps == [] and reads == [256, -256]  # one chunk sent, taken back, no second attempt
+
+
+def test_a_gigantic_error_page_from_the_storage_is_not_read_whole(ipa: tuple[Path, int]) -> None:
+    import tracemalloc
+
+    def gigantic(h: object) -> None:
+        h.start_chunked(500)  # type: ignore[attr-defined]
+        block = b"<p>error</p>" * 80_000
+        for _ in range(300):  # ~290 MB if anyone read it all
+            h.chunk(block)  # type: ignore[attr-defined]
+
+    ok = False
+    try:
+        tracemalloc.start()
+        started = time.monotonic()
+        with HostileServer(gigantic) as server:
+            uploader = PartUploader(requests.Session(), sleep=lambda s: None, max_attempts=2)
+            with pytest.raises(PartUploadError, match="HTTP 500"):
+                uploader.put(ipa[1], _op(server.url))
+        _, peak = tracemalloc.get_traced_memory()
+        assert peak < 50 << 20 and time.monotonic() - started < 10
+        ok = True
+    finally:
+        tracemalloc.stop()
+        TALLY.record(ok)

@@ -351,10 +351,10 @@ class PartUploader:
             retry_after: float | None = None
             try:
                 response = self._session.request(op.method, op.url, data=body, headers=headers,
-                                                 timeout=self._timeout, allow_redirects=False)
+                                                 timeout=self._timeout, allow_redirects=False, stream=True)
                 try:
                     status = response.status_code
-                    text = response.text[:500] if status >= 300 else ""
+                    text = _answer_excerpt(response)
                     if status in (429, 503):
                         retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
                 finally:
@@ -447,6 +447,23 @@ def _check_size(fd: int, op: PartOperation) -> None:
             "being uploaded (was it rebuilt or overwritten meanwhile?).",
             hint="Let whatever writes the IPA finish, then run again with the final file.",
         )
+
+
+def _answer_excerpt(response: requests.Response, limit: int = 64 << 10) -> str:
+    """The start of a part answer's body. A body within `limit` is read to its end, so the connection goes back to
+    the pool for the next part; a gigantic or endless one (a hostile storage's error page) is cut there and its
+    connection closed rather than drained, costing neither memory nor time."""
+    if response.raw is None:
+        return (response.text or "")[:500]
+    data = bytearray()
+    try:
+        for chunk in response.iter_content(8192):
+            data += chunk
+            if len(data) > limit:
+                break
+    except (requests.RequestException, OSError):
+        pass  # a broken answer body only loses the excerpt
+    return bytes(data[:2048]).decode("utf-8", "replace")[:500]
 
 
 def _excerpt(text: str) -> str:
