@@ -71,8 +71,8 @@ def points(calls: list[str]) -> list[tuple[int, str]]:
         return every
     writes = [k for k, m in enumerate(calls) if m in WRITES]
     reads = [k for k, m in enumerate(calls) if m not in WRITES]
-    chosen = {(writes[0], "lost"), (writes[len(writes) // 3], "before"), (writes[len(writes) // 2], "lost"),
-              (writes[-2], "after"), (reads[len(reads) // 2], "before")}
+    chosen = {(writes[0], "lost"), (writes[len(writes) // 2], "lost"), (writes[-2], "after"),
+              (reads[len(reads) // 2], "before")}
     return sorted(chosen)
 
 

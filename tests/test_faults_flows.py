@@ -42,7 +42,7 @@ APP_STORE = """
 FLOWS = {"testflight": TESTFLIGHT, "testflight+app_store": TESTFLIGHT + APP_STORE}
 SEEDS = int(os.environ.get("FAULT_SEEDS") or 0)
 CASES = ([(seed, flow) for seed in range(1, SEEDS + 1) for flow in FLOWS] if SEEDS
-         else [(11, "testflight"), (12, "testflight+app_store"), (13, "testflight+app_store")])
+         else [(11, "testflight"), (12, "testflight+app_store")])
 TALLY = Tally("faults", "seeded runs completed")
 DUPLICATES: list[str] = []
 

@@ -47,7 +47,7 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries without real waiting, a short per-request deadline and page cap, so bounds are reached quickly."""
     monkeypatch.setattr(ClientClass, "BACKOFF_BASE", 0.001)
     monkeypatch.setattr(ClientClass, "BACKOFF_CAP", 0.005)
-    monkeypatch.setattr(ClientClass, "REQUEST_DEADLINE", 0.3)
+    monkeypatch.setattr(ClientClass, "REQUEST_DEADLINE", 0.15)
     monkeypatch.setattr(ClientClass, "MAX_PAGES", 30)
 
 
@@ -148,10 +148,12 @@ def test_hostile_answer_to_the_app_lookup_is_one_clear_error(name: str, files: d
     scenario, said = CLI_CASES[name]
     ok = False
     try:
-        tracemalloc.start()
+        measure = name.startswith("huge")  # tracing every allocation is slow: only where memory is the point
+        if measure:
+            tracemalloc.start()
         with HostileServer(scenario) as server:
             code, output, seconds = run_cli(files, server)
-        _, peak = tracemalloc.get_traced_memory()
+        peak = tracemalloc.get_traced_memory()[1] if measure else 0
         tracemalloc.stop()
         assert code == 1, output
         assert "Traceback" not in output and said in output, output
