@@ -87,3 +87,12 @@ def test_same_seed_same_faults() -> None:
 
     assert pattern(7) == pattern(7)
     assert pattern(7) != pattern(8)
+
+
+def test_expired_token_fault_refuses_a_valid_token_and_changes_nothing(sandbox, api: Api) -> None:
+    app_id = sandbox.add_app("com.example.app", "Example")
+    sandbox.faults.expired_token_rate = 1.0
+    refused = api.post("/v1/buildUploads", _create_upload_body(app_id))
+    assert refused.status_code == 401 and refused.json()["errors"][0]["code"] == "NOT_AUTHORIZED"
+    sandbox.faults.expired_token_rate = 0.0
+    assert api.get(f"/v1/apps/{app_id}/buildUploads").json()["data"] == []

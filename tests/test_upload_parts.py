@@ -20,6 +20,7 @@ from publish.upload.parts import (
     PartUploader,
     PartUploadError,
     PresignedUrlRejected,
+    SourceFileChanged,
     configure_part_session,
     validate_operations,
 )
@@ -184,9 +185,10 @@ def test_file_range_notices_a_truncated_file(tmp_path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         reader = FileRange(fd, 50, 100)
-        reader.read()
-        with pytest.raises(OSError, match="changed"):
+        # the short pread itself is the sign (not a later empty read): nothing of a part that cannot be whole is sent
+        with pytest.raises(SourceFileChanged, match="shrank while it was being uploaded"):
             reader.read()
+        assert reader.bytes_read == 0
     finally:
         os.close(fd)
 
@@ -239,3 +241,17 @@ def test_md5_of_streamed_parts_matches(server: PartServer, data_file: Path) -> N
         os.close(fd)
     body = b"".join(r["body"] for r in sorted(server.received, key=lambda r: r["path"]))
     assert hashlib.md5(body).hexdigest() == hashlib.md5(data_file.read_bytes()).hexdigest()
+
+
+def test_waits_of_one_part_are_bounded_in_total(server: PartServer, data_file: Path) -> None:
+    # each Retry-After is acceptable on its own (200 s <= 300 s), but eight of them would be 27 minutes
+    server.script = [("status", 503, {"Retry-After": "200"})] * 8
+    sleeps: list[float] = []
+    op = _op(f"{server.url}/blob/9", 0, 1000)
+    fd = os.open(data_file, os.O_RDONLY)
+    try:
+        with pytest.raises(PartUploadError, match="failed 5 times"):
+            PartUploader(_session([op.url]), sleep=sleeps.append).put(fd, op)
+    finally:
+        os.close(fd)
+    assert sleeps == [200.0] * 4 and sum(sleeps) <= PartUploader.MAX_TOTAL_WAIT

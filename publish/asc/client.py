@@ -1,50 +1,48 @@
-"""The App Store Connect API client: one pooled HTTPS session, JWT auth, careful retries, JSON:API documents, and
-small typed helpers for the resources this product uses (protocol.md B-F). Knows nothing of steps or the CLI.
+"""The App Store Connect API client: a small pipeline of transport layers, JSON:API documents, and typed helpers
+for the resources this product uses (protocol.md B-F). Knows nothing of steps or the CLI.
 
-Retry policy (why it is safe):
-- GET/HEAD/PUT/DELETE are idempotent: retried on connection errors, timeouts, 5xx and 429 with exponential backoff
-  and full jitter, honouring `Retry-After`, at most `max_retries` times.
-- POST/PATCH are never retried blindly. If the connection breaks or the server fails (5xx) mid-write, nobody knows
-  whether it happened, so `AscAmbiguousWriteError` is raised and the caller re-reads the state before writing again.
-  Only failures that prove nothing reached the server (connection refused, connect timeout, 429) are retried.
-- A 401 means nothing was done: the token is re-signed and the call repeated once, whatever the method.
+A call goes through, in this order:
+- `request` here: the URL (links to other hosts refused, so the token never leaves the API's origin), dry run,
+  and the loop that asks `retry.decide` (one pure function: idempotency x outcome x attempt) what to do next;
+- `signing.SigningTransport`: the bearer token, and one re-signed repeat after a 401;
+- `observe.ObservingTransport`: counts every exchange, reports it to `on_call`, logs it, reads the rate-limit and
+  Date headers;
+- `wire.RequestsTransport` (or any injected `wire.Transport`): one HTTP exchange bounded in size and time;
+then `reading.read_answer` turns the body into JSON or says why it is not an answer App Store Connect gives, and
+`failures` words what a failed call becomes. The retry rules and why each is safe are in `publish/asc/retry.py`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json as jsonlib
 import logging
 import random as random_module
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NewConnectionError
 
+from publish.asc import failures
 from publish.asc.auth import ApiKey, TokenProvider
-from publish.asc.errors import AscAmbiguousWriteError, AscApiError, AscTransportError, api_error
+from publish.asc.errors import AscApiError, AscTransportError, api_error
+from publish.asc.observe import AnswerHeaders, ObservingTransport, OnCall, shown_url
+from publish.asc.reading import GarbledAnswer, error_document, read_answer
 from publish.asc.resources import Document, Resource
-from publish.asc.transport import (
-    DEFAULT_BASE_URL,
-    backoff_delay,
-    is_loopback_host,
-    origin,
-    parse_rate_limit,
-    parse_retry_after,
-    validate_base_url,
-)
+from publish.asc.retry import Attempts, Failure, RetryLimits, decide, is_idempotent
+from publish.asc.signing import SigningTransport
+from publish.asc.transport import DEFAULT_BASE_URL, is_loopback_host, origin, parse_retry_after, validate_base_url
+from publish.asc.wire import RequestsTransport, Transport, WireFailure, WireRequest
 from publish.errors import RemoteError
 
 log = logging.getLogger(__name__)
 
-OnCall = Callable[[str, str, Any], None]
+__all__ = ["AppStoreConnect", "OnCall", "encode_params", "new_session", "shown_url"]
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 PAGE_LIMIT = 200
 # Every build processing state: without the filter App Store Connect may leave builds still processing out.
 ALL_BUILD_STATES = ("PROCESSING", "FAILED", "INVALID", "VALID")
@@ -78,17 +76,6 @@ def encode_params(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     return [(k, _filter_value(v)) for k, v in (params or {}).items() if v is not None]
 
 
-def _never_sent(exc: BaseException) -> bool:
-    """True when the request provably never reached the server (so even a POST may be sent again)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        reason: Any = exc.args[0] if exc.args else None
-        reason = getattr(reason, "reason", reason)
-        return isinstance(reason, NewConnectionError)
-    return False
-
-
 def new_session(*, loopback: bool = False) -> requests.Session:
     """A pooled session. For the loopback simulator, proxy variables from the environment are ignored (an
     HTTP_PROXY set for the CI network must not swallow requests to 127.0.0.1)."""
@@ -102,14 +89,19 @@ def new_session(*, loopback: bool = False) -> requests.Session:
 
 
 class AppStoreConnect:
-    """App Store Connect API client. See the module docstring for the retry policy."""
+    """App Store Connect API client. See the module docstring for the pipeline, `retry.py` for the policy."""
 
     BACKOFF_BASE = 1.0
     BACKOFF_CAP = 30.0
-    # A Retry-After longer than this is not slept through (a run must not hang for an hour on the rate limit):
-    # the error is raised with the wait in its message instead.
-    MAX_RETRY_AFTER = 120.0
-    LOW_RATE_LIMIT = 100
+    # 429 without Retry-After: wait 16 s, 32 s, 64 s ... up to an hour (H.13), within the wait budget.
+    RATE_LIMIT_BASE = 16.0
+    RATE_LIMIT_CAP = 3600.0
+    # The most one request may spend waiting (rate limit, Retry-After, backoff) unless the caller gives a deadline.
+    WAIT_BUDGET = 900.0
+    # A whole exchange (headers and body) must end within this many seconds, however slowly the answer trickles.
+    REQUEST_DEADLINE = 120.0
+    # `links.next` is followed at most this often in one listing (200 per page: 100 000 resources).
+    MAX_PAGES = 500
 
     def __init__(
         self,
@@ -117,6 +109,7 @@ class AppStoreConnect:
         *,
         base_url: str = DEFAULT_BASE_URL,
         session: requests.Session | None = None,
+        transport: Transport | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         timeout: tuple[float, float] = (10, 60),
@@ -124,27 +117,36 @@ class AppStoreConnect:
         dry_run: bool = False,
         on_call: OnCall | None = None,
         random: random_module.Random | None = None,
+        wait_budget: float | None = None,
+        request_deadline: float | None = None,
     ) -> None:
         self.base_url = validate_base_url(base_url)
         self._origin = origin(self.base_url)
         self._tokens = TokenProvider(api_key, clock)
         self.key_id = api_key.key_id
-        self._session = session if session is not None else new_session(
-            loopback=is_loopback_host(urlsplit(self.base_url).hostname or "")
-        )
+        self._session = session
+        if transport is None:
+            if self._session is None:
+                self._session = new_session(loopback=is_loopback_host(urlsplit(self.base_url).hostname or ""))
+            transport = RequestsTransport(self._session, timeout=timeout,
+                                          deadline=request_deadline or self.REQUEST_DEADLINE)
+        self.headers = AnswerHeaders(clock)
+        self._observed = ObservingTransport(transport, headers=self.headers, on_call=on_call,
+                                            full_url=self._full_url)
+        self._transport: Transport = SigningTransport(self._observed, self._tokens)
         self._clock = clock
         self._sleep = sleep
-        self._timeout = timeout
         self.max_retries = max(0, int(max_retries))
+        self.limits = RetryLimits(max_retries=self.max_retries, backoff_base=self.BACKOFF_BASE,
+                                  backoff_cap=self.BACKOFF_CAP, rate_limit_base=self.RATE_LIMIT_BASE,
+                                  rate_limit_cap=self.RATE_LIMIT_CAP)
+        self.wait_budget = float(wait_budget if wait_budget is not None else self.WAIT_BUDGET)
+        # An absolute time (by `clock`) no wait may pass: the step's or processing timeout's end (H.13).
+        self.deadline: float | None = None
         self.dry_run = dry_run
         self._on_call = on_call
         self._random = random if random is not None else random_module.Random()
-        self._lock = threading.Lock()
         self._dry_run_ids = itertools.count(1)
-        self._rate_limit_warned_at: int | None = None
-        self.call_count = 0
-        self.rate_limit_remaining: int | None = None
-        self.rate_limit_limit: int | None = None
 
     def __repr__(self) -> str:
         return f"AppStoreConnect(base_url={self.base_url!r}, key_id={self.key_id!r}, dry_run={self.dry_run})"
@@ -153,14 +155,43 @@ class AppStoreConnect:
     def tokens(self) -> TokenProvider:
         return self._tokens
 
+    @property
+    def call_count(self) -> int:
+        return self._observed.count
+
+    @property
+    def rate_limit_remaining(self) -> int | None:
+        return self.headers.remaining
+
+    @property
+    def rate_limit_limit(self) -> int | None:
+        return self.headers.limit
+
+    @property
+    def clock_skew(self) -> float | None:
+        """Seconds the server's clock (its first Date header) is ahead of ours; None before any answer."""
+        return self.headers.clock_skew
+
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
 
     def __enter__(self) -> AppStoreConnect:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def waiting_within(self, seconds: float) -> Iterator[None]:
+        """No wait of a call inside this block ends later than `seconds` from now (e.g. the processing timeout)."""
+        previous = self.deadline
+        self.deadline = self._clock() + max(0.0, seconds)
+        if previous is not None:
+            self.deadline = min(self.deadline, previous)
+        try:
+            yield
+        finally:
+            self.deadline = previous
 
     # ------------------------------------------------------------------ low level
 
@@ -173,19 +204,78 @@ class AppStoreConnect:
         json: Any = None,
         expect: Sequence[int] = (200,),
     ) -> dict[str, Any] | None:
-        """Send one API call and return the decoded JSON (None for 204 / an empty body).
+        """Send one API call and return the decoded JSON (None for 204 / an empty answer to a write).
 
         `path` is `/v1/...` (joined to the base URL) or a full URL on the same host (a `links.next`).
-        Raises an `AscApiError` subclass for an error answer, `AscTransportError` when no answer came,
-        `AscAmbiguousWriteError` when a POST/PATCH may or may not have been applied.
+        Raises an `AscApiError` subclass for an error answer, `AscTransportError` when no usable answer came,
+        `AscAmbiguousWriteError` when a write that is not idempotent may or may not have been applied.
         """
         method = method.upper()
         url = self._url(path)
         query = encode_params(params)
-        shown = self._shown(url, query)
+        shown = shown_url(url, query)
         if self.dry_run:
             return self._dry_run(method, shown, json)
-        return self._send(method, url, query, json, tuple(expect), shown)
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if json is not None:
+            headers["Content-Type"] = "application/json"
+        wire = WireRequest(method, url, tuple(query), headers,
+                           jsonlib.dumps(json).encode() if json is not None else None)
+        return self._send(wire, shown, is_idempotent(method, urlsplit(url).path, json), tuple(expect))
+
+    def _send(self, wire: WireRequest, shown: str, idempotent: bool,
+              expect: tuple[int, ...]) -> dict[str, Any] | None:
+        method, call = wire.method, f"{wire.method} {shown}"
+        attempts = Attempts()
+        waited = 0.0
+        while True:
+            error: RemoteError
+            try:
+                response = self._transport.send(wire)
+            except WireFailure as lost:
+                failure = Failure(lost.kind)
+                error = failures.no_answer(lost, call, attempts, self.base_url)
+            else:
+                status = response.status
+                if status in expect:
+                    try:
+                        return read_answer(status, response.body, response.header("Content-Type"), method=method,
+                                           shown=shown)
+                    except GarbledAnswer as garbled:
+                        failure = Failure("garbled")
+                        error = AscTransportError(garbled.message, hint=garbled.hint)
+                elif 300 <= status < 400:
+                    raise failures.redirected(response, call, self.base_url)
+                else:
+                    retry_after = parse_retry_after(response.header("Retry-After"), self._clock())
+                    failure = Failure("status", status, retry_after)
+                    error = api_error(status, error_document(response.body), method=method, path=shown,
+                                      reason=response.reason, retry_after=retry_after)
+            budget = self.wait_budget - waited
+            if self.deadline is not None:
+                budget = min(budget, self.deadline - self._clock())
+            attempts = Attempts(attempts.retries, attempts.rate_limit_waits, max(0.0, budget))
+            decision = decide(failure, idempotent=idempotent, attempts=attempts, limits=self.limits,
+                              rng=self._random, method=method)
+            if decision.action == "done":
+                return None
+            if decision.action == "ambiguous":
+                raise failures.ambiguous(error, method, shown) from None
+            if decision.action == "raise":
+                raise failures.given_up(error, failure, decision, attempts, self.key_id) from None
+            rate_limited = failure.kind == "status" and failure.status == 429
+            if rate_limited:
+                log.warning("App Store Connect rate limit reached for key %s; waiting %s (attempt %d)", self.key_id,
+                            failures.duration(decision.delay), attempts.rate_limit_waits + 1)
+            else:
+                what = f"HTTP {failure.status}" if failure.kind == "status" else f"answer {failure.kind}"
+                log.warning("%s failed (%s); retrying in %.1f s (attempt %d of %d)", call, what, decision.delay,
+                            attempts.retries + 2, self.max_retries + 1)
+            self._sleep(decision.delay)
+            waited += decision.delay
+            attempts = Attempts(attempts.retries + (not rate_limited), attempts.rate_limit_waits + rate_limited)
+
+    # ------------------------------------------------------------------ documents and pages
 
     def _full_url(self, shown: str) -> str:
         scheme, _, _ = self._origin
@@ -195,7 +285,7 @@ class AppStoreConnect:
         return Document.from_json(self.request("GET", path, params=params))
 
     def paginate_documents(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Document]:
-        """Every page of a list, following `links.next` exactly as given."""
+        """Every page of a list, following `links.next` exactly as given, at most `MAX_PAGES` pages."""
         document = self.get_document(path, params)
         seen: set[str] = set()
         while True:
@@ -203,14 +293,18 @@ class AppStoreConnect:
             next_url = document.next_url
             if not next_url or next_url in seen:
                 return
+            if len(seen) + 1 >= self.MAX_PAGES:
+                raise AscTransportError(
+                    f"App Store Connect kept answering GET {path} with a next page after {self.MAX_PAGES} pages; "
+                    "stopping rather than paging for ever.",
+                    hint="Narrow the listing (a filter) or try again later; if it keeps happening, report it.",
+                )
             seen.add(next_url)
             document = self.get_document(next_url)
 
     def paginate(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Resource]:
         for document in self.paginate_documents(path, params):
             yield from document.resources
-
-    # ------------------------------------------------------------------ transport
 
     def _url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -225,24 +319,9 @@ class AppStoreConnect:
             path = "/" + path
         return self.base_url + path
 
-    def _shown(self, url: str, query: list[tuple[str, str]]) -> str:
-        """The URL as logged and reported: path and query, without the base (it never holds a secret)."""
-        parts = urlsplit(url)
-        shown = parts.path
-        extra = urlencode(query, safe="[],:")
-        if parts.query:
-            shown += "?" + parts.query + ("&" + extra if extra else "")
-        elif extra:
-            shown += "?" + extra
-        return shown
-
-    def _notify(self, method: str, shown: str, body: Any) -> None:
-        """Report a call to `on_call` as (method, full URL with query, JSON body or None)."""
+    def _dry_run(self, method: str, shown: str, body: Any) -> dict[str, Any] | None:
         if self._on_call is not None:
             self._on_call(method, self._full_url(shown), body)
-
-    def _dry_run(self, method: str, shown: str, body: Any) -> dict[str, Any] | None:
-        self._notify(method, shown, body)
         log.info("dry run: would %s %s%s", method, shown, f" {jsonlib.dumps(body, sort_keys=True)}" if body else "")
         if method not in ("POST", "PATCH") or not isinstance(body, Mapping):
             return None
@@ -256,143 +335,6 @@ class AppStoreConnect:
             "relationships": dict(data.get("relationships") or {}),
         }
         return {"data": resource}
-
-    def _send(
-        self,
-        method: str,
-        url: str,
-        query: list[tuple[str, str]],
-        body: Any,
-        expect: tuple[int, ...],
-        shown: str,
-    ) -> dict[str, Any] | None:
-        idempotent = method in IDEMPOTENT_METHODS
-        data = jsonlib.dumps(body).encode() if body is not None else None
-        retries = 0
-        reauthenticated = False
-        while True:
-            headers = {
-                "Authorization": f"Bearer {self._tokens.token()}",
-                "Accept": "application/json",
-                "User-Agent": USER_AGENT,
-            }
-            if data is not None:
-                headers["Content-Type"] = "application/json"
-            self._notify(method, shown, body)
-            with self._lock:
-                self.call_count += 1
-            started = time.monotonic()
-            try:
-                response = self._session.request(
-                    method, url, params=query or None, data=data, headers=headers,
-                    timeout=self._timeout, allow_redirects=False,
-                )
-            except requests.RequestException as exc:
-                elapsed = time.monotonic() - started
-                never_sent = _never_sent(exc)
-                log.debug("%s %s -> %s after %.0f ms", method, shown, type(exc).__name__, elapsed * 1000)
-                if (idempotent or never_sent) and retries < self.max_retries:
-                    delay = backoff_delay(retries, self._random, base=self.BACKOFF_BASE, cap=self.BACKOFF_CAP)
-                    log.warning("%s %s failed (%s); retrying in %.1f s", method, shown, _describe(exc), delay)
-                    self._sleep(delay)
-                    retries += 1
-                    continue
-                if not idempotent and not never_sent:
-                    raise AscAmbiguousWriteError(
-                        f"The connection broke during {method} {shown} ({_describe(exc)}); App Store Connect may "
-                        "or may not have applied it.",
-                        hint="Run again: the current state is read before anything is created again.",
-                        method=method, path=shown, cause=exc,
-                    ) from None
-                raise AscTransportError(
-                    f"Could not reach App Store Connect for {method} {shown}"
-                    f"{f' after {retries + 1} attempts' if retries else ''}: {_describe(exc)}.",
-                    hint=f"Check the network connection and the base URL ({self.base_url}); try again later.",
-                ) from None
-
-            elapsed = time.monotonic() - started
-            status = response.status_code
-            log.debug("%s %s -> %d in %.0f ms", method, shown, status, elapsed * 1000)
-            if body is not None and log.isEnabledFor(logging.DEBUG):
-                log.debug("  request body: %s", jsonlib.dumps(body, sort_keys=True))
-            self._record_rate_limit(response)
-
-            if status in expect:
-                return self._decode(response, method, shown)
-            if status == 401 and not reauthenticated:
-                # The token may have expired in flight or been refused: nothing was done, so sign anew once.
-                log.info("%s %s -> 401; signing a fresh token and trying once more", method, shown)
-                self._tokens.invalidate()
-                reauthenticated = True
-                continue
-            if status == 404 and method == "DELETE" and retries > 0:
-                # An earlier attempt was applied but its answer was lost: the resource is gone, as asked.
-                return None
-            if status == 429 or status >= 500:
-                retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
-                retryable = idempotent or status == 429  # a 429 was refused before anything happened
-                if retryable and retries < self.max_retries and (retry_after or 0) <= self.MAX_RETRY_AFTER:
-                    delay = backoff_delay(retries, self._random, base=self.BACKOFF_BASE, cap=self.BACKOFF_CAP)
-                    if retry_after is not None:
-                        delay = retry_after
-                    log.warning("%s %s -> %d; retrying in %.1f s (attempt %d of %d)", method, shown, status,
-                                delay, retries + 2, self.max_retries + 1)
-                    self._sleep(delay)
-                    retries += 1
-                    continue
-                error = api_error(status, response.content, method=method, path=shown, reason=response.reason or "",
-                                  retry_after=retry_after)
-                if status >= 500 and not idempotent:
-                    raise AscAmbiguousWriteError(
-                        f"{error.message}\nApp Store Connect may or may not have applied this {method}.",
-                        hint="Run again: the current state is read before anything is created again.",
-                        method=method, path=shown, cause=error,
-                    ) from None
-                raise error
-            raise api_error(status, response.content, method=method, path=shown, reason=response.reason or "")
-
-    def _decode(self, response: requests.Response, method: str, shown: str) -> dict[str, Any] | None:
-        if response.status_code == 204 or not response.content.strip():
-            return None
-        try:
-            decoded = response.json()
-        except ValueError:
-            message = (f"App Store Connect answered {method} {shown} with HTTP {response.status_code} but the body is "
-                       f"not JSON (Content-Type {response.headers.get('Content-Type', 'unknown')}).")
-            hint = "A proxy or captive portal may be in the way; check the base URL and the network."
-            if method in IDEMPOTENT_METHODS:
-                raise AscTransportError(message, hint=hint) from None
-            raise AscAmbiguousWriteError(message, hint=hint, method=method, path=shown) from None
-        if not isinstance(decoded, dict):
-            raise AscTransportError(f"App Store Connect answered {method} {shown} with JSON that is not an object.")
-        return decoded
-
-    def _record_rate_limit(self, response: requests.Response) -> None:
-        header = response.headers.get("X-Rate-Limit")
-        if not header:
-            return
-        values = parse_rate_limit(header)
-        remaining = values.get("user-hour-rem")
-        limit = values.get("user-hour-lim")
-        with self._lock:
-            if limit is not None:
-                self.rate_limit_limit = limit
-            if remaining is None:
-                return
-            self.rate_limit_remaining = remaining
-            low = remaining < self.LOW_RATE_LIMIT or (limit is not None and remaining < limit * 0.1)
-            if not low:
-                self._rate_limit_warned_at = None
-                return
-            # Warn when it first gets low, then every further 10% of what was left, not on every call.
-            last = self._rate_limit_warned_at
-            if last is not None and remaining > last * 0.9 and remaining != 0:
-                return
-            self._rate_limit_warned_at = remaining
-        log.warning(
-            "App Store Connect rate limit is low: %d of %s requests left for this API key in the rolling hour",
-            remaining, limit if limit is not None else "?",
-        )
 
     # ------------------------------------------------------------------ helpers for helpers
 
@@ -540,7 +482,16 @@ class AppStoreConnect:
         )
 
     def get_build_upload(self, upload_id: str, *, include_build: bool = False) -> Document:
-        return self.get_document(f"/v1/buildUploads/{upload_id}", {"include": "build"} if include_build else None)
+        """The build upload (a document, so an included build comes with it). An answer without the upload is an
+        error, not "still processing": a poll must not wait for ever on answers that are not uploads."""
+        path = f"/v1/buildUploads/{upload_id}"
+        document = self.get_document(path, {"include": "build"} if include_build else None)
+        resource = document.resource
+        if not self.dry_run and (resource is None or resource.type != "buildUploads"):
+            found = "no resource" if resource is None else f"a {resource.type!r} resource"
+            raise AscTransportError(f"App Store Connect answered GET {path} with {found}, not the build upload.",
+                                    hint="Try again later; if it keeps happening, report it with this message.")
+        return document
 
     def delete_build_upload(self, upload_id: str) -> None:
         self._delete(f"/v1/buildUploads/{upload_id}")
@@ -762,17 +713,4 @@ class AppStoreConnect:
         return self._update("reviewSubmissions", submission_id, attributes)
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "connection timed out"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "no answer within the read timeout"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS certificate verification failed"
-    # The innermost cause says what happened (refused, reset, name not resolved); the URL it quotes holds no secret.
-    reason: Any = exc.args[0] if exc.args else exc
-    reason = getattr(reason, "reason", reason)
-    text = str(reason) or type(exc).__name__
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        text = f"connection failed: {text}"
-    return text if len(text) <= 200 else text[:197] + "..."
+

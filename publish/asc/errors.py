@@ -231,7 +231,7 @@ def parse_error_items(status: int, body: bytes | str | Mapping[str, Any] | None,
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
         try:
             document = json.loads(text) if text.strip() else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply to be Apple's
             document = None
     if isinstance(document, Mapping) and isinstance(document.get("errors"), list):
         items = [AscErrorItem.from_json(e, default_status=status) for e in document["errors"] if isinstance(e, Mapping)]

@@ -1,12 +1,49 @@
 """JSON:API documents as App Store Connect sends them: `{data, included, links, meta}` of `{type, id, attributes,
 relationships, links}` resources. Parsing is lenient (unknown members are kept, missing ones default to empty), so
-new fields Apple adds never break a run."""
+new fields Apple adds never break a run. A member of the wrong shape (`data` that is a string, a list of numbers,
+`attributes` that is a list) is not something to be lenient about: it raises `NotJsonApiError`, a clear remote
+error, at the point where the answer becomes a document - not a ValueError traceback deep inside a step."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from publish.errors import RemoteError
+
+_HINT = ("A proxy or gateway may be answering instead of App Store Connect; check the base URL and the network, "
+         "and report it if it keeps happening.")
+
+
+class NotJsonApiError(RemoteError, ValueError):
+    """An answer whose JSON is not a JSON:API document of the expected shape."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"App Store Connect's answer is not a JSON:API document: {message}", hint=_HINT)
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:80]}{'...' if len(text) > 80 else ''}"
+
+
+def _mapping(obj: Mapping[str, Any], member: str, where: str) -> dict[str, Any]:
+    value = obj.get(member)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise NotJsonApiError(f"{where}.{member} is a {_describe(value)}, not an object")
+    return dict(value)
+
+
+def _list(obj: Mapping[str, Any], member: str) -> list[Any]:
+    value = obj.get(member)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise NotJsonApiError(f"{member} is a {_describe(value)}, not a list")
+    return value
 
 
 @dataclass
@@ -18,15 +55,19 @@ class Resource:
     links: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> Resource:
-        if not isinstance(obj, Mapping) or "type" not in obj or "id" not in obj:
-            raise ValueError(f"not a JSON:API resource object (needs 'type' and 'id'): {str(obj)[:200]}")
+    def from_json(cls, obj: Mapping[str, Any], *, where: str = "data") -> Resource:
+        if not isinstance(obj, Mapping):
+            raise NotJsonApiError(f"{where} is a {_describe(obj)}, not a resource object")
+        for member in ("type", "id"):
+            value = obj.get(member)
+            if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value) == "":
+                raise NotJsonApiError(f"{where} has no usable '{member}' (a resource needs a type and an id)")
         return cls(
             type=str(obj["type"]),
             id=str(obj["id"]),
-            attributes=dict(obj.get("attributes") or {}),
-            relationships=dict(obj.get("relationships") or {}),
-            links=dict(obj.get("links") or {}),
+            attributes=_mapping(obj, "attributes", where),
+            relationships=_mapping(obj, "relationships", where),
+            links=_mapping(obj, "links", where),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -76,20 +117,23 @@ class Document:
         if obj is None:
             return cls(data=None)
         if not isinstance(obj, Mapping):
-            raise ValueError(f"not a JSON:API document (expected an object): {str(obj)[:200]}")
+            raise NotJsonApiError(f"the document is a {_describe(obj)}, not an object")
         raw = obj.get("data")
         data: Resource | list[Resource] | None
         if isinstance(raw, list):
-            data = [Resource.from_json(item) for item in raw]
+            data = [Resource.from_json(item, where=f"data[{i}]") for i, item in enumerate(raw)]
         elif raw is None:
             data = None
         else:
             data = Resource.from_json(raw)
+        links = _mapping(obj, "links", "document")
+        if links.get("next") is not None and not isinstance(links["next"], str):
+            raise NotJsonApiError(f"links.next is a {_describe(links['next'])}, not a URL")
         return cls(
             data=data,
-            included=[Resource.from_json(item) for item in obj.get("included") or []],
-            links=dict(obj.get("links") or {}),
-            meta=dict(obj.get("meta") or {}),
+            included=[Resource.from_json(item, where=f"included[{i}]") for i, item in enumerate(_list(obj, "included"))],
+            links=links,
+            meta=_mapping(obj, "meta", "document"),
         )
 
     @property

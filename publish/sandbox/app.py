@@ -174,6 +174,9 @@ class Sandbox:
                            "Simulated server error (fault injection); retry later.")
         key = self.keys.authenticate(headers.get("authorization"), method, path, query,
                                      strict_lifetime=self.realism.strict_token_lifetime)
+        if self.faults.chance(self.faults.expired_token_rate):
+            raise ApiError(401, "NOT_AUTHORIZED", "The bearer token has expired (fault injection).",
+                           title="Authentication credentials are missing or invalid.")
         remaining = self.keys.consume(key)
         rate_header = self.keys.header(remaining)
         if self.faults.rate_limited():

@@ -20,6 +20,8 @@ class Faults:
     drop_part_rate: share of part uploads whose connection is dropped half-way through the body.
     bandwidth_bytes_per_sec: per-connection cap on reading part bodies.
     latency_ms: added before every answer.
+    expired_token_rate: share of API calls whose (valid) token is refused with 401 as expired, as when a short-lived
+        token runs out in flight: the client must sign a new one and repeat the call, changing nothing twice.
     """
 
     error_rate_5xx: float = 0.0
@@ -30,6 +32,7 @@ class Faults:
     seed: int = 0
     lost_response_rate: float = 0.0
     retry_after_seconds: int = 1
+    expired_token_rate: float = 0.0
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(init=False, repr=False, compare=False, default_factory=threading.Lock)
     _calls_since_429: int = field(init=False, repr=False, compare=False, default=0)

@@ -45,17 +45,30 @@ MISSING_COMPLIANCE_HINT = (
 # ------------------------------------------------------------------------------------------------ safe writes
 
 
-def create_once(ctx: StepContext, what: str, create: Callable[[], T], find: Callable[[], T | None]) -> T:
-    """Create something; if the answer was lost, look before creating it again."""
-    try:
-        return create()
-    except AscAmbiguousWriteError as exc:
-        ctx.log.warning("%s: %s Checking App Store Connect before trying again.", what, exc.message)
+def create_once(ctx: StepContext, what: str, create: Callable[[], T], find: Callable[[], T | None],
+                attempts: int = 3) -> T:
+    """Create something; if the answer was lost, look before creating it again (a few times: the answer of the
+    next try can be lost too). A conflict after a lost answer is that lost create: it is looked up once more."""
+    for attempt in range(attempts):
+        try:
+            return create()
+        except AscAmbiguousWriteError as exc:
+            if attempt == attempts - 1:
+                raise
+            ctx.log.warning("%s: %s Checking App Store Connect before trying again.", what, exc.message)
+        except AscApiError as exc:
+            if attempt == 0 or exc.status != 409:
+                raise
+            conflict = exc
+            found = find()
+            if found is None:
+                raise conflict from None
+            return found
         found = find()
         if found is not None:
             ctx.log.info("%s: it had been applied; going on", what)
             return found
-        return create()
+    raise AssertionError("unreachable")
 
 
 def set_values(ctx: StepContext, what: str, update: Callable[[], T]) -> T:

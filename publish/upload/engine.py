@@ -235,14 +235,14 @@ class BuildUploader:
 
     def _create_build_upload(self, run: _Run, used: UsedBuildNumbers) -> Resource:
         key = run.key
-        for attempt in range(2):
+        for attempt in range(3):  # the answer of a second try can be lost too (issue 15: lost answers)
             try:
                 upload = self.client.create_build_upload(key.app_id, version=key.version,
                                                          build_number=key.build_number, platform=key.platform)
                 log.info("Created build upload %s for %s (%s).", upload.id, key.version, key.build_number)
                 return upload
             except AscAmbiguousWriteError:
-                if attempt:
+                if attempt == 2:
                     raise
                 log.warning("Creating the build upload ended ambiguously; checking whether it exists.")
                 found = self.client.list_build_uploads(key.app_id, version=key.version,

@@ -1,4 +1,5 @@
-"""Upload operations (the presigned part PUTs of a build-file reservation): checking them, and sending one.
+"""Sending the upload operations of a build-file reservation (the presigned part PUTs; checking them is in
+`operations.py`).
 
 protocol.md C2/C3: every operation names a byte range of the file, a method (PUT when empty), a presigned URL and
 the exact headers to send. The URL carries its own signature, so it is a bearer credential until it expires: it is
@@ -6,6 +7,10 @@ never logged or put in an error message with its query string, and no API token 
 
 The body of a part is streamed from the file with `os.pread` in chunks of at most 1 MiB by a `FileRange`, so a
 part of any size costs one chunk of memory per connection, and several parts can read the same descriptor at once.
+
+What cannot be fixed by sending again is not retried: a TLS failure, a Retry-After beyond `MAX_RETRY_AFTER`, a
+file that changed under the upload. A part's waits are bounded in total, and its answer body is read no further
+than 64 KiB.
 """
 
 from __future__ import annotations
@@ -15,9 +20,8 @@ import os
 import random as random_module
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +30,21 @@ from requests.adapters import HTTPAdapter
 from urllib3.util import SKIP_HEADER
 
 from publish.asc.transport import backoff_delay, is_loopback_host, parse_retry_after
-from publish.errors import RemoteError
+from publish.errors import InputError, RemoteError
+from publish.upload.operations import (
+    ALLOWED_METHODS,
+    MAX_OPERATIONS,
+    PartOperation,
+    sum_lengths,
+    url_problem,
+    validate_operations,
+)
+
+__all__ = [
+    "ALLOWED_METHODS", "MAX_OPERATIONS", "FileRange", "PartOperation", "PartResult", "PartUploadError",
+    "PartUploader", "PresignedUrlRejected", "SourceFileChanged", "UploadCancelled", "configure_part_session",
+    "sum_lengths", "url_problem", "validate_operations",
+]
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +52,6 @@ CHUNK_SIZE = 1 << 20
 # Headers the HTTP stack would add on its own that the reservation did not list: suppressed, so each part carries
 # exactly the listed headers (plus Host and Content-Length, which HTTP/1.1 needs).
 _SUPPRESSED_DEFAULTS = ("User-Agent", "Accept-Encoding")
-ALLOWED_METHODS = ("PUT",)
 
 
 class UploadCancelled(Exception):
@@ -45,133 +62,18 @@ class PartUploadError(RemoteError):
     """A part was refused for good (a 4xx other than an expired URL, or retries ran out)."""
 
 
+class SourceFileChanged(InputError):
+    """The file being uploaded shrank after its reservation: the parts no longer add up to what was reserved, so
+    no retry can help. A local problem (exit 2, like the engine's own check of the file's identity), and not an
+    OSError, so the HTTP stack does not mistake it for a broken connection and retry it."""
+
+
 class PresignedUrlRejected(PartUploadError):
     """The storage refused the presigned URL (HTTP 403, or its expiration has passed): a fresh one is needed."""
 
     def __init__(self, message: str, *, operation: PartOperation) -> None:
         super().__init__(message)
         self.operation = operation
-
-
-@dataclass(frozen=True)
-class PartOperation:
-    """One entry of `uploadOperations` (OpenAPI `DeliveryFileUploadOperation`)."""
-
-    offset: int
-    length: int
-    url: str
-    method: str = "PUT"
-    part_number: int | None = None
-    expiration: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def end(self) -> int:
-        return self.offset + self.length
-
-    @property
-    def key(self) -> str:
-        """Identity of a part within one reservation: its byte range (part numbers are optional in the spec)."""
-        return f"{self.offset}+{self.length}"
-
-    @property
-    def label(self) -> str:
-        number = f"part {self.part_number}" if self.part_number is not None else "part"
-        return f"{number} (bytes {self.offset}-{self.end - 1})"
-
-    @property
-    def safe_url(self) -> str:
-        """The URL without its query (which holds the signature), for messages."""
-        parts = urlsplit(self.url)
-        return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-    def expires_at(self) -> float | None:
-        """Unix time after which the URL is no longer valid: `expiration`, else the URL's `Expires` parameter."""
-        if self.expiration:
-            try:
-                when = datetime.fromisoformat(self.expiration.replace("Z", "+00:00"))
-                if when.tzinfo is None:
-                    when = when.replace(tzinfo=timezone.utc)
-                return when.timestamp()
-            except ValueError:
-                pass
-        for pair in urlsplit(self.url).query.split("&"):
-            name, _, value = pair.partition("=")
-            if name.lower() in ("expires", "x-amz-expires-at") and value.isdigit():
-                return float(value)
-        return None
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> PartOperation:
-        headers = tuple(
-            (str(h.get("name")), str(h.get("value") if h.get("value") is not None else ""))
-            for h in obj.get("requestHeaders") or []
-            if isinstance(h, Mapping) and h.get("name")
-        )
-        return cls(
-            offset=obj.get("offset"),  # type: ignore[arg-type]  # checked by validate_operations
-            length=obj.get("length"),  # type: ignore[arg-type]
-            url=obj.get("url") or "",
-            method=(obj.get("method") or "PUT").upper(),
-            part_number=obj.get("partNumber"),
-            expiration=obj.get("expiration"),
-            headers=headers,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "offset": self.offset,
-            "length": self.length,
-            "url": self.url,
-            "method": self.method,
-            "partNumber": self.part_number,
-            "expiration": self.expiration,
-            "requestHeaders": [{"name": n, "value": v} for n, v in self.headers],
-        }
-
-
-def validate_operations(raw: Any, file_size: int) -> list[PartOperation]:
-    """The reservation's operations, sorted by offset, after checking that they cover [0, file_size) exactly.
-
-    Raises RemoteError naming the first problem: sending parts that do not add up to the file would only fail
-    later, at the commit or in processing, after the whole file went over the network.
-    """
-    what = "App Store Connect's upload reservation"
-    hint = "Run again to get a fresh reservation; if it keeps happening, report it with this message."
-    if not isinstance(raw, list) or not raw:
-        raise RemoteError(f"{what} has no upload operations, so there is nowhere to send the file.", hint=hint)
-    operations: list[PartOperation] = []
-    for index, obj in enumerate(raw):
-        if not isinstance(obj, Mapping):
-            raise RemoteError(f"{what}: operation {index} is not an object.", hint=hint)
-        op = PartOperation.from_json(obj)
-        if not isinstance(op.offset, int) or isinstance(op.offset, bool) or op.offset < 0:
-            raise RemoteError(f"{what}: operation {index} has an invalid offset {obj.get('offset')!r}.", hint=hint)
-        if not isinstance(op.length, int) or isinstance(op.length, bool) or op.length < 1:
-            raise RemoteError(f"{what}: operation {index} has an invalid length {obj.get('length')!r} "
-                              "(at least 1 byte).", hint=hint)
-        if urlsplit(op.url).scheme not in ("http", "https") or not urlsplit(op.url).netloc:
-            raise RemoteError(f"{what}: operation {index} has no usable URL.", hint=hint)
-        if op.method not in ALLOWED_METHODS:
-            raise RemoteError(f"{what}: operation {index} asks for HTTP method {op.method!r}; only PUT is expected.",
-                              hint=hint)
-        operations.append(op)
-    operations.sort(key=lambda o: o.offset)
-    position = 0
-    for op in operations:
-        if op.offset > position:
-            raise RemoteError(f"{what} leaves bytes {position}-{op.offset - 1} of the {file_size}-byte file "
-                              "without an upload operation.", hint=hint)
-        if op.offset < position:
-            raise RemoteError(f"{what} has overlapping operations at byte {op.offset}.", hint=hint)
-        position = op.end
-    if position != file_size:
-        raise RemoteError(f"{what} covers {position} bytes but the file has {file_size}: the reservation does not "
-                          "match the file.", hint=hint)
-    numbers = [op.part_number for op in operations if op.part_number is not None]
-    if len(numbers) != len(set(numbers)):
-        raise RemoteError(f"{what} repeats a part number.", hint=hint)
-    return operations
 
 
 class FileRange:
@@ -216,8 +118,13 @@ class FileRange:
             data = self._buffer[:count]
         else:
             data = os.pread(self._fd, want, position)
-        if not len(data):
-            raise OSError(f"the file ended at byte {position}, inside a part: it changed while it was being uploaded")
+        if len(data) < want:
+            raise SourceFileChanged(
+                f"The file ended at byte {position + len(data)}, inside the part that needs bytes {self._offset}-"
+                f"{self._offset + self._length - 1}: it shrank while it was being uploaded (was it rebuilt or "
+                "overwritten meanwhile?).",
+                hint="Let whatever writes the IPA finish, then run again with the final file.",
+            )
         self._position += len(data)
         if self._on_read is not None:
             self._on_read(len(data))
@@ -260,7 +167,10 @@ class PartUploader:
 
     BACKOFF_BASE = 1.0
     BACKOFF_CAP = 60.0
+    # A Retry-After above this fails the part at once, naming the wait, instead of sleeping it up to 8 times.
     MAX_RETRY_AFTER = 300.0
+    # The most one part may spend sleeping between its attempts.
+    MAX_TOTAL_WAIT = 900.0
 
     def __init__(self, session: requests.Session, *, sleep: Callable[[float], None] = time.sleep,
                  wall_clock: Callable[[], float] = time.time, random: random_module.Random | None = None,
@@ -294,25 +204,35 @@ class PartUploader:
             cancelled: threading.Event | None = None) -> PartResult:
         headers = self.headers_for(op)
         reasons: list[str] = []
+        waited = 0.0
         for attempt in range(1, self.max_attempts + 1):
             if cancelled is not None and cancelled.is_set():
                 raise UploadCancelled("upload stopped")
+            _check_size(fd, op)
             body = FileRange(fd, op.offset, op.length, on_read=on_progress, cancelled=cancelled,
                              buffer=self._buffer())
             retry_after: float | None = None
             try:
                 response = self._session.request(op.method, op.url, data=body, headers=headers,
-                                                 timeout=self._timeout, allow_redirects=False)
+                                                 timeout=self._timeout, allow_redirects=False, stream=True)
                 try:
                     status = response.status_code
-                    text = response.text[:500] if status >= 300 else ""
+                    text = _answer_excerpt(response)
                     if status in (429, 503):
                         retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
                 finally:
                     response.close()
-            except UploadCancelled:
+            except (UploadCancelled, SourceFileChanged):
                 self._unsend(on_progress, body)
                 raise
+            except requests.exceptions.SSLError as exc:
+                self._unsend(on_progress, body)
+                raise PartUploadError(
+                    f"Uploading {op.label} to {op.safe_url} failed: the TLS connection could not be set up "
+                    f"({_describe(exc)}).",
+                    hint="Retrying cannot fix a certificate: check this machine's clock and CA certificates (a proxy "
+                         "that re-signs TLS needs its CA in REQUESTS_CA_BUNDLE or SSL_CERT_FILE).",
+                ) from None
             except (requests.RequestException, OSError) as exc:
                 self._unsend(on_progress, body)
                 reason = _describe(exc)
@@ -334,14 +254,24 @@ class PartUploader:
                     )
                 reason = f"HTTP {status}"
             reasons.append(reason)
+            if retry_after is not None and retry_after > self.MAX_RETRY_AFTER:
+                raise PartUploadError(
+                    f"Uploading {op.label} to {op.safe_url} failed with {reason}, and the storage asked to retry in "
+                    f"{retry_after:.0f} s, longer than the {self.MAX_RETRY_AFTER:.0f} s a part may wait.",
+                    hint="Apple's upload storage is unavailable for now; run again later (the parts already sent "
+                         "are remembered).",
+                )
             if attempt == self.max_attempts:
                 break
             delay = self._delay(attempt - 1, retry_after)
+            if waited + delay > self.MAX_TOTAL_WAIT:
+                break
+            waited += delay
             log.info("%s: %s; retrying in %.1f s (attempt %d of %d)", op.label, reason, delay, attempt + 1,
                      self.max_attempts)
             self._sleep(delay)
         raise PartUploadError(
-            f"Uploading {op.label} to {op.safe_url} failed {self.max_attempts} times "
+            f"Uploading {op.label} to {op.safe_url} failed {len(reasons)} times "
             f"(last: {reasons[-1] if reasons else 'unknown'}).",
             hint="Check the network connection and run again: the parts already sent are remembered and only the "
                  "missing ones are sent again.",
@@ -356,7 +286,7 @@ class PartUploader:
 
     def _delay(self, retry: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return min(retry_after, self.MAX_RETRY_AFTER)
+            return retry_after
         with self._random_lock:
             return backoff_delay(retry, self._random, base=self.BACKOFF_BASE, cap=self.BACKOFF_CAP)
 
@@ -365,6 +295,38 @@ class PartUploader:
         """Take back from the progress count the bytes of an attempt that did not land."""
         if on_progress is not None and body.bytes_read:
             on_progress(-body.bytes_read)
+
+
+def _check_size(fd: int, op: PartOperation) -> None:
+    """Refuse to send a part of a file that no longer reaches its end (checked before each attempt, so a rebuild
+    that truncated the IPA is named at once instead of costing every retry)."""
+    try:
+        size = os.fstat(fd).st_size
+    except OSError:
+        return
+    if size < op.end:
+        raise SourceFileChanged(
+            f"The file is now {size} bytes, but {op.label} needs bytes up to {op.end - 1}: it shrank while it was "
+            "being uploaded (was it rebuilt or overwritten meanwhile?).",
+            hint="Let whatever writes the IPA finish, then run again with the final file.",
+        )
+
+
+def _answer_excerpt(response: requests.Response, limit: int = 64 << 10) -> str:
+    """The start of a part answer's body. A body within `limit` is read to its end, so the connection goes back to
+    the pool for the next part; a gigantic or endless one (a hostile storage's error page) is cut there and its
+    connection closed rather than drained, costing neither memory nor time."""
+    if response.raw is None:
+        return (response.text or "")[:500]
+    data = bytearray()
+    try:
+        for chunk in response.iter_content(8192):
+            data += chunk
+            if len(data) > limit:
+                break
+    except (requests.RequestException, OSError):
+        pass  # a broken answer body only loses the excerpt
+    return bytes(data[:2048]).decode("utf-8", "replace")[:500]
 
 
 def _excerpt(text: str) -> str:
@@ -387,7 +349,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(inner, BaseException):
         return f"{name} ({type(inner).__name__})"
     return name
-
-
-def sum_lengths(operations: Sequence[PartOperation]) -> int:
-    return sum(op.length for op in operations)

@@ -1,0 +1,198 @@
+"""The transport seam of the App Store Connect client: one request out, one bounded answer back.
+
+Everything above this module (re-signing, the retry policy, decoding) works on plain `WireRequest`/`WireResponse`
+values, so it is tested through `MockTransport` without sockets, and a dry run or a recorder is just another
+transport. `RequestsTransport` is the real one, and the only place that knows `requests`. It bounds what an answer
+can cost (protocol.md 0 says nothing about size or speed, and a proxy or a broken server may send anything):
+
+- size: the body is streamed and refused past `max_body` bytes (a 300 MB answer must not become 656 MB of memory);
+- time: a whole exchange, headers and body, must finish within `deadline` seconds. `requests`' timeouts bound each
+  socket read only, so an answer trickling one byte every 2 s would otherwise hold the run for ever;
+- redirects are never followed (the next hop would get the API token);
+- a TLS failure is reported as such, because retrying a certificate problem cannot help.
+
+A failure before an answer is a `WireFailure` whose `kind` tells the retry policy what is known about the request:
+`unsent` (provably never reached the server), `lost` (sent, answer missing: it may have been applied), `tls`, or
+`oversized`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import requests
+from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import NewConnectionError
+
+FailureKind = Literal["unsent", "lost", "tls", "oversized"]
+
+MAX_BODY = 32 << 20
+READ_CHUNK = 64 << 10
+
+
+@dataclass(frozen=True)
+class WireRequest:
+    method: str
+    url: str
+    params: tuple[tuple[str, str], ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+
+    def with_header(self, name: str, value: str) -> WireRequest:
+        return WireRequest(self.method, self.url, self.params, {**self.headers, name: value}, self.body)
+
+
+@dataclass(frozen=True)
+class WireResponse:
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=lambda: CaseInsensitiveDict())
+    reason: str = ""
+    elapsed: float = 0.0
+
+    def header(self, name: str) -> str | None:
+        value = self.headers.get(name)
+        if value is not None:
+            return value
+        lowered = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), None)
+
+
+class WireFailure(Exception):
+    """No usable answer. `description` is safe to show (it never holds the URL's query or a token)."""
+
+    def __init__(self, kind: FailureKind, description: str) -> None:
+        super().__init__(description)
+        self.kind: FailureKind = kind
+        self.description = description
+
+
+class Transport:
+    """Sends one request; returns the answer or raises `WireFailure`."""
+
+    def send(self, request: WireRequest) -> WireResponse:  # pragma: no cover - an interface
+        raise NotImplementedError
+
+    def close(self) -> None:
+        return None
+
+
+Handler = Callable[[WireRequest], WireResponse]
+
+
+class MockTransport(Transport):
+    """A transport answered by a function (like httpx.MockTransport): for unit tests of the layers above."""
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self.requests: list[WireRequest] = []
+
+    def send(self, request: WireRequest) -> WireResponse:
+        self.requests.append(request)
+        return self._handler(request)
+
+
+class RequestsTransport(Transport):
+    """The real transport over a pooled `requests.Session`, with the bounds described in the module docstring."""
+
+    def __init__(self, session: requests.Session, *, timeout: tuple[float, float] = (10, 60),
+                 deadline: float = 120.0, max_body: int = MAX_BODY,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.session = session
+        self.timeout = timeout
+        self.deadline = deadline
+        self.max_body = max_body
+        self._monotonic = monotonic
+
+    def close(self) -> None:
+        self.session.close()
+
+    def send(self, request: WireRequest) -> WireResponse:
+        started = self._monotonic()
+        connect, read = self.timeout
+        try:
+            response = self.session.request(
+                request.method, request.url, params=list(request.params) or None, data=request.body,
+                headers=dict(request.headers), timeout=(connect, min(read, self.deadline)), allow_redirects=False,
+                stream=True,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise WireFailure("tls", _tls_description(exc)) from None
+        except requests.RequestException as exc:
+            raise WireFailure("unsent" if never_sent(exc) else "lost", describe(exc)) from None
+        try:
+            body = self._read_body(response, started)
+        finally:
+            response.close()
+        return WireResponse(response.status_code, body, response.headers, response.reason or "",
+                            self._monotonic() - started)
+
+    def _read_body(self, response: requests.Response, started: float) -> bytes:
+        declared = response.headers.get("Content-Length", "")
+        if declared.strip().isdigit() and int(declared) > self.max_body:
+            raise WireFailure("oversized", f"the answer announces {int(declared)} bytes, more than the "
+                                           f"{self.max_body >> 20} MiB an App Store Connect answer can be")
+        raw: Any = response.raw
+        if raw is None:  # a Response built in memory (tests): its content is already there
+            return bytes(response.content or b"")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                chunk = raw.read1(READ_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > self.max_body:
+                    raise WireFailure("oversized", f"the answer is longer than the {self.max_body >> 20} MiB an "
+                                                   "App Store Connect answer can be")
+                chunks.append(chunk)
+                if self._monotonic() - started > self.deadline:
+                    raise WireFailure("lost", f"the answer did not arrive within {self.deadline:.0f} s (it came "
+                                              f"too slowly: {size} bytes so far)")
+        except WireFailure:
+            raise
+        except (requests.RequestException, OSError, ValueError) as exc:
+            raise WireFailure("lost", f"the answer broke off: {describe(exc)}") from None
+        except Exception as exc:  # urllib3's own errors (ProtocolError, ReadTimeoutError, DecodeError)
+            if type(exc).__module__.startswith("urllib3"):
+                raise WireFailure("lost", f"the answer broke off: {describe(exc)}") from None
+            raise
+        return b"".join(chunks)
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when the request provably never reached the server (so even a POST may be sent again)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason: Any = exc.args[0] if exc.args else None
+        reason = getattr(reason, "reason", reason)
+        return isinstance(reason, NewConnectionError)
+    return False
+
+
+def _tls_description(exc: BaseException) -> str:
+    text = describe(exc)
+    if "certificate" in text.lower() or "verify" in text.lower():
+        return f"TLS certificate verification failed ({text})"
+    return f"the TLS handshake failed ({text})"
+
+
+def describe(exc: BaseException) -> str:
+    """What went wrong, from the innermost cause (refused, reset, name not resolved), without the request URL."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, requests.exceptions.ReadTimeout) or type(exc).__name__ == "ReadTimeoutError":
+        return "no answer within the read timeout"
+    reason: Any = exc.args[0] if exc.args else exc
+    reason = getattr(reason, "reason", reason)
+    text = str(reason) or type(exc).__name__
+    if isinstance(exc, requests.exceptions.SSLError):
+        text = text.split(" (Caused by ")[-1].rstrip(")") if "Caused by" in text else text
+    elif isinstance(exc, requests.exceptions.ConnectionError):
+        text = f"connection failed: {text}"
+    return text if len(text) <= 200 else text[:197] + "..."
