@@ -75,8 +75,9 @@ def test_version_build_localization_and_review_submission(sandbox, api: Api) -> 
 
     submission_id = _submission(api, app_id)
     assert _add_item(api, submission_id, version_id).status_code == 201
-    assert api.get(f"/v1/appStoreVersions/{version_id}").json()["data"]["attributes"][
-        "appVersionState"] == "READY_FOR_REVIEW"
+    too_early = _patch_submission(api, submission_id, submitted=True)  # H1: not ready right after the item add
+    assert too_early.status_code == 409 and "not ready to be submitted" in too_early.json()["errors"][0]["detail"]
+    assert _version_states(api, version_id, 2) == ["PREPARE_FOR_SUBMISSION", "READY_FOR_REVIEW"]
     drafts = api.get("/v1/reviewSubmissions", **{"filter[app]": app_id, "filter[platform]": "IOS",
                                                  "filter[state]": "READY_FOR_REVIEW",
                                                  "include": "appStoreVersionForReview,items"}).json()
@@ -90,6 +91,7 @@ def test_version_build_localization_and_review_submission(sandbox, api: Api) -> 
     sandbox.finish_review(submission_id)
     assert api.get(f"/v1/appStoreVersions/{version_id}").json()["data"]["attributes"][
         "appVersionState"] == "PENDING_DEVELOPER_RELEASE"
+    assert _submission_states(api, submission_id, 2) == ["COMPLETING", "COMPLETE"]  # H11
     release = api.post("/v1/appStoreVersionReleaseRequests", {"data": {
         "type": "appStoreVersionReleaseRequests",
         "relationships": {"appStoreVersion": {"data": {"type": "appStoreVersions", "id": version_id}}}}})
@@ -113,7 +115,9 @@ def test_submission_needs_an_item_whose_version_has_a_build(sandbox, api: Api) -
         "platform": "IOS"}, "relationships": {"app": {"data": {"type": "apps", "id": app_id}}}}})
     assert again.status_code == 409 and "still in progress" in again.json()["errors"][0]["detail"]
     canceled = _patch_submission(api, submission_id, canceled=True)
-    assert canceled.json()["data"]["attributes"]["state"] == "COMPLETE"
+    assert canceled.json()["data"]["attributes"]["state"] == "CANCELING"  # H11: even a draft takes a moment
+    assert _submission_or_none(api, app_id) is None  # "still in progress" meanwhile
+    assert _submission_states(api, submission_id, 2) == ["CANCELING", "COMPLETE"]
     assert api.get(f"/v1/appStoreVersions/{version_id}").json()["data"]["attributes"][
         "appVersionState"] == "PREPARE_FOR_SUBMISSION"
     # the version is free again for a new submission
@@ -130,6 +134,7 @@ def test_cancel_a_submitted_review(sandbox, api: Api) -> None:
     version_id = version.json()["data"]["id"]
     submission_id = _submission(api, app_id)
     _add_item(api, submission_id, version_id)
+    assert _version_states(api, version_id, 2)[-1] == "READY_FOR_REVIEW"
     assert _patch_submission(api, submission_id, submitted=True).status_code == 200
     assert _add_item(api, submission_id, version_id).status_code == 409  # no items once submitted
     assert _submission_or_none(api, app_id) is None  # nor a second submission while one is in review
@@ -139,6 +144,16 @@ def test_cancel_a_submitted_review(sandbox, api: Api) -> None:
     states = [api.get(f"/v1/reviewSubmissions/{submission_id}").json()["data"]["attributes"]["state"]
               for _ in range(2)]
     assert states[-1] == "COMPLETE"
+
+
+def _version_states(api: Api, version_id: str, reads: int) -> list[str]:
+    return [api.get(f"/v1/appStoreVersions/{version_id}").json()["data"]["attributes"]["appVersionState"]
+            for _ in range(reads)]
+
+
+def _submission_states(api: Api, submission_id: str, reads: int) -> list[str]:
+    return [api.get(f"/v1/reviewSubmissions/{submission_id}").json()["data"]["attributes"]["state"]
+            for _ in range(reads)]
 
 
 def _submission_or_none(api: Api, app_id: str) -> str | None:
