@@ -118,8 +118,9 @@ def submit_for_review(ctx: StepContext, client: AppStoreConnect, app_id: str, ve
 
 
 def _in_motion(client: AppStoreConnect, exc: AscApiError) -> bool:
-    """Whether a refusal is "reviewSubmission with id X still in progress" about a submission that is still
-    settling (re-read: a draft that is merely open is not going away by itself, so waiting would not help)."""
+    """Whether a refusal is "reviewSubmission with id X still in progress" about a submission that is settling or
+    has just settled (re-read: one that is merely open, such as a draft, is not going away by itself, so waiting
+    would not help)."""
     found = _STILL_IN_PROGRESS.search(exc.detail_text())
     if found is None or exc.status != 409:
         return False
@@ -127,7 +128,7 @@ def _in_motion(client: AppStoreConnect, exc: AscApiError) -> bool:
         other = client.get_review_submission(found.group(1))
     except AscNotFoundError:
         return True  # gone already: the next try goes through
-    return other.attr("state") in IN_MOTION_STATES
+    return other.attr("state") not in OPEN_SUBMISSION_STATES
 
 
 def _gave_up_in_motion(exc: AscApiError) -> PublishError:
@@ -163,8 +164,8 @@ def _add_item(ctx: StepContext, client: AppStoreConnect, draft: Resource, versio
             if other is None:
                 raise
             holder = client.get_review_submission(other.group(1))
-            if holder.attr("state") in IN_MOTION_STATES:
-                # Its cancellation is under way: Apple answers "still in progress" in Apple's other wording.
+            if holder.attr("state") not in OPEN_SUBMISSION_STATES:
+                # On its way out (or just out): not to be reused; the add goes through once it has settled.
                 raise _StillInProgress(exc, holder) from exc
             ctx.log.info("version is already in review submission %s (%s); using it", holder.id,
                          holder.attr("state"))
