@@ -143,7 +143,8 @@ def test_h1_not_ready_refusal_is_waited_out_and_retried(world: FlowWorld) -> Non
     out = world.run(world.flow(SUBMIT), world.ipa("1"))
     assert out.code == 0, out.output
     assert refusals["left"] == 0 and len(_refused(world, "PATCH", "/v1/reviewSubmissions/{id}")) == 2
-    assert "not ready to be submitted yet" in out.stderr and "(2/" in out.stderr
+    assert "ready for review (1/" in out.stderr and ": The request entity is not valid. Version is not ready to be " \
+        "submitted yet" in out.stderr  # the wait says what Apple answered
     [submission] = world.records("reviewSubmissions")
     assert submission.attributes["state"] == "WAITING_FOR_REVIEW"
 
@@ -318,6 +319,19 @@ def test_h12_an_update_missing_whats_new_in_a_locale_is_refused_before_the_item_
     assert "no What's New in de-DE, fr-FR" in out.stderr and "de-DE:" in out.stderr  # the per-locale example
     assert not world.records("reviewSubmissions") and not world.records("reviewSubmissionItems")
     assert not _refused(world, "POST", "/v1/reviewSubmissionItems")
+    assert _whats_new(world, _version(world))["en-US"] is None  # refused before anything was written
+
+
+def test_h12_submit_for_review_step_checks_every_locale_before_the_item_add(world: FlowWorld) -> None:
+    _released(world, locales=("en-US", "de-DE"))
+    ipa = world.ipa("1")
+    staged = world.run(world.flow(APP_STORE + "  whats_new: {en-US: Faster start.}\n"), ipa)
+    assert staged.code == 0 and "no What's New in de-DE" in staged.stderr  # a warning while only staging
+    out = world.run(world.flow(APP_STORE + "  whats_new: {en-US: Faster start.}\n"
+                               "- step: submit_for_review\n  api_key: main\n"), ipa)
+    assert out.code == 2, out.output
+    assert "no What's New in de-DE" in out.stderr and "whats_new in send_to_app_store" in out.stderr
+    assert not world.records("reviewSubmissions") and not _refused(world, "POST", "/v1/reviewSubmissionItems")
 
 
 def test_h12_a_locale_the_listing_lacks_is_refused_unless_the_flow_asks(world: FlowWorld) -> None:
@@ -342,9 +356,12 @@ SCHEDULED = APP_STORE + "  release_type: scheduled\n  scheduled_release_date: \"
 
 def test_h16_release_type_is_set_before_the_localizations(world: FlowWorld) -> None:
     _released(world, locales=("en-US", "de-DE"))
+    ipa = world.ipa("1")
+    assert world.run(world.flow(APP_STORE + "  whats_new: Faster.\n"), ipa).code == 0  # AFTER_APPROVAL
+    _version(world).internal.pop("release_type_locked_until", None)  # a while later
     flow = world.flow(SCHEDULED.format(date=_hour_from_now()) + "  whats_new: {en-US: Faster., de-DE: Schneller.}\n"
                       "  submit_for_review: true\n")
-    out = world.run(flow, world.ipa("1"))
+    out = world.run(flow, ipa)
     assert out.code == 0, out.output
     assert not _refused(world, "PATCH", "/v1/appStoreVersions/{id}")
     assert "waiting for App Store Connect to let the release type" not in out.stderr

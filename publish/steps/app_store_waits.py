@@ -9,7 +9,8 @@ a version's releaseType "can't be modified" for a while. Clients that run in pro
   comes first, so a run never hangs and never outlives the step's timeout;
 * paced by the run's poll interval, with the clock and sleep injected (tests and the demo run in milliseconds);
 * visible: before every sleep it logs one line that says what it waits for and how far it is, e.g.
-  `waiting for App Store Connect to make version 1.2.3 ready for review (2/15)`, which reads the same on a TTY
+  `waiting for App Store Connect to make version 1.2.3 ready for review (2/15, at most 2 min 30 s): it is
+  PREPARE_FOR_SUBMISSION`, which reads the same on a TTY
   and in a CI log (no carriage returns, no progress bars).
 """
 
@@ -22,7 +23,7 @@ from typing import TypeVar
 
 from publish.asc import AscApiError
 from publish.errors import PublishError
-from publish.steps.base import StepContext
+from publish.steps.base import StepContext, format_duration
 
 T = TypeVar("T")
 
@@ -30,9 +31,10 @@ T = TypeVar("T")
 READY_FOR_REVIEW_BUDGET = 150.0  # fastlane: 10 polls x 15 s before submitting (H1)
 IN_MOTION_BUDGET = 120.0  # codemagic: a review submission "still in progress" (H11)
 RELEASE_TYPE_BUDGET = 120.0  # fastlane waits around the releaseType update (H16)
-# However small the poll interval, a wait looks this many times at least and this many at most.
+# However long the poll interval, a wait looks this many times at least.
 MIN_ATTEMPTS = 10
-MAX_ATTEMPTS = 600
+# With a poll interval shorter than this (tests, the demo) not every look gets a line: one per this many seconds.
+LOG_EVERY = 5.0
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,14 @@ class Patience:
     attempts: int
     interval: float
     deadline: float | None = None
+    budget: float = 0.0  # seconds, as shown on the waiting line
 
 
 def patience(ctx: StepContext, budget: float, deadline: float | None = None) -> Patience:
     """The patience for a wait of `budget` seconds at the run's poll interval."""
     interval = max(ctx.poll_interval, 0.001)
-    attempts = min(MAX_ATTEMPTS, max(MIN_ATTEMPTS, math.ceil(budget / interval)))
-    return Patience(attempts=attempts, interval=interval, deadline=deadline)
+    attempts = max(MIN_ATTEMPTS, math.ceil(budget / interval))
+    return Patience(attempts=attempts, interval=interval, deadline=deadline, budget=attempts * interval)
 
 
 def _may_wait(ctx: StepContext, bound: Patience, attempt: int) -> bool:
@@ -58,11 +61,17 @@ def _may_wait(ctx: StepContext, bound: Patience, attempt: int) -> bool:
     return bound.deadline is None or ctx.clock() + bound.interval <= bound.deadline
 
 
-def _pause(ctx: StepContext, what: str, bound: Patience, attempt: int, why: str | None) -> None:
+def _pause(ctx: StepContext, what: str, bound: Patience, attempt: int, why: str | None,
+           last_line: list[float]) -> None:
+    now = ctx.clock()
+    if last_line and now - last_line[0] < LOG_EVERY and attempt < bound.attempts:
+        ctx.sleep(bound.interval)
+        return
+    last_line[:] = [now]
     if why and len(why) > 160:
         why = why[:157] + "..."
-    ctx.log.info("waiting for App Store Connect to %s (%d/%d)%s", what, attempt, bound.attempts,
-                 f": {why}" if why else "")
+    ctx.log.info("waiting for App Store Connect to %s (%d/%d, at most %s)%s", what, attempt, bound.attempts,
+                 format_duration(bound.budget), f": {why}" if why else "")
     ctx.sleep(bound.interval)
 
 
@@ -72,8 +81,9 @@ def wait_until(ctx: StepContext, what: str, look: Callable[[], tuple[T | None, s
     yet): the reason is shown on the waiting line (e.g. the state Apple reports)."""
     value, why = look()
     attempt = 1
+    last_line: list[float] = []
     while value is None and _may_wait(ctx, bound, attempt):
-        _pause(ctx, what, bound, attempt, why)
+        _pause(ctx, what, bound, attempt, why, last_line)
         value, why = look()
         attempt += 1
     return value
@@ -88,6 +98,7 @@ def retry_refused(ctx: StepContext, what: str, action: Callable[[], T], *, trans
     value, that value is the result (the write turned out to be done). When patience runs out, `gave_up` turns the
     last refusal into the error to raise (saying what Apple said and what to do)."""
     attempt = 1
+    last_line: list[float] = []
     while True:
         try:
             return action()
@@ -96,7 +107,7 @@ def retry_refused(ctx: StepContext, what: str, action: Callable[[], T], *, trans
                 raise
             if not _may_wait(ctx, bound, attempt):
                 raise gave_up(exc) from exc
-            _pause(ctx, what, bound, attempt, " ".join(exc.detail_text().split()) or None)
+            _pause(ctx, what, bound, attempt, " ".join(exc.detail_text().split()) or None, last_line)
             attempt += 1
             if between is not None:
                 done = between()
