@@ -382,3 +382,19 @@ def test_h16_a_locked_release_type_is_waited_out_and_set(world: FlowWorld) -> No
     assert "waiting for App Store Connect to let the release type of version 1.0.0 be changed (1/" in out.stderr
     assert version.attributes["releaseType"] == "SCHEDULED"
     assert version.attributes["earliestReleaseDate"] == date
+
+
+# ------------------------------------------------------------------------------------------------ the demo
+
+
+def test_demo_ships_an_update_and_shows_the_waits() -> None:
+    import io
+
+    from publish.cli import CliContext, main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(["demo"], ctx=CliContext(stdout=stdout, stderr=stderr, env={}))
+    assert code == 0, stdout.getvalue() + stderr.getvalue()
+    assert "What's New: en-US, de-DE" in stderr.getvalue()
+    assert "waiting for App Store Connect to make version 1.0.0 ready for review (1/" in stderr.getvalue()
+    assert "each wait is shown" in stdout.getvalue()
