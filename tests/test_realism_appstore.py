@@ -209,9 +209,22 @@ def test_h6_whats_new_is_left_out_on_the_first_version_and_it_still_goes_to_revi
 
 
 def test_h6_apples_whats_new_refusal_is_taken_as_a_first_release(world: FlowWorld) -> None:
-    """Our guess says "update" (an earlier version was removed from sale), Apple says the attribute cannot be
-    edited: the notes are left out with a warning and the step goes on."""
-    _released(world, state="DEVELOPER_REMOVED_FROM_SALE")
+    """Our guess says "update", Apple says the attribute cannot be edited (its word is final): the notes are left
+    out with a warning and the rest of the step is done."""
+    from publish.sandbox.model import ApiError
+
+    _released(world)
+    sim = world.server.sim
+    key = ("patch", "/v1/appStoreVersionLocalizations/{id}")
+    real = sim.handlers[key]
+
+    def apple_says_no(call):
+        if "whatsNew" in (call.attributes or {}):
+            raise ApiError(409, "ENTITY_ERROR.ATTRIBUTE.INVALID", "Attribute 'whatsNew' cannot be edited at this time.",
+                           pointer="/data/attributes/whatsNew")
+        return real(call)
+
+    sim.handlers[key] = apple_says_no
     out = world.run(world.flow(APP_STORE + "  whats_new: Faster start.\n  phased_release: true\n"), world.ipa("1"))
     assert out.code == 0, out.output
     assert len(_refused(world, "PATCH", "/v1/appStoreVersionLocalizations/{id}")) == 1
