@@ -411,3 +411,10 @@ def test_demo_ships_an_update_and_shows_the_waits() -> None:
     assert "What's New: en-US, de-DE" in stderr.getvalue()
     assert "waiting for App Store Connect to make version 1.0.0 ready for review (1/" in stderr.getvalue()
     assert "each wait is shown" in stdout.getvalue()
+
+
+def test_a_dry_run_does_not_guess_a_first_release(world: FlowWorld) -> None:
+    out = world.run(world.flow(SUBMIT + "  whats_new: Faster start.\n"), world.ipa("1"), "--dry-run")
+    assert out.code == 0, out.output
+    assert "What's New left out" not in out.output and "dry run: would write What's New" in out.stderr
+    assert "would wait for App Store Connect to make version 1.0.0 ready for review" in out.stderr

@@ -160,3 +160,16 @@ def test_a_version_that_never_gets_ready_ends_the_run_with_advice_and_the_next_r
         assert submission.attributes["state"] == "WAITING_FOR_REVIEW"
     finally:
         world.close()
+
+
+@pytest.mark.parametrize("detail, advice", [
+    ("Version is not ready to be submitted yet, please try again later", "still preparing the version"),
+    ("reviewSubmission with id RS9 still in progress", "cancel_previous_submission"),
+    ("Attribute 'whatsNew' cannot be edited at this time.", "first App Store version"),
+    ("This resource cannot be reviewed. appStoreVersions 'V1' is not in valid state.", "What's New in every locale"),
+    ("earliestReleaseDate '2031-01-01T10:30:00Z' is not valid: only hour precision is allowed", "by the hour"),
+    ("Attribute 'releaseType' cannot be edited at this time; try again later.", "locks the release type"),
+])
+def test_app_store_refusals_get_advice_in_apples_words_and_ours(detail: str, advice: str) -> None:
+    error = _refusal(detail)
+    assert advice in (error.hint or "")
