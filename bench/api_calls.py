@@ -4,8 +4,8 @@ the simulator over loopback through the same code path as `appstore-publish run`
     .venv/bin/python bench/api_calls.py
 
 A status poll is a GET of one build upload, build, App Store version or review submission that repeats the previous
-GET of that same URL (what waiting does); the first read is counted as a call. Part uploads go to presigned URLs, not to the API, and
-are not counted.
+GET of that same URL (what waiting does); the first read is counted as a call. Part uploads go to presigned URLs,
+not to the API, and are not counted.
 """
 
 from __future__ import annotations

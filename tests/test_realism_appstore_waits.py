@@ -85,7 +85,8 @@ def test_wait_until_gives_up_after_its_attempts_and_at_the_step_deadline() -> No
     assert len(looks) == 11 and sum(time.sleeps) == 150.0
     time.sleeps.clear()
     looks.clear()
-    assert wait_until(ctx, "x", never, Patience(attempts=10, interval=15.0, deadline=time.now + 40)) is None  # type: ignore[arg-type]
+    until_deadline = Patience(attempts=10, interval=15.0, deadline=time.now + 40)
+    assert wait_until(ctx, "x", never, until_deadline) is None  # type: ignore[arg-type]
     assert time.sleeps == [15.0, 15.0] and len(looks) == 3  # a third sleep would pass the deadline
 
 
