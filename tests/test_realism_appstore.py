@@ -361,6 +361,21 @@ def test_h12_a_locale_the_listing_lacks_is_refused_unless_the_flow_asks(world: F
     assert "added ja to App Store version 1.0.0" in added.stderr
 
 
+def test_h12_a_language_the_store_page_has_is_written_even_if_the_new_version_lacks_it(world: FlowWorld) -> None:
+    """A service that has not (yet) copied the page's languages to the new version: de-DE is on the page (0.9.0
+    has it), so creating it on 1.0.0 adds no language, and is done."""
+    _released(world, locales=("en-US", "de-DE"))
+    with world.server.store.lock:
+        new = appstore.create_version(world.server.sim, world.app_id, "1.0.0", "IOS")
+        for loc in list(world.server.store.where("appStoreVersionLocalizations", appStoreVersion=new.id)):
+            if loc.attributes["locale"] == "de-DE":
+                world.server.store.remove(loc)
+    out = world.run(world.flow(SUBMIT + "  whats_new: {en-US: Faster start., de-DE: Schneller.}\n"), world.ipa("1"))
+    assert out.code == 0, out.output
+    assert _whats_new(world, new) == {"en-US": "Faster start.", "de-DE": "Schneller."}
+    assert "added de-DE" not in out.stderr  # nothing new on the store page, so no warning either
+
+
 # ------------------------------------------------------------------------------------------------ H16
 
 

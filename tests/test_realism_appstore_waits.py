@@ -149,9 +149,12 @@ def test_a_version_that_never_gets_ready_ends_the_run_with_advice_and_the_next_r
                            api_base_url=world.server.url, state_dir=world.state_dir, poll_interval=15.0,
                            sleep=lambda seconds: None, on_call=lambda method, url, body: calls.append(url))
         assert code == 1, stderr.getvalue()
-        assert "did not become READY_FOR_REVIEW" in stderr.getvalue() and "run the flow again" in stderr.getvalue()
+        assert "did not become ready for review" in stderr.getvalue() and "run the flow again" in stderr.getvalue()
+        assert "not ready to be submitted yet" in stderr.getvalue()  # Apple's own words, after trying anyway
         version_reads = [url for url in calls if "/v1/appStoreVersions/" in url and url.count("/") == 5]
         assert len(version_reads) == 11  # the first look and 10 more, 15 s apart: bounded
+        submits = [e for e in world.server.exchanges if e.method == "PATCH" and "/reviewSubmissions/" in e.path]
+        assert len(submits) == 11 and all(e.status == 409 for e in submits)  # tried, then 10 retries: bounded
         world.server.realism = type(world.server.realism)()
         [version] = world.records("appStoreVersions")
         version.internal["ready_at"] = 0  # a while later, App Store Connect has it ready

@@ -117,13 +117,15 @@ def submit_for_review(ctx: StepContext, client: AppStoreConnect, app_id: str, ve
 # ------------------------------------------------------------------------------------------ H11: in motion
 
 
-def _in_motion(client: AppStoreConnect, exc: AscApiError) -> bool:
+def _in_motion(client: AppStoreConnect, exc: AscApiError, own: str | None = None) -> bool:
     """Whether a refusal is "reviewSubmission with id X still in progress" about a submission that is settling or
-    has just settled (re-read: one that is merely open, such as a draft, is not going away by itself, so waiting
-    would not help)."""
+    has just settled, or about our own draft (which Apple is still setting up). Another one that is merely open,
+    such as someone's draft, is not going away by itself: waiting would not help."""
     found = _STILL_IN_PROGRESS.search(exc.detail_text())
     if found is None or exc.status != 409:
         return False
+    if found.group(1) == own:
+        return True
     try:
         other = client.get_review_submission(found.group(1))
     except AscNotFoundError:
@@ -172,7 +174,7 @@ def _add_item(ctx: StepContext, client: AppStoreConnect, draft: Resource, versio
             return holder
 
     def transient(exc: AscApiError) -> bool:
-        return isinstance(exc, _StillInProgress) or _in_motion(client, exc)
+        return isinstance(exc, _StillInProgress) or _in_motion(client, exc, own=draft.id)
 
     return retry_refused(ctx, "settle the review submission still in progress (CANCELING / COMPLETING)", add,
                          transient=transient, bound=bound, gave_up=_gave_up_in_motion)
@@ -205,13 +207,9 @@ def _submit_when_ready(ctx: StepContext, client: AppStoreConnect, draft: Resourc
         return (current, None) if state in ("READY_FOR_REVIEW", *UNDER_REVIEW_STATES) else (None, f"it is {state}")
 
     ready = wait_until(ctx, what, look, bound)
-    if ready is None:
-        raise RemoteError(
-            f"App Store version {ctx.ipa.version} did not become READY_FOR_REVIEW after it was added to review "
-            f"submission {draft.id}; it cannot be submitted yet",
-            hint="run the flow again in a few minutes: the version stays in that draft submission and the next run "
-            "submits it (or submit it in App Store Connect > App Review)",
-        )
+    if ready is None:  # Apple's answer to the submit is what counts: try it, it says whether to wait on
+        ctx.log.info("version %s is not READY_FOR_REVIEW yet after waiting; trying to submit anyway",
+                     ctx.ipa.version)
 
     def submit() -> Resource:
         try:
@@ -224,10 +222,10 @@ def _submit_when_ready(ctx: StepContext, client: AppStoreConnect, draft: Resourc
 
     def gave_up(exc: AscApiError) -> PublishError:
         return RemoteError(
-            f"App Store Connect still says version {ctx.ipa.version} is not ready to be submitted: "
-            f"{' '.join(exc.detail_text().split())}",
-            hint="run the flow again in a few minutes: the version stays in review submission "
-            f"{draft.id} and the next run submits it",
+            f"App Store version {ctx.ipa.version} did not become ready for review after it was added to review "
+            f"submission {draft.id}; App Store Connect still answers: {' '.join(exc.detail_text().split())}",
+            hint="run the flow again in a few minutes: the version stays in that draft submission and the next run "
+            "submits it (or submit it in App Store Connect > App Review)",
         )
 
     return retry_refused(ctx, what, submit, transient=lambda exc: bool(_NOT_READY.search(exc.detail_text())),

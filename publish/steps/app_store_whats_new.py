@@ -8,9 +8,11 @@
   valid state". So plain text (no `locale:`) goes to every locale the version has, and per-locale notes that leave
   a locale without text are refused before anything is written when the flow submits for review (which locales,
   and how to give text per locale); without submission they are a warning.
-* A locale the version lacks is not created silently: a new appStoreVersionLocalization adds a language to the
-  app's store page. The step refuses, naming the languages the version has, unless the flow says
-  `add_missing_locales: true`; then it creates them and says so. Locales match case-insensitively (en-us = en-US).
+* A locale the store page lacks is not created silently: a new appStoreVersionLocalization adds a language to the
+  app's store page. The store page's languages are those of the version and of the app's latest version that was
+  on the store (App Store Connect copies them to a new version; when it has not yet, creating one of them adds
+  nothing new). For any other locale the step refuses, naming the languages the page has, unless the flow says
+  `add_missing_locales: true`; then it creates it and says so. Locales match case-insensitively (en-us = en-US).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ PER_LOCALE_HINT = ("give whats_new per locale, e.g.\n  whats_new:\n    en-US: Fa
 def whats_new_refused(exc: AscApiError) -> bool:
     """Apple's answer to whatsNew on a first release (or in a state that locks it)."""
     text = exc.detail_text().lower()
-    return exc.status == 409 and "whatsnew" in text and ("at this time" in text or "first" in text)
+    about = "whatsnew" in text or any("whatsNew" in (e.source_pointer or "") for e in exc.errors)
+    return exc.status == 409 and about and any(words in text for words in ("at this time", "first", "not allowed"))
 
 
 def first_release_warning(ctx: StepContext) -> str:
@@ -50,7 +53,7 @@ def _by_locale(localizations: list[Resource]) -> dict[str, Resource]:
 
 def upsert_whats_new(ctx: StepContext, client: AppStoreConnect, app_id: str, version_id: str,
                      notes: Mapping[str, str], *, first_release: bool, add_missing_locales: bool,
-                     for_review: bool) -> dict[str, str] | None:
+                     for_review: bool, listing_version_id: str | None = None) -> dict[str, str] | None:
     """Write What's New; returns the text per locale the version then has (None when not read). With
     `for_review`, a locale left without text is refused before any write."""
     if ctx.dry_run:  # nothing is read in a dry run: what the version has (and whether it is a first release) is unknown
@@ -75,11 +78,16 @@ def upsert_whats_new(ctx: StepContext, client: AppStoreConnect, app_id: str, ver
         wanted = {str(existing[locale.lower()].attr("locale")) if locale.lower() in existing else locale: text
                   for locale, text in notes.items()}
     new_locales = sorted(locale for locale in wanted if locale.lower() not in existing)
-    if new_locales and not add_missing_locales and existing:
-        has = ", ".join(sorted(str(loc.attr("locale")) for loc in existing.values()))
+    listing: dict[str, Resource] = dict(existing)
+    if new_locales and listing_version_id:
+        listing.update(_by_locale(client.list_app_store_version_localizations(listing_version_id)))
+    new_languages = [locale for locale in new_locales if locale.lower() not in listing]
+    if new_languages and not add_missing_locales and existing:
+        has = ", ".join(sorted(str(loc.attr("locale")) for loc in listing.values()))
         raise InputError(
-            f"whats_new: App Store version {ctx.ipa.version} has no {', '.join(new_locales)} localization (its "
-            f"languages: {has}); writing What's New there would add that language to the app's store page",
+            f"whats_new: App Store version {ctx.ipa.version} has no {', '.join(new_languages)} localization (the "
+            f"store page's languages: {has}); writing What's New there would add that language to the app's store "
+            "page",
             hint="add the language in App Store Connect first, remove it from whats_new, or set "
             "`add_missing_locales: true` to let this step add it",
         )
@@ -103,8 +111,8 @@ def upsert_whats_new(ctx: StepContext, client: AppStoreConnect, app_id: str, ver
             ctx.warn(first_release_warning(ctx) + f" (App Store Connect: {' '.join(exc.detail_text().split())})")
             return None
         writes += 1
-    if new_locales:
-        ctx.warn(f"added {', '.join(new_locales)} to App Store version {ctx.ipa.version} (add_missing_locales: "
+    if new_languages:
+        ctx.warn(f"added {', '.join(new_languages)} to App Store version {ctx.ipa.version} (add_missing_locales: "
                  "true): the app's store page now lists that language")
     if wanted:
         ctx.log.info("What's New: %s", ", ".join(wanted) + (" (already up to date)" if not writes else ""))

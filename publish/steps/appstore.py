@@ -49,10 +49,21 @@ def same_version(held: Any, wanted: str) -> bool:
     return held_key == wanted_key
 
 
+def _released(versions: list[Resource], version_id: str | None) -> list[Resource]:
+    return [v for v in versions if v.id != version_id and (v.attr("appVersionState") in RELEASED_STATES or
+                                                            v.attr("appStoreState") in RELEASED_STATES)]
+
+
 def is_first_release(versions: list[Resource], version_id: str | None) -> bool:
     """True when no other version of the platform has ever been on the store (H6: no What's New then)."""
-    return not any(v.id != version_id and (v.attr("appVersionState") in RELEASED_STATES or
-                                           v.attr("appStoreState") in RELEASED_STATES) for v in versions)
+    return not _released(versions, version_id)
+
+
+def listing_version_id(versions: list[Resource], version_id: str | None) -> str | None:
+    """The latest version that was on the store: its localizations are the languages of the store page."""
+    released = _released(versions, version_id)
+    latest = max(released, key=lambda v: build_number_key(str(v.attr("versionString"))) or (0,), default=None)
+    return latest.id if latest is not None else None
 
 
 @dataclass
@@ -137,6 +148,7 @@ class VersionState:
     phased_release: Resource | None = None
     phased_known: bool = False
     first_release: bool = False  # no other version of the platform was ever on the store (H6)
+    listing_version_id: str | None = None  # the latest version that was on the store (its languages: H12)
 
 
 def find_version(ctx: StepContext, client: AppStoreConnect, app_id: str) \
@@ -152,7 +164,9 @@ def find_version(ctx: StepContext, client: AppStoreConnect, app_id: str) \
         included += document.included
     exact = next((v for v in versions if v.attr("versionString") == ctx.ipa.version), None) or \
         next((v for v in versions if same_version(v.attr("versionString"), ctx.ipa.version)), None)
-    state = VersionState(first_release=is_first_release(versions, exact.id if exact is not None else None))
+    exact_id = exact.id if exact is not None else None
+    state = VersionState(first_release=is_first_release(versions, exact_id),
+                         listing_version_id=listing_version_id(versions, exact_id))
     if exact is not None:
         build_rel = exact.relationships.get("build")
         if isinstance(build_rel, Mapping) and "data" in build_rel:
@@ -233,7 +247,8 @@ def ensure_version(ctx: StepContext, client: AppStoreConnect, app_id: str, plan:
                 client.update_app_store_version(old.id, version_string=ipa.version)
         ctx.log.info("renamed the open App Store version %s to %s (id %s)", old_string, ipa.version, old.id)
         version.attributes.setdefault("appVersionState", version_state(old))
-        return version, False, VersionState(first_release=is_first_release(versions, old.id))
+        return version, False, VersionState(first_release=is_first_release(versions, old.id),
+                                            listing_version_id=listing_version_id(versions, old.id))
     version = create_once(
         ctx, f"App Store version {ipa.version}",
         lambda: client.create_app_store_version(app_id, platform=ipa.platform, version_string=ipa.version,
@@ -244,7 +259,8 @@ def ensure_version(ctx: StepContext, client: AppStoreConnect, app_id: str, plan:
     ctx.log.info("created App Store version %s (id %s)", ipa.version, version.id)
     # A version made just now has no build and no phased release: nothing to read back.
     return version, False, VersionState(build_known=True, phased_known=True,
-                                        first_release=is_first_release(versions, version.id))
+                                        first_release=is_first_release(versions, version.id),
+                                        listing_version_id=listing_version_id(versions, version.id))
 
 
 def attach_build(ctx: StepContext, client: AppStoreConnect, version: Resource, build_id: str,
@@ -306,7 +322,8 @@ def release_type_locked(exc: AscApiError) -> bool:
     """Apple's "not now" for releaseType / earliestReleaseDate (H16), as opposed to a value it refuses."""
     text = exc.detail_text().lower()
     return exc.status == 409 and ("releasetype" in text or "earliestreleasedate" in text) and any(
-        words in text for words in ("at this time", "can't be modified", "cannot be modified", "try again later"))
+        words in text for words in ("at this time", "can't be modified", "cannot be modified", "can not be modified",
+                                    "try again later"))
 
 
 def _release_type_is(version: Resource, plan: AppStorePlan) -> bool:

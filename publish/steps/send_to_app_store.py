@@ -106,7 +106,8 @@ class SendToAppStore(Step):
             apply_release_type(ctx, client, version, plan, deadline)
             whats_new = upsert_whats_new(ctx, client, app_id, version.id, plan.whats_new,
                                          first_release=attached.first_release,
-                                         add_missing_locales=plan.add_missing_locales, for_review=plan.submit)
+                                         add_missing_locales=plan.add_missing_locales, for_review=plan.submit,
+                                         listing_version_id=attached.listing_version_id)
             apply_phased_release(ctx, client, version.id, plan, attached)
         message = f"build {label(ctx)} is on App Store version {ctx.ipa.version}"
         if plan.submit:
