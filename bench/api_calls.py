@@ -3,9 +3,9 @@ the simulator over loopback through the same code path as `appstore-publish run`
 
     .venv/bin/python bench/api_calls.py
 
-A status poll is a GET of one build upload or build that repeats the previous GET of that same URL (what waiting
-for processing does); the first read is counted as a call. Part uploads go to presigned URLs, not to the API, and
-are not counted.
+A status poll is a GET of one build upload, build, App Store version or review submission that repeats the previous
+GET of that same URL (what waiting does); the first read is counted as a call. Part uploads go to presigned URLs,
+not to the API, and are not counted.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ APP_STORE = """
   phased_release: true
 """
 SUBMIT = "  submit_for_review: true\n"
-_POLLED = re.compile(r"^/v1/(buildUploads|builds)/[^/]+$")
+_POLLED = re.compile(r"^/v1/(buildUploads|builds|appStoreVersions|reviewSubmissions)/[^/]+$")
 
 
 def classify(calls: list[tuple[str, str, object]]) -> tuple[int, int, int]:
@@ -71,6 +71,19 @@ def scenario_app_store(world: FlowWorld) -> Outcome:
 
 def scenario_testflight_app_store_submit(world: FlowWorld) -> Outcome:
     return world.run_counted(world.flow(TESTFLIGHT + APP_STORE + SUBMIT), world.ipa("1"))
+
+
+def scenario_app_store_update_submit(world: FlowWorld) -> Outcome:
+    """An update (0.9.0 is on the store with an English and a German page): What's New in both, then review."""
+    from publish.sandbox import appstore
+
+    with world.server.store.lock:
+        released = appstore.create_version(world.server.sim, world.app_id, "0.9.0", "IOS",
+                                           state="READY_FOR_DISTRIBUTION")
+        world.server.store.add("appStoreVersionLocalizations", {"locale": "de-DE"}, {"appStoreVersion": released.id})
+    notes = "  whats_new: {en-US: Faster start., de-DE: Schnellerer Start.}\n"
+    return world.run_counted(world.flow(APP_STORE.replace("  whats_new: Faster start.\n", notes) + SUBMIT),
+                             world.ipa("1"))
 
 
 def scenario_changed_flow(world: FlowWorld) -> Outcome:
@@ -110,6 +123,7 @@ SCENARIOS: list[tuple[str, Callable[[FlowWorld], Outcome]]] = [
     ("TestFlight only (internal group, notes, 2 testers)", scenario_testflight),
     ("App Store only (version, build, What's New, release type, phased)", scenario_app_store),
     ("TestFlight then App Store with submission", scenario_testflight_app_store_submit),
+    ("App Store update (2 locales) with submission", scenario_app_store_update_submit),
     ("flow changed after a run: 2nd run (TestFlight skipped)", scenario_changed_flow),
     ("failure in the middle (require_rc), failing run", scenario_failure_in_middle),
     ("external group (beta review)", scenario_external_group),
@@ -133,7 +147,7 @@ def main() -> int:
         calls, polls, writes = classify(outcome.calls)
         print(f"{title:<68} {outcome.code:>4} {calls:>6} {writes:>6} {polls:>6}")
     print("\ncalls = App Store Connect API calls excluding status polls (writes included); polls = repeated status "
-          "GETs while waiting for processing")
+          "GETs while waiting (processing, a version getting ready for review, a submission settling)")
     return 0
 
 

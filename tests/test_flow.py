@@ -89,7 +89,8 @@ def test_app_store_only(world: FlowWorld) -> None:
     assert version.rels.get("build") == result["ids"]["build_id"]
     assert result["ids"]["app_store_version_id"] == version.id
     [loc] = world.records("appStoreVersionLocalizations")
-    assert loc.attributes["whatsNew"] == "Faster start."
+    # The app's first App Store version takes no What's New (protocol.md H6): left out, with a warning.
+    assert not loc.attributes.get("whatsNew") and "first App Store release" in out.stderr
     assert len(world.records("appStoreVersionPhasedReleases")) == 1
     assert not world.records("reviewSubmissions")
 

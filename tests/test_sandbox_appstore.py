@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from test_sandbox_support import Api, api, sandbox  # noqa: F401 - fixtures
 
 
@@ -75,8 +79,9 @@ def test_version_build_localization_and_review_submission(sandbox, api: Api) -> 
 
     submission_id = _submission(api, app_id)
     assert _add_item(api, submission_id, version_id).status_code == 201
-    assert api.get(f"/v1/appStoreVersions/{version_id}").json()["data"]["attributes"][
-        "appVersionState"] == "READY_FOR_REVIEW"
+    too_early = _patch_submission(api, submission_id, submitted=True)  # H1: not ready right after the item add
+    assert too_early.status_code == 409 and "not ready to be submitted" in too_early.json()["errors"][0]["detail"]
+    assert _version_states(api, version_id, 2) == ["PREPARE_FOR_SUBMISSION", "READY_FOR_REVIEW"]
     drafts = api.get("/v1/reviewSubmissions", **{"filter[app]": app_id, "filter[platform]": "IOS",
                                                  "filter[state]": "READY_FOR_REVIEW",
                                                  "include": "appStoreVersionForReview,items"}).json()
@@ -90,6 +95,7 @@ def test_version_build_localization_and_review_submission(sandbox, api: Api) -> 
     sandbox.finish_review(submission_id)
     assert api.get(f"/v1/appStoreVersions/{version_id}").json()["data"]["attributes"][
         "appVersionState"] == "PENDING_DEVELOPER_RELEASE"
+    assert _submission_states(api, submission_id, 2) == ["COMPLETING", "COMPLETE"]  # H11
     release = api.post("/v1/appStoreVersionReleaseRequests", {"data": {
         "type": "appStoreVersionReleaseRequests",
         "relationships": {"appStoreVersion": {"data": {"type": "appStoreVersions", "id": version_id}}}}})
@@ -113,7 +119,9 @@ def test_submission_needs_an_item_whose_version_has_a_build(sandbox, api: Api) -
         "platform": "IOS"}, "relationships": {"app": {"data": {"type": "apps", "id": app_id}}}}})
     assert again.status_code == 409 and "still in progress" in again.json()["errors"][0]["detail"]
     canceled = _patch_submission(api, submission_id, canceled=True)
-    assert canceled.json()["data"]["attributes"]["state"] == "COMPLETE"
+    assert canceled.json()["data"]["attributes"]["state"] == "CANCELING"  # H11: even a draft takes a moment
+    assert _submission_or_none(api, app_id) is None  # "still in progress" meanwhile
+    assert _submission_states(api, submission_id, 2) == ["CANCELING", "COMPLETE"]
     assert api.get(f"/v1/appStoreVersions/{version_id}").json()["data"]["attributes"][
         "appVersionState"] == "PREPARE_FOR_SUBMISSION"
     # the version is free again for a new submission
@@ -130,6 +138,7 @@ def test_cancel_a_submitted_review(sandbox, api: Api) -> None:
     version_id = version.json()["data"]["id"]
     submission_id = _submission(api, app_id)
     _add_item(api, submission_id, version_id)
+    assert _version_states(api, version_id, 2)[-1] == "READY_FOR_REVIEW"
     assert _patch_submission(api, submission_id, submitted=True).status_code == 200
     assert _add_item(api, submission_id, version_id).status_code == 409  # no items once submitted
     assert _submission_or_none(api, app_id) is None  # nor a second submission while one is in review
@@ -139,6 +148,16 @@ def test_cancel_a_submitted_review(sandbox, api: Api) -> None:
     states = [api.get(f"/v1/reviewSubmissions/{submission_id}").json()["data"]["attributes"]["state"]
               for _ in range(2)]
     assert states[-1] == "COMPLETE"
+
+
+def _version_states(api: Api, version_id: str, reads: int) -> list[str]:
+    return [api.get(f"/v1/appStoreVersions/{version_id}").json()["data"]["attributes"]["appVersionState"]
+            for _ in range(reads)]
+
+
+def _submission_states(api: Api, submission_id: str, reads: int) -> list[str]:
+    return [api.get(f"/v1/reviewSubmissions/{submission_id}").json()["data"]["attributes"]["state"]
+            for _ in range(reads)]
 
 
 def _submission_or_none(api: Api, app_id: str) -> str | None:
@@ -172,3 +191,80 @@ def test_phased_release_and_version_edits(sandbox, api: Api) -> None:
     assert move("COMPLETE").status_code == 200
     assert api.delete(f"/v1/appStoreVersions/{version_id}").status_code == 204
     assert api.get(f"/v1/appStoreVersions/{version_id}").status_code == 404
+
+
+# ---------------------------------------------------------------- protocol.md H: each switch turns its habit on/off
+
+
+def _update_in_review_draft(sandbox, api: Api) -> tuple[str, str, str]:
+    """(app, version 1.1 of an app whose 1.0 is on the store, a draft submission)."""
+    app_id = sandbox.add_app("com.example.app", "Example")
+    sandbox.add_app_store_version(app_id, "1.0")
+    build_id = sandbox.add_build(app_id, "1.1", "1")
+    version_id = api.post("/v1/appStoreVersions", {"data": {
+        "type": "appStoreVersions", "attributes": {"platform": "IOS", "versionString": "1.1"},
+        "relationships": {"app": {"data": {"type": "apps", "id": app_id}},
+                          "build": {"data": {"type": "builds", "id": build_id}}}}}).json()["data"]["id"]
+    return app_id, version_id, _submission(api, app_id)
+
+
+def _localization(api: Api, version_id: str) -> str:
+    return api.get(f"/v1/appStoreVersions/{version_id}/appStoreVersionLocalizations").json()["data"][0]["id"]
+
+
+def _write_whats_new(api: Api, loc_id: str, text: str):
+    return api.patch(f"/v1/appStoreVersionLocalizations/{loc_id}", {"data": {
+        "type": "appStoreVersionLocalizations", "id": loc_id, "attributes": {"whatsNew": text}}})
+
+
+def test_h12_update_needs_whats_new_everywhere_and_h1_ready_after_reads(sandbox, api: Api) -> None:
+    _, version_id, submission_id = _update_in_review_draft(sandbox, api)
+    refused = _add_item(api, submission_id, version_id)
+    assert refused.status_code == 409
+    error = refused.json()["errors"][0]
+    assert "is not in valid state" in error["title"] and "whatsNew" in json.dumps(error["meta"])
+    assert _write_whats_new(api, _localization(api, version_id), "Faster").status_code == 200
+    assert _add_item(api, submission_id, version_id).status_code == 201
+    sandbox.realism = sandbox.realism.without("submit_waits_for_ready_for_review")
+    assert _patch_submission(api, submission_id, submitted=True).status_code == 409  # added while the switch was on
+    assert _version_states(api, version_id, 2)[-1] == "READY_FOR_REVIEW"
+
+
+@pytest.mark.parametrize("switch", ["whats_new_in_every_locale", "submit_waits_for_ready_for_review"])
+def test_h1_h12_switched_off(sandbox, api: Api, switch: str) -> None:
+    sandbox.realism = sandbox.realism.without(switch)
+    _, version_id, submission_id = _update_in_review_draft(sandbox, api)
+    if switch == "submit_waits_for_ready_for_review":
+        assert _write_whats_new(api, _localization(api, version_id), "Faster").status_code == 200
+    assert _add_item(api, submission_id, version_id).status_code == 201
+    submitted = _patch_submission(api, submission_id, submitted=True)
+    assert (submitted.status_code == 200) is (switch == "submit_waits_for_ready_for_review")
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_h5_h6_h16_switches(sandbox, api: Api, on: bool) -> None:
+    if not on:
+        sandbox.realism = sandbox.realism.without("release_date_on_the_hour", "no_whats_new_on_first_version",
+                                                  "release_type_first")
+    app_id = sandbox.add_app("com.example.app", "Example")
+    version_id = api.post("/v1/appStoreVersions", _version_body(app_id, "1.0")).json()["data"]["id"]
+    first = _write_whats_new(api, _localization(api, version_id), "First!")  # H6: a first release
+    assert first.status_code == (409 if on else 200)
+    assert not on or "cannot be edited at this time" in first.json()["errors"][0]["detail"]
+    api.patch(f"/v1/appStoreVersionLocalizations/{_localization(api, version_id)}", {"data": {
+        "type": "appStoreVersionLocalizations", "id": _localization(api, version_id),
+        "attributes": {"description": "An app."}}})
+
+    def schedule(date: str):
+        return api.patch(f"/v1/appStoreVersions/{version_id}", {"data": {
+            "type": "appStoreVersions", "id": version_id,
+            "attributes": {"releaseType": "SCHEDULED", "earliestReleaseDate": date}}})
+
+    locked = schedule("2031-01-01T10:00:00Z")  # H16: the localization was written just now
+    assert locked.status_code == (409 if on else 200)
+    if on:
+        assert "releaseType" in locked.json()["errors"][0]["detail"]
+        _version_states(api, version_id, 2)  # a while later
+    off_the_hour = schedule("2031-01-01T10:30:00Z")  # H5
+    assert off_the_hour.status_code == (409 if on else 200)
+    assert schedule("2031-01-01T11:00:00Z").status_code == 200

@@ -21,6 +21,7 @@ import logging
 import random as random_module
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,7 +38,7 @@ from publish.asc.retry import Attempts, Failure, RetryLimits, decide, is_idempot
 from publish.asc.signing import SigningTransport
 from publish.asc.transport import DEFAULT_BASE_URL, is_loopback_host, origin, parse_retry_after, validate_base_url
 from publish.asc.wire import RequestsTransport, Transport, WireFailure, WireRequest
-from publish.errors import RemoteError
+from publish.errors import InputError, RemoteError
 
 log = logging.getLogger(__name__)
 
@@ -607,7 +608,7 @@ class AppStoreConnect:
         if release_type is not None:
             attributes["releaseType"] = release_type
         if earliest_release_date is not None:
-            attributes["earliestReleaseDate"] = earliest_release_date
+            attributes["earliestReleaseDate"] = _on_the_hour(earliest_release_date)
         return self._create("appStoreVersions", attributes=attributes,
                             relationships={"app": _linkage("apps", app_id)})
 
@@ -615,6 +616,8 @@ class AppStoreConnect:
         """PATCH attributes given in snake_case (release_type="SCHEDULED", earliest_release_date=..., ...)."""
         if not attributes:
             raise ValueError("update_app_store_version needs at least one attribute")
+        if attributes.get("earliest_release_date") is not None:
+            attributes = {**attributes, "earliest_release_date": _on_the_hour(attributes["earliest_release_date"])}
         return self._update("appStoreVersions", version_id, _camel_attributes(attributes))
 
     def delete_app_store_version(self, version_id: str) -> None:
@@ -713,4 +716,17 @@ class AppStoreConnect:
         return self._update("reviewSubmissions", submission_id, attributes)
 
 
+def _on_the_hour(value: str) -> str:
+    """App Store Connect refuses an earliestReleaseDate with minutes or seconds (protocol.md H5); whatever computed
+    the date, such a value is never sent."""
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"earliestReleaseDate {value!r} is not an ISO 8601 date-time",
+                         hint='give it like "2026-07-01T16:00:00Z"') from None
+    if when.minute or when.second or when.microsecond:
+        hour = when.replace(minute=0, second=0, microsecond=0)
+        raise InputError(f"earliestReleaseDate {value} is not on the hour; App Store Connect schedules releases by "
+                         "the hour only", hint=f"use {hour.isoformat()} or the hour after it")
+    return value
 

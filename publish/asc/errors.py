@@ -150,8 +150,30 @@ class AscNotFoundError(AscApiError):
         )
 
 
+# Apple's App Store refusals that the spec does not list (protocol.md H), recognised by their wording.
+APP_STORE_REFUSALS = (
+    ("not ready to be submitted", "App Store Connect is still preparing the version after it joined the review "
+     "submission (H1): wait a minute and run again; the version stays in the submission."),
+    ("still in progress", "Another review submission of the app is still open, or being cancelled or completed "
+     "(H11): wait a minute or two and run again; if it is a draft of yours, remove it in App Store Connect > App "
+     "Review or set cancel_previous_submission: true."),
+    ("whatsnew' cannot be edited", "App Store Connect takes no What's New on an app's first App Store version (H6): "
+     "leave whats_new out until the next version."),
+    ("is not in valid state", "The version is not complete for review: an update needs What's New in every "
+     "locale it has (H12), and a build with export compliance; see the associated errors above."),
+    ("only hour precision", "App Store Connect schedules releases by the hour only (H5): give "
+     "scheduled_release_date with zero minutes and seconds."),
+    ("releasetype' cannot be edited", "App Store Connect briefly locks the release type after the version's "
+     "localizations change (H16): run again in a minute."),
+)
+
+
 class AscConflictError(AscApiError):
     def advice(self) -> str:
+        text = self.detail_text().lower()
+        for words, advice in APP_STORE_REFUSALS:
+            if words in text:
+                return advice
         path = self.path
         if "buildUpload" in path or "/builds" in path or "preReleaseVersion" in path:
             return (

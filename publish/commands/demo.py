@@ -12,7 +12,7 @@ from typing import Any
 from publish.commands._arguments import local_path
 from publish.commands.run import run_command
 from publish.errors import InputError
-from publish.sandbox.demo import DEMO_PART_SIZE, DEMO_VERSION, prepare_demo
+from publish.sandbox.demo import DEMO_PART_SIZE, DEMO_RELEASED_VERSION, DEMO_VERSION, prepare_demo
 
 DEMO_POLL_INTERVAL = 0.05
 
@@ -48,7 +48,10 @@ def _demo(ctx: Any, directory: Path, server_class: Any, *, keep: bool) -> int:
     try:
         workspace = prepare_demo(directory, server)
         ctx.print(f"App Store Connect simulator running at {server.url}")
-        ctx.print(f"  app {workspace.app_id} with beta groups 'QA Team' (internal) and 'Public Beta' (external)")
+        ctx.print(f"  app {workspace.app_id} with beta groups 'QA Team' (internal) and 'Public Beta' (external), "
+                  f"version {DEMO_RELEASED_VERSION} on the store (en-US, de-DE)")
+        ctx.print("  it answers as App Store Connect really does: not-yet answers and delays are waited out, and "
+                  "each wait is shown")
         ctx.print(f"  sample IPA {workspace.ipa_path.name}, throwaway API key, flow {workspace.flow_path.name}")
         ctx.print(f"\n$ appstore-publish run {workspace.flow_path.name} --ipa {workspace.ipa_path.name}\n")
         code = run_command(ctx, flow_path=workspace.flow_path, ipa_path=workspace.ipa_path,

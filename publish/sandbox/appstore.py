@@ -1,5 +1,11 @@
 """App Store release and review (protocol.md section E): versions, their build, localizations, phased release,
-release requests and review submissions, with App Store Connect's rules."""
+release requests and review submissions, with App Store Connect's rules - including those the OpenAPI description
+does not say (protocol.md H5, H6, H8, H16), each behind its switch in `sim.realism`. Review submissions (H1, H11,
+H12) are in app_store_review.py.
+
+Time is counted in reads, as everywhere in the simulator: a version whose localizations were just written keeps its
+releaseType locked for `release_type_locked_reads` reads of it (H16); a version added to a review submission turns
+READY_FOR_REVIEW after `ready_for_review_after_reads` reads of it (H1, see observe_version)."""
 
 from __future__ import annotations
 
@@ -21,8 +27,9 @@ IN_FLIGHT = EDITABLE | {"READY_FOR_REVIEW", "WAITING_FOR_REVIEW", "IN_REVIEW", "
 RELEASED = {"READY_FOR_DISTRIBUTION", "REPLACED_WITH_NEW_VERSION"}
 # appStoreState (deprecated) for each appVersionState
 LEGACY_STATE = {"READY_FOR_DISTRIBUTION": "READY_FOR_SALE", "PROCESSING_FOR_DISTRIBUTION": "PROCESSING_FOR_APP_STORE"}
-OPEN_SUBMISSION = {"READY_FOR_REVIEW", "WAITING_FOR_REVIEW", "IN_REVIEW", "UNRESOLVED_ISSUES", "CANCELING",
-                   "COMPLETING"}
+# Metadata a new version takes over from the app's latest version (What's New is the new version's own).
+CARRIED_OVER = ("description", "keywords", "marketingUrl", "supportUrl", "promotionalText")
+
 PHASED_MOVES = {"INACTIVE": {"ACTIVE"}, "ACTIVE": {"PAUSED", "COMPLETE"}, "PAUSED": {"ACTIVE", "COMPLETE"},
                 "COMPLETE": set()}
 
@@ -43,10 +50,44 @@ def create_version(sim: Sandbox, app_id: str, version_string: str, platform: str
         "downloadable": True,
     }, {"app": app_id, "build": None})
     set_version_state(version, state)
+    # Like App Store Connect, a new version has the languages of the app's latest version (its store page), and at
+    # least the primary locale.
     app = sim.store.require("apps", app_id)
-    sim.store.add("appStoreVersionLocalizations", {"locale": app.attributes["primaryLocale"]},
-                  {"appStoreVersion": version.id})
+    earlier = [v for v in _versions(sim, app_id, platform) if v.id != version.id]
+    latest = max(earlier, key=lambda v: _version_number(v.attributes["versionString"]), default=None)
+    carried = list(sim.store.where("appStoreVersionLocalizations", appStoreVersion=latest.id)) if latest else []
+    locales = {loc.attributes["locale"]: loc for loc in carried}
+    primary = app.attributes["primaryLocale"]
+    for locale in [primary, *[loc for loc in locales if loc != primary]]:
+        source = locales.get(locale)
+        values = {name: source.attributes.get(name) for name in CARRIED_OVER
+                  if source is not None and source.attributes.get(name)}
+        sim.store.add("appStoreVersionLocalizations", {"locale": locale, **values}, {"appStoreVersion": version.id})
     return version
+
+
+def add_localization(sim: Sandbox, version_id: str, locale: str, **attributes: Any) -> Record:
+    """A language on a version's store page (for tests, the demo and data files)."""
+    return sim.store.add("appStoreVersionLocalizations", {"locale": locale, **attributes},
+                         {"appStoreVersion": version_id})
+
+
+def _version_number(value: str) -> tuple[int, ...]:
+    """3.4 and 3.4.0 (and 03.4) are one version to App Store Connect (H8)."""
+    numbers = [int(part) for part in value.split(".")] if VERSION.match(value) else [0]
+    while len(numbers) > 1 and numbers[-1] == 0:
+        numbers.pop()
+    return tuple(numbers)
+
+
+def _same_version(sim: Sandbox, held: str, given: str) -> bool:
+    return held == given or (sim.realism.version_forms and _version_number(held) == _version_number(given))
+
+
+def is_first_release(sim: Sandbox, version: Record) -> bool:
+    """No other version of the app on this platform has ever been on the store (H6, H12)."""
+    return not any(other.id != version.id and other.attributes["appVersionState"] in RELEASED
+                   for other in _versions(sim, version.rels["app"], version.attributes["platform"]))
 
 
 def _check_version_string(value: str) -> None:
@@ -73,6 +114,10 @@ def _check_release(attributes: dict[str, Any], sim: Sandbox) -> None:
         if when <= sim.clock():
             raise conflict("ENTITY_ERROR.ATTRIBUTE.INVALID", f"earliestReleaseDate {date} is in the past; choose a "
                            "future date.", pointer="/data/attributes/earliestReleaseDate")
+        if sim.realism.release_date_on_the_hour and when % 3600:
+            raise conflict("ENTITY_ERROR.ATTRIBUTE.INVALID", f"earliestReleaseDate '{date}' is not valid: only hour "
+                           "precision is allowed (minutes and seconds must be zero).",
+                           pointer="/data/attributes/earliestReleaseDate")
 
 
 def _versions(sim: Sandbox, app_id: str, platform: str) -> list[Record]:
@@ -83,9 +128,10 @@ def _check_new_version_string(sim: Sandbox, app_id: str, platform: str, value: s
     for other in _versions(sim, app_id, platform):
         if other.id == exclude:
             continue
-        if other.attributes["versionString"] == value:
+        if _same_version(sim, other.attributes["versionString"], value):
             raise conflict("ENTITY_ERROR.ATTRIBUTE.INVALID", f"Version {value} already exists for {platform} "
-                           f"(appStoreVersions/{other.id}).", pointer="/data/attributes/versionString")
+                           f"as {other.attributes['versionString']} (appStoreVersions/{other.id}).",
+                           pointer="/data/attributes/versionString")
         if other.attributes["appVersionState"] in RELEASED and version_key(value) < version_key(
                 other.attributes["versionString"]):
             raise conflict("ENTITY_ERROR.ATTRIBUTE.INVALID", f"versionString {value} must be higher than the "
@@ -126,7 +172,7 @@ def _attach(sim: Sandbox, version: Record, build: Record) -> None:
     if train.attributes["platform"] != version.attributes["platform"]:
         raise conflict("ENTITY_ERROR.RELATIONSHIP.INVALID", f"Build {build.id} is for {train.attributes['platform']}, "
                        f"the version for {version.attributes['platform']}.", pointer="/data/relationships/build")
-    if train.attributes["version"] != version.attributes["versionString"]:
+    if not _same_version(sim, train.attributes["version"], version.attributes["versionString"]):
         raise conflict("ENTITY_ERROR.RELATIONSHIP.INVALID", f"Build {build.id} has version "
                        f"{train.attributes['version']}; App Store version {version.attributes['versionString']} needs "
                        "a build with the same CFBundleShortVersionString.", pointer="/data/relationships/build")
@@ -145,6 +191,7 @@ def update_app_store_version(call: Call) -> Reply:
     if attributes and state not in EDITABLE:
         raise conflict("ENTITY_ERROR.STATE_INVALID", f"Version {version.attributes['versionString']} is {state} and "
                        "can no longer be edited.")
+    _check_release_type_unlocked(call.sim, version, attributes)
     if "versionString" in attributes:
         _check_version_string(attributes["versionString"])
         _check_new_version_string(call.sim, version.rels["app"], version.attributes["platform"],
@@ -153,7 +200,7 @@ def update_app_store_version(call: Call) -> Reply:
             build_train = call.store.require("preReleaseVersions",
                                              call.store.require("builds", version.rels["build"]).rels[
                                                  "preReleaseVersion"])
-            if build_train.attributes["version"] != attributes["versionString"]:
+            if not _same_version(call.sim, build_train.attributes["version"], attributes["versionString"]):
                 version.rels["build"] = None  # the attached build no longer fits
     merged = {"releaseType": version.attributes.get("releaseType"), **attributes}
     if "earliestReleaseDate" in attributes or merged.get("releaseType") == "SCHEDULED":
@@ -167,6 +214,25 @@ def update_app_store_version(call: Call) -> Reply:
     if build is not None:
         _attach(call.sim, version, build)
     return call.ok(version)
+
+
+def _check_release_type_unlocked(sim: Sandbox, version: Record, attributes: dict[str, Any]) -> None:
+    """H16: right after its localizations were written, a version's release type cannot be changed for a while."""
+    locked_until = version.internal.get("release_type_locked_until")
+    if not sim.realism.release_type_first or locked_until is None or version.polls >= locked_until:
+        return
+    for name in ("releaseType", "earliestReleaseDate"):
+        if name in attributes and attributes[name] != version.attributes.get(name):
+            raise conflict("ENTITY_ERROR.ATTRIBUTE.INVALID", f"Attribute '{name}' cannot be edited at this time; "
+                           "try again later.", pointer=f"/data/attributes/{name}")
+
+
+def observe_version(sim: Sandbox, version: Record) -> None:
+    ready_at = version.internal.get("ready_at")
+    if ready_at is not None and version.polls >= ready_at:
+        version.internal.pop("ready_at")
+        if version.attributes["appVersionState"] in EDITABLE:
+            set_version_state(version, "READY_FOR_REVIEW")
 
 
 def delete_app_store_version(call: Call) -> Reply:
@@ -199,9 +265,22 @@ def _editable_version(call: Call, version: Record) -> None:
                        f"{version.attributes['appVersionState']}; its localizations can no longer be edited.")
 
 
+def _check_whats_new(call: Call, version: Record) -> None:
+    """H6: an app's first App Store version takes no What's New."""
+    if call.sim.realism.no_whats_new_on_first_version and call.attributes.get("whatsNew") and \
+            is_first_release(call.sim, version):
+        raise conflict("ENTITY_ERROR.ATTRIBUTE.INVALID", "Attribute 'whatsNew' cannot be edited at this time.",
+                       pointer="/data/attributes/whatsNew")
+
+
+def _localizations_written(sim: Sandbox, version: Record) -> None:
+    version.internal["release_type_locked_until"] = version.polls + sim.realism.release_type_locked_reads
+
+
 def create_localization(call: Call) -> Reply:
     version = call.related_record("appStoreVersion", "appStoreVersions")
     _editable_version(call, version)
+    _check_whats_new(call, version)
     locale = call.attributes["locale"]
     if any(loc.attributes["locale"] == locale
            for loc in call.store.where("appStoreVersionLocalizations", appStoreVersion=version.id)):
@@ -209,15 +288,19 @@ def create_localization(call: Call) -> Reply:
                        f"{locale} localization; update it with PATCH.", pointer="/data/attributes/locale")
     values = {k: v for k, v in call.attributes.items()}
     localization = call.store.add("appStoreVersionLocalizations", values, {"appStoreVersion": version.id})
+    _localizations_written(call.sim, version)
     return call.created(localization)
 
 
 def update_localization(call: Call) -> Reply:
     call.check_update_id()
     localization = call.target("appStoreVersionLocalizations")
-    _editable_version(call, call.store.require("appStoreVersions", localization.rels["appStoreVersion"]))
+    version = call.store.require("appStoreVersions", localization.rels["appStoreVersion"])
+    _editable_version(call, version)
+    _check_whats_new(call, version)
     for name, value in call.attributes.items():
         localization.attributes[name] = value
+    _localizations_written(call.sim, version)
     return call.ok(localization)
 
 
@@ -281,169 +364,16 @@ def create_release_request(call: Call) -> Reply:
         raise conflict("ENTITY_ERROR.STATE_INVALID", f"Version {version.attributes['versionString']} is "
                        f"{version.attributes['appVersionState']}; only a version in PENDING_DEVELOPER_RELEASE can be "
                        "released.", pointer="/data/relationships/appStoreVersion")
-    _release(call.sim, version)
+    release_version(call.sim, version)
     request = call.store.add("appStoreVersionReleaseRequests", {}, {"appStoreVersion": version.id})
     return call.created(request)
 
 
-def _release(sim: Sandbox, version: Record) -> None:
+def release_version(sim: Sandbox, version: Record) -> None:
     for other in _versions(sim, version.rels["app"], version.attributes["platform"]):
         if other.id != version.id and other.attributes["appVersionState"] == "READY_FOR_DISTRIBUTION":
             set_version_state(other, "REPLACED_WITH_NEW_VERSION")
     set_version_state(version, "READY_FOR_DISTRIBUTION")
-
-
-# review submissions --------------------------------------------------------------------------------------------
-def create_review_submission(call: Call) -> Reply:
-    app = call.related_record("app", "apps")
-    platform = call.attributes.get("platform") or "IOS"
-    for other in call.store.where("reviewSubmissions", app=app.id):
-        if other.attributes["platform"] == platform and other.attributes["state"] in OPEN_SUBMISSION:
-            raise conflict("ENTITY_ERROR.STATE_INVALID", f"reviewSubmission with id {other.id} still in progress "
-                           f"({other.attributes['state']}); reuse it or cancel it first.",
-                           pointer="/data/relationships/app")
-    submission = call.store.add("reviewSubmissions", {"platform": platform, "state": "READY_FOR_REVIEW",
-                                                      "submittedDate": None},
-                                {"app": app.id, "appStoreVersionForReview": None})
-    return call.created(submission)
-
-
-def _items(sim: Sandbox, submission: Record) -> list[Record]:
-    return [i for i in sim.store.where("reviewSubmissionItems", reviewSubmission=submission.id)
-            if i.attributes["state"] != "REMOVED"]
-
-
-def update_review_submission(call: Call) -> Reply:
-    call.check_update_id()
-    submission = call.target("reviewSubmissions")
-    attributes = call.attributes
-    state = submission.attributes["state"]
-    if attributes.get("platform") is not None and attributes["platform"] != submission.attributes["platform"]:
-        if state != "READY_FOR_REVIEW" or _items(call.sim, submission):
-            raise conflict("ENTITY_ERROR.STATE_INVALID", "The platform can only change on an empty draft.",
-                           pointer="/data/attributes/platform")
-        submission.attributes["platform"] = attributes["platform"]
-    if attributes.get("canceled"):
-        if state not in ("READY_FOR_REVIEW", "WAITING_FOR_REVIEW", "IN_REVIEW", "UNRESOLVED_ISSUES"):
-            raise conflict("ENTITY_ERROR.STATE_INVALID", f"reviewSubmission {submission.id} is {state} and cannot be "
-                           "canceled.", pointer="/data/attributes/canceled")
-        # a draft is simply closed; a submitted one takes a while to be pulled out of review
-        submission.attributes["state"] = "COMPLETE" if state == "READY_FOR_REVIEW" else "CANCELING"
-        submission.polls = 0
-        for item in _items(call.sim, submission):
-            item.attributes["state"] = "REMOVED"
-            version = call.store.get("appStoreVersions", item.rels["appStoreVersion"])
-            if version is not None and version.attributes["appVersionState"] in (
-                    "READY_FOR_REVIEW", "WAITING_FOR_REVIEW", "IN_REVIEW"):
-                set_version_state(version, "PREPARE_FOR_SUBMISSION" if state == "READY_FOR_REVIEW"
-                                  else "DEVELOPER_REJECTED")
-    elif attributes.get("submitted"):
-        if state != "READY_FOR_REVIEW":
-            raise conflict("ENTITY_ERROR.STATE_INVALID", f"reviewSubmission {submission.id} is {state}; only a draft "
-                           "(READY_FOR_REVIEW) can be submitted.", pointer="/data/attributes/submitted")
-        _check_submittable(call.sim, submission)
-        submission.attributes["state"] = "WAITING_FOR_REVIEW"
-        submission.attributes["submittedDate"] = iso(call.sim.clock())
-        for item in _items(call.sim, submission):
-            item.attributes["state"] = "ACCEPTED"
-            set_version_state(call.store.require("appStoreVersions", item.rels["appStoreVersion"]),
-                              "WAITING_FOR_REVIEW")
-    return call.ok(submission)
-
-
-def _check_submittable(sim: Sandbox, submission: Record) -> None:
-    items = _items(sim, submission)
-    if not items:
-        raise conflict("ENTITY_ERROR.STATE_INVALID", f"reviewSubmission {submission.id} has no items; add the App "
-                       "Store version with POST /v1/reviewSubmissionItems first.", pointer="/data/attributes/submitted")
-    associated: dict[str, list[dict[str, str]]] = {}
-    for item in items:
-        version = sim.store.require("appStoreVersions", item.rels["appStoreVersion"])
-        problems = []
-        build = sim.store.get("builds", version.rels.get("build") or "")
-        if build is None:
-            problems.append({"code": "ENTITY_ERROR.RELATIONSHIP.REQUIRED",
-                             "detail": "You must select a build before submitting this version for review."})
-        elif build.attributes["usesNonExemptEncryption"] is None:
-            problems.append({"code": "ENTITY_ERROR.ATTRIBUTE.REQUIRED",
-                             "detail": f"Build {build.id} is missing export compliance (usesNonExemptEncryption)."})
-        if problems:
-            associated[f"/v1/appStoreVersions/{version.id}"] = problems
-    if associated:
-        raise ApiError(409, "ENTITY_ERROR.STATE_INVALID", "The review submission cannot be submitted: "
-                       + " ".join(p["detail"] for ps in associated.values() for p in ps),
-                       pointer="/data/attributes/submitted", meta={"associatedErrors": associated})
-
-
-def observe_review_submission(sim: Sandbox, submission: Record) -> None:
-    if submission.attributes["state"] == "CANCELING" and submission.polls >= sim.processing_polls:
-        submission.attributes["state"] = "COMPLETE"
-
-
-def create_review_submission_item(call: Call) -> Reply:
-    submission = call.related_record("reviewSubmission", "reviewSubmissions")
-    others = set((call.data.get("relationships") or {})) - {"reviewSubmission", "appStoreVersion"}
-    if others:
-        raise conflict("ENTITY_ERROR.RELATIONSHIP.INVALID", f"The simulator submits App Store versions only; "
-                       f"{', '.join(sorted(others))} are not supported.", pointer="/data/relationships")
-    version = call.related_record("appStoreVersion", "appStoreVersions")
-    if submission.attributes["state"] != "READY_FOR_REVIEW":
-        raise conflict("ENTITY_ERROR.STATE_INVALID", f"reviewSubmission with id {submission.id} still in progress "
-                       f"({submission.attributes['state']}); items can only be added to a draft.",
-                       pointer="/data/relationships/reviewSubmission")
-    if version.rels["app"] != submission.rels["app"] or (
-            version.attributes["platform"] != submission.attributes["platform"]):
-        raise conflict("ENTITY_ERROR.RELATIONSHIP.INVALID", "The version belongs to another app or platform than the "
-                       "review submission.", pointer="/data/relationships/appStoreVersion")
-    for item in call.store.where("reviewSubmissionItems", appStoreVersion=version.id):
-        holder = call.store.get("reviewSubmissions", item.rels["reviewSubmission"])
-        if item.attributes["state"] != "REMOVED" and holder is not None and (
-                holder.attributes["state"] in OPEN_SUBMISSION):
-            raise conflict("ENTITY_ERROR.ATTRIBUTE.INVALID", f"appStoreVersion with id {version.id} was already added "
-                           f"to another reviewSubmission with id {holder.id}",
-                           pointer="/data/relationships/appStoreVersion")
-    if version.attributes["appVersionState"] not in EDITABLE:
-        raise conflict("ENTITY_ERROR.STATE_INVALID", f"Version {version.attributes['versionString']} is "
-                       f"{version.attributes['appVersionState']} and cannot be added for review.",
-                       pointer="/data/relationships/appStoreVersion")
-    item = call.store.add("reviewSubmissionItems", {"state": "READY_FOR_REVIEW"},
-                          {"reviewSubmission": submission.id, "appStoreVersion": version.id})
-    submission.rels["appStoreVersionForReview"] = version.id
-    set_version_state(version, "READY_FOR_REVIEW")
-    return call.created(item)
-
-
-def delete_review_submission_item(call: Call) -> Reply:
-    item = call.target("reviewSubmissionItems")
-    submission = call.store.require("reviewSubmissions", item.rels["reviewSubmission"])
-    if submission.attributes["state"] != "READY_FOR_REVIEW":
-        raise conflict("ENTITY_ERROR.STATE_INVALID", f"reviewSubmission {submission.id} is "
-                       f"{submission.attributes['state']}; items can only be removed from a draft.")
-    version = call.store.get("appStoreVersions", item.rels["appStoreVersion"])
-    if version is not None and version.attributes["appVersionState"] == "READY_FOR_REVIEW":
-        set_version_state(version, "PREPARE_FOR_SUBMISSION")
-    if submission.rels.get("appStoreVersionForReview") == item.rels["appStoreVersion"]:
-        submission.rels["appStoreVersionForReview"] = None
-    call.store.remove(item)
-    return Reply(204)
-
-
-def finish_review(sim: Sandbox, submission: Record, *, approve: bool = True) -> None:
-    """What App Review does (tests and `sandbox serve` users trigger it): approve or reject every version."""
-    if submission.attributes["state"] not in ("WAITING_FOR_REVIEW", "IN_REVIEW"):
-        raise ValueError(f"review submission {submission.id} is {submission.attributes['state']}, not under review")
-    submission.attributes["state"] = "COMPLETE" if approve else "UNRESOLVED_ISSUES"
-    for item in _items(sim, submission):
-        item.attributes["state"] = "APPROVED" if approve else "REJECTED"
-        version = sim.store.require("appStoreVersions", item.rels["appStoreVersion"])
-        if not approve:
-            set_version_state(version, "REJECTED")
-        elif version.attributes["releaseType"] == "MANUAL":
-            set_version_state(version, "PENDING_DEVELOPER_RELEASE")
-        elif version.attributes["releaseType"] == "SCHEDULED":
-            set_version_state(version, "PENDING_APPLE_RELEASE")
-        else:
-            _release(sim, version)
 
 
 HANDLERS = {
@@ -458,10 +388,6 @@ HANDLERS = {
     ("patch", "/v1/appStoreVersionPhasedReleases/{id}"): update_phased_release,
     ("delete", "/v1/appStoreVersionPhasedReleases/{id}"): delete_phased_release,
     ("post", "/v1/appStoreVersionReleaseRequests"): create_release_request,
-    ("post", "/v1/reviewSubmissions"): create_review_submission,
-    ("patch", "/v1/reviewSubmissions/{id}"): update_review_submission,
-    ("post", "/v1/reviewSubmissionItems"): create_review_submission_item,
-    ("delete", "/v1/reviewSubmissionItems/{id}"): delete_review_submission_item,
 }
 
-OBSERVERS = {"reviewSubmissions": observe_review_submission}
+OBSERVERS = {"appStoreVersions": observe_version}

@@ -1,5 +1,7 @@
-"""The demo's workspace: an app with two beta groups on a running simulator, a throwaway API key registered
-with it, a sample signed IPA and a flow file that uses them. Shares no code with the client: the demo command
+"""The demo's workspace: an app with two beta groups and an earlier release (store page in English and German) on
+a running simulator, a throwaway API key registered with it, a sample signed IPA and a flow file that uses them.
+The simulator behaves as App Store Connect really does (protocol.md H, every behaviour on), so the run shows the
+waits a real release meets. Shares no code with the client: the demo command
 (publish/commands/demo.py) runs the flow through the same path as `appstore-publish run`."""
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from publish.sandbox import appstore
 from publish.sandbox.sample_ipa import build_ipa
 
 DEMO_BUNDLE_ID = "com.example.demo"
 DEMO_APP_NAME = "Demo App"
 DEMO_VERSION = "1.0.0"
 DEMO_BUILD_NUMBER = "1"
+# The version already on the store, and its store page's languages: the demo ships an update, which needs
+# What's New in each of them (a first release would take none).
+DEMO_RELEASED_VERSION = "0.9.0"
+DEMO_LOCALES = ("en-US", "de-DE")
 DEMO_KEY_ID = "DEMOKEY123"
 INTERNAL_GROUP = "QA Team"
 EXTERNAL_GROUP = "Public Beta"
@@ -83,6 +90,11 @@ def prepare_demo(directory: Path, server: Any) -> DemoWorkspace:
     app_id = server.add_app(DEMO_BUNDLE_ID, DEMO_APP_NAME, sku="DEMO-APP")
     server.add_beta_group(app_id, INTERNAL_GROUP, internal=True)
     server.add_beta_group(app_id, EXTERNAL_GROUP, internal=False)
+    with server.store.lock:
+        released = appstore.create_version(server.sim, str(app_id), DEMO_RELEASED_VERSION, "IOS",
+                                           state="READY_FOR_DISTRIBUTION")
+        for locale in DEMO_LOCALES[1:]:  # the primary locale's page comes with the version
+            appstore.add_localization(server.sim, released.id, locale, description="Eine Demo-App.")
 
     issuer_id = str(uuid.uuid4())
     private_pem, public_pem = make_api_key()

@@ -32,8 +32,10 @@ class Realism:
     # H12: an update (not the first version) needs whatsNew in every locale it has, else the item add answers 409
     # "appStoreVersions '...' is not in valid state".
     whats_new_in_every_locale: bool = True
-    # H16: releaseType cannot be changed for a short while after the version's localizations were written.
+    # H16: releaseType cannot be changed for a short while (this many reads of the version) after the version's
+    # localizations were written: "Attribute 'releaseType' cannot be edited at this time".
     release_type_first: bool = True
+    release_type_locked_reads: int = 2
 
     # --- TestFlight and uploads (H2, H3, H4, H7, H9, H10, H15, H17) -------------------------------------------------
     # H2: after processingState turns VALID, buildBetaDetail's internal/external states stay PROCESSING for this

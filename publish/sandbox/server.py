@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from publish.sandbox import appstore, catalog, generic, testflight, uploads
+from publish.sandbox import app_store_review, appstore, catalog, generic, testflight, uploads
 from publish.sandbox.app import Exchange, Handler, Sandbox
 from publish.sandbox.auth import KeyRing
 from publish.sandbox.blobs import BlobStore, PartError
@@ -29,7 +29,7 @@ MAX_API_BODY = 10 * 1024 * 1024
 
 
 def _handler_modules() -> list[Any]:
-    return [catalog, uploads, testflight, appstore]
+    return [catalog, uploads, testflight, appstore, app_store_review]
 
 
 def build_handlers(openapi: OpenApi) -> dict[tuple[str, str], Handler]:
@@ -188,7 +188,8 @@ class SandboxServer:
     def finish_review(self, submission_id: str, *, approve: bool = True) -> None:
         """Plays App Review for a submitted review submission: approve (release per releaseType) or reject."""
         with self.store.lock:
-            appstore.finish_review(self.sim, self.store.require("reviewSubmissions", submission_id), approve=approve)
+            submission = self.store.require("reviewSubmissions", submission_id)
+            app_store_review.finish_review(self.sim, submission, approve=approve)
 
 
 class _HttpServer(ThreadingHTTPServer):

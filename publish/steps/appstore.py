@@ -1,29 +1,33 @@
-"""App Store pieces shared by send_to_app_store and submit_for_review (protocol.md E): the editable version,
-the build attached to it, What's New, release type, phased release, and the review submission."""
+"""App Store pieces shared by send_to_app_store and submit_for_review (protocol.md E): the settings, the editable
+version, the build attached to it, release type and phased release. What's New lives in app_store_whats_new.py,
+the review submission in app_store_review.py, the waits both need in app_store_waits.py."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from publish.asc import AppStoreConnect, AscAmbiguousWriteError, AscApiError, Resource
-from publish.errors import InputError, PublishError
-from publish.steps.base import DEFAULT_LOCALE, StepContext, release_notes, setting_bool, setting_str
+from publish.errors import InputError, PublishError, RemoteError
+from publish.steps.app_store_waits import RELEASE_TYPE_BUDGET, patience, retry_refused
+from publish.steps.base import StepContext, release_notes, setting_bool, setting_str
 from publish.steps.testflight import create_once, label, set_values
+from publish.upload.numbers import build_number_key
 
 # Versions whose build and metadata can still be changed (fastlane's "editable" list, less WAITING_FOR_REVIEW,
 # plus READY_FOR_REVIEW: added to a draft submission but not yet submitted).
 EDITABLE_STATES = ("PREPARE_FOR_SUBMISSION", "DEVELOPER_REJECTED", "REJECTED", "METADATA_REJECTED", "INVALID_BINARY",
                    "READY_FOR_REVIEW")
 UNDER_REVIEW_STATES = ("WAITING_FOR_REVIEW", "IN_REVIEW")
-OPEN_SUBMISSION_STATES = ("READY_FOR_REVIEW", "WAITING_FOR_REVIEW", "IN_REVIEW", "UNRESOLVED_ISSUES")
+# A version in one of these has been on the store (appVersionState, and the older appStoreState names): an app
+# with none of them is on its first release, which takes no What's New (protocol.md H6).
+RELEASED_STATES = ("READY_FOR_DISTRIBUTION", "PROCESSING_FOR_DISTRIBUTION", "REPLACED_WITH_NEW_VERSION",
+                   "REMOVED_FROM_SALE", "DEVELOPER_REMOVED_FROM_SALE", "READY_FOR_SALE", "PROCESSING_FOR_APP_STORE")
 RELEASE_TYPES = {"manual": "MANUAL", "after_approval": "AFTER_APPROVAL", "scheduled": "SCHEDULED"}
-_ANOTHER_SUBMISSION = re.compile(r"already added to another reviewSubmission with id\s+([\w-]+)", re.IGNORECASE)
-_STILL_IN_PROGRESS = re.compile(r"still in progress", re.IGNORECASE)
-_ITEM_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
+# A plain-text whats_new without `locale:` goes to every locale the version has (protocol.md H12).
+EVERY_LOCALE = "*"
 
 
 class SubmissionConflict(PublishError):
@@ -34,9 +38,38 @@ def version_state(version: Resource) -> str:
     return str(version.attr("appVersionState") or version.attr("appStoreState") or "UNKNOWN")
 
 
+def same_version(held: Any, wanted: str) -> bool:
+    """Whether App Store Connect's versionString `held` is the version `wanted`: Apple treats 3.4 and 3.4.0 (and
+    03.4) as one version and keeps the form first given (protocol.md H8), so compare numerically."""
+    if held is None:
+        return False
+    held_key, wanted_key = build_number_key(str(held)), build_number_key(wanted)
+    if held_key is None or wanted_key is None:
+        return str(held) == wanted
+    return held_key == wanted_key
+
+
+def _released(versions: list[Resource], version_id: str | None) -> list[Resource]:
+    return [v for v in versions if v.id != version_id and (v.attr("appVersionState") in RELEASED_STATES or
+                                                            v.attr("appStoreState") in RELEASED_STATES)]
+
+
+def is_first_release(versions: list[Resource], version_id: str | None) -> bool:
+    """True when no other version of the platform has ever been on the store (H6: no What's New then)."""
+    return not _released(versions, version_id)
+
+
+def listing_version_id(versions: list[Resource], version_id: str | None) -> str | None:
+    """The latest version that was on the store: its localizations are the languages of the store page."""
+    released = _released(versions, version_id)
+    latest = max(released, key=lambda v: build_number_key(str(v.attr("versionString"))) or (0,), default=None)
+    return latest.id if latest is not None else None
+
+
 @dataclass
 class AppStorePlan:
-    whats_new: dict[str, str] = field(default_factory=dict)
+    whats_new: dict[str, str] = field(default_factory=dict)  # locale (or EVERY_LOCALE) -> text
+    add_missing_locales: bool = False
     release_type: str | None = None
     earliest_release_date: str | None = None
     phased_release: bool | None = None
@@ -45,10 +78,11 @@ class AppStorePlan:
 
 
 def read_app_store_settings(ctx: StepContext, settings: Mapping[str, Any]) -> AppStorePlan:
-    locale = setting_str(settings, "locale", DEFAULT_LOCALE) or DEFAULT_LOCALE
+    locale = setting_str(settings, "locale") or EVERY_LOCALE
     plan = AppStorePlan(
         whats_new=release_notes(settings.get("whats_new"), default_locale=locale, base_dir=ctx.flow_dir,
                                 setting="whats_new"),
+        add_missing_locales=setting_bool(settings, "add_missing_locales", False),
         submit=setting_bool(settings, "submit_for_review", False),
         cancel_previous=setting_bool(settings, "cancel_previous_submission", False),
     )
@@ -85,7 +119,21 @@ def _release_date(value: Any) -> str:
     when = when.astimezone(timezone.utc)
     if when <= datetime.now(timezone.utc):
         raise InputError(f"scheduled_release_date: {text} is in the past", hint="choose a date in the future")
+    require_on_the_hour(when, setting="scheduled_release_date")
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def require_on_the_hour(when: datetime, *, setting: str) -> None:
+    """App Store Connect schedules releases by the hour only (protocol.md H5): refuse a date with minutes or
+    seconds, whatever path it came by, with the whole hours around it suggested."""
+    if not (when.minute or when.second or when.microsecond):
+        return
+    earlier = when.replace(minute=0, second=0, microsecond=0)
+    later = earlier + timedelta(hours=1)
+    raise InputError(
+        f"{setting}: {when.isoformat()} is not on the hour; App Store Connect schedules releases by the hour only",
+        hint=f'use "{earlier.strftime("%Y-%m-%dT%H:%M:%SZ")}" or "{later.strftime("%Y-%m-%dT%H:%M:%SZ")}"',
+    )
 
 
 # ------------------------------------------------------------------------------------------------ the version
@@ -99,6 +147,8 @@ class VersionState:
     build_known: bool = False
     phased_release: Resource | None = None
     phased_known: bool = False
+    first_release: bool = False  # no other version of the platform was ever on the store (H6)
+    listing_version_id: str | None = None  # the latest version that was on the store (its languages: H12)
 
 
 def find_version(ctx: StepContext, client: AppStoreConnect, app_id: str) \
@@ -112,8 +162,11 @@ def find_version(ctx: StepContext, client: AppStoreConnect, app_id: str) \
     for document in client.paginate_documents(f"/v1/apps/{app_id}/appStoreVersions", params):
         versions += document.resources
         included += document.included
-    exact = next((v for v in versions if v.attr("versionString") == ctx.ipa.version), None)
-    state = VersionState()
+    exact = next((v for v in versions if v.attr("versionString") == ctx.ipa.version), None) or \
+        next((v for v in versions if same_version(v.attr("versionString"), ctx.ipa.version)), None)
+    exact_id = exact.id if exact is not None else None
+    state = VersionState(first_release=is_first_release(versions, exact_id),
+                         listing_version_id=listing_version_id(versions, exact_id))
     if exact is not None:
         build_rel = exact.relationships.get("build")
         if isinstance(build_rel, Mapping) and "data" in build_rel:
@@ -177,7 +230,9 @@ def ensure_version(ctx: StepContext, client: AppStoreConnect, app_id: str, plan:
             ctx.log.info("App Store version %s is already %s with this build; nothing to change", ipa.version,
                          version_state(version))
         else:
-            ctx.log.info("App Store version %s (id %s, %s)", ipa.version, version.id, version_state(version))
+            held = version.attr("versionString")
+            ctx.log.info("App Store version %s (id %s, %s)%s", ipa.version, version.id, version_state(version),
+                         f"; App Store Connect holds it as {held}" if held != ipa.version else "")
         return version, under_review, attached_state
     editable = [v for v in versions if version_state(v) in EDITABLE_STATES]
     if editable:
@@ -192,7 +247,8 @@ def ensure_version(ctx: StepContext, client: AppStoreConnect, app_id: str, plan:
                 client.update_app_store_version(old.id, version_string=ipa.version)
         ctx.log.info("renamed the open App Store version %s to %s (id %s)", old_string, ipa.version, old.id)
         version.attributes.setdefault("appVersionState", version_state(old))
-        return version, False, VersionState()
+        return version, False, VersionState(first_release=is_first_release(versions, old.id),
+                                            listing_version_id=listing_version_id(versions, old.id))
     version = create_once(
         ctx, f"App Store version {ipa.version}",
         lambda: client.create_app_store_version(app_id, platform=ipa.platform, version_string=ipa.version,
@@ -202,7 +258,9 @@ def ensure_version(ctx: StepContext, client: AppStoreConnect, app_id: str, plan:
     )
     ctx.log.info("created App Store version %s (id %s)", ipa.version, version.id)
     # A version made just now has no build and no phased release: nothing to read back.
-    return version, False, VersionState(build_known=True, phased_known=True)
+    return version, False, VersionState(build_known=True, phased_known=True,
+                                        first_release=is_first_release(versions, version.id),
+                                        listing_version_id=listing_version_id(versions, version.id))
 
 
 def attach_build(ctx: StepContext, client: AppStoreConnect, version: Resource, build_id: str,
@@ -225,46 +283,54 @@ def attach_build(ctx: StepContext, client: AppStoreConnect, version: Resource, b
     return True
 
 
-def upsert_whats_new(ctx: StepContext, client: AppStoreConnect, version_id: str, notes: Mapping[str, str]) -> int:
-    if not notes:
-        return 0
-    by_locale = {str(loc.attr("locale")): loc for loc in client.list_app_store_version_localizations(version_id)}
-    writes = 0
-    for locale, text in notes.items():
-        current = by_locale.get(locale)
-        if current is not None and (current.attr("whatsNew") or "").strip() == text:
-            continue
-        if current is not None:
-            set_values(ctx, f"What's New ({locale})", lambda current=current, text=text:
-                       client.update_app_store_version_localization(current.id, whats_new=text))
-        else:
-            create_once(
-                ctx, f"What's New ({locale})",
-                lambda locale=locale, text=text: client.create_app_store_version_localization(
-                    version_id, locale, whats_new=text),
-                lambda locale=locale: next((loc for loc in client.list_app_store_version_localizations(
-                    version_id, locale=locale) if loc.attr("locale") == locale), None),
-            )
-        writes += 1
-    ctx.log.info("What's New: %s", ", ".join(notes) + (" (already up to date)" if not writes else ""))
-    return writes
-
-
-def apply_release_type(ctx: StepContext, client: AppStoreConnect, version: Resource, plan: AppStorePlan) -> bool:
+def apply_release_type(ctx: StepContext, client: AppStoreConnect, version: Resource, plan: AppStorePlan,
+                       deadline: float | None = None) -> bool:
+    """Set releaseType (and earliestReleaseDate) - before the localizations, as fastlane does (protocol.md H16):
+    a version whose localizations were just written can refuse it for a while ("releaseType can't be modified"),
+    which is waited out here, bounded."""
     if plan.release_type is None:
         return False
-    same_type = version.attr("releaseType") == plan.release_type
-    same_date = plan.release_type != "SCHEDULED" or _same_instant(version.attr("earliestReleaseDate"),
-                                                                   plan.earliest_release_date)
-    if same_type and same_date:
+    if _release_type_is(version, plan):
         return False
     attributes: dict[str, Any] = {"release_type": plan.release_type}
     if plan.release_type == "SCHEDULED":
         attributes["earliest_release_date"] = plan.earliest_release_date
-    set_values(ctx, "release type", lambda: client.update_app_store_version(version.id, **attributes))
+
+    def already_set() -> Resource | None:
+        current = client.get_app_store_version(version.id)
+        return current if current is not None and _release_type_is(current, plan) else None
+
+    def gave_up(exc: AscApiError) -> PublishError:
+        return RemoteError(
+            f"App Store Connect still refuses to change the release type of version {ctx.ipa.version}: "
+            f"{' '.join(exc.detail_text().split())}",
+            hint="run the flow again in a few minutes (the steps already done are kept), or set the release type in "
+            "App Store Connect > App Store > Version Release",
+        )
+
+    retry_refused(ctx, f"let the release type of version {ctx.ipa.version} be changed",
+                  lambda: set_values(ctx, "release type",
+                                     lambda: client.update_app_store_version(version.id, **attributes)),
+                  transient=release_type_locked, bound=patience(ctx, RELEASE_TYPE_BUDGET, deadline),
+                  gave_up=gave_up, between=already_set)
     ctx.log.info("release type: %s%s", plan.release_type,
                  f" on {plan.earliest_release_date}" if plan.release_type == "SCHEDULED" else "")
     return True
+
+
+def release_type_locked(exc: AscApiError) -> bool:
+    """Apple's "not now" for releaseType / earliestReleaseDate (H16), as opposed to a value it refuses."""
+    text = exc.detail_text().lower()
+    return exc.status == 409 and ("releasetype" in text or "earliestreleasedate" in text) and any(
+        words in text for words in ("at this time", "can't be modified", "cannot be modified", "can not be modified",
+                                    "try again later"))
+
+
+def _release_type_is(version: Resource, plan: AppStorePlan) -> bool:
+    same_type = version.attr("releaseType") == plan.release_type
+    same_date = plan.release_type != "SCHEDULED" or _same_instant(version.attr("earliestReleaseDate"),
+                                                                   plan.earliest_release_date)
+    return same_type and same_date
 
 
 def _same_instant(a: str | None, b: str | None) -> bool:
@@ -298,99 +364,3 @@ def apply_phased_release(ctx: StepContext, client: AppStoreConnect, version_id: 
         ctx.log.info("phased release: off")
         return True
     return False
-
-
-# ------------------------------------------------------------------------------------------------ review submission
-
-
-def submit_for_review(ctx: StepContext, client: AppStoreConnect, app_id: str, version: Resource, *,
-                      cancel_previous: bool) -> Resource:
-    """Put the version in a review submission and submit it (E.6): reuse our or an empty draft, refuse (or with
-    cancel_previous cancel) drafts holding other items, and stop on a submission already under review."""
-    platform = ctx.ipa.platform
-    submissions = client.list_review_submissions(app_id, platform=platform, states=list(OPEN_SUBMISSION_STATES))
-    draft: Resource | None = None
-    for submission in submissions:
-        state = submission.attr("state")
-        holds_ours = submission.related_id("appStoreVersionForReview") == version.id
-        if state in ("WAITING_FOR_REVIEW", "IN_REVIEW") and holds_ours:
-            ctx.log.info("version %s is already submitted for review (submission %s, %s)", ctx.ipa.version,
-                         submission.id, state)
-            ctx.run.review_submission_id = submission.id
-            return submission
-        if state in ("WAITING_FOR_REVIEW", "IN_REVIEW", "UNRESOLVED_ISSUES"):
-            what = {"UNRESOLVED_ISSUES": "has unresolved issues (Apple is waiting for your reply)",
-                    "IN_REVIEW": "is in review", "WAITING_FOR_REVIEW": "is waiting for review"}[state]
-            raise SubmissionConflict(
-                f"review submission {submission.id} {what}; App Store Connect allows one submission per platform "
-                "at a time",
-                hint="wait until Apple finishes it, or resolve or cancel it in App Store Connect > App Review, "
-                "then run the flow again",
-            )
-        if state != "READY_FOR_REVIEW":
-            continue
-        if holds_ours:
-            draft = submission
-        elif not submission.related_ids("items") and draft is None:
-            draft = submission
-        elif submission.related_ids("items"):
-            if not cancel_previous:
-                raise SubmissionConflict(
-                    f"draft review submission {submission.id} already holds other items "
-                    f"({len(submission.related_ids('items'))}); submitting would send them to review too",
-                    hint="remove them in App Store Connect > App Review, or set cancel_previous_submission: true "
-                    "to cancel that draft",
-                )
-            set_values(ctx, "cancel the previous draft",
-                       lambda submission=submission: client.update_review_submission(submission.id, canceled=True))
-            ctx.log.info("cancelled the previous draft review submission %s", submission.id)
-    if draft is None:
-        draft = create_once(
-            ctx, "review submission",
-            lambda: client.create_review_submission(app_id, platform=platform),
-            lambda: next((s for s in client.list_review_submissions(app_id, platform=platform,
-                                                                     states=["READY_FOR_REVIEW"])
-                          if not s.related_ids("items")), None),
-        )
-        ctx.log.info("created review submission %s", draft.id)
-    else:
-        ctx.log.info("reusing draft review submission %s", draft.id)
-    ctx.run.review_submission_id = draft.id
-    if draft.related_id("appStoreVersionForReview") != version.id:
-        draft = _add_item(ctx, client, draft, version.id, platform)
-    ctx.run.review_submission_id = draft.id
-    try:
-        submitted = client.update_review_submission(draft.id, submitted=True)
-    except AscAmbiguousWriteError:
-        reread = client.get_review_submission(draft.id)
-        submitted = reread if reread is not None and reread.attr("state") != "READY_FOR_REVIEW" else \
-            client.update_review_submission(draft.id, submitted=True)
-    ctx.log.info("submitted version %s for App Store review (submission %s, %s)", ctx.ipa.version, draft.id,
-                 submitted.attr("state") or "WAITING_FOR_REVIEW")
-    return submitted
-
-
-def _add_item(ctx: StepContext, client: AppStoreConnect, draft: Resource, version_id: str, platform: str) -> Resource:
-    def find_item() -> Resource | None:
-        return next((item for item in client.list_review_submission_items(draft.id)
-                     if item.related_id("appStoreVersion") == version_id), None)
-
-    for attempt, delay in enumerate((*_ITEM_RETRY_DELAYS, None)):
-        try:
-            create_once(ctx, "review submission item",
-                        lambda: client.create_review_submission_item(draft.id, version_id), find_item)
-            return draft
-        except AscApiError as exc:
-            if exc.status != 409:
-                raise
-            text = exc.detail_text()
-            other = _ANOTHER_SUBMISSION.search(text)
-            if other:
-                # The version already sits in another draft: submit that one instead.
-                ctx.log.info("version is already in review submission %s; using it", other.group(1))
-                return client.get_review_submission(other.group(1))
-            if _STILL_IN_PROGRESS.search(text) and delay is not None:
-                ctx.sleep(delay)  # a cancelled submission is still winding down
-                continue
-            raise
-    raise AssertionError("unreachable")  # pragma: no cover

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from publish.errors import InputError
+from publish.steps.app_store_review import submit_for_review
+from publish.steps.app_store_whats_new import upsert_whats_new
 from publish.steps.appstore import (
     apply_phased_release,
     apply_release_type,
@@ -16,8 +18,6 @@ from publish.steps.appstore import (
     ensure_version,
     find_version,
     read_app_store_settings,
-    submit_for_review,
-    upsert_whats_new,
 )
 from publish.steps.base import Step, StepContext, StepOutcome, setting_bool
 from publish.steps.testflight import (
@@ -52,14 +52,17 @@ class SendToAppStore(Step):
             raise InputError("send_to_app_store with stage_type: app_store needs the processed build, but "
                              "wait_for_processing is false", hint="remove `wait_for_processing: false`")
         if stage == "testflight" and (plan.whats_new or plan.submit or plan.release_type or
-                                      plan.phased_release is not None):
-            raise InputError("send_to_app_store: whats_new, release_type, phased_release and submit_for_review "
+                                      plan.phased_release is not None or plan.add_missing_locales):
+            raise InputError("send_to_app_store: whats_new, add_missing_locales, release_type, phased_release and "
+                             "submit_for_review "
                              "apply to stage_type: app_store, not testflight",
                              hint="set stage_type: app_store, or remove those settings")
         setting_bool(settings, "require_rc", False)
 
     def run(self, ctx: StepContext, settings: Mapping[str, Any]) -> StepOutcome:
         stage = settings["stage_type"]
+        # The App Store waits (H1, H11, H16) stay within the step's timeout, counted from its start.
+        deadline = ctx.clock() + processing_timeout(settings)
         self._require_rc(ctx, settings)
         testflight = read_testflight_settings(ctx, settings, only_given=True)
         plan = read_app_store_settings(ctx, settings)
@@ -96,14 +99,21 @@ class SendToAppStore(Step):
         version, under_review, attached = ensure_version(ctx, client, app_id, plan, build.id, fresh)
         ctx.run.app_store_version_id = version.id
         ctx.remember(app_store_version_id=version.id)
+        whats_new = None
         if not under_review:
             attach_build(ctx, client, version, build.id, attached)
-            upsert_whats_new(ctx, client, version.id, plan.whats_new)
-            apply_release_type(ctx, client, version, plan)
+            # releaseType before the localizations: written after them, Apple may refuse it for a while (H16).
+            apply_release_type(ctx, client, version, plan, deadline)
+            whats_new = upsert_whats_new(ctx, client, app_id, version.id, plan.whats_new,
+                                         first_release=attached.first_release,
+                                         add_missing_locales=plan.add_missing_locales, for_review=plan.submit,
+                                         listing_version_id=attached.listing_version_id)
             apply_phased_release(ctx, client, version.id, plan, attached)
         message = f"build {label(ctx)} is on App Store version {ctx.ipa.version}"
         if plan.submit:
-            submission = submit_for_review(ctx, client, app_id, version, cancel_previous=plan.cancel_previous)
+            submission = submit_for_review(ctx, client, app_id, version, cancel_previous=plan.cancel_previous,
+                                           first_release=attached.first_release, whats_new=whats_new,
+                                           deadline=deadline)
             ctx.remember(review_submission_id=submission.id)
             outputs["review_state"] = submission.attr("state")
             message += f"; submitted for review ({submission.attr('state') or 'WAITING_FOR_REVIEW'})"

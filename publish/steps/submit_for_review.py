@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from publish.errors import InputError
-from publish.steps.appstore import find_version, submit_for_review
+from publish.steps.app_store_review import submit_for_review
+from publish.steps.appstore import find_version
 from publish.steps.base import Step, StepContext, StepOutcome, setting_bool
 from publish.steps.testflight import ensure_app, find_existing_build, label
 
@@ -48,7 +49,8 @@ class SubmitForReview(Step):
             )
         ctx.run.app_store_version_id = version.id
         submission = submit_for_review(ctx, client, app_id, version,
-                                       cancel_previous=setting_bool(settings, "cancel_previous_submission", False))
+                                       cancel_previous=setting_bool(settings, "cancel_previous_submission", False),
+                                       first_release=known.first_release)
         ctx.remember(review_submission_id=submission.id, app_store_version_id=version.id)
         return StepOutcome(f"version {ctx.ipa.version} submitted for review ({submission.attr('state')})",
                            asc_ids=ctx.run.ids(), outputs={"review_state": submission.attr("state")})

@@ -1,0 +1,232 @@
+"""Putting an App Store version into a review submission and submitting it (protocol.md E6), as App Store Connect
+really behaves (H1, H11, H12).
+
+Order and why:
+1. Read the app's submissions, including those in motion (CANCELING, COMPLETING). One in motion is on its way out:
+   it is neither reused nor counted as blocking; Apple refuses a new submission (or an item) with "reviewSubmission
+   with id X still in progress" until it has settled, which is waited out, bounded (codemagic: 120 s).
+2. Before anything is created: an update must have What's New in every locale (H12), else the item add is refused
+   with a bare "not in valid state"; the refusal is ours, naming the locales.
+3. Reuse our draft or an empty one; refuse (or, with cancel_previous, cancel) a draft holding other items; stop on
+   one under review.
+4. After the item add the version is not yet READY_FOR_REVIEW: submitting at once is refused with "Version is not
+   ready to be submitted yet, please try again later" (H1). Poll the version until it is (fastlane: 10 x 15 s), then
+   submit; that refusal, if it still comes, is "wait and retry", bounded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+from publish.asc import AppStoreConnect, AscAmbiguousWriteError, AscApiError, AscNotFoundError, Resource
+from publish.errors import PublishError, RemoteError
+from publish.steps.app_store_waits import (
+    IN_MOTION_BUDGET,
+    READY_FOR_REVIEW_BUDGET,
+    Patience,
+    patience,
+    retry_refused,
+    wait_until,
+)
+from publish.steps.app_store_whats_new import require_whats_new_everywhere
+from publish.steps.appstore import UNDER_REVIEW_STATES, SubmissionConflict, version_state
+from publish.steps.base import StepContext
+from publish.steps.testflight import create_once, set_values
+
+OPEN_SUBMISSION_STATES = ("READY_FOR_REVIEW", "WAITING_FOR_REVIEW", "IN_REVIEW", "UNRESOLVED_ISSUES")
+IN_MOTION_STATES = ("CANCELING", "COMPLETING")
+_ANOTHER_SUBMISSION = re.compile(r"already added to another reviewSubmission with id\s+'?([\w-]+)", re.IGNORECASE)
+_STILL_IN_PROGRESS = re.compile(r"reviewSubmission with id\s+'?([\w-]+)'?\s+(?:is\s+)?still in progress",
+                                re.IGNORECASE)
+_NOT_READY = re.compile(r"not ready to be submitted", re.IGNORECASE)
+
+
+def submit_for_review(ctx: StepContext, client: AppStoreConnect, app_id: str, version: Resource, *,
+                      cancel_previous: bool, first_release: bool, whats_new: Mapping[str, str] | None = None,
+                      deadline: float | None = None) -> Resource:
+    """Submit `version` for App Review and return the submission. `whats_new` is the What's New per locale the
+    version has, when the caller has just read it (else it is read here); `deadline` is the step's (clock value)."""
+    platform = ctx.ipa.platform
+    submissions = client.list_review_submissions(app_id, platform=platform,
+                                                 states=[*OPEN_SUBMISSION_STATES, *IN_MOTION_STATES])
+    draft: Resource | None = None
+    for submission in submissions:
+        state = submission.attr("state")
+        holds_ours = submission.related_id("appStoreVersionForReview") == version.id
+        if state in IN_MOTION_STATES:
+            ctx.log.info("review submission %s is %s (on its way out): not reused", submission.id, state)
+            continue
+        if state in UNDER_REVIEW_STATES and holds_ours:
+            ctx.log.info("version %s is already submitted for review (submission %s, %s)", ctx.ipa.version,
+                         submission.id, state)
+            ctx.run.review_submission_id = submission.id
+            return submission
+        if state in (*UNDER_REVIEW_STATES, "UNRESOLVED_ISSUES"):
+            what = {"UNRESOLVED_ISSUES": "has unresolved issues (Apple is waiting for your reply)",
+                    "IN_REVIEW": "is in review", "WAITING_FOR_REVIEW": "is waiting for review"}[state]
+            raise SubmissionConflict(
+                f"review submission {submission.id} {what}; App Store Connect allows one submission per platform "
+                "at a time",
+                hint="wait until Apple finishes it, or resolve or cancel it in App Store Connect > App Review, "
+                "then run the flow again",
+            )
+        if state != "READY_FOR_REVIEW":
+            continue
+        if holds_ours:
+            draft = submission
+        elif not submission.related_ids("items") and draft is None:
+            draft = submission
+        elif submission.related_ids("items"):
+            if not cancel_previous:
+                raise SubmissionConflict(
+                    f"draft review submission {submission.id} already holds other items "
+                    f"({len(submission.related_ids('items'))}); submitting would send them to review too",
+                    hint="remove them in App Store Connect > App Review, or set cancel_previous_submission: true "
+                    "to cancel that draft",
+                )
+            set_values(ctx, "cancel the previous draft",
+                       lambda submission=submission: client.update_review_submission(submission.id, canceled=True))
+            ctx.log.info("cancelled the previous draft review submission %s", submission.id)
+    require_whats_new_everywhere(ctx, client, version.id, first_release=first_release, known=whats_new)
+    in_motion = patience(ctx, IN_MOTION_BUDGET, deadline)
+    if draft is None:
+        draft = _while_in_motion(ctx, client, in_motion, lambda: create_once(
+            ctx, "review submission",
+            lambda: client.create_review_submission(app_id, platform=platform),
+            lambda: next((s for s in client.list_review_submissions(app_id, platform=platform,
+                                                                     states=["READY_FOR_REVIEW"])
+                          if not s.related_ids("items")), None),
+        ))
+        ctx.log.info("created review submission %s", draft.id)
+    else:
+        ctx.log.info("reusing draft review submission %s", draft.id)
+    ctx.run.review_submission_id = draft.id
+    if draft.related_id("appStoreVersionForReview") != version.id:
+        draft = _add_item(ctx, client, draft, version.id, in_motion)
+    ctx.run.review_submission_id = draft.id
+    if draft.attr("state") in UNDER_REVIEW_STATES:
+        ctx.log.info("version %s is already submitted for review (submission %s)", ctx.ipa.version, draft.id)
+        return draft
+    submitted = _submit_when_ready(ctx, client, draft, version, patience(ctx, READY_FOR_REVIEW_BUDGET, deadline))
+    ctx.log.info("submitted version %s for App Store review (submission %s, %s)", ctx.ipa.version, draft.id,
+                 submitted.attr("state") or "WAITING_FOR_REVIEW")
+    return submitted
+
+
+# ------------------------------------------------------------------------------------------ H11: in motion
+
+
+def _in_motion(client: AppStoreConnect, exc: AscApiError, own: str | None = None) -> bool:
+    """Whether a refusal is "reviewSubmission with id X still in progress" about a submission that is settling or
+    has just settled, or about our own draft (which Apple is still setting up). Another one that is merely open,
+    such as someone's draft, is not going away by itself: waiting would not help."""
+    found = _STILL_IN_PROGRESS.search(exc.detail_text())
+    if found is None or exc.status != 409:
+        return False
+    if found.group(1) == own:
+        return True
+    try:
+        other = client.get_review_submission(found.group(1))
+    except AscNotFoundError:
+        return True  # gone already: the next try goes through
+    return other.attr("state") not in OPEN_SUBMISSION_STATES
+
+
+def _gave_up_in_motion(exc: AscApiError) -> PublishError:
+    return RemoteError(
+        f"a review submission is still in progress on App Store Connect after waiting: "
+        f"{' '.join(exc.detail_text().split())}",
+        hint="Apple is still cancelling or completing it; run the flow again in a few minutes (the steps already "
+        "done are kept), or check App Store Connect > App Review",
+    )
+
+
+def _while_in_motion(ctx: StepContext, client: AppStoreConnect, bound: Patience,
+                     action: Callable[[], Resource]) -> Resource:
+    return retry_refused(ctx, "settle the review submission still in progress (CANCELING / COMPLETING)", action,
+                         transient=lambda exc: _in_motion(client, exc), bound=bound, gave_up=_gave_up_in_motion)
+
+
+def _add_item(ctx: StepContext, client: AppStoreConnect, draft: Resource, version_id: str,
+              bound: Patience) -> Resource:
+    """Add the version to `draft`; returns the submission that holds it (another draft, when Apple says it is
+    already in one that is not on its way out)."""
+    def find_item() -> Resource | None:
+        return next((item for item in client.list_review_submission_items(draft.id)
+                     if item.related_id("appStoreVersion") == version_id), None)
+
+    def add() -> Resource:
+        try:
+            create_once(ctx, "review submission item",
+                        lambda: client.create_review_submission_item(draft.id, version_id), find_item)
+            return draft
+        except AscApiError as exc:
+            other = _ANOTHER_SUBMISSION.search(exc.detail_text()) if exc.status == 409 else None
+            if other is None:
+                raise
+            holder = client.get_review_submission(other.group(1))
+            if holder.attr("state") not in OPEN_SUBMISSION_STATES:
+                # On its way out (or just out): not to be reused; the add goes through once it has settled.
+                raise _StillInProgress(exc, holder) from exc
+            ctx.log.info("version is already in review submission %s (%s); using it", holder.id,
+                         holder.attr("state"))
+            return holder
+
+    def transient(exc: AscApiError) -> bool:
+        return isinstance(exc, _StillInProgress) or _in_motion(client, exc, own=draft.id)
+
+    return retry_refused(ctx, "settle the review submission still in progress (CANCELING / COMPLETING)", add,
+                         transient=transient, bound=bound, gave_up=_gave_up_in_motion)
+
+
+class _StillInProgress(AscApiError):
+    """An "already added to another reviewSubmission" answer about a submission that is CANCELING/COMPLETING."""
+
+    def __init__(self, cause: AscApiError, holder: Resource) -> None:
+        super().__init__(cause.status, cause.errors, method=cause.method, path=cause.path)
+        self.holder = holder
+
+    def detail_text(self) -> str:
+        return f"reviewSubmission with id {self.holder.id} still in progress ({self.holder.attr('state')})"
+
+
+# ------------------------------------------------------------------------------------------ H1: ready for review
+
+
+def _submit_when_ready(ctx: StepContext, client: AppStoreConnect, draft: Resource, version: Resource,
+                       bound: Patience) -> Resource:
+    what = f"make version {ctx.ipa.version} ready for review"
+    if ctx.dry_run:
+        ctx.log.info("dry run: would wait for App Store Connect to %s, then submit", what)
+        return client.update_review_submission(draft.id, submitted=True)
+
+    def look() -> tuple[Resource | None, str | None]:
+        current = client.get_app_store_version(version.id)
+        state = version_state(current)
+        return (current, None) if state in ("READY_FOR_REVIEW", *UNDER_REVIEW_STATES) else (None, f"it is {state}")
+
+    ready = wait_until(ctx, what, look, bound)
+    if ready is None:  # Apple's answer to the submit is what counts: try it, it says whether to wait on
+        ctx.log.info("version %s is not READY_FOR_REVIEW yet after waiting; trying to submit anyway",
+                     ctx.ipa.version)
+
+    def submit() -> Resource:
+        try:
+            return client.update_review_submission(draft.id, submitted=True)
+        except AscAmbiguousWriteError:
+            reread = client.get_review_submission(draft.id)
+            if reread is not None and reread.attr("state") != "READY_FOR_REVIEW":
+                return reread
+            return client.update_review_submission(draft.id, submitted=True)
+
+    def gave_up(exc: AscApiError) -> PublishError:
+        return RemoteError(
+            f"App Store version {ctx.ipa.version} did not become ready for review after it was added to review "
+            f"submission {draft.id}; App Store Connect still answers: {' '.join(exc.detail_text().split())}",
+            hint="run the flow again in a few minutes: the version stays in that draft submission and the next run "
+            "submits it (or submit it in App Store Connect > App Review)",
+        )
+
+    return retry_refused(ctx, what, submit, transient=lambda exc: bool(_NOT_READY.search(exc.detail_text())),
+                         bound=bound, gave_up=gave_up)
