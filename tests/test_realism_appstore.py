@@ -159,7 +159,7 @@ def appstore_review_not_ready() -> str:
 
 
 def test_h5_simulator_refuses_a_release_date_off_the_hour_and_the_client_never_sends_one(world: FlowWorld) -> None:
-    from publish.asc import ApiKey, AppStoreConnect
+    from publish.asc import ApiKey, AppStoreConnect, AscApiError
     from publish.errors import InputError
     from flow_harness import ISSUER_ID, KEY_ID
 
@@ -173,10 +173,12 @@ def test_h5_simulator_refuses_a_release_date_off_the_hour_and_the_client_never_s
         assert "not on the hour" in str(caught.value)
         assert len(world.server.exchanges) == sent_before  # refused here, never sent
         # The simulator refuses it as App Store Connect does (bypassing the client's guard).
-        response = client.request("PATCH", f"/v1/appStoreVersions/{version.id}", json={"data": {
-            "type": "appStoreVersions", "id": version.id,
-            "attributes": {"releaseType": "SCHEDULED", "earliestReleaseDate": off}}}, expect=(200, 409))
-    assert response is None or "hour precision" in json.dumps(response)
+        with pytest.raises(AscApiError) as refused:
+            client.request("PATCH", f"/v1/appStoreVersions/{version.id}", json={"data": {
+                "type": "appStoreVersions", "id": version.id,
+                "attributes": {"releaseType": "SCHEDULED", "earliestReleaseDate": off}}})
+    assert refused.value.status == 409
+    assert world.server.exchanges[-1].status == 409
     assert "hour precision" in json.dumps(world.server.exchanges[-1].response)
     assert version.attributes["releaseType"] != "SCHEDULED"
 
