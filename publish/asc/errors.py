@@ -250,3 +250,68 @@ def api_error(status: int, body: bytes | str | Mapping[str, Any] | None, *, meth
               retry_after: float | None = None) -> AscApiError:
     items = parse_error_items(status, body, reason)
     return error_class(status)(status, items, method=method, path=path, retry_after=retry_after)
+
+
+# --------------------------------------------------------------------------- FAILED processing (protocol.md H.15)
+
+# Apple's numeric codes in a FAILED build upload's `state.errors[].code` (bare, or as ITMS-9xxxx), each with what
+# to change. Closed trains first: they are the ones a build number bump does not fix.
+_CLOSED_TRAIN = ("The version train is closed: App Store Connect takes no new builds for a version that was already "
+                 "approved or released. Raise CFBundleShortVersionString (MARKETING_VERSION in Xcode) above the "
+                 "released version, rebuild and upload again.")
+PROCESSING_ADVICE: dict[str, str] = {
+    "90062": _CLOSED_TRAIN,
+    "90186": _CLOSED_TRAIN,
+    "90478": _CLOSED_TRAIN,
+    "90725": ("The app was built with an SDK App Store Connect no longer accepts. Build with the Xcode version "
+              "Apple currently requires (see developer.apple.com/news/upcoming-requirements), then upload again "
+              "with a new build number."),
+    "90054": ("The IPA's bundle identifier does not match the app record: set PRODUCT_BUNDLE_IDENTIFIER to the "
+              "app's bundle ID (App Store Connect > App Information), rebuild and upload again."),
+    "90055": ("The bundle identifier of the IPA (or one of its extensions) does not match the app record or its "
+              "parent app: extensions must be <app bundle ID>.<suffix>; fix the identifiers and rebuild."),
+    "90683": ("Info.plist lacks a purpose string (an NS...UsageDescription key) for a protected resource the app "
+              "or one of its libraries uses: add the key Apple names above with a user-facing reason, rebuild "
+              "and upload again."),
+    "90189": ("Redundant binary: this build number was already uploaded for this version. Raise CFBundleVersion "
+              "(CURRENT_PROJECT_VERSION), rebuild and upload again."),
+    "90060": ("CFBundleShortVersionString must be one to three period-separated integers (like 1.2.3) and match "
+              "what was declared for the upload: fix MARKETING_VERSION and rebuild."),
+    "90061": ("CFBundleVersion must be one to three period-separated integers and match what was declared for the "
+              "upload: fix CURRENT_PROJECT_VERSION and rebuild."),
+    "90023": ("The uploaded file is not a valid IPA (or its app bundle is missing something Apple requires, such "
+              "as the app icon): export the archive again from Xcode (Distribute App > App Store Connect)."),
+    "90057": ("Info.plist misses keys App Store Connect requires (named above): add them in the Xcode target's "
+              "Info settings and rebuild."),
+    "90035": ("The code signature is invalid: sign with an Apple Distribution certificate and an App Store "
+              "provisioning profile, then export again."),
+    "90161": ("The provisioning profile is invalid for App Store distribution: use an App Store profile of the "
+              "same team and bundle ID, then export again."),
+    "90717": ("The App Store icon must not have an alpha channel or transparency: export the 1024x1024 icon "
+              "without alpha, rebuild and upload again."),
+}
+
+
+def processing_code(code: str) -> str:
+    """`ITMS-90062`, `90062` and `STATE_ERROR.90062` all name Apple's processing error 90062."""
+    match = re.search(r"(\d{5})", code or "")
+    return match.group(1) if match else (code or "")
+
+
+def processing_failed(what: str, where: str, errors: Any) -> RemoteError:
+    """App Store Connect refused a build while processing it: Apple's errors, each with its own advice."""
+    lines, advice = [], []
+    for item in errors if isinstance(errors, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        code = str(item.get("code") or "UNKNOWN")
+        number = processing_code(code)
+        shown = f"ITMS-{number}" if number.isdigit() and not code.startswith("ITMS-") else code
+        lines.append(f"  - {shown}: {item.get('description') or '(no description)'}")
+        if number in PROCESSING_ADVICE and PROCESSING_ADVICE[number] not in advice:
+            advice.append(PROCESSING_ADVICE[number])
+    detail = "\n".join(lines) if lines else "  (App Store Connect gave no reason)"
+    hint = " ".join(advice) if advice else (
+        "Fix what Apple reports above in the Xcode project (for example, the IPA's bundle ID and version must "
+        "match the app record), rebuild with a new build number and upload again.")
+    return RemoteError(f"App Store Connect rejected the upload of {what}: {where} FAILED:\n{detail}", hint=hint)

@@ -33,6 +33,8 @@ class RunState:
 
     app_id: str | None = None
     app_name: str | None = None
+    app_primary_locale: str | None = None  # the app's primaryLocale, as read with the app
+    export_compliance_set_for: str | None = None  # the build whose usesNonExemptEncryption this run PATCHed
     build_id: str | None = None
     upload_id: str | None = None
     processing_state: str | None = None
