@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from publish.sandbox.sample_ipa import build_ipa
+from publish.sandbox.testflight import add_beta_test_information
 
 DEMO_BUNDLE_ID = "com.example.demo"
 DEMO_APP_NAME = "Demo App"
@@ -83,6 +84,7 @@ def prepare_demo(directory: Path, server: Any) -> DemoWorkspace:
     app_id = server.add_app(DEMO_BUNDLE_ID, DEMO_APP_NAME, sku="DEMO-APP")
     server.add_beta_group(app_id, INTERNAL_GROUP, internal=True)
     server.add_beta_group(app_id, EXTERNAL_GROUP, internal=False)
+    add_beta_test_information(server.sim, app_id)  # as after a first beta review (protocol.md H.4)
 
     issuer_id = str(uuid.uuid4())
     private_pem, public_pem = make_api_key()
