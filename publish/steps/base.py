@@ -93,6 +93,8 @@ class StepContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("publish.steps"))
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
+    env: Mapping[str, str] = field(default_factory=dict)  # where step secrets ({env: ...}) are read
+    register_secret: Callable[[str], None] | None = None  # masks a secret in every log line and output
 
     def warn(self, message: str) -> None:
         self.log.warning("warning: %s", message)

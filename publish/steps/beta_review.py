@@ -14,7 +14,6 @@ needs, and the rule of one build in beta review per app, decided before anything
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -207,8 +206,8 @@ def write_test_information(ctx: StepContext, client: AppStoreConnect, app_id: st
                       if readiness.review_detail is None or readiness.review_detail.attr(k) != v}
     if info.demo_password is not None:
         detail_changes["demoAccountPassword"] = read_value(
-            info.demo_password, what="test_information.demo_account.password", env=os.environ,
-            base_dir=ctx.flow_dir, register=None, secret=True)
+            info.demo_password, what="test_information.demo_account.password", env=ctx.env,
+            base_dir=ctx.flow_dir, register=ctx.register_secret, secret=True)
     if detail_changes and readiness.review_detail is not None:
         _repeatable(lambda: client.update_beta_app_review_detail(readiness.review_detail.id,  # type: ignore[union-attr]
                                                                  **detail_changes))
@@ -255,13 +254,18 @@ def clear_other_review(ctx: StepContext, client: AppStoreConnect, app_id: str, b
                      "(if_another_build_in_review: expire_other)")
         return
     if choice == "wait":
-        def timed_out(last: list[Resource]) -> Exception:
-            return RemoteError(f"build {describe(last[0])} is still in beta review after waiting",
-                               hint="run again later, raise processing_timeout, or set "
-                               "`if_another_build_in_review: expire_other`")
+        for other in current:
+            def still_in_review(other: Resource = other) -> bool:
+                return any(s.attr("betaReviewState") in IN_REVIEW
+                           for s in client.list_beta_app_review_submissions(other.id))
 
-        waiting.until(f"finish the beta review of build {describe(current[0])}", others, lambda found: not found,
-                      timed_out)
+            def timed_out(_: bool, other: Resource = other) -> Exception:
+                return RemoteError(f"build {describe(other)} is still in beta review after waiting",
+                                   hint="run again later, raise processing_timeout, or set "
+                                   "`if_another_build_in_review: expire_other`")
+
+            waiting.until(f"finish the beta review of build {describe(other)}", still_in_review,
+                          lambda in_review: not in_review, timed_out)
         return
     raise RemoteError(f"another build of this app, {describe(current[0])}, entered beta review meanwhile",
                       hint="run again once its review ended, or set `if_another_build_in_review: wait` or "
