@@ -167,6 +167,16 @@ def test_h17_what_to_test_collision_on_create_is_read_again_and_patched(world: F
     assert loc.attributes["whatsNew"] == "Check the login" and add_default_beta_localization
 
 
+def test_h17_locales_match_case_insensitively(world: FlowWorld) -> None:
+    build_id = world.server.add_build(world.app_id, "1.0.0", "1")
+    world.server.store.add("betaBuildLocalizations", {"locale": "EN-us", "whatsNew": None}, {"build": build_id})
+    out = world.run(world.flow(_step("  what_to_test: Check the login\n  groups: [QA Team]\n")), world.ipa("1"))
+    assert out.code == 0, out.output
+    assert not _exchanges(world, "POST", "/v1/betaBuildLocalizations")  # Apple's EN-us is our en-US
+    [loc] = world.records("betaBuildLocalizations")
+    assert loc.attributes["whatsNew"] == "Check the login"
+
+
 @pytest.mark.parametrize("text,words", [("é" * 2001, "4002 bytes"), ("Try <b>this</b>", "line 1, column 5"),
                                         ("Fine\nnow 🚀", "line 2, column 5")])
 def test_h17_what_to_test_apple_refuses_is_caught_before_upload(world: FlowWorld, text: str, words: str) -> None:
