@@ -26,7 +26,7 @@ from publish.steps.base import (
     setting_str,
 )
 from publish.upload import lifecycle
-from publish.upload.numbers import build_number_key, find_existing_build as find_numbered_build, used_build_numbers
+from publish.upload.numbers import build_number_key, builds_on_train, find_existing_build as find_numbered_build
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -106,7 +106,7 @@ def find_existing_build(ctx: StepContext, client: AppStoreConnect, app_id: str) 
     """The build App Store Connect already has for this version and build number, if it is this binary. The
     rule is the upload engine's (numbers.find_existing_build): the version found in the form Apple holds, build
     numbers compared numerically (protocol.md H.8)."""
-    used = used_build_numbers(client, app_id, ctx.ipa.version, ctx.ipa.platform)
+    used = builds_on_train(client, app_id, ctx.ipa.version, ctx.ipa.platform)
     existing = find_numbered_build(client, app_id, ctx.ipa.version, ctx.ipa.build_number, ctx.ipa.platform,
                                    used=used)
     build = existing.build if existing is not None else None
@@ -265,7 +265,7 @@ def waiting(ctx: StepContext, timeout: float) -> lifecycle.Waiting:
 
 def _wait_for_build_to_appear(ctx: StepContext, client: AppStoreConnect, app_id: str, timeout: float) -> Resource:
     def read() -> Resource | None:
-        used = used_build_numbers(client, app_id, ctx.ipa.version, ctx.ipa.platform)
+        used = builds_on_train(client, app_id, ctx.ipa.version, ctx.ipa.platform)
         wanted = build_number_key(ctx.ipa.build_number)
         return next((b for b in used.builds if build_number_key(str(b.attr("version", ""))) == wanted), None)
 

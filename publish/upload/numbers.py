@@ -102,6 +102,14 @@ def find_train(client: AppStoreConnect, app_id: str, version: str, platform: str
     return None
 
 
+def builds_on_train(client: AppStoreConnect, app_id: str, version: str, platform: str = "IOS") -> UsedBuildNumbers:
+    """The version's builds only (no build uploads): what a step needs to find a build to reuse, in one call when
+    the version has no train yet."""
+    train = find_train(client, app_id, version, platform)
+    builds = client.list_builds(app_id, pre_release_version_id=train.id) if train is not None else []
+    return UsedBuildNumbers(builds=[b for b in builds if _build_version_matches(b, version)], uploads=[])
+
+
 def used_build_numbers(client: AppStoreConnect, app_id: str, version: str, platform: str = "IOS") -> UsedBuildNumbers:
     train = find_train(client, app_id, version, platform)
     builds = client.list_builds(app_id, pre_release_version_id=train.id) if train is not None else []
