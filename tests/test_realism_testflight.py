@@ -291,3 +291,44 @@ class _Client:
 
     def list_beta_app_localizations(self, app_id: str) -> list:
         return []
+
+
+# ------------------------------------------------------------------------------------------ refusals explained
+
+
+def test_refusals_apple_explains_get_their_own_advice() -> None:
+    from publish.asc.errors import AscErrorItem, api_error
+
+    not_ready = api_error(422, {"errors": [{"status": "422", "code": "ENTITY_UNPROCESSABLE", "title": "x",
+                                            "detail": "The build is not in a valid processing state for this "
+                                                      "operation."}]},
+                          method="POST", path="/v1/builds/B1/relationships/betaGroups")
+    assert "bug in appstore-publish" not in (not_ready.hint or "") and "caught up" in (not_ready.hint or "")
+    in_review = api_error(409, {"errors": [{"status": "409", "code": "ENTITY_ERROR.STATE_INVALID", "title": "x",
+                                            "detail": "You can't submit a build for testing if another build is "
+                                                      "already in review."}]},
+                          method="POST", path="/v1/betaAppReviewSubmissions")
+    assert "if_another_build_in_review" in (in_review.hint or "")
+    state = api_error(409, {"errors": [{"status": "409", "code": "ENTITY_ERROR.STATE_INVALID", "title": "x",
+                                        "detail": "Build B1 has expired"}]}, method="PATCH", path="/v1/builds/B1")
+    assert "bump the build number" not in (state.hint or "") and AscErrorItem
+
+
+def test_h7_a_file_that_fails_at_commit_is_reported_at_once(world: FlowWorld, tmp_path: Path) -> None:
+    from publish.asc.client import AppStoreConnect
+    from publish.errors import RemoteError
+    from publish.secrets import normalize_private_key
+    from publish.asc.auth import ApiKey
+    from publish.upload.engine import BuildUploader
+
+    junk = tmp_path / "junk.ipa"
+    junk.write_bytes(b"not a zip at all" * 1000)
+    key = ApiKey(key_id="FLOWKEY123", issuer_id="69a6de70-03db-47e3-e053-5b8c7c11a4d1",
+                 private_key_pem=normalize_private_key(world.private_pem))
+    client = AppStoreConnect(key, base_url=world.server.url, sleep=lambda s: None)
+    uploader = BuildUploader(client, state_dir=tmp_path / "state", poll_interval=0.0, sleep=lambda s: None)
+    with pytest.raises(RemoteError) as caught:
+        uploader.upload(junk, app_id=world.app_id, bundle_id="com.example.flow", version="1.0.0", build_number="1")
+    assert "ITMS-90023" in caught.value.message and "FAILED" in caught.value.message
+    polls = [e for e in world.server.exchanges if e.method == "GET" and e.template == "/v1/buildUploads/{id}"]
+    assert not polls  # no wait for processing: the commit's own answer said FAILED

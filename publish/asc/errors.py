@@ -153,6 +153,24 @@ class AscNotFoundError(AscApiError):
 class AscConflictError(AscApiError):
     def advice(self) -> str:
         path = self.path
+        text = self.detail_text().lower()
+        if "another build is already in review" in text:
+            return ("App Store Connect reviews one build of an app at a time (protocol.md H.3): wait for the other "
+                    "review to end, or set `if_another_build_in_review: wait` or `expire_other` on the step.")
+        if "auto-notify already enabled" in text:
+            return "App Store Connect is already notifying the testers of this build; nothing more is needed."
+        if "sourcefilechecksums" in text:
+            return ("App Store Connect refuses a client checksum on the file commit (protocol.md H.7): commit with "
+                    "`uploaded: true` alone. Nothing is lost: the parts it acknowledged are kept.")
+        if "whatsnew" in text or "betabuildlocalization" in path.lower():
+            return ("What to Test was refused: at most 4000 bytes of UTF-8, without '<' or emoji; a locale Apple "
+                    "already created is updated, not created again. Fix `what_to_test` and run again.")
+        if "buildUploadFiles" in path:
+            return ("The build file's commit conflicts with its state on App Store Connect; the file's and the "
+                    "upload's states decide what happened. Run again: acknowledged parts are not sent again.")
+        if "state_invalid" in " ".join(e.code.lower() for e in self.errors) and "/builds" in path:
+            return ("The build is not in a state that allows this yet (processing, expired or missing export "
+                    "compliance): wait for App Store Connect to finish with it, then run again; the build is reused.")
         if "buildUpload" in path or "/builds" in path or "preReleaseVersion" in path:
             return (
                 "The build conflicts with one already on App Store Connect: bump the build number "
@@ -174,6 +192,11 @@ class AscConflictError(AscApiError):
 
 class AscValidationError(AscApiError):
     def advice(self) -> str:
+        text = self.detail_text().lower()
+        if "not in a valid processing state" in text or "not in state for internal testing" in text:
+            return ("App Store Connect has processed the build (VALID) but TestFlight has not caught up with it yet "
+                    "(protocol.md H.2): this is Apple's timing, not your flow. Run again in a few minutes (the "
+                    "build is reused), or raise processing_timeout so the step waits longer.")
         return (
             "App Store Connect rejected the request's content (see the pointer/parameter above). If the value "
             "comes from your flow file, fix it there; otherwise this is a bug in appstore-publish: please report "
