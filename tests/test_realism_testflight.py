@@ -332,3 +332,35 @@ def test_h7_a_file_that_fails_at_commit_is_reported_at_once(world: FlowWorld, tm
     assert "ITMS-90023" in caught.value.message and "FAILED" in caught.value.message
     polls = [e for e in world.server.exchanges if e.method == "GET" and e.template == "/v1/buildUploads/{id}"]
     assert not polls  # no wait for processing: the commit's own answer said FAILED
+
+
+def test_h2_a_not_ready_refusal_after_a_ready_beta_detail_is_waited_out(world: FlowWorld, monkeypatch) -> None:
+    from publish.upload import lifecycle
+
+    monkeypatch.setattr(lifecycle, "testflight_ready", lambda detail, **_: True)  # a detail that says ready early
+    out = world.run(world.flow(_step(f"  what_to_test: Try it\n  groups: [{INTERNAL}, {EXTERNAL}]\n")),
+                    world.ipa("1"))
+    assert out.code == 0, out.output
+    assert [e for e in world.server.exchanges if e.status == 422]
+    assert "accept the beta groups (the build is not ready for it yet)" in out.output
+    [build] = world.records("builds")
+    assert len(build.rels["betaGroups"]) == 2
+
+
+def test_h3_other_build_in_review_found_without_the_review_state_filter(world: FlowWorld, monkeypatch) -> None:
+    from publish.asc.client import AppStoreConnect
+    from publish.asc.errors import api_error
+
+    real = AppStoreConnect.paginate_documents
+
+    def without_filter(self, path, params=None):  # type: ignore[no-untyped-def]
+        if params and "filter[betaAppReviewSubmission.betaReviewState]" in params:
+            raise api_error(400, {"errors": [{"status": "400", "code": "PARAMETER_ERROR.ILLEGAL", "title": "x",
+                                              "detail": "not supported"}]}, method="GET", path=path)
+        return real(self, path, params)
+
+    monkeypatch.setattr(AppStoreConnect, "paginate_documents", without_filter)
+    _other_build_in_review(world)
+    out = world.run(world.flow(_step(f"  what_to_test: Try it\n  groups: [{EXTERNAL}]\n")), world.ipa("1"))
+    assert out.code == 1 and "0.9.0 (7)" in out.stderr, out.output
+    assert not world.records("buildUploads")

@@ -638,7 +638,24 @@ class AppStoreConnect:
                   "filter[betaAppReviewSubmission.betaReviewState]": ["WAITING_FOR_REVIEW", "IN_REVIEW"],
                   "limit": PAGE_LIMIT}
         found: list[Resource] = []
-        for document in self.paginate_documents("/v1/builds", params):
+        try:
+            documents = list(self.paginate_documents("/v1/builds", params))
+        except AscApiError as error:
+            if error.status != 400:
+                raise
+            # A server without that filter: the app's recent builds with their beta detail say it too.
+            params = {"filter[app]": app_id, "filter[expired]": "false", "sort": "-uploadedDate", "limit": 50,
+                      "include": "preReleaseVersion,buildBetaDetail"}
+            documents = [self.get_document("/v1/builds", params)]
+            for document in documents:
+                keep = []
+                for build in document.resources:
+                    detail = document.find_included("buildBetaDetails", build.related_id("buildBetaDetail"))
+                    if detail is not None and detail.attr("externalBuildState") in ("WAITING_FOR_BETA_REVIEW",
+                                                                                     "IN_BETA_REVIEW"):
+                        keep.append(build)
+                document.data = keep
+        for document in documents:
             for build in document.resources:
                 train_id = build.related_id("preReleaseVersion")
                 train = document.find_included("preReleaseVersions", train_id) if train_id else None

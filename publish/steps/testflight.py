@@ -641,8 +641,11 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
         groups_added.append(group)
     if groups_added:
         ids = [g.id for g in groups_added]
+        budget = waiting(ctx, plan.processing_timeout)
         try:
-            client.add_build_to_beta_groups(build.id, ids)
+            lifecycle.retry_while_not_ready(budget, "the beta groups",
+                                            lambda: client.add_build_to_beta_groups(build.id, ids),
+                                            lambda: client.get_build_beta_detail(build.id))
         except AscAmbiguousWriteError:
             # Adding a build to a group it is in changes nothing, so the link can be sent again safely.
             client.add_build_to_beta_groups(build.id, ids)
@@ -746,9 +749,12 @@ def submit_beta_review(ctx: StepContext, client: AppStoreConnect, build_id: str,
         beta_review.clear_other_review(ctx, client, app_id, build_id, plan.if_another_build_in_review,
                                        waiting(ctx, plan.processing_timeout))
     try:
+        budget = waiting(ctx, plan.processing_timeout if plan is not None else 3600.0)
         review = create_once(
             ctx, "beta app review submission",
-            lambda: client.create_beta_app_review_submission(build_id),
+            lambda: lifecycle.retry_while_not_ready(budget, "the beta review submission",
+                                                    lambda: client.create_beta_app_review_submission(build_id),
+                                                    lambda: client.get_build_beta_detail(build_id)),
             lambda: next(iter(client.list_beta_app_review_submissions(build_id)), None),
         )
     except AscAmbiguousWriteError:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from publish.asc.client import AppStoreConnect
-from publish.asc.errors import AscNotFoundError
+from publish.asc.errors import AscApiError, AscNotFoundError
 from publish.asc.resources import Resource
 from publish.errors import RemoteError
 
@@ -100,6 +100,31 @@ def read_just_created(waiting: Waiting, what: str, read: Callable[[], T]) -> T:
                 raise
             waiting.pause(f"make {what} visible", attempt, PROPAGATION_ATTEMPTS - 1)
     raise AssertionError("unreachable")
+
+
+def refused_as_not_ready(error: AscApiError) -> bool:
+    """Apple's H.2 refusal: "The build is not in a valid processing state for this operation" (422)."""
+    text = error.detail_text().lower()
+    return error.status in (409, 422) and ("not in a valid processing state" in text
+                                           or "not in state for internal testing" in text)
+
+
+def retry_while_not_ready(waiting: Waiting, what: str, write: Callable[[], T],
+                          reread: Callable[[], object] | None = None) -> T:
+    """A TestFlight write that Apple may refuse with H.2's 422 although the beta detail read ready: wait one
+    interval, re-read the build's state (`reread`) and send it again, within the budget (a refused write changed
+    nothing)."""
+    count = 0
+    while True:
+        try:
+            return write()
+        except AscApiError as error:
+            if not refused_as_not_ready(error) or waiting.expired():
+                raise
+            count += 1
+            waiting.pause(f"accept {what} (the build is not ready for it yet)", count, None)
+            if reread is not None:
+                reread()
 
 
 def processing_state(build: Resource) -> str | None:
