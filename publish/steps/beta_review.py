@@ -142,15 +142,16 @@ class ReviewReadiness:
     other_in_review: Resource | None
 
 
-def _primary_locale(client: AppStoreConnect, app_id: str) -> str:
-    return str(client.get_app(app_id).attr("primaryLocale") or "en-US")
+def _primary_locale(client: AppStoreConnect, app_id: str, known: str | None = None) -> str:
+    """The app's primary locale: as read with the app earlier in the run, else read now."""
+    return known or str(client.get_app(app_id).attr("primaryLocale") or "en-US")
 
 
 def check_before_upload(ctx: StepContext, client: AppStoreConnect, app_id: str, info: TestInformation,
                         notes: Mapping[str, str], choice: str, this_build_id: str | None) -> ReviewReadiness:
     """Fail before the upload when beta review would be refused: test information missing here and on App Store
     Connect, no What to Test in the primary locale, or (with `fail`) another build in review."""
-    primary = _primary_locale(client, app_id)
+    primary = _primary_locale(client, app_id, ctx.run.app_primary_locale)
     detail = client.get_beta_app_review_detail(app_id)
     localization = next((loc for loc in client.list_beta_app_localizations(app_id)
                          if str(loc.attr("locale", "")).lower() == primary.lower()), None)
