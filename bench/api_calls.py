@@ -43,7 +43,11 @@ APP_STORE = """
   phased_release: true
 """
 SUBMIT = "  submit_for_review: true\n"
-_POLLED = re.compile(r"^/v1/(buildUploads|builds|appStoreVersions|reviewSubmissions)/[^/]+$")
+# Status polls: a build upload or build (processing), a build's beta detail (TestFlight catching up, protocol.md
+# H.2), another build's beta review submission (one build in review at a time, H.3), a version or review submission
+# re-read while App Store Connect catches up (H.1, H.11, H.16).
+_POLLED = re.compile(r"^/v1/((buildUploads|builds)/[^/]+(/buildBetaDetail)?|betaAppReviewSubmissions"
+                     r"|(appStoreVersions|reviewSubmissions)/[^/]+)$")
 
 
 def classify(calls: list[tuple[str, str, object]]) -> tuple[int, int, int]:

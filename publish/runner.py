@@ -156,7 +156,7 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
         ipa=ipa, profile=profile, store=store, client_for=clients, uploader_for=_uploader_factory(options, store),
         transporter_for=_transporter_factory(options), flow_dir=options.flow.base_dir, run=run_state,
         clock=options.clock, sleep=options.sleep, poll_interval=options.poll_interval, dry_run=options.dry_run,
-        warnings=result["warnings"],
+        warnings=result["warnings"], env=options.env, register_secret=options.redactor.add,
     )
     try:
         for spec, step in steps:

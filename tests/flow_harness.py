@@ -39,13 +39,16 @@ class Outcome:
 class FlowWorld:
     """A simulator with one app and three beta groups, an API key, and a working directory for flows and IPAs."""
 
-    def __init__(self, directory: Path, *, part_size: int = 64 * 1024) -> None:
+    def __init__(self, directory: Path, *, part_size: int = 64 * 1024, beta_test_information: bool = True) -> None:
         from publish.sandbox.server import SandboxServer
+        from publish.sandbox.testflight import add_beta_test_information
 
         self.directory = directory
         self.server = SandboxServer(processing_polls=2, part_size=part_size)
         self.server.start()
         self.app_id = self.server.add_app(BUNDLE_ID, "Flow App", sku="FLOW")
+        if beta_test_information:  # as an app that has been through beta review once (protocol.md H.4)
+            add_beta_test_information(self.server.sim, self.app_id)
         self.groups = {
             INTERNAL: self.server.add_beta_group(self.app_id, INTERNAL, internal=True),
             EXTERNAL: self.server.add_beta_group(self.app_id, EXTERNAL, internal=False),

@@ -152,7 +152,7 @@ def exercise(c: AppStoreConnect) -> None:
     c.create_build_upload_file("U1", file_name="App.ipa", file_size=48213377)
     c.get_build_upload_file("F1")
     c.list_build_upload_files("U1")
-    c.commit_build_upload_file("F1", md5_hex="1A79A4D60DE6718E8E5B326E338AE533")
+    c.commit_build_upload_file("F1")
     c.list_beta_groups("A1")
     c.list_beta_groups("A1", name="QA")
     c.add_build_to_beta_groups("B1", ["G1", "G2"])

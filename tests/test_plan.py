@@ -71,6 +71,7 @@ def test_effective_settings_fill_defaults_that_apply() -> None:
     flow = load_flow_text(FLOW, "flow.yaml")
     testflight, app_store = flow.profiles[0].flow
     assert effective_settings(testflight) == {"wait_for_processing": True, "processing_timeout": 3600,
+                                             "if_another_build_in_review": "fail",
                                               "groups": ["QA"], "notify_testers": True, "locale": "en-US"}
     settings = effective_settings(app_store)
     assert settings["submit_for_review"] is True and settings["cancel_previous_submission"] is False

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from test_sandbox_support import Api, api, ipa_factory, sandbox  # noqa: F401 - fixtures
+
+
+@pytest.fixture(autouse=True)
+def spec_only_testflight(sandbox) -> None:  # noqa: F811 - the fixture above
+    """TestFlight as its description has it; Apple's habits of protocol.md H have their own tests in
+    tests/test_realism_testflight.py."""
+    sandbox.realism = sandbox.realism.without(
+        "beta_state_lags_valid", "beta_review_needs_test_information", "notification_race",
+        "default_beta_localization", "propagation_delay", "commit_refuses_checksums", "processing_failure_codes")
 
 
 def _groups_body(*ids: str) -> dict:

@@ -7,7 +7,19 @@ import hashlib
 
 import requests
 
+import pytest
+
 from test_sandbox_support import Api, api, ipa_factory, sandbox  # noqa: F401 - fixtures
+
+
+@pytest.fixture(autouse=True)
+def spec_only_uploads(sandbox) -> None:  # noqa: F811 - the fixture above
+    """These tests check the Build Upload API as its description has it; Apple's habits of protocol.md H (client
+    checksums refused, propagation delay, bare numeric codes, version forms) have their own tests in
+    tests/test_realism_testflight.py."""
+    sandbox.realism = sandbox.realism.without("commit_refuses_checksums", "propagation_delay",
+                                              "processing_failure_codes", "version_forms", "beta_state_lags_valid",
+                                              "default_beta_localization")
 
 
 def test_whole_upload_flow_creates_a_valid_build(sandbox, api: Api, ipa_factory) -> None:

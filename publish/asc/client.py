@@ -511,13 +511,10 @@ class AppStoreConnect:
     def list_build_upload_files(self, upload_id: str) -> list[Resource]:
         return list(self.paginate(f"/v1/buildUploads/{upload_id}/buildUploadFiles", {"limit": PAGE_LIMIT}))
 
-    def commit_build_upload_file(self, file_id: str, *, md5_hex: str) -> Resource:
-        """Mark the file uploaded, with the whole-file MD5 (lower-case hex) for Apple to verify."""
-        return self._update(
-            "buildUploadFiles",
-            file_id,
-            {"uploaded": True, "sourceFileChecksums": {"file": {"algorithm": "MD5", "hash": md5_hex.lower()}}},
-        )
+    def commit_build_upload_file(self, file_id: str) -> Resource:
+        """Mark the file uploaded with `{"uploaded": true}` alone, as every working client does: Apple refuses a
+        client `sourceFileChecksums` here (409, protocol.md H.7) and computes its own; our digest stays local."""
+        return self._update("buildUploadFiles", file_id, {"uploaded": True})
 
     # ------------------------------------------------------------------ TestFlight
 
@@ -585,6 +582,55 @@ class AppStoreConnect:
 
     def create_beta_app_review_submission(self, build_id: str) -> Resource:
         return self._create("betaAppReviewSubmissions", relationships={"build": _linkage("builds", build_id)})
+
+    def list_builds_in_beta_review(self, app_id: str) -> list[Resource]:
+        """The app's unexpired builds waiting for or in beta review (Apple reviews one at a time: H.3), with
+        their preReleaseVersion included (for the version number)."""
+        params = {"filter[app]": app_id, "filter[expired]": "false", "include": "preReleaseVersion",
+                  "filter[betaAppReviewSubmission.betaReviewState]": ["WAITING_FOR_REVIEW", "IN_REVIEW"],
+                  "limit": PAGE_LIMIT}
+        found: list[Resource] = []
+        try:
+            documents = list(self.paginate_documents("/v1/builds", params))
+        except AscApiError as error:
+            if error.status != 400:
+                raise
+            # A server without that filter: the app's recent builds with their beta detail say it too.
+            params = {"filter[app]": app_id, "filter[expired]": "false", "sort": "-uploadedDate", "limit": 50,
+                      "include": "preReleaseVersion,buildBetaDetail"}
+            documents = [self.get_document("/v1/builds", params)]
+            for document in documents:
+                keep = []
+                for build in document.resources:
+                    detail = document.find_included("buildBetaDetails", build.related_id("buildBetaDetail"))
+                    if detail is not None and detail.attr("externalBuildState") in ("WAITING_FOR_BETA_REVIEW",
+                                                                                     "IN_BETA_REVIEW"):
+                        keep.append(build)
+                document.data = keep
+        for document in documents:
+            for build in document.resources:
+                train_id = build.related_id("preReleaseVersion")
+                train = document.find_included("preReleaseVersions", train_id) if train_id else None
+                if train is not None:
+                    build.attributes.setdefault("cfBundleShortVersionString", train.attr("version"))
+                found.append(build)
+        return found
+
+    def get_beta_app_review_detail(self, app_id: str) -> Resource:
+        return self._get_required(f"/v1/apps/{app_id}/betaAppReviewDetail")
+
+    def update_beta_app_review_detail(self, detail_id: str, **attributes: Any) -> Resource:
+        return self._update("betaAppReviewDetails", detail_id, _camel_attributes(attributes))
+
+    def list_beta_app_localizations(self, app_id: str) -> list[Resource]:
+        return list(self.paginate(f"/v1/apps/{app_id}/betaAppLocalizations", {"limit": PAGE_LIMIT}))
+
+    def create_beta_app_localization(self, app_id: str, locale: str, **attributes: Any) -> Resource:
+        return self._create("betaAppLocalizations", attributes={"locale": locale, **_camel_attributes(attributes)},
+                            relationships={"app": _linkage("apps", app_id)})
+
+    def update_beta_app_localization(self, localization_id: str, **attributes: Any) -> Resource:
+        return self._update("betaAppLocalizations", localization_id, _camel_attributes(attributes))
 
     # ------------------------------------------------------------------ App Store versions
 

@@ -175,6 +175,24 @@ class AscConflictError(AscApiError):
             if words in text:
                 return advice
         path = self.path
+        text = self.detail_text().lower()
+        if "another build is already in review" in text:
+            return ("App Store Connect reviews one build of an app at a time (protocol.md H.3): wait for the other "
+                    "review to end, or set `if_another_build_in_review: wait` or `expire_other` on the step.")
+        if "auto-notify already enabled" in text:
+            return "App Store Connect is already notifying the testers of this build; nothing more is needed."
+        if "sourcefilechecksums" in text:
+            return ("App Store Connect refuses a client checksum on the file commit (protocol.md H.7): commit with "
+                    "`uploaded: true` alone. Nothing is lost: the parts it acknowledged are kept.")
+        if "whatsnew" in text or "betabuildlocalization" in path.lower():
+            return ("What to Test was refused: at most 4000 bytes of UTF-8, without '<' or emoji; a locale Apple "
+                    "already created is updated, not created again. Fix `what_to_test` and run again.")
+        if "buildUploadFiles" in path:
+            return ("The build file's commit conflicts with its state on App Store Connect; the file's and the "
+                    "upload's states decide what happened. Run again: acknowledged parts are not sent again.")
+        if "state_invalid" in " ".join(e.code.lower() for e in self.errors) and "/builds" in path:
+            return ("The build is not in a state that allows this yet (processing, expired or missing export "
+                    "compliance): wait for App Store Connect to finish with it, then run again; the build is reused.")
         if "buildUpload" in path or "/builds" in path or "preReleaseVersion" in path:
             return (
                 "The build conflicts with one already on App Store Connect: bump the build number "
@@ -196,6 +214,11 @@ class AscConflictError(AscApiError):
 
 class AscValidationError(AscApiError):
     def advice(self) -> str:
+        text = self.detail_text().lower()
+        if "not in a valid processing state" in text or "not in state for internal testing" in text:
+            return ("App Store Connect has processed the build (VALID) but TestFlight has not caught up with it yet "
+                    "(protocol.md H.2): this is Apple's timing, not your flow. Run again in a few minutes (the "
+                    "build is reused), or raise processing_timeout so the step waits longer.")
         return (
             "App Store Connect rejected the request's content (see the pointer/parameter above). If the value "
             "comes from your flow file, fix it there; otherwise this is a bug in appstore-publish: please report "
@@ -272,3 +295,68 @@ def api_error(status: int, body: bytes | str | Mapping[str, Any] | None, *, meth
               retry_after: float | None = None) -> AscApiError:
     items = parse_error_items(status, body, reason)
     return error_class(status)(status, items, method=method, path=path, retry_after=retry_after)
+
+
+# --------------------------------------------------------------------------- FAILED processing (protocol.md H.15)
+
+# Apple's numeric codes in a FAILED build upload's `state.errors[].code` (bare, or as ITMS-9xxxx), each with what
+# to change. Closed trains first: they are the ones a build number bump does not fix.
+_CLOSED_TRAIN = ("The version train is closed: App Store Connect takes no new builds for a version that was already "
+                 "approved or released. Raise CFBundleShortVersionString (MARKETING_VERSION in Xcode) above the "
+                 "released version, rebuild and upload again.")
+PROCESSING_ADVICE: dict[str, str] = {
+    "90062": _CLOSED_TRAIN,
+    "90186": _CLOSED_TRAIN,
+    "90478": _CLOSED_TRAIN,
+    "90725": ("The app was built with an SDK App Store Connect no longer accepts. Build with the Xcode version "
+              "Apple currently requires (see developer.apple.com/news/upcoming-requirements), then upload again "
+              "with a new build number."),
+    "90054": ("The IPA's bundle identifier does not match the app record: set PRODUCT_BUNDLE_IDENTIFIER to the "
+              "app's bundle ID (App Store Connect > App Information), rebuild and upload again."),
+    "90055": ("The bundle identifier of the IPA (or one of its extensions) does not match the app record or its "
+              "parent app: extensions must be <app bundle ID>.<suffix>; fix the identifiers and rebuild."),
+    "90683": ("Info.plist lacks a purpose string (an NS...UsageDescription key) for a protected resource the app "
+              "or one of its libraries uses: add the key Apple names above with a user-facing reason, rebuild "
+              "and upload again."),
+    "90189": ("Redundant binary: this build number was already uploaded for this version. Raise CFBundleVersion "
+              "(CURRENT_PROJECT_VERSION), rebuild and upload again."),
+    "90060": ("CFBundleShortVersionString must be one to three period-separated integers (like 1.2.3) and match "
+              "what was declared for the upload: fix MARKETING_VERSION and rebuild."),
+    "90061": ("CFBundleVersion must be one to three period-separated integers and match what was declared for the "
+              "upload: fix CURRENT_PROJECT_VERSION and rebuild."),
+    "90023": ("The uploaded file is not a valid IPA (or its app bundle is missing something Apple requires, such "
+              "as the app icon): export the archive again from Xcode (Distribute App > App Store Connect)."),
+    "90057": ("Info.plist misses keys App Store Connect requires (named above): add them in the Xcode target's "
+              "Info settings and rebuild."),
+    "90035": ("The code signature is invalid: sign with an Apple Distribution certificate and an App Store "
+              "provisioning profile, then export again."),
+    "90161": ("The provisioning profile is invalid for App Store distribution: use an App Store profile of the "
+              "same team and bundle ID, then export again."),
+    "90717": ("The App Store icon must not have an alpha channel or transparency: export the 1024x1024 icon "
+              "without alpha, rebuild and upload again."),
+}
+
+
+def processing_code(code: str) -> str:
+    """`ITMS-90062`, `90062` and `STATE_ERROR.90062` all name Apple's processing error 90062."""
+    match = re.search(r"(\d{5})", code or "")
+    return match.group(1) if match else (code or "")
+
+
+def processing_failed(what: str, where: str, errors: Any) -> RemoteError:
+    """App Store Connect refused a build while processing it: Apple's errors, each with its own advice."""
+    lines, advice = [], []
+    for item in errors if isinstance(errors, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        code = str(item.get("code") or "UNKNOWN")
+        number = processing_code(code)
+        shown = f"ITMS-{number}" if number.isdigit() and not code.startswith("ITMS-") else code
+        lines.append(f"  - {shown}: {item.get('description') or '(no description)'}")
+        if number in PROCESSING_ADVICE and PROCESSING_ADVICE[number] not in advice:
+            advice.append(PROCESSING_ADVICE[number])
+    detail = "\n".join(lines) if lines else "  (App Store Connect gave no reason)"
+    hint = " ".join(advice) if advice else (
+        "Fix what Apple reports above in the Xcode project (for example, the IPA's bundle ID and version must "
+        "match the app record), rebuild with a new build number and upload again.")
+    return RemoteError(f"App Store Connect rejected the upload of {what}: {where} FAILED:\n{detail}", hint=hint)

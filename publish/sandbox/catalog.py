@@ -50,6 +50,8 @@ def update_build(call: Call) -> Reply:
             raise conflict("ENTITY_ERROR.STATE_INVALID", f"Build {build.id} is "
                            f"{build.attributes['processingState']}; export compliance can be set once it is VALID.",
                            pointer="/data/attributes/usesNonExemptEncryption")
+        if build.attributes["usesNonExemptEncryption"] is None and call.sim.realism.beta_state_lags_valid:
+            build.internal["compliance_lag"] = call.sim.realism.beta_state_reads  # H2: external state lags
         build.attributes["usesNonExemptEncryption"] = attributes["usesNonExemptEncryption"]
     return call.ok(build)
 
@@ -66,6 +68,9 @@ def beta_detail_states(sim: Sandbox, detail: Record) -> dict[str, Any]:
         return {"internalBuildState": "PROCESSING", "externalBuildState": "PROCESSING"}
     if attrs["processingState"] in ("FAILED", "INVALID"):
         return {"internalBuildState": "PROCESSING_EXCEPTION", "externalBuildState": "PROCESSING_EXCEPTION"}
+    if build.internal.get("beta_lag", 0) > 0:
+        # H2: VALID, but TestFlight has not caught up yet; groups and beta review are refused meanwhile
+        return {"internalBuildState": "PROCESSING", "externalBuildState": "PROCESSING"}
     if attrs["usesNonExemptEncryption"] is None:
         return {"internalBuildState": "MISSING_EXPORT_COMPLIANCE", "externalBuildState": "MISSING_EXPORT_COMPLIANCE"}
     groups = [sim.store.get("betaGroups", g) for g in build.rels.get("betaGroups", [])]
@@ -80,6 +85,8 @@ def beta_detail_states(sim: Sandbox, detail: Record) -> dict[str, Any]:
                     "REJECTED": "BETA_REJECTED", "APPROVED": "BETA_APPROVED"}[review.attributes["betaReviewState"]]
         if external == "BETA_APPROVED" and external_groups:
             external = "IN_BETA_TESTING"
+    if build.internal.get("compliance_lag", 0) > 0:
+        external = "MISSING_EXPORT_COMPLIANCE"  # H2: the export compliance PATCH has not reached TestFlight yet
     return {"internalBuildState": "IN_BETA_TESTING" if internal_testing else "READY_FOR_BETA_TESTING",
             "externalBuildState": external}
 

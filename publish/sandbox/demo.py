@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from publish.sandbox import appstore
 from publish.sandbox.sample_ipa import build_ipa
+from publish.sandbox.testflight import add_beta_test_information
 
 DEMO_BUNDLE_ID = "com.example.demo"
 DEMO_APP_NAME = "Demo App"
@@ -95,6 +96,7 @@ def prepare_demo(directory: Path, server: Any) -> DemoWorkspace:
                                            state="READY_FOR_DISTRIBUTION")
         for locale in DEMO_LOCALES[1:]:  # the primary locale's page comes with the version
             appstore.add_localization(server.sim, released.id, locale, description="Eine Demo-App.")
+    add_beta_test_information(server.sim, app_id)  # as after a first beta review (protocol.md H.4)
 
     issuer_id = str(uuid.uuid4())
     private_pem, public_pem = make_api_key()

@@ -25,6 +25,8 @@ REVERSE: dict[tuple[str, str], tuple[str, str]] = {
     ("apps", "appStoreVersions"): ("appStoreVersions", "app"),
     ("apps", "reviewSubmissions"): ("reviewSubmissions", "app"),
     ("apps", "betaTesters"): ("betaTesters", "apps"),
+    ("apps", "betaAppReviewDetail"): ("betaAppReviewDetails", "app"),
+    ("apps", "betaAppLocalizations"): ("betaAppLocalizations", "app"),
     ("preReleaseVersions", "builds"): ("builds", "preReleaseVersion"),
     ("builds", "buildBetaDetail"): ("buildBetaDetails", "build"),
     ("builds", "betaBuildLocalizations"): ("betaBuildLocalizations", "build"),

@@ -20,6 +20,8 @@ RESOURCE_SCHEMAS: dict[str, str] = {
     "buildUploads": "BuildUpload",
     "buildUploadFiles": "BuildUploadFile",
     "betaGroups": "BetaGroup",
+    "betaAppReviewDetails": "BetaAppReviewDetail",
+    "betaAppLocalizations": "BetaAppLocalization",
     "betaTesters": "BetaTester",
     "betaBuildLocalizations": "BetaBuildLocalization",
     "buildBetaDetails": "BuildBetaDetail",

@@ -33,6 +33,8 @@ class RunState:
 
     app_id: str | None = None
     app_name: str | None = None
+    app_primary_locale: str | None = None  # the app's primaryLocale, as read with the app
+    export_compliance_set_for: str | None = None  # the build whose usesNonExemptEncryption this run PATCHed
     build_id: str | None = None
     upload_id: str | None = None
     processing_state: str | None = None
@@ -91,6 +93,8 @@ class StepContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("publish.steps"))
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
+    env: Mapping[str, str] = field(default_factory=dict)  # where step secrets ({env: ...}) are read
+    register_secret: Callable[[str], None] | None = None  # masks a secret in every log line and output
 
     def warn(self, message: str) -> None:
         self.log.warning("warning: %s", message)

@@ -10,6 +10,7 @@ from publish.errors import InputError
 from publish.steps.base import Step, StepContext, StepOutcome, setting_bool
 from publish.steps.testflight import (
     apply_export_compliance,
+    check_beta_review_before_upload,
     distribute,
     ensure_app,
     ensure_build,
@@ -40,8 +41,11 @@ class SendToTestflight(Step):
         client = ctx.client_for(settings.get("api_key"))
         app_id = ensure_app(ctx, client)
         resolve_groups(ctx, client, app_id, plan)  # an unknown group fails here, before the upload
-        build = ensure_build(ctx, client, settings,
-                             before_upload=lambda existing: require_export_compliance(ctx, settings, existing))
+        def before_upload(existing: Any) -> None:
+            require_export_compliance(ctx, settings, existing)
+            check_beta_review_before_upload(ctx, client, app_id, plan, existing)  # H.3, H.4
+
+        build = ensure_build(ctx, client, settings, before_upload=before_upload)
         if build is None:
             return StepOutcome(f"uploaded {label(ctx)}; App Store Connect is still processing it",
                                asc_ids=ctx.run.ids())

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from publish.asc import AppStoreConnect, AscAmbiguousWriteError, AscApiError, AscNotFoundError, Document, Resource
 from publish.errors import InputError, RemoteError
+from publish.steps import beta_review
 from publish.steps.base import (
     DEFAULT_LOCALE,
     StepContext,
@@ -24,6 +25,8 @@ from publish.steps.base import (
     setting_bool,
     setting_str,
 )
+from publish.upload import lifecycle
+from publish.upload.numbers import build_number_key, builds_on_train, find_existing_build as find_numbered_build
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,7 +37,8 @@ BUILD_TESTFLIGHT_INCLUDES = ("betaGroups", "individualTesters", "buildBetaDetail
                              "betaBuildLocalizations")
 _INCLUDE_LIMIT = 50
 TESTFLIGHT_SETTINGS = ("what_to_test", "groups", "testers", "notify_testers", "submit_for_beta_review",
-                       "uses_non_exempt_encryption")
+                       "uses_non_exempt_encryption", "test_information", "if_another_build_in_review")
+WHAT_TO_TEST_MAX_BYTES = 4000  # Apple counts UTF-8 bytes (protocol.md H.17)
 
 MISSING_COMPLIANCE_HINT = (
     "set `uses_non_exempt_encryption: false` (or true) in the step, or add the key ITSAppUsesNonExemptEncryption "
@@ -99,6 +103,7 @@ def ensure_app(ctx: StepContext, client: AppStoreConnect) -> str:
         )
     ctx.run.app_id = app.id
     ctx.run.app_name = app.attr("name") or ctx.ipa.display_name
+    ctx.run.app_primary_locale = app.attr("primaryLocale")
     ctx.remember(app_id=app.id)
     return app.id
 
@@ -111,12 +116,16 @@ def label(ctx: StepContext) -> str:
 
 
 def find_existing_build(ctx: StepContext, client: AppStoreConnect, app_id: str) -> Resource | None:
-    """The build App Store Connect already has for this version and build number, if it is this binary."""
-    builds = client.list_builds(app_id, version=ctx.ipa.version, build_number=ctx.ipa.build_number,
-                                platform=ctx.ipa.platform)
-    same_numbers = [b for b in builds if str(b.attr("version")) == ctx.ipa.build_number]
-    usable = [b for b in same_numbers if b.attr("processingState") in USABLE_BUILD_STATES and not b.attr("expired")]
-    if not usable:
+    """The build App Store Connect already has for this version and build number, if it is this binary. The
+    rule is the upload engine's (numbers.find_existing_build): the version found in the form Apple holds, build
+    numbers compared numerically (protocol.md H.8)."""
+    used = builds_on_train(client, app_id, ctx.ipa.version, ctx.ipa.platform)
+    existing = find_numbered_build(client, app_id, ctx.ipa.version, ctx.ipa.build_number, ctx.ipa.platform,
+                                   used=used)
+    build = existing.build if existing is not None else None
+    if build is None or build.attr("expired"):
+        wanted = build_number_key(ctx.ipa.build_number)
+        same_numbers = [b for b in used.builds if build_number_key(str(b.attr("version", ""))) == wanted]
         if same_numbers:
             state = same_numbers[0].attr("processingState") or "unknown"
             expired = " and expired" if same_numbers[0].attr("expired") else ""
@@ -126,7 +135,6 @@ def find_existing_build(ctx: StepContext, client: AppStoreConnect, app_id: str) 
                 hint="increase CFBundleVersion (the build number), rebuild the IPA and run again",
             )
         return None
-    build = usable[0]
     _check_same_binary(ctx, build)
     return build
 
@@ -254,7 +262,7 @@ def _dry_run_upload(ctx: StepContext, client: AppStoreConnect, app_id: str) -> R
     file = client.create_build_upload_file(upload.id, file_name=ipa.path.rsplit("/", 1)[-1], file_size=ipa.file_size)
     ctx.log.info("dry run: would PUT the %s IPA in parts to the presigned URLs App Store Connect returns", _size(
         ipa.file_size))
-    client.commit_build_upload_file(file.id, md5_hex="<md5 of the IPA>")
+    client.commit_build_upload_file(file.id)
     ctx.run.upload_id = upload.id
     return Resource(type="builds", id="dry-run-build",
                     # Apple reads the answer from Info.plist while processing.
@@ -262,38 +270,32 @@ def _dry_run_upload(ctx: StepContext, client: AppStoreConnect, app_id: str) -> R
                                 "usesNonExemptEncryption": ipa.uses_non_exempt_encryption})
 
 
+def waiting(ctx: StepContext, timeout: float) -> lifecycle.Waiting:
+    """The step's waiting budget: every wait of the step draws from processing_timeout."""
+    return lifecycle.Waiting(timeout=timeout, interval=ctx.poll_interval, clock=ctx.clock, sleep=ctx.sleep,
+                             report=ctx.log.info)
+
+
 def _wait_for_build_to_appear(ctx: StepContext, client: AppStoreConnect, app_id: str, timeout: float) -> Resource:
-    deadline = ctx.clock() + timeout
-    while True:
-        builds = [b for b in client.list_builds(app_id, version=ctx.ipa.version, build_number=ctx.ipa.build_number,
-                                                platform=ctx.ipa.platform)
-                  if str(b.attr("version")) == ctx.ipa.build_number]
-        if builds:
-            return builds[0]
-        if ctx.clock() >= deadline:
-            raise RemoteError(
-                f"build {label(ctx)} did not appear in App Store Connect within {format_duration(timeout)}",
-                hint="raise processing_timeout, or run again later: the build is looked up before any new upload",
-            )
-        ctx.sleep(ctx.poll_interval)
+    def read() -> Resource | None:
+        used = builds_on_train(client, app_id, ctx.ipa.version, ctx.ipa.platform)
+        wanted = build_number_key(ctx.ipa.build_number)
+        return next((b for b in used.builds if build_number_key(str(b.attr("version", ""))) == wanted), None)
+
+    def timed_out(_: Resource | None) -> Exception:
+        return RemoteError(
+            f"build {label(ctx)} did not appear in App Store Connect within {format_duration(timeout)}",
+            hint="raise processing_timeout, or run again later: the build is looked up before any new upload",
+        )
+
+    found = waiting(ctx, timeout).until("show the uploaded build", read, lambda b: b is not None, timed_out)
+    assert found is not None
+    return found
 
 
 def wait_for_processing(ctx: StepContext, client: AppStoreConnect, build: Resource, timeout: float) -> Resource:
-    started = ctx.clock()
-    deadline = started + timeout
     ctx.log.info("waiting for App Store Connect to process build %s (id %s)", label(ctx), build.id)
-    polls = 0
-    while build.attr("processingState") == "PROCESSING":
-        if ctx.clock() >= deadline:
-            raise RemoteError(
-                f"build {label(ctx)} (id {build.id}) is still processing after {format_duration(timeout)}",
-                hint="raise processing_timeout, or run the flow again later: the build is reused, not re-uploaded",
-            )
-        ctx.sleep(ctx.poll_interval)
-        build = client.get_build(build.id)
-        polls += 1
-        if polls % 30 == 0:
-            ctx.log.info("  still processing after %s", format_duration(ctx.clock() - started))
+    build = lifecycle.wait_until_processed(client, build, waiting(ctx, timeout), label=label(ctx))
     state = build.attr("processingState")
     ctx.run.processing_state = state
     ctx.remember(processing_state=state)
@@ -361,6 +363,7 @@ def apply_export_compliance(ctx: StepContext, client: AppStoreConnect, build: Re
         if reread is None or reread.attributes.get("usesNonExemptEncryption") is None:
             client.update_build(build.id, uses_non_exempt_encryption=wanted)
     build.attributes["usesNonExemptEncryption"] = wanted
+    ctx.run.export_compliance_set_for = build.id  # H.2: TestFlight takes a moment to see it
     ctx.log.info("export compliance: usesNonExemptEncryption=%s", str(wanted).lower())
     return True
 
@@ -386,6 +389,15 @@ class TestFlightPlan:
     notify: bool = True
     submit_for_beta_review: bool | None = None  # None: when an external group is given
     compliance_required: bool = True
+    notes_in_primary_locale: bool = False  # a plain text: it goes to the app's primary locale (H.4, H.12)
+    test_information: beta_review.TestInformation = field(default_factory=beta_review.TestInformation)
+    if_another_build_in_review: str = "fail"
+    review_readiness: beta_review.ReviewReadiness | None = None  # read before the upload
+    processing_timeout: float = 3600.0  # the budget of the step's waits
+
+    def submits_for_review(self) -> bool:
+        external = any(not g.attr("isInternalGroup") for g in self.groups)
+        return self.submit_for_beta_review if self.submit_for_beta_review is not None else external
 
     @property
     def distributes(self) -> bool:
@@ -398,8 +410,10 @@ def read_testflight_settings(ctx: StepContext, settings: Mapping[str, Any], *, o
     if only_given and not any(name in settings for name in TESTFLIGHT_SETTINGS):
         return None
     locale = setting_str(settings, "locale", DEFAULT_LOCALE) or DEFAULT_LOCALE
-    notes = release_notes(settings.get("what_to_test"), default_locale=locale, base_dir=ctx.flow_dir,
-                          setting="what_to_test")
+    raw_notes = settings.get("what_to_test")
+    notes = release_notes(raw_notes, default_locale=locale, base_dir=ctx.flow_dir, setting="what_to_test")
+    for note_locale, text in notes.items():
+        check_what_to_test(note_locale, text)
     groups = settings.get("groups") or []
     if not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups):
         raise InputError(f"groups: {groups!r} is not a list of group names", hint="write groups: [Internal, Beta]")
@@ -413,9 +427,55 @@ def read_testflight_settings(ctx: StepContext, settings: Mapping[str, Any], *, o
         testers=testers,
         notify=setting_bool(settings, "notify_testers", True),
         submit_for_beta_review=review,
+        notes_in_primary_locale=settings.get("locale") is None and (
+            isinstance(raw_notes, str) or (isinstance(raw_notes, Mapping) and "file" in raw_notes)),
+        test_information=beta_review.read_test_information(settings),
+        if_another_build_in_review=beta_review.read_other_review_choice(settings),
+        processing_timeout=processing_timeout(settings),
     )
     export_compliance_value(ctx, settings)  # type check
     return plan
+
+
+def check_what_to_test(locale: str, text: str) -> None:
+    """H.17, offline: Apple takes at most 4000 bytes of UTF-8 and refuses '<' and characters outside the Basic
+    Multilingual Plane (emoji); say what and where."""
+    size = len(text.encode("utf-8"))
+    if size > WHAT_TO_TEST_MAX_BYTES:
+        raise InputError(f"what_to_test ({locale}) is {size} bytes of UTF-8; App Store Connect takes at most "
+                         f"{WHAT_TO_TEST_MAX_BYTES} bytes", hint="shorten it (accented letters take 2 bytes, most "
+                         "other scripts 3)")
+    for line_number, line in enumerate(text.splitlines(), 1):
+        for column, char in enumerate(line, 1):
+            if char == "<" or ord(char) > 0xFFFF:
+                raise InputError(f"what_to_test ({locale}) line {line_number}, column {column}: App Store Connect "
+                                 f"refuses the character {char!r} (U+{ord(char):04X})",
+                                 hint="remove it (Apple refuses '<' and emoji in What to Test)")
+
+
+def notes_for_app(ctx: StepContext, plan: TestFlightPlan) -> dict[str, str]:
+    """What to Test per locale; a plain text goes to the app's primary locale rather than en-US."""
+    primary = ctx.run.app_primary_locale
+    if plan.notes_in_primary_locale and primary and len(plan.notes) == 1:
+        return {primary: next(iter(plan.notes.values()))}
+    return dict(plan.notes)
+
+
+def check_beta_review_before_upload(ctx: StepContext, client: AppStoreConnect, app_id: str, plan: TestFlightPlan,
+                                    existing_build: Resource | None) -> None:
+    """H.3/H.4 before anything is uploaded: when the flow will submit for beta review, the test information and
+    What to Test must be there, and (unless the flow says otherwise) no other build may be in review."""
+    if ctx.dry_run or not plan.submits_for_review():
+        return
+    if existing_build is not None and _already_in_review(client, existing_build.id):
+        return  # submitted by an earlier run: nothing more is sent
+    plan.review_readiness = beta_review.check_before_upload(
+        ctx, client, app_id, plan.test_information, notes_for_app(ctx, plan), plan.if_another_build_in_review,
+        existing_build.id if existing_build is not None else None)
+
+
+def _already_in_review(client: AppStoreConnect, build_id: str) -> bool:
+    return bool(client.list_beta_app_review_submissions(build_id))
 
 
 def _tester(value: Any) -> Tester:
@@ -511,29 +571,46 @@ def _included(document: Document, type_: str, ids: Sequence[str] | None) -> Reso
 
 def upsert_what_to_test(ctx: StepContext, client: AppStoreConnect, build_id: str, notes: Mapping[str, str],
                         existing: list[Resource] | None) -> int:
-    """Create or update the What to Test text per locale. Returns the number of writes."""
+    """Create or update the What to Test text per locale (locales compared case-insensitively). Apple creates
+    the primary-locale localization itself some time after processing (H.17), so a create can collide: then the
+    localization is read again and updated. Returns the number of writes."""
     if not notes:
         return 0
     locs = existing if existing is not None else client.list_beta_build_localizations(build_id)
-    by_locale = {str(loc.attr("locale")): loc for loc in locs}
+    by_locale = {str(loc.attr("locale")).lower(): loc for loc in locs}
     writes = 0
     for locale, text in notes.items():
-        current = by_locale.get(locale)
+        current = by_locale.get(locale.lower())
         if current is not None and (current.attr("whatsNew") or "").strip() == text:
             continue
-        if current is not None:
-            set_values(ctx, f"What to Test ({locale})",
-                       lambda current=current, text=text: client.update_beta_build_localization(current.id, text))
-        else:
-            create_once(
-                ctx, f"What to Test ({locale})",
-                lambda locale=locale, text=text: client.create_beta_build_localization(build_id, locale, text),
-                lambda locale=locale: next((loc for loc in client.list_beta_build_localizations(build_id, locale=locale)
-                                            if loc.attr("locale") == locale), None),
-            )
+        if current is None:
+            try:
+                create_once(
+                    ctx, f"What to Test ({locale})",
+                    lambda locale=locale, text=text: client.create_beta_build_localization(build_id, locale, text),
+                    lambda locale=locale: _find_localization(client, build_id, locale),
+                )
+                writes += 1
+                continue
+            except AscApiError as exc:
+                if exc.status != 409:
+                    raise
+                current = _find_localization(client, build_id, locale)
+                if current is None:
+                    raise
+                ctx.log.info("What to Test (%s): App Store Connect had just created it; updating it", locale)
+                if (current.attr("whatsNew") or "").strip() == text:
+                    continue
+        set_values(ctx, f"What to Test ({locale})",
+                   lambda current=current, text=text: client.update_beta_build_localization(current.id, text))
         writes += 1
     ctx.log.info("What to Test: %s", ", ".join(notes) + (" (already up to date)" if not writes else ""))
     return writes
+
+
+def _find_localization(client: AppStoreConnect, build_id: str, locale: str) -> Resource | None:
+    return next((loc for loc in client.list_beta_build_localizations(build_id)
+                 if str(loc.attr("locale", "")).lower() == locale.lower()), None)
 
 
 def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan: TestFlightPlan) -> dict[str, Any]:
@@ -547,7 +624,7 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
         state = read_build_with_testflight_state(client, build.id)[1]
     ctx.run.testflight_state = None  # what follows changes it
     outputs: dict[str, Any] = {}
-    upsert_what_to_test(ctx, client, build.id, plan.notes, state.localizations)
+    upsert_what_to_test(ctx, client, build.id, notes_for_app(ctx, plan), state.localizations)
 
     # Notifications: follow the build's auto-notify setting unless the flow says not to notify.
     detail = state.beta_detail or (None if ctx.dry_run else client.get_build_beta_detail(build.id))
@@ -555,6 +632,15 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
     if plan.distributes and not plan.notify and auto_notify and detail is not None:
         set_values(ctx, "auto-notify", lambda: client.update_build_beta_detail(detail.id, auto_notify_enabled=False))
         auto_notify = False
+
+    external = [g for g in plan.groups if not g.attr("isInternalGroup")]
+    submit_review = plan.submits_for_review()
+    if (plan.groups or submit_review) and not ctx.dry_run:
+        # H.2: VALID is not yet ready for TestFlight; wait for its beta state (no call when it already is ready)
+        detail = lifecycle.wait_until_testflight_ready(
+            client, build.id, waiting(ctx, plan.processing_timeout), label=label(ctx),
+            external=bool(external) or submit_review,
+            compliance_set_now=ctx.run.export_compliance_set_for == build.id, known=detail)
 
     groups_added: list[Resource] = []
     for group in plan.groups:
@@ -568,8 +654,11 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
         groups_added.append(group)
     if groups_added:
         ids = [g.id for g in groups_added]
+        budget = waiting(ctx, plan.processing_timeout)
         try:
-            client.add_build_to_beta_groups(build.id, ids)
+            lifecycle.retry_while_not_ready(budget, "the beta groups",
+                                            lambda: client.add_build_to_beta_groups(build.id, ids),
+                                            lambda: client.get_build_beta_detail(build.id))
         except AscAmbiguousWriteError:
             # Adding a build to a group it is in changes nothing, so the link can be sent again safely.
             client.add_build_to_beta_groups(build.id, ids)
@@ -581,10 +670,8 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
     if plan.testers:
         outputs["testers"] = [t.email for t in plan.testers]
 
-    external = [g for g in plan.groups if not g.attr("isInternalGroup")]
-    submit_review = plan.submit_for_beta_review if plan.submit_for_beta_review is not None else bool(external)
     if submit_review:
-        review = submit_beta_review(ctx, client, build.id, state)
+        review = submit_beta_review(ctx, client, build.id, state, plan)
         outputs["beta_review_state"] = review.attr("betaReviewState")
 
     reached_now = testers_added or any(g.attr("isInternalGroup") for g in groups_added)
@@ -595,6 +682,12 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
         except AscAmbiguousWriteError:
             # No call tells whether it went out; a missed e-mail is better than a double one.
             ctx.warn("the tester notification may not have been sent (the answer was lost)")
+        except AscApiError as exc:
+            # H.10: "Auto-notify already enabled": Apple is notifying the testers already; that is what we wanted
+            if not (exc.status == 409 and (exc.has_code("STATE_ERROR.ENTITY_STATE_INVALID")
+                                           or "auto-notify already enabled" in exc.detail_text().lower())):
+                raise
+            ctx.log.info("testers notified (App Store Connect was notifying them already)")
         outputs["notified"] = True
     return outputs
 
@@ -650,7 +743,7 @@ def add_testers(ctx: StepContext, client: AppStoreConnect, app_id: str, build_id
 
 
 def submit_beta_review(ctx: StepContext, client: AppStoreConnect, build_id: str,
-                       state: BuildTestFlightState) -> Resource:
+                       state: BuildTestFlightState, plan: TestFlightPlan | None = None) -> Resource:
     existing = state.beta_review
     if existing is None and not state.beta_review_known:
         existing = next(iter(client.list_beta_app_review_submissions(build_id)), None)
@@ -658,11 +751,30 @@ def submit_beta_review(ctx: StepContext, client: AppStoreConnect, build_id: str,
         ctx.log.info("beta app review: already submitted (%s)", existing.attr("betaReviewState") or "state unknown")
         ctx.run.beta_review_submission_id = existing.id
         return existing
-    review = create_once(
-        ctx, "beta app review submission",
-        lambda: client.create_beta_app_review_submission(build_id),
-        lambda: next(iter(client.list_beta_app_review_submissions(build_id)), None),
-    )
+    app_id = ctx.run.app_id or ""
+    if plan is not None and not ctx.dry_run:
+        readiness = plan.review_readiness
+        if readiness is None:  # not checked before an upload (e.g. the build was reused): check now
+            readiness = beta_review.check_before_upload(ctx, client, app_id, plan.test_information,
+                                                        notes_for_app(ctx, plan), plan.if_another_build_in_review,
+                                                        build_id)
+        beta_review.write_test_information(ctx, client, app_id, plan.test_information, readiness)
+        beta_review.clear_other_review(ctx, client, app_id, build_id, plan.if_another_build_in_review,
+                                       waiting(ctx, plan.processing_timeout))
+    try:
+        budget = waiting(ctx, plan.processing_timeout if plan is not None else 3600.0)
+        review = create_once(
+            ctx, "beta app review submission",
+            lambda: lifecycle.retry_while_not_ready(budget, "the beta review submission",
+                                                    lambda: client.create_beta_app_review_submission(build_id),
+                                                    lambda: client.get_build_beta_detail(build_id)),
+            lambda: next(iter(client.list_beta_app_review_submissions(build_id)), None),
+        )
+    except AscAmbiguousWriteError:
+        # H.4: a 500 here is how Apple says "test information missing", not only "maybe applied"
+        if next(iter(client.list_beta_app_review_submissions(build_id)), None) is None and plan is not None:
+            raise beta_review.explain_refused_submission(client, app_id, plan.test_information) from None
+        raise
     ctx.run.beta_review_submission_id = review.id
     ctx.log.info("submitted for beta app review (%s)", review.attr("betaReviewState") or "WAITING_FOR_REVIEW")
     return review

@@ -45,10 +45,11 @@ from typing import Any
 import requests
 
 from publish.asc.client import AppStoreConnect
-from publish.asc.errors import AscAmbiguousWriteError, AscApiError, AscConflictError, AscNotFoundError
+from publish.asc.errors import AscAmbiguousWriteError, AscApiError, AscConflictError, AscNotFoundError, processing_failed
 from publish.asc.resources import Document, Resource
 from publish.errors import InputError, RemoteError
-from publish.upload.journal import FileIdentity, UploadJournal, UploadKey
+from publish.upload.journal import CommittedDigest, FileIdentity, UploadJournal, UploadKey
+from publish.upload.lifecycle import Waiting, WaitTimedOut, read_just_created, wait_until_processed
 from publish.upload.numbers import (
     ExistingBuild,
     UsedBuildNumbers,
@@ -56,6 +57,7 @@ from publish.upload.numbers import (
     check_build_number,
     find_app_or_fail,
     find_existing_build,
+    find_train,
     next_build_number,
     open_build_upload,
     require_numeric,
@@ -218,7 +220,8 @@ class BuildUploader:
         if not journal.upload_id:
             return None
         try:
-            upload = self.client.get_build_upload(journal.upload_id).resource
+            upload = read_just_created(self._waiting(), "the build upload",  # H.9: may be a moment old
+                                       lambda: self.client.get_build_upload(journal.upload_id or "")).resource
         except AscNotFoundError:
             upload = None
         state = upload_state(upload) if upload is not None else None
@@ -465,96 +468,131 @@ class BuildUploader:
     # ------------------------------------------------------------------ commit and processing
 
     def _commit(self, run: _Run, file_id: str, md5_hex: str) -> None:
+        """`{"uploaded": true}` alone (H.7); the digest is ours and stays local. A 409 is not proof that bytes are
+        missing: the file's and the upload's states decide, and acknowledged parts are never thrown away."""
         try:
-            self.client.commit_build_upload_file(file_id, md5_hex=md5_hex)
+            item = self.client.commit_build_upload_file(file_id)
         except AscAmbiguousWriteError:
             item = self.client.get_build_upload_file(file_id)
-            delivery = item.attr("assetDeliveryState") or {}
-            if isinstance(delivery, dict) and delivery.get("state") in FINISHED_FILE_STATES:
+            if self._file_state(item) in FINISHED_FILE_STATES or self._upload_moved_on(run):
                 log.info("The commit went through despite the broken connection.")
             else:
-                self.client.commit_build_upload_file(file_id, md5_hex=md5_hex)
-        except AscApiError as error:
-            if error.status == 409:
-                # The storage did not get every byte: nothing acknowledged can be trusted any more.
-                run.journal.record_reservation(file_id, run.journal.operations)
+                item = self.client.commit_build_upload_file(file_id)
+        except AscConflictError as error:
+            item = self.client.get_build_upload_file(file_id)
+            if self._file_state(item) in FINISHED_FILE_STATES or self._upload_moved_on(run):
+                log.info("App Store Connect answered the commit with %s, but the file is %s: it was committed.",
+                         error.status, self._file_state(item))
+            elif self._file_state(item) != "FAILED":
                 raise RemoteError(
                     f"{error.message}",
-                    hint="App Store Connect did not receive the whole file. Run again: every part is sent again.",
+                    hint=f"The file is still {self._file_state(item) or 'AWAITING_UPLOAD'} on App Store Connect. "
+                    "The parts it acknowledged are kept: run again to commit once more (a part it did not get "
+                    "is sent again).",
                 ) from None
-            raise
-        log.info("Committed file %s (MD5 %s).", file_id, md5_hex)
+        self._report_file_failure(run, item)
+        CommittedDigest.save(self.state_dir, run.key, md5_hex=md5_hex, upload_id=run.journal.upload_id,
+                             file_id=file_id)
+        log.info("Committed file %s (our MD5 %s).", file_id, md5_hex)
+
+    @staticmethod
+    def _file_state(item: Resource | None) -> str | None:
+        delivery = item.attr("assetDeliveryState") if item is not None else None
+        return delivery.get("state") if isinstance(delivery, dict) else None
+
+    def _upload_moved_on(self, run: _Run) -> bool:
+        try:
+            upload = self.client.get_build_upload(run.journal.upload_id or "").resource
+        except AscNotFoundError:
+            return False
+        return upload is not None and upload_state(upload) in ("PROCESSING", "COMPLETE")
+
+    def _report_file_failure(self, run: _Run, item: Resource | None) -> None:
+        """The file's delivery state as the commit left it: a file-level FAILED is reported at once, with
+        Apple's errors (no processing wait)."""
+        if self._file_state(item) != "FAILED":
+            return
+        run.journal.delete()
+        delivery = item.attr("assetDeliveryState") or {}  # type: ignore[union-attr]
+        raise processing_failed(f"{run.key.version} ({run.key.build_number}) for {run.bundle_id}",
+                                f"file {item.id}", delivery.get("errors"))  # type: ignore[union-attr]
+
+    def _waiting(self, timeout: float | None = None) -> Waiting:
+        return Waiting(timeout=self.processing_timeout if timeout is None else timeout, interval=self.poll_interval,
+                       clock=self._clock, sleep=self._sleep, report=log.info)
 
     def _finish(self, run: _Run, upload_id: str, file_id: str | None, md5_hex: str, sent: int, *,
                 reused: bool) -> UploadResult:
-        deadline = self._clock() + self.processing_timeout
-        document = self._wait_for_upload(run, upload_id, deadline)
+        waiting = self._waiting()
+        document = self._wait_for_upload(run, upload_id, waiting)
         run.journal.delete()
-        build = self._resolve_build(run, document, deadline)
+        build = self._resolve_build(run, document, waiting)
         state = build.attr("processingState")
         if run.wait_for_processing:
-            build = self._wait_for_build(run, build, deadline)
+            build = self._wait_for_build(run, build, waiting)
             state = build.attr("processingState")
         return UploadResult(upload_id=upload_id, file_id=file_id, build_id=build.id, processing_state=state,
                             md5_hex=md5_hex, bytes_sent=sent, reused=reused)
 
-    def _wait_for_upload(self, run: _Run, upload_id: str, deadline: float) -> Document:
-        last_state = None
-        while True:
-            document = self.client.get_build_upload(upload_id, include_build=True)
-            upload = document.resource
-            state = upload_state(upload) if upload is not None else None
-            if state != last_state:
-                log.info("Build upload %s is %s.", upload_id, state)
-                last_state = state
-            if state == "COMPLETE":
-                return document
+    def _wait_for_upload(self, run: _Run, upload_id: str, waiting: Waiting) -> Document:
+        def read() -> Document:
+            # H.9: the upload was created a moment ago; its first reads may answer 404
+            return read_just_created(waiting, "the build upload",
+                                     lambda: self.client.get_build_upload(upload_id, include_build=True))
+
+        def done(document: Document) -> bool:
+            state = upload_state(document.resource) if document.resource is not None else None
             if state == "FAILED":
                 run.journal.delete()
-                raise _upload_failed(run, upload)  # type: ignore[arg-type]
-            if self._clock() >= deadline:
-                raise self._timeout_error(run, f"the build upload is still {state}")
-            self._sleep(self.poll_interval)
+                raise _upload_failed(run, document.resource)  # type: ignore[arg-type]
+            return state == "COMPLETE"
 
-    def _resolve_build(self, run: _Run, document: Document, deadline: float) -> Resource:
+        return waiting.until("finish processing the build upload", read, done,
+                             lambda last: self._timeout_error(run, "the build upload is still "
+                                                              f"{upload_state(last.resource) if last.resource else 'unknown'}"))
+
+    def _resolve_build(self, run: _Run, document: Document, waiting: Waiting) -> Resource:
+        """The upload's build: linked from the upload (H.9: `build` may read null a while), else found on the
+        version's train by build number (numerically, in the form Apple holds: H.8)."""
         key = run.key
-        while True:
-            upload = document.resource
+        upload_id = document.resource.id if document.resource is not None else ""
+        answers = [document]
+
+        def read() -> Resource | None:
+            current = answers.pop() if answers else self.client.get_build_upload(upload_id, include_build=True)
+            upload = current.resource
             build_id = upload.related_id("build") if upload is not None else None
             if build_id:
-                build = document.find_included("builds", build_id) or self.client.get_build(build_id)
-                return build
-            train = self.client.find_pre_release_version(key.app_id, key.version, key.platform)
+                return current.find_included("builds", build_id) or read_just_created(
+                    waiting, "the new build", lambda: self.client.get_build(build_id))
+            train = find_train(self.client, key.app_id, key.version, key.platform)
             if train is not None:
                 wanted = build_number_key(key.build_number)
                 for build in self.client.list_builds(key.app_id, pre_release_version_id=train.id):
                     if build_number_key(str(build.attr("version", ""))) == wanted:
                         return build
-            if self._clock() >= deadline:
-                raise self._timeout_error(run, "the build does not appear yet")
-            self._sleep(self.poll_interval)
-            document = self.client.get_build_upload(upload.id if upload is not None else "", include_build=True)
+            return None
 
-    def _wait_for_build(self, run: _Run, build: Resource, deadline: float) -> Resource:
-        last_state = None
-        while True:
-            state = build.attr("processingState")
-            if state != last_state:
-                log.info("Build %s is %s.", build.id, state)
-                last_state = state
-            if state == "VALID":
-                return build
-            if state in ("FAILED", "INVALID"):
-                raise RemoteError(
-                    f"App Store Connect finished processing build {run.key.version} ({run.key.build_number}) as "
-                    f"{state}.",
-                    hint="Apple usually e-mails the reason to the account holder; open App Store Connect > "
-                         "TestFlight > the build for details, fix the IPA, bump the build number and upload again.",
-                )
-            if self._clock() >= deadline:
-                raise self._timeout_error(run, f"the build is still {state}")
-            self._sleep(self.poll_interval)
-            build = self.client.get_build(build.id)
+        found = waiting.until("show the new build", read, lambda b: b is not None,
+                              lambda _: self._timeout_error(run, "the build does not appear yet"))
+        assert found is not None
+        return found
+
+    def _wait_for_build(self, run: _Run, build: Resource, waiting: Waiting) -> Resource:
+        try:
+            build = wait_until_processed(self.client, build, waiting, label=f"{run.key.version} ({run.key.build_number})")
+        except WaitTimedOut:
+            raise self._timeout_error(run, f"the build is still {build.attr('processingState')}") from None
+        state = build.attr("processingState")
+        if state in ("FAILED", "INVALID"):
+            raise RemoteError(
+                f"App Store Connect finished processing build {run.key.version} ({run.key.build_number}) as "
+                f"{state}.",
+                hint="Apple usually e-mails the reason to the account holder; open App Store Connect > "
+                     "TestFlight > the build for details, fix the IPA, bump the build number and upload again.",
+            )
+        log.info("Build %s is %s.", build.id, state)
+        return build
 
     def _timeout_error(self, run: _Run, what: str) -> RemoteError:
         minutes = self.processing_timeout / 60
@@ -571,7 +609,7 @@ class BuildUploader:
     def _reuse_existing(self, run: _Run, existing: ExistingBuild) -> UploadResult:
         """The build number is taken: fine when it is this very IPA (same MD5 as the committed file)."""
         md5_hex = self.hash_file(run.path)
-        remote = self._committed_md5(existing)
+        remote = self._committed_md5(run, existing)
         where = (f"build {existing.build.id}" if existing.build is not None
                  else f"build upload {existing.upload.id}")  # type: ignore[union-attr]
         if remote is None or remote != md5_hex:
@@ -589,12 +627,16 @@ class BuildUploader:
             return self._finish(run, upload_id or "", None, md5_hex, 0, reused=True)
         build = existing.build
         if run.wait_for_processing:
-            build = self._wait_for_build(run, build, self._clock() + self.processing_timeout)
+            build = self._wait_for_build(run, build, self._waiting())
         return UploadResult(upload_id=upload_id, file_id=None, build_id=build.id,
                             processing_state=build.attr("processingState"), md5_hex=md5_hex, bytes_sent=0,
                             reused=True)
 
-    def _committed_md5(self, existing: ExistingBuild) -> str | None:
+    def _committed_md5(self, run: _Run, existing: ExistingBuild) -> str | None:
+        """Our own record of what was committed for these numbers (H.7); else a client checksum Apple kept."""
+        record = CommittedDigest.load(self.state_dir, run.key)
+        if record is not None:
+            return str(record["md5_hex"])
         upload_id = existing.upload.id if existing.upload is not None else None
         if upload_id is None and existing.build is not None:
             try:
@@ -640,17 +682,8 @@ def _identity(path: Path) -> FileIdentity:
 def _upload_failed(run: _Run, upload: Resource) -> RemoteError:
     state = upload.attr("state") or {}
     errors = state.get("errors") if isinstance(state, dict) else None
-    lines = []
-    for item in errors or []:
-        if isinstance(item, dict):
-            lines.append(f"  - {item.get('code') or 'UNKNOWN'}: {item.get('description') or '(no description)'}")
-    detail = "\n".join(lines) if lines else "  (App Store Connect gave no reason)"
-    return RemoteError(
-        f"App Store Connect rejected the upload of {run.key.version} ({run.key.build_number}) for "
-        f"{run.bundle_id}: build upload {upload.id} FAILED:\n{detail}",
-        hint="Fix what Apple reports above in the Xcode project (for example, the IPA's bundle ID and version must "
-             "match the app record), rebuild with a new build number and upload again.",
-    )
+    return processing_failed(f"{run.key.version} ({run.key.build_number}) for {run.bundle_id}",
+                             f"build upload {upload.id}", errors)
 
 
 class _ReadFrontier:

@@ -204,21 +204,7 @@ class UploadJournal:
 
     def save(self) -> None:
         with self._lock:
-            directory = self.path.parent
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            data = json.dumps(self.to_json(), indent=1, sort_keys=True).encode()
-            temporary = directory / f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.fchmod(fd, 0o600)  # an existing temporary file keeps its mode through O_CREAT
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temporary, self.path)
-            _fsync_directory(directory)
+            _write_atomically(self.path, json.dumps(self.to_json(), indent=1, sort_keys=True).encode())
             self._last_save = self._clock()
             self._dirty = False
 
@@ -243,6 +229,55 @@ class UploadJournal:
             else:
                 _fsync_directory(self.path.parent)
             self._dirty = False
+
+
+class CommittedDigest:
+    """The whole-file MD5 of a committed build upload, kept after its journal is deleted.
+
+    App Store Connect does not echo a client checksum (none is sent: protocol.md H.7) and the one it computes is
+    its own composite, so this local record is how a later run tells whether the build Apple has for these
+    numbers came from this very IPA. One small file per upload key in `<state_dir>/digests/`: the digest and the
+    ids, no URL, key or token (nothing secret), written atomically like the journal.
+    """
+
+    @staticmethod
+    def path_for(state_dir: Path, key: UploadKey) -> Path:
+        return Path(state_dir) / "digests" / key.file_name()
+
+    @classmethod
+    def save(cls, state_dir: Path, key: UploadKey, *, md5_hex: str, upload_id: str | None,
+             file_id: str | None) -> None:
+        record = {"format": JOURNAL_FORMAT, "key": asdict(key), "md5_hex": md5_hex.lower(), "upload_id": upload_id,
+                  "file_id": file_id, "committed_at": time.time()}
+        _write_atomically(cls.path_for(state_dir, key), json.dumps(record, indent=1, sort_keys=True).encode())
+
+    @classmethod
+    def load(cls, state_dir: Path, key: UploadKey) -> dict[str, Any] | None:
+        try:
+            record = json.loads(cls.path_for(state_dir, key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("key") != asdict(key) or not record.get("md5_hex"):
+            return None
+        return record
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Temporary file (0600, in a 0700 directory), fsync, rename, fsync of the directory."""
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = directory / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing temporary file keeps its mode through O_CREAT
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+    _fsync_directory(directory)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -86,21 +86,51 @@ class UsedBuildNumbers:
         return max(entries, key=lambda e: build_number_key(e[0]) or ())
 
 
+def same_version(a: str, b: str) -> bool:
+    """Apple's notion of one version (protocol.md H.8): 1.2 == 1.2.0 == 01.2; text only when not numeric."""
+    key_a, key_b = build_number_key(a), build_number_key(b)
+    return key_a == key_b if key_a is not None and key_b is not None else str(a) == str(b)
+
+
+def find_train(client: AppStoreConnect, app_id: str, version: str, platform: str = "IOS") -> Resource | None:
+    """The app's preReleaseVersion for `version` in the form App Store Connect holds (H.8: only the form first
+    uploaded is queryable, so the app's trains are listed and matched numerically rather than filtered)."""
+    params = {"filter[app]": app_id, "filter[platform]": platform, "limit": 200}
+    for train in client.paginate("/v1/preReleaseVersions", params):
+        if same_version(str(train.attr("version", "")), version) and train.attr("platform", platform) == platform:
+            return train
+    return None
+
+
+def builds_on_train(client: AppStoreConnect, app_id: str, version: str, platform: str = "IOS") -> UsedBuildNumbers:
+    """The version's builds only (no build uploads): what a step needs to find a build to reuse, in one call when
+    the version has no train yet."""
+    train = find_train(client, app_id, version, platform)
+    builds = client.list_builds(app_id, pre_release_version_id=train.id) if train is not None else []
+    return UsedBuildNumbers(builds=[b for b in builds if _build_version_matches(b, version)], uploads=[])
+
+
 def used_build_numbers(client: AppStoreConnect, app_id: str, version: str, platform: str = "IOS") -> UsedBuildNumbers:
-    builds = client.list_builds(app_id, version=version, platform=platform)
-    uploads = client.list_build_uploads(app_id, version=version, platform=platform, states=HOLDING_UPLOAD_STATES)
-    # Filters are the server's business; the comparison is ours: keep only this exact version and platform.
+    train = find_train(client, app_id, version, platform)
+    builds = client.list_builds(app_id, pre_release_version_id=train.id) if train is not None else []
+    forms = list(dict.fromkeys([version] + ([str(train.attr("version"))] if train is not None else [])))
+    uploads: list[Resource] = []
+    for form in forms:  # an upload keeps the form it was sent in; the train the form first uploaded
+        uploads += [u for u in client.list_build_uploads(app_id, version=form, platform=platform,
+                                                         states=HOLDING_UPLOAD_STATES)
+                    if u.id not in {seen.id for seen in uploads}]
+    # Filters are the server's business; the comparison is ours: keep only this version (numerically) and platform.
     builds = [b for b in builds if _build_version_matches(b, version)]
-    uploads = [u for u in uploads if str(u.attr("cfBundleShortVersionString", version)) == version
+    uploads = [u for u in uploads if same_version(str(u.attr("cfBundleShortVersionString", version)), version)
                and str(u.attr("platform", platform)) == platform]
     return UsedBuildNumbers(builds=builds, uploads=uploads)
 
 
 def _build_version_matches(build: Resource, version: str) -> bool:
-    # A build's marketing version lives on its preReleaseVersion; the filter already chose it. Some answers carry
+    # A build's marketing version lives on its preReleaseVersion; the train already chose it. Some answers carry
     # it in attributes too (e.g. `preReleaseVersion` included): when present, it must agree.
     marketing = build.attr("cfBundleShortVersionString")
-    return marketing is None or str(marketing) == version
+    return marketing is None or same_version(str(marketing), version)
 
 
 def require_numeric(build_number: str) -> tuple[int, ...]:
