@@ -23,6 +23,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # Digits are bounded so that int() is never handed a number Python refuses to convert.
+_UNBOUNDED_DURATION = re.compile(r"^\s*(?:\d+h)?\s*(?:\d+m)?\s*(?:\d+s)?\s*$")
 _DURATION = re.compile(r"^\s*(?:(\d{1,9})h)?\s*(?:(\d{1,9})m)?\s*(?:(\d{1,9})s)?\s*$")
 
 
@@ -185,7 +186,10 @@ def _check_timeout(path: Path_, value: Any, report: Reporter) -> None:
     try:
         seconds = parse_duration(value)
     except ValueError:
-        return  # the schema's pattern error says it
+        if isinstance(value, str) and _UNBOUNDED_DURATION.match(value):  # the schema's pattern takes any digits
+            report.at_value(path, f"{value[:20]!r}... is longer than any processing takes; give at most "
+                            f"{MAX_PROCESSING_TIMEOUT} seconds (7 days), e.g. \"2h\"")
+        return  # otherwise the schema's pattern error says it
     if seconds > MAX_PROCESSING_TIMEOUT:
         report.at_value(path, f"{seconds} seconds is longer than any processing takes; give at most "
                         f"{MAX_PROCESSING_TIMEOUT} (7 days), e.g. \"2h\"")
