@@ -91,3 +91,10 @@ def test_merge_keys_still_share_settings() -> None:
             "      - {<<: *tf, groups: [QA]}\n")
     steps = load_flow_text(text, "f.yml").profiles[0].flow
     assert steps[1].settings == {"xcode_version": "16.10", "groups": ["QA"]}
+
+
+@pytest.mark.parametrize("word, meant", [("yes", "true"), ("on", "true"), ("no", "false"), ("Off", "false")])
+def test_a_yaml_11_boolean_where_a_boolean_is_wanted_says_what_to_write(word: str, meant: str) -> None:
+    with pytest.raises(FlowError) as caught:
+        load_flow_text(flow(f"notify_testers: {word}"), "flow.yml")
+    assert f"where {word} is text and only true and false are booleans: write {meant}" in str(caught.value)

@@ -224,7 +224,11 @@ class Reporter:
         hint = ""
         if expected == "string" and isinstance(value, (int, float)) and not isinstance(value, bool):
             hint = f"; put it in quotes, e.g. \"{value}\""
-        elif expected == "boolean" and isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
+        elif expected == "boolean" and isinstance(value, str) and value.lower() in ("yes", "no", "on", "off", "y", "n"):
+            # YAML 1.1 read these as booleans; flow files are YAML 1.2 (publish/spec/yaml_source.py).
+            hint = f"; flow files are YAML 1.2, where {value} is text and only true and false are booleans: write " \
+                   f"{'true' if value.lower() in ('yes', 'on', 'y') else 'false'}"
+        elif expected == "boolean" and isinstance(value, str) and value.lower() in ("true", "false"):
             hint = "; write true or false without quotes"
         elif expected == "object" and isinstance(value, str) and len(path) >= 2 and path[-2] == "flow":
             hint = f"; a step is written `- step: {value}` followed by its settings"
