@@ -15,7 +15,7 @@ _EOCD_SIG = b"PK\x05\x06"
 _EOCD = struct.Struct("<4s4H2LH")
 
 
-def _eocd_offset(data: bytes) -> int:
+def _eocd_offset(data: bytes | bytearray) -> int:
     offset = data.rfind(_EOCD_SIG)
     if offset < 0:
         raise ValueError("not a zip archive: no end-of-central-directory record")

@@ -71,7 +71,8 @@ class Positions:
 
 class _TooBig(Exception):
     def __init__(self, mark: yaml.Mark | None, what: str) -> None:
-        self.line, self.column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        self.line: int = mark.line + 1 if mark else 1
+        self.column: int = mark.column + 1 if mark else 1
         self.what = what
 
 
