@@ -29,12 +29,11 @@ def _error(response: requests.Response) -> dict:
     (token(key=ec.generate_private_key(ec.SECP256R1())), "signed by another key"),
     (token(iss=None), "individual-key token for a team key"),
     (token(now=time.time() + 3600), "issued in the future"),
-    # Signed when the test runs, not at collection: a suite longer than 34 s would otherwise make it valid.
     (lambda: token(now=time.time() + 34, lifetime=1200), "20 minutes from a client clock 34 s ahead (H.14)"),
     ("not-a-jwt", "garbage"),
 ])
 def test_bad_tokens_get_401(sandbox, bearer: str | None, reason: str) -> None:
-    bearer = bearer() if callable(bearer) else bearer
+    bearer = bearer() if callable(bearer) else bearer  # a clock-relative token is made now, not at collection time
     headers = {} if bearer is None else {"Authorization": f"Bearer {bearer}"}
     response = requests.get(f"{sandbox.url}/v1/apps", headers=headers, timeout=5)
     assert response.status_code == 401, reason
