@@ -92,23 +92,23 @@ def test_a_merge_chain_is_bounded_in_depth() -> None:
 def test_a_state_dir_with_a_nul_byte_is_refused_by_validate_and_located(tmp_path: Path) -> None:
     code, stderr = validate(tmp_path, GOOD.replace("version: 1\n", 'version: 1\nstate_dir: "state\\0dir"\n'))
     assert code == 2
-    assert "flow.yml:2:12: state_dir: the state directory contains a NUL byte" in stderr
+    assert "flow.yml:2:12: state_dir: the flow's state_dir: the path contains a NUL byte" in stderr
 
 
 @pytest.mark.parametrize("value, fragment", [
-    ('"a\\x01b"', "contains the control character U+0001"),
-    ("x" * 5000, "is 5000 characters long"),
-    ("dir/" + "n" * 300, "has a component of 300 bytes"),
+    ('"a\\x01b"', "the path contains the control character U+0001"),
+    ("x" * 5000, "the path is 5000 bytes long; the limit is 4096"),
+    ("dir/" + "n" * 300, "a part of the path is 300 bytes long"),
 ])
 def test_a_state_dir_no_file_system_can_hold_is_refused(tmp_path: Path, value: str, fragment: str) -> None:
     code, stderr = validate(tmp_path, GOOD.replace("version: 1\n", f"version: 1\nstate_dir: {value}\n"))
-    assert code == 2 and f"state_dir: the state directory {fragment}" in stderr
+    assert code == 2 and f"state_dir: the flow's state_dir: {fragment}" in stderr
 
 
 def test_a_file_reference_with_a_nul_byte_is_refused_and_never_opened(tmp_path: Path) -> None:
     code, stderr = validate(tmp_path, GOOD + '        what_to_test: {file: "notes\\0.txt"}\n')
     assert code == 2
-    assert "profiles[0].flow[0].what_to_test.file: the file path contains a NUL byte" in stderr
+    assert "profiles[0].flow[0].what_to_test.file: the file path: the path contains a NUL byte" in stderr
     assert "embedded null" not in stderr
 
 

@@ -15,7 +15,7 @@ from publish.spec.messages import Reporter, suggest
 from publish.spec.model import APP_STORE_ONLY_SETTINGS, Path_
 
 # Linux's PATH_MAX and NAME_MAX: longer paths fail when opened, which for a state directory is halfway through a run.
-MAX_PATH_CHARS = 4096
+MAX_PATH_BYTES = 4096
 MAX_NAME_BYTES = 255
 # Longer than any processing Apple does; a larger figure is a typo (or 1e30) that would wait forever.
 MAX_PROCESSING_TIMEOUT = 7 * 24 * 3600
@@ -73,23 +73,24 @@ def _check_paths(value: Any, path: Path_, report: Reporter) -> None:
 
 
 def _check_path(path: Path_, text: str, report: Reporter) -> None:
-    what = "the state directory" if path == ("state_dir",) else "the file path"
-    problem = ""
+    # Worded like the command line's path checks, so a path reads the same wherever it was given.
+    what = "the flow's state_dir" if path == ("state_dir",) else "the file path"
+    encoded = text.encode("utf-8", "surrogatepass")
+    longest = max((len(part) for part in re.split(rb"[/\\]", encoded)), default=0)
     control = _CONTROL.search(text)
     if "\0" in text:
-        problem = f"{what} contains a NUL byte (\\0), which no file name can hold"
+        problem = "the path contains a NUL byte (\\x00), which no file name can hold"
     elif control:
-        problem = f"{what} contains the control character U+{ord(control.group()):04X}"
-    elif len(text) > MAX_PATH_CHARS:
-        problem = f"{what} is {len(text)} characters long; paths are at most {MAX_PATH_CHARS}"
+        problem = f"the path contains the control character U+{ord(control.group()):04X}"
+    elif len(encoded) > MAX_PATH_BYTES:
+        problem = f"the path is {len(encoded)} bytes long; the limit is {MAX_PATH_BYTES}"
+    elif longest > MAX_NAME_BYTES:
+        problem = f"a part of the path is {longest} bytes long; a file name has at most {MAX_NAME_BYTES}"
     else:
-        longest = max((len(part.encode("utf-8", "surrogatepass")) for part in re.split(r"[/\\]", text)), default=0)
-        if longest > MAX_NAME_BYTES:
-            problem = f"{what} has a component of {longest} bytes; a file or folder name is at most {MAX_NAME_BYTES}"
-    if problem:
-        report.bad_paths.add(path)
-        report.at_value(path, f"{problem}: write the path as it is on disk, e.g. "
-                        + ("state_dir: .appstore-publish" if path == ("state_dir",) else "file: AuthKey_ABC123.p8"))
+        return
+    report.bad_paths.add(path)
+    report.at_value(path, f"{what}: {problem}; write the path as it is on disk, e.g. "
+                    + ("state_dir: .appstore-publish" if path == ("state_dir",) else "file: AuthKey_ABC123.p8"))
 
 
 def _check_references(data: dict[str, Any], report: Reporter, base_dir: Path | None) -> None:
