@@ -7,7 +7,6 @@ Apple's rules (protocol.md A): header `{"alg":"ES256","kid":KEY_ID,"typ":"JWT"}`
 
 from __future__ import annotations
 
-import base64
 import re
 import threading
 import time
@@ -15,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from publish.asc.p8 import parse_p8
 from publish.errors import InputError
 
 AUDIENCE = "appstoreconnect-v1"
@@ -58,53 +57,13 @@ class ApiKey:
 
 
 def load_private_key(pem: str, *, key_id: str = "") -> ec.EllipticCurvePrivateKey:
-    """Parse an App Store Connect `.p8` key (PKCS#8 PEM; SEC1 "EC PRIVATE KEY" and a bare base64 body also work).
+    """Parse an App Store Connect `.p8` key (PKCS#8 PEM; SEC1 "EC PRIVATE KEY", a base64-wrapped or bare body also
+    work) with the one parser the credential readers use too (publish.asc.p8).
 
     Raises InputError saying what is wrong; the key material itself is never quoted.
     """
     label = f" for key {key_id}" if key_id else ""
-    text = (pem or "").strip()
-    if not text:
-        raise InputError(
-            f"The App Store Connect private key{label} is empty.",
-            hint="Pass the contents of the AuthKey_<KEY_ID>.p8 file downloaded from App Store Connect "
-            "(Users and Access > Integrations > App Store Connect API).",
-        )
-    # Keys pasted into CI secrets often arrive with literal "\n" escapes or Windows line endings.
-    if "\n" not in text and "\\n" in text:
-        text = text.replace("\\n", "\n")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "-----BEGIN" not in text:
-        body = "".join(text.split())
-        try:
-            base64.b64decode(body, validate=True)
-        except ValueError:
-            raise InputError(
-                f"The App Store Connect private key{label} is not a PEM key.",
-                hint="Use the whole AuthKey_<KEY_ID>.p8 file, including the "
-                "'-----BEGIN PRIVATE KEY-----' and '-----END PRIVATE KEY-----' lines.",
-            ) from None
-        lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-        text = "-----BEGIN PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END PRIVATE KEY-----"
-    try:
-        key = serialization.load_pem_private_key(text.encode("ascii", "replace"), password=None)
-    except TypeError:
-        raise InputError(
-            f"The App Store Connect private key{label} is encrypted with a password.",
-            hint="Use the unencrypted AuthKey_<KEY_ID>.p8 file as downloaded from App Store Connect.",
-        ) from None
-    except (ValueError, Exception):  # cryptography raises ValueError or UnsupportedAlgorithm
-        raise InputError(
-            f"The App Store Connect private key{label} could not be read (damaged or not a private key).",
-            hint="Use the whole AuthKey_<KEY_ID>.p8 file downloaded from App Store Connect; if it is stored "
-            "base64-encoded, declare `encoding: base64` for the secret.",
-        ) from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise InputError(
-            f"The private key{label} is not an App Store Connect API key (expected an EC P-256 key for ES256).",
-            hint="Download the key from App Store Connect > Users and Access > Integrations > App Store Connect API.",
-        )
-    return key
+    return parse_p8(pem or "", what=f"the App Store Connect private key{label}").key
 
 
 def _check_key(api_key: ApiKey) -> None:

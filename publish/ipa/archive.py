@@ -28,6 +28,7 @@ _ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")
 _ZIP64_EOCD_SIG = b"PK\x06\x06"
 _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
 _CENTRAL_SIG = b"PK\x01\x02"
+_RECORD_LENGTHS = struct.Struct("<3H")  # name, extra and comment lengths, 28 bytes into a central record
 _LOCAL = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_SIG = b"PK\x03\x04"
 _MAX_COMMENT = 0xFFFF
@@ -85,6 +86,7 @@ class ZipArchive:
         try:
             self.file_size = os.fstat(self._file.fileno()).st_size
             self._central_directory, self._base_offset = self._read_central_directory()
+            self._check_entry_count(_count_records(self._central_directory))
             self.entries: dict[str, ZipEntry] = self._parse_entries(self._central_directory)
             digest = hashlib.sha256(self._central_directory)
             digest.update(b"\0file-size=%d" % self.file_size)
@@ -134,6 +136,7 @@ class ZipArchive:
             raise IpaError(f"{self.path} is one part of a multi-part (split) zip archive.", finding_id="zip.split",
                            hint="Create the .ipa as a single file.")
         cd_end = eocd_offset
+        self._zip64 = False
         locator_offset = eocd_offset - _ZIP64_LOCATOR.size
         if locator_offset >= 0:
             locator = self._read_at(locator_offset, _ZIP64_LOCATOR.size)
@@ -150,6 +153,8 @@ class ZipArchive:
                                    finding_id="zip.corrupt", hint=_REBUILD_HINT)
                 (_s, _size, _made, _needed, _disk, _cd_disk, _n_disk, entry_count, cd_size, cd_offset) = _ZIP64_EOCD.unpack(record)
                 cd_end = record_offset
+                self._zip64 = True
+        self._declared_entries = entry_count
         if entry_count > MAX_ENTRIES:
             raise IpaError(
                 f"{self.path} declares {entry_count} zip entries; more than {MAX_ENTRIES} is refused as a likely zip bomb.",
@@ -172,6 +177,28 @@ class ZipArchive:
                            hint="Fetch or export the .ipa again.")
         # Bytes prepended to the archive (self-extractors) shift every recorded offset by the same amount.
         return central_directory, cd_start - cd_offset
+
+    def _check_entry_count(self, found: int | None) -> None:
+        """The end record's count must be the directory's: readers that trust one or the other see different files.
+
+        Counted before any entry is built, so a directory of a million tiny records is refused in a fraction of the
+        time parsing it would take. A 16-bit count wraps in archives of more than 65 535 entries written without
+        zip64; that alone is allowed. None (a damaged directory) is left to the full parse to describe.
+        """
+        if found is None:
+            return
+        if found > MAX_ENTRIES:
+            raise IpaError(
+                f"{self.path} has more than {MAX_ENTRIES} zip entries; refused as a likely zip bomb.",
+                finding_id="zip.too_many_entries",
+                hint="A real app bundle has far fewer files; rebuild the .ipa from the Xcode archive.")
+        declared = self._declared_entries
+        wrapped = not self._zip64 and found > 0xFFFF and found % 0x10000 == declared
+        if found != declared and not wrapped:
+            raise IpaError(
+                f"{self.path}: the zip end record declares {declared} entries but the central directory holds "
+                f"{found}; the archive is damaged or was tampered with.",
+                finding_id="zip.corrupt", hint=_REBUILD_HINT)
 
     def _parse_entries(self, data: bytes) -> dict[str, ZipEntry]:
         entries: dict[str, ZipEntry] = {}
@@ -283,6 +310,21 @@ class ZipArchive:
             raise IpaError(f"{entry.name} in {self.path} cannot be decompressed ({exc}).",
                            finding_id="zip.corrupt", hint=_REBUILD_HINT) from None
         return bytes(out)
+
+
+def _count_records(data: bytes) -> int | None:
+    """How many central-directory records `data` holds, walking only their length fields (None when damaged)."""
+    count = pos = 0
+    end = len(data)
+    while pos < end:
+        if end - pos < _CENTRAL.size or not data.startswith(_CENTRAL_SIG, pos):
+            return None
+        name_len, extra_len, comment_len = _RECORD_LENGTHS.unpack_from(data, pos + 28)
+        pos += _CENTRAL.size + name_len + extra_len + comment_len
+        count += 1
+        if count > MAX_ENTRIES:
+            return count
+    return count if pos == end else None
 
 
 def _apply_zip64_extra(extra: bytes, file_size: int, compress_size: int, header_offset: int,

@@ -18,8 +18,12 @@ ERROR = "error"
 WARNING = "warning"
 EXPIRY_WARNING_WINDOW = timedelta(days=7)
 
-# Apple's format for CFBundleShortVersionString and CFBundleVersion: one to three period-separated integers.
-_APPLE_VERSION = re.compile(r"^[0-9]+(\.[0-9]+){0,2}$")
+# Apple's format for CFBundleShortVersionString and CFBundleVersion: one to three period-separated integers. Each is
+# bounded: App Store Connect orders builds by these numbers as 64-bit integers, and a 5000-digit "integer" is past
+# what Python will even convert (it would pass here and fail halfway through a run).
+MAX_VERSION_DIGITS = 18
+_APPLE_VERSION = re.compile(r"^[0-9]{1,%d}(\.[0-9]{1,%d}){0,2}$" % (MAX_VERSION_DIGITS, MAX_VERSION_DIGITS))
+_LONG_COMPONENT = re.compile(r"[0-9]{%d,}" % (MAX_VERSION_DIGITS + 1))
 
 _HOW = ("(Xcode: Distribute App > App Store Connect; xcodebuild -exportArchive: method app-store-connect in the "
         "export options plist)")
@@ -113,24 +117,39 @@ def _bundle(bundle: BundleInfo, info: IpaInfo) -> list[Finding]:
     if bundle.executable and not bundle.has_executable:
         findings.append(Finding(
             "bundle.executable_missing", ERROR,
-            f"{_label(bundle)} names its executable {bundle.executable!r} (CFBundleExecutable), but "
+            f"{_label(bundle)} names its executable {_quote(bundle.executable)} (CFBundleExecutable), but "
             f"{bundle.path}{bundle.executable} is not in the IPA. Export the IPA again from a complete archive."))
     return findings
 
 
 def _versions(info: IpaInfo) -> list[Finding]:
     findings = []
-    if info.version and not _APPLE_VERSION.match(info.version):
-        findings.append(Finding(
-            "version.format", ERROR,
-            f"The version (CFBundleShortVersionString) {info.version!r} is not in Apple's format: one to three "
-            f"period-separated integers such as 1.4 or 2.0.1. Fix the Version (MARKETING_VERSION) build setting."))
-    if info.build_number and not _APPLE_VERSION.match(info.build_number):
-        findings.append(Finding(
-            "build_number.format", ERROR,
-            f"The build number (CFBundleVersion) {info.build_number!r} is not in Apple's format: one to three "
-            f"period-separated integers such as 42 or 1.0.7. Fix the Build (CURRENT_PROJECT_VERSION) build setting."))
+    checks = (("version.format", "The version (CFBundleShortVersionString)", info.version, "1.4 or 2.0.1",
+               "Version (MARKETING_VERSION)"),
+              ("build_number.format", "The build number (CFBundleVersion)", info.build_number, "42 or 1.0.7",
+               "Build (CURRENT_PROJECT_VERSION)"))
+    for finding_id, what, value, example, setting in checks:
+        if not value or _APPLE_VERSION.match(value):
+            continue
+        long_part = _LONG_COMPONENT.search(value)
+        if long_part:
+            findings.append(Finding(
+                finding_id, ERROR,
+                f"{what} {_quote(value)} has a number of {len(long_part.group())} digits; App Store Connect takes at "
+                f"most {MAX_VERSION_DIGITS} digits a number, such as {example}. Fix the {setting} build setting."))
+        else:
+            findings.append(Finding(
+                finding_id, ERROR,
+                f"{what} {_quote(value)} is not in Apple's format: one to three period-separated integers such as "
+                f"{example}. Fix the {setting} build setting."))
     return findings
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    """A value from the IPA as it reads in a message: quoted, and cut short when it is long."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... ({len(text)} characters)"
 
 
 def _profile(profile: ProvisioningProfile | None, info: IpaInfo, now: datetime, *, main: bool,
