@@ -35,3 +35,10 @@ def test_bad_flow_is_rejected_with_a_precise_message(path: Path) -> None:
     assert ctx.stdout.getvalue() == ""
     for fragment in expectations(path):
         assert fragment in stderr, f"expected {fragment!r} in:\n{stderr}"
+
+
+@pytest.mark.parametrize("name, secret", [("inline-demo-password.yaml", "hunter2secret")])
+def test_an_inline_secret_is_never_quoted_back(name: str, secret: str) -> None:
+    ctx = CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env={})
+    assert main(["validate", str(BAD / name)], ctx=ctx) == 2
+    assert secret not in ctx.stderr.getvalue() + ctx.stdout.getvalue()

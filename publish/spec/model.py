@@ -17,10 +17,10 @@ from publish.errors import InputError
 
 FORMAT_VERSION = 1
 # Values under these keys are secrets: never quoted back in an error message.
-SECRET_FIELDS = frozenset({"private_key", "app_specific_password", "fastlane_json"})
+SECRET_FIELDS = frozenset({"private_key", "app_specific_password", "fastlane_json", "password"})
 # Settings of send_to_app_store that mean nothing when it distributes through TestFlight.
 APP_STORE_ONLY_SETTINGS = ("whats_new", "release_type", "scheduled_release_date", "phased_release",
-                           "submit_for_review", "cancel_previous_submission")
+                           "submit_for_review", "cancel_previous_submission", "add_missing_locales")
 
 Path_ = tuple[Union[str, int], ...]
 
