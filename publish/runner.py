@@ -17,7 +17,8 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,7 @@ class _Clients:
     def __init__(self, options: RunOptions) -> None:
         self._options = options
         self._clients: dict[str | None, AppStoreConnect] = {}
+        self._deadline: float | None = None
 
     def __call__(self, api_key_name: str | None) -> AppStoreConnect:
         if api_key_name not in self._clients:
@@ -97,7 +99,23 @@ class _Clients:
                                   mask=o.register_secret)
             self._clients[api_key_name] = AppStoreConnect(key, base_url=o.base_url, sleep=o.sleep, dry_run=o.dry_run,
                                                           on_call=o.on_call)
+            self._clients[api_key_name].deadline = self._deadline
         return self._clients[api_key_name]
+
+    @contextmanager
+    def waits_within(self, seconds: float) -> Iterator[None]:
+        """No wait the clients make inside the block (a rate limit's Retry-After, a backoff) ends later than `seconds`
+        from now: a step's waits, Apple's included, stay within its processing_timeout instead of each request
+        having a budget of its own."""
+        self._deadline = time.time() + seconds
+        for client in self._clients.values():
+            client.deadline = self._deadline
+        try:
+            yield
+        finally:
+            self._deadline = None
+            for client in self._clients.values():
+                client.deadline = None
 
     @property
     def call_count(self) -> int:
@@ -252,6 +270,18 @@ def _new_result(options: RunOptions, ipa: IpaInfo, profile: ProfileSpec, warning
     }
 
 
+@contextmanager
+def _waits_within_the_step(ctx: StepContext, settings: Mapping[str, Any]) -> Iterator[None]:
+    from publish.steps.testflight import processing_timeout
+
+    clients = ctx.client_for
+    if not isinstance(clients, _Clients):
+        yield
+        return
+    with clients.waits_within(processing_timeout(settings)):
+        yield
+
+
 def _run_step(ctx: StepContext, options: RunOptions, store: StateStore | None, spec: Any, step: Any,
               hash_: str, *, total: int) -> dict[str, Any]:
     number = f"#{spec.index + 1}"
@@ -284,7 +314,8 @@ def _run_step(ctx: StepContext, options: RunOptions, store: StateStore | None, s
                                       step_index=spec.index, step_name=spec.step, settings_hash=spec.settings_hash)
     started = time.monotonic()
     try:
-        outcome: StepOutcome = step.run(ctx, spec.settings)
+        with _waits_within_the_step(ctx, spec.settings):
+            outcome: StepOutcome = step.run(ctx, spec.settings)
     except BaseException as exc:
         duration = time.monotonic() - started
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
