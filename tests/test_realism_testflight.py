@@ -4,6 +4,8 @@ handling of that habit is taken out."""
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,7 +124,8 @@ def test_h2_groups_wait_for_testflight_after_valid(world: FlowWorld) -> None:
                                      "  uses_non_exempt_encryption: false\n")),
                     world.ipa("1", uses_non_exempt_encryption=None))
     assert out.code == 0, out.output
-    assert "waiting for App Store Connect to finish the build's TestFlight processing (1/" in out.output
+    assert re.search(r"waiting for App Store Connect to finish the build's TestFlight processing "
+                     r"\(1(/\d+|, at most \d+ (s|min) more)\)", out.output), out.output
     assert not [e for e in world.server.exchanges if e.status == 422]
     [build] = world.records("builds")
     assert len(build.rels["betaGroups"]) == 2 and world.records("betaAppReviewSubmissions")
@@ -260,7 +263,8 @@ def test_h4_an_inline_demo_password_is_refused(bare_world: FlowWorld) -> None:
     step = _step(f"  what_to_test: Try it\n  groups: [{EXTERNAL}]\n"
                  "  test_information:\n    demo_account: {name: demo, password: hunter2}\n")
     out = bare_world.run(bare_world.flow(step), bare_world.ipa("1"))
-    assert out.code == 2 and "password: must be a mapping" in out.output, out.output
+    assert out.code == 2 and "password: a secret cannot be written in the flow file" in out.output, out.output
+    assert "hunter2" not in out.output
     assert not bare_world.records("buildUploads")
     # The step's own check too (for settings that reach it without the schema, e.g. another front end):
     from publish.steps.beta_review import read_test_information
@@ -364,3 +368,16 @@ def test_h3_other_build_in_review_found_without_the_review_state_filter(world: F
     out = world.run(world.flow(_step(f"  what_to_test: Try it\n  groups: [{EXTERNAL}]\n")), world.ipa("1"))
     assert out.code == 1 and "0.9.0 (7)" in out.stderr, out.output
     assert not world.records("buildUploads")
+
+
+def test_a_wait_line_gives_the_time_left_when_the_count_would_be_in_thousands() -> None:
+    from publish.upload.lifecycle import Waiting
+
+    lines: list[str] = []
+    now = [0.0]
+    waiting = Waiting(timeout=3600, interval=0.01, clock=lambda: now[0], sleep=lambda s: None, report=lines.append)
+    waiting.pause("finish processing the build", 1, 360000)
+    waiting = Waiting(timeout=60, interval=5, clock=lambda: now[0], sleep=lambda s: None, report=lines.append)
+    waiting.pause("finish processing the build", 2, 12)
+    assert lines == ["waiting for App Store Connect to finish processing the build (1, at most 60 min more)",
+                     "waiting for App Store Connect to finish processing the build (2/12)"]

@@ -69,7 +69,9 @@ class Waiting:
 
     def pause(self, what: str, count: int, planned: int | None) -> None:
         """One poll interval, announced: `waiting for App Store Connect to <what> (n/N)`."""
-        shown = f"{count}/{planned}" if planned is not None else str(count)
+        # A count of thousands (a short poll interval) says less than the time left.
+        shown = f"{count}/{planned}" if planned is not None and planned <= 120 else \
+            f"{count}, at most {_minutes(max(0.0, self.deadline - self.clock()))} more"
         self.report(f"waiting for App Store Connect to {what} ({shown})")
         self.polls += 1
         self.sleep(self.interval)
