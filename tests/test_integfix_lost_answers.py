@@ -82,9 +82,10 @@ def assert_done_once(world: FlowWorld, flow: str) -> None:
     # the upload engine's own creates: three tries for the build upload, two for the file reservation
     ("POST", "/v1/buildUploads", ["refused", "refused", "lost"], "testflight", "buildUploads", 1),
     ("POST", "/v1/buildUploadFiles", ["refused", "lost"], "testflight", "buildUploadFiles", 1),
-    # the submit (a state transition): read back after the repeat too
+    # the state transitions, the file commit and the review submit: read back after the repeat too
+    ("PATCH", "/v1/buildUploadFiles/[^/]+", ["refused", "refused", "lost"], "testflight", "buildUploadFiles", 1),
     ("PATCH", "/v1/reviewSubmissions/[^/]+", ["refused", "lost"], "testflight+app_store", "reviewSubmissions", 1),
-], ids=["item-add", "tester", "build-upload", "reservation", "submit"])
+], ids=["item-add", "tester", "build-upload", "reservation", "commit", "submit"])
 def test_the_last_lost_answer_of_a_few_is_looked_up(world: FlowWorld, method: str, path: str, outcomes: list[str],
                                                     flow: str, type_: str, count: int) -> None:
     pending = script(world, method, path, outcomes)

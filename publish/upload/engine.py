@@ -489,30 +489,39 @@ class BuildUploader:
     def _commit(self, run: _Run, file_id: str, md5_hex: str) -> None:
         """`{"uploaded": true}` alone (H.7); the digest is ours and stays local. A 409 is not proof that bytes are
         missing: the file's and the upload's states decide, and acknowledged parts are never thrown away."""
-        try:
-            item = self.client.commit_build_upload_file(file_id)
-        except AscAmbiguousWriteError:
-            item = self.client.get_build_upload_file(file_id)
-            if self._file_state(item) in FINISHED_FILE_STATES or self._upload_moved_on(run):
-                log.info("The commit went through despite the broken connection.")
-            else:
-                item = self.client.commit_build_upload_file(file_id)
-        except AscConflictError as error:
-            item = self.client.get_build_upload_file(file_id)
-            if self._file_state(item) in FINISHED_FILE_STATES or self._upload_moved_on(run):
-                log.info("App Store Connect answered the commit with %s, but the file is %s: it was committed.",
-                         error.status, self._file_state(item))
-            elif self._file_state(item) != "FAILED":
-                raise RemoteError(
-                    f"{error.message}",
-                    hint=f"The file is still {self._file_state(item) or 'AWAITING_UPLOAD'} on App Store Connect. "
-                    "The parts it acknowledged are kept: run again to commit once more (a part it did not get "
-                    "is sent again).",
-                ) from None
+        item = self._send_commit(run, file_id)
         self._report_file_failure(run, item)
         CommittedDigest.save(self.state_dir, run.key, md5_hex=md5_hex, upload_id=run.journal.upload_id,
                              file_id=file_id)
         log.info("Committed file %s (our MD5 %s).", file_id, md5_hex)
+
+    def _send_commit(self, run: _Run, file_id: str, attempts: int = 3) -> Resource | None:
+        """The commit, a state transition: after a lost answer the states are read before it is sent again - after
+        the last try too, which may be the one that was applied (the answer of a repeat can be lost as well)."""
+        for attempt in range(attempts):
+            try:
+                return self.client.commit_build_upload_file(file_id)
+            except AscAmbiguousWriteError:
+                item = self.client.get_build_upload_file(file_id)
+                if self._file_state(item) in FINISHED_FILE_STATES or self._upload_moved_on(run):
+                    log.info("The commit went through despite the broken connection.")
+                    return item
+                if attempt == attempts - 1:
+                    raise
+            except AscConflictError as error:
+                item = self.client.get_build_upload_file(file_id)
+                if self._file_state(item) in FINISHED_FILE_STATES or self._upload_moved_on(run):
+                    log.info("App Store Connect answered the commit with %s, but the file is %s: it was committed.",
+                             error.status, self._file_state(item))
+                elif self._file_state(item) != "FAILED":
+                    raise RemoteError(
+                        f"{error.message}",
+                        hint=f"The file is still {self._file_state(item) or 'AWAITING_UPLOAD'} on App Store Connect. "
+                        "The parts it acknowledged are kept: run again to commit once more (a part it did not get "
+                        "is sent again).",
+                    ) from None
+                return item
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _file_state(item: Resource | None) -> str | None:
