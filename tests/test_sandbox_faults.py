@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from publish.sandbox.faults import Faults
-from test_sandbox_support import Api, api, sandbox  # noqa: F401 - fixtures
+from test_sandbox_support import Api, api, sandbox, token  # noqa: F401 - fixtures
 
 OCTETS = {"Content-Type": "application/octet-stream"}
 
@@ -91,8 +91,21 @@ def test_same_seed_same_faults() -> None:
 
 def test_expired_token_fault_refuses_a_valid_token_and_changes_nothing(sandbox, api: Api) -> None:
     app_id = sandbox.add_app("com.example.app", "Example")
+    assert api.get("/v1/apps").status_code == 200  # only a token already accepted once can expire in flight
     sandbox.faults.expired_token_rate = 1.0
     refused = api.post("/v1/buildUploads", _create_upload_body(app_id))
     assert refused.status_code == 401 and refused.json()["errors"][0]["code"] == "NOT_AUTHORIZED"
     sandbox.faults.expired_token_rate = 0.0
     assert api.get(f"/v1/apps/{app_id}/buildUploads").json()["data"] == []
+
+
+def test_expired_token_fault_never_refuses_a_freshly_signed_token(sandbox, api: Api) -> None:
+    """A token runs out after it was used, not before: the client's one re-signed repeat after a 401 must get
+    through, or the fault would fake a key problem (a second 401 after a fresh token is a real one)."""
+    assert api.get("/v1/apps").status_code == 200
+    sandbox.faults.expired_token_rate = 1.0
+    assert api.get("/v1/apps").status_code == 401
+    assert api.get("/v1/apps").status_code == 401  # an expired token stays expired
+    fresh = Api(sandbox, bearer=token(jti="fresh"))
+    assert fresh.get("/v1/apps").status_code == 200  # first seen: just signed, so not expired
+    assert fresh.get("/v1/apps").status_code == 401  # seen before: may run out like any other

@@ -174,7 +174,7 @@ class Sandbox:
                            "Simulated server error (fault injection); retry later.")
         key = self.keys.authenticate(headers.get("authorization"), method, path, query,
                                      strict_lifetime=self.realism.strict_token_lifetime)
-        if self.faults.chance(self.faults.expired_token_rate):
+        if self.faults.token_expired(headers.get("authorization") or ""):
             raise ApiError(401, "NOT_AUTHORIZED", "The bearer token has expired (fault injection).",
                            title="Authentication credentials are missing or invalid.")
         remaining = self.keys.consume(key)

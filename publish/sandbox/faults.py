@@ -21,7 +21,9 @@ class Faults:
     bandwidth_bytes_per_sec: per-connection cap on reading part bodies.
     latency_ms: added before every answer.
     expired_token_rate: share of API calls whose (valid) token is refused with 401 as expired, as when a short-lived
-        token runs out in flight: the client must sign a new one and repeat the call, changing nothing twice.
+        token runs out in flight: the client must sign a new one and repeat the call, changing nothing twice. Only a
+        token already accepted once can run out (a token seen for the first time was just signed), and once refused
+        it stays refused, so a client that re-signs after a 401 is never refused twice by this fault alone.
     """
 
     error_rate_5xx: float = 0.0
@@ -36,6 +38,8 @@ class Faults:
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(init=False, repr=False, compare=False, default_factory=threading.Lock)
     _calls_since_429: int = field(init=False, repr=False, compare=False, default=0)
+    _accepted_tokens: set[str] = field(init=False, repr=False, compare=False, default_factory=set)
+    _expired_tokens: set[str] = field(init=False, repr=False, compare=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -45,6 +49,22 @@ class Faults:
             return False
         with self._lock:
             return self._rng.random() < rate
+
+    def token_expired(self, token: str) -> bool:
+        """True when this (otherwise valid) token must be refused as expired in flight; remembers the token. With
+        the rate at 0 the fault is off altogether, tokens it refused before included."""
+        with self._lock:
+            first_seen = token not in self._accepted_tokens and token not in self._expired_tokens
+            self._accepted_tokens.add(token)
+            if self.expired_token_rate <= 0 or first_seen:
+                return False
+            if token in self._expired_tokens:
+                return True
+        if not self.chance(self.expired_token_rate):
+            return False
+        with self._lock:
+            self._expired_tokens.add(token)
+        return True
 
     def rate_limited(self) -> bool:
         """True when this API call must be refused with 429 (counts the call)."""

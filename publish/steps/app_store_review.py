@@ -211,14 +211,19 @@ def _submit_when_ready(ctx: StepContext, client: AppStoreConnect, draft: Resourc
         ctx.log.info("version %s is not READY_FOR_REVIEW yet after waiting; trying to submit anyway",
                      ctx.ipa.version)
 
-    def submit() -> Resource:
-        try:
-            return client.update_review_submission(draft.id, submitted=True)
-        except AscAmbiguousWriteError:
-            reread = client.get_review_submission(draft.id)
-            if reread is not None and reread.attr("state") != "READY_FOR_REVIEW":
-                return reread
-            return client.update_review_submission(draft.id, submitted=True)
+    def submit(attempts: int = 3) -> Resource:
+        # A lost answer is read back before the submit is sent again - after the last try too, which may be the
+        # one that was applied (the answer of a repeat can be lost as well).
+        for attempt in range(attempts):
+            try:
+                return client.update_review_submission(draft.id, submitted=True)
+            except AscAmbiguousWriteError:
+                reread = client.get_review_submission(draft.id)
+                if reread is not None and reread.attr("state") != "READY_FOR_REVIEW":
+                    return reread
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def gave_up(exc: AscApiError) -> PublishError:
         return RemoteError(

@@ -52,12 +52,18 @@ MISSING_COMPLIANCE_HINT = (
 def create_once(ctx: StepContext, what: str, create: Callable[[], T], find: Callable[[], T | None],
                 attempts: int = 3) -> T:
     """Create something; if the answer was lost, look before creating it again (a few times: the answer of the
-    next try can be lost too). A conflict after a lost answer is that lost create: it is looked up once more."""
+    next try can be lost too). A conflict after a lost answer is that lost create: it is looked up once more.
+    The last lost answer is looked up too: it may be the one that was applied, and giving up without looking would
+    report "may or may not" about a create that is there to be found."""
     for attempt in range(attempts):
         try:
             return create()
         except AscAmbiguousWriteError as exc:
             if attempt == attempts - 1:
+                found = find()
+                if found is not None:
+                    ctx.log.info("%s: it had been applied; going on", what)
+                    return found
                 raise
             ctx.log.warning("%s: %s Checking App Store Connect before trying again.", what, exc.message)
         except AscApiError as exc:

@@ -210,6 +210,7 @@ class BuildUploader:
             journal.start(upload_id, run.identity)
             raise InputError(f"{run.path} changed while it was being uploaded.",
                              hint="Let the build finish writing the IPA before uploading it, then run again.")
+        journal.flush()  # every acknowledged part on disk before the commit goes out (see _sent_in_full)
         self._commit(run, journal.file_id or "", md5_hex)
         journal.mark_committed(md5_hex)
         return self._finish(run, upload_id, journal.file_id, md5_hex, sent, reused=False)
@@ -231,10 +232,26 @@ class BuildUploader:
             journal.reset()
             return None
         if state in ("PROCESSING", "COMPLETE") and not journal.committed:
-            # Committed by someone else (or the commit answer was lost): the regular checks decide.
+            if self._sent_in_full(run):
+                # Every part of this very IPA went into this upload's reservation and only a commit moves it on:
+                # ours was applied, its answer lost (the process died before it could record it).
+                md5_hex = self.hash_file(run.path)
+                journal.mark_committed(md5_hex)
+                CommittedDigest.save(self.state_dir, run.key, md5_hex=md5_hex, upload_id=journal.upload_id,
+                                     file_id=journal.file_id)
+                log.info("Build upload %s is %s: the commit of an earlier run went through.", upload.id, state)
+                return upload
+            # Committed by someone else, or not from this IPA: the regular checks decide.
             journal.reset()
             return None
         return upload
+
+    @staticmethod
+    def _sent_in_full(run: _Run) -> bool:
+        """Whether the journal says every part of the IPA on disk now was acknowledged to its reservation."""
+        journal = run.journal
+        keys = {PartOperation.from_json(op).key for op in journal.operations}
+        return bool(journal.file_id and keys) and journal.file == run.identity and keys <= journal.acknowledged
 
     def _create_build_upload(self, run: _Run, used: UsedBuildNumbers) -> Resource:
         key = run.key
@@ -245,8 +262,7 @@ class BuildUploader:
                 log.info("Created build upload %s for %s (%s).", upload.id, key.version, key.build_number)
                 return upload
             except AscAmbiguousWriteError:
-                if attempt == 2:
-                    raise
+                # Looked up after the last try as well: that one may be the create that was applied.
                 log.warning("Creating the build upload ended ambiguously; checking whether it exists.")
                 found = self.client.list_build_uploads(key.app_id, version=key.version,
                                                        build_number=key.build_number, platform=key.platform,
@@ -257,6 +273,8 @@ class BuildUploader:
                 if fresh:
                     log.info("It was created: build upload %s.", fresh[0].id)
                     return fresh[0]
+                if attempt == 2:
+                    raise
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ reservation
@@ -310,13 +328,14 @@ class BuildUploader:
                                                             asset_type="ASSET")
                 break
             except AscAmbiguousWriteError:
-                if attempt:
-                    raise
+                # Looked up after the last try as well: that one may be the reservation that was made.
                 log.warning("Reserving the file ended ambiguously; checking whether the reservation exists.")
                 adopted = self._open_file_reservation(run, exclude=[*exclude, run.journal.file_id or ""])
                 if adopted is not None:
                     run.journal.record_reservation(adopted[0], [op.to_json() for op in adopted[1]])
                     return adopted[1]
+                if attempt:
+                    raise
             except AscConflictError as conflict:
                 if not replace_upload or not self._has_asset_file(upload_id):
                     raise
@@ -470,30 +489,39 @@ class BuildUploader:
     def _commit(self, run: _Run, file_id: str, md5_hex: str) -> None:
         """`{"uploaded": true}` alone (H.7); the digest is ours and stays local. A 409 is not proof that bytes are
         missing: the file's and the upload's states decide, and acknowledged parts are never thrown away."""
-        try:
-            item = self.client.commit_build_upload_file(file_id)
-        except AscAmbiguousWriteError:
-            item = self.client.get_build_upload_file(file_id)
-            if self._file_state(item) in FINISHED_FILE_STATES or self._upload_moved_on(run):
-                log.info("The commit went through despite the broken connection.")
-            else:
-                item = self.client.commit_build_upload_file(file_id)
-        except AscConflictError as error:
-            item = self.client.get_build_upload_file(file_id)
-            if self._file_state(item) in FINISHED_FILE_STATES or self._upload_moved_on(run):
-                log.info("App Store Connect answered the commit with %s, but the file is %s: it was committed.",
-                         error.status, self._file_state(item))
-            elif self._file_state(item) != "FAILED":
-                raise RemoteError(
-                    f"{error.message}",
-                    hint=f"The file is still {self._file_state(item) or 'AWAITING_UPLOAD'} on App Store Connect. "
-                    "The parts it acknowledged are kept: run again to commit once more (a part it did not get "
-                    "is sent again).",
-                ) from None
+        item = self._send_commit(run, file_id)
         self._report_file_failure(run, item)
         CommittedDigest.save(self.state_dir, run.key, md5_hex=md5_hex, upload_id=run.journal.upload_id,
                              file_id=file_id)
         log.info("Committed file %s (our MD5 %s).", file_id, md5_hex)
+
+    def _send_commit(self, run: _Run, file_id: str, attempts: int = 3) -> Resource | None:
+        """The commit, a state transition: after a lost answer the states are read before it is sent again - after
+        the last try too, which may be the one that was applied (the answer of a repeat can be lost as well)."""
+        for attempt in range(attempts):
+            try:
+                return self.client.commit_build_upload_file(file_id)
+            except AscAmbiguousWriteError:
+                item = self.client.get_build_upload_file(file_id)
+                if self._file_state(item) in FINISHED_FILE_STATES or self._upload_moved_on(run):
+                    log.info("The commit went through despite the broken connection.")
+                    return item
+                if attempt == attempts - 1:
+                    raise
+            except AscConflictError as error:
+                item = self.client.get_build_upload_file(file_id)
+                if self._file_state(item) in FINISHED_FILE_STATES or self._upload_moved_on(run):
+                    log.info("App Store Connect answered the commit with %s, but the file is %s: it was committed.",
+                             error.status, self._file_state(item))
+                elif self._file_state(item) != "FAILED":
+                    raise RemoteError(
+                        f"{error.message}",
+                        hint=f"The file is still {self._file_state(item) or 'AWAITING_UPLOAD'} on App Store Connect. "
+                        "The parts it acknowledged are kept: run again to commit once more (a part it did not get "
+                        "is sent again).",
+                    ) from None
+                return item
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _file_state(item: Resource | None) -> str | None:
