@@ -198,3 +198,23 @@ def test_the_private_key_never_shows(world: FlowWorld, client: AppStoreConnect) 
     outcome = ask(world, "next-build-number", BUNDLE_ID, "1.0", "--json", "-v")
     body = "".join(line for line in world.private_pem.splitlines() if "PRIVATE KEY" not in line)
     assert outcome.code == 0 and body[:40] not in outcome.output
+
+
+def test_the_readmes_docker_step_is_a_command_line_that_parses() -> None:
+    """The README's `uses: docker://...` step hands its `args` to the image's CLI: they must stay valid."""
+    import re
+    import shlex
+
+    import yaml
+
+    from publish.cli import parse
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    steps = []
+    for block in re.findall(r"^```yaml\n(.*?)^```", readme, re.S | re.M):
+        for job in (yaml.safe_load(block) or {}).get("jobs", {}).values() if "docker://" in block else ():
+            steps += [s for s in job.get("steps", []) if str(s.get("uses", "")).startswith("docker://")]
+    assert steps
+    for step in steps:
+        args = parse(shlex.split(step["with"]["args"]))
+        assert args.command == "next-build-number" and args.github_output
