@@ -5,8 +5,9 @@ H.13), how fast the binary went out, and how long the job sat waiting for Apple.
 
 - calls: the clients' own count (the runner's `_Clients.call_count`), status polls included;
 - bytes: the upload result's `bytes_sent` (what this run PUT; parts acknowledged by an earlier run are not sent
-  again and not counted; an upload that failed has no result, so the parts the storage acknowledged count), over the time the parts were in transfer (the upload's progress reporter start/finish),
-  so processing waits do not dilute the throughput;
+  again and not counted; an upload that failed has no result, so the parts the storage acknowledged count), over
+  the time the parts were in transfer (the upload's progress reporter, start to finish), so processing waits do not
+  dilute the throughput;
 - waiting: every sleep the run makes goes through a metered sleep, so the figure is the sum of the waits asked for
   (a fake sleep in tests is counted the same as a real one). The clients' sleeps are rate-limit waits (Retry-After)
   and retry backoffs; the steps' and the uploader's are status polls (processing, review states) and upload-part

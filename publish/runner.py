@@ -99,8 +99,8 @@ class _Clients:
             o = self._options
             key = resolve_api_key(o.flow, api_key_name, env=o.env, base_dir=o.flow.base_dir, redactor=o.redactor,
                                   mask=o.register_secret)
-            self._clients[api_key_name] = AppStoreConnect(key, base_url=o.base_url, sleep=self._sleep, dry_run=o.dry_run,
-                                                          on_call=o.on_call)
+            self._clients[api_key_name] = AppStoreConnect(key, base_url=o.base_url, sleep=self._sleep,
+                                                          dry_run=o.dry_run, on_call=o.on_call)
             self._clients[api_key_name].deadline = self._deadline
         return self._clients[api_key_name]
 
@@ -178,7 +178,8 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
         ipa=ipa, profile=profile, store=store, client_for=clients,
         uploader_for=_uploader_factory(options, store, meter),
         transporter_for=_transporter_factory(options), flow_dir=options.flow.base_dir, run=run_state,
-        clock=options.clock, sleep=meter.sleep(options.sleep, POLLS), poll_interval=options.poll_interval, dry_run=options.dry_run,
+        clock=options.clock, sleep=meter.sleep(options.sleep, POLLS), poll_interval=options.poll_interval,
+        dry_run=options.dry_run,
         warnings=result["warnings"], env=options.env, register_secret=options.redactor.add,
     )
     try:
