@@ -29,6 +29,7 @@ from publish.errors import InputError, PublishError
 from publish.ipa import IpaError, IpaInfo, inspect_ipa, run_preflight
 from publish.plan import choose_profile
 from publish.redact import Redactor
+from publish.run_report import POLLS, RETRIES, RunMeter
 from publish.secrets import resolve_api_key, resolve_apple_id
 from publish.spec import FlowSpec, ProfileSpec
 from publish.state import DATABASE_NAME, StateStore
@@ -87,8 +88,9 @@ def inspect(path: Path) -> IpaInfo:
 class _Clients:
     """One App Store Connect client per API key name, built on first use."""
 
-    def __init__(self, options: RunOptions) -> None:
+    def __init__(self, options: RunOptions, sleep: Callable[[float], None] | None = None) -> None:
         self._options = options
+        self._sleep = sleep or options.sleep
         self._clients: dict[str | None, AppStoreConnect] = {}
         self._deadline: float | None = None
 
@@ -97,8 +99,8 @@ class _Clients:
             o = self._options
             key = resolve_api_key(o.flow, api_key_name, env=o.env, base_dir=o.flow.base_dir, redactor=o.redactor,
                                   mask=o.register_secret)
-            self._clients[api_key_name] = AppStoreConnect(key, base_url=o.base_url, sleep=o.sleep, dry_run=o.dry_run,
-                                                          on_call=o.on_call)
+            self._clients[api_key_name] = AppStoreConnect(key, base_url=o.base_url, sleep=self._sleep,
+                                                          dry_run=o.dry_run, on_call=o.on_call)
             self._clients[api_key_name].deadline = self._deadline
         return self._clients[api_key_name]
 
@@ -126,16 +128,17 @@ class _Clients:
             client.close()
 
 
-def _uploader_factory(options: RunOptions, store: StateStore | None) -> Callable[[AppStoreConnect, Mapping], Any]:
+def _uploader_factory(options: RunOptions, store: StateStore | None,
+                      meter: RunMeter) -> Callable[[AppStoreConnect, Mapping], Any]:
     def make(client: AppStoreConnect, settings: Mapping[str, Any]) -> Any:
         from publish.steps.testflight import processing_timeout
         from publish.upload.engine import BuildUploader
-        from publish.upload.progress import ProgressReporter
 
         state_dir = store.state_dir if store is not None else options.state_dir
-        return BuildUploader(client, state_dir=state_dir, concurrency=options.concurrency, sleep=options.sleep,
-                             poll_interval=options.poll_interval, processing_timeout=processing_timeout(settings),
-                             progress=ProgressReporter(options.progress_stream))
+        return meter.uploader(BuildUploader(
+            client, state_dir=state_dir, concurrency=options.concurrency, sleep=meter.sleep(options.sleep, POLLS),
+            poll_interval=options.poll_interval, processing_timeout=processing_timeout(settings),
+            progress=meter.progress(options.progress_stream)))
     return make
 
 
@@ -168,12 +171,15 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
 
     steps = [(spec, get_step(spec.step)) for spec in profile.flow]
     store = _open_store(options)
-    clients = _Clients(options)
+    meter = RunMeter()  # the run report: calls, bytes, waits, as they happen
+    clients = _Clients(options, sleep=meter.sleep(options.sleep, RETRIES))
     run_state = RunState()
     ctx = StepContext(
-        ipa=ipa, profile=profile, store=store, client_for=clients, uploader_for=_uploader_factory(options, store),
+        ipa=ipa, profile=profile, store=store, client_for=clients,
+        uploader_for=_uploader_factory(options, store, meter),
         transporter_for=_transporter_factory(options), flow_dir=options.flow.base_dir, run=run_state,
-        clock=options.clock, sleep=options.sleep, poll_interval=options.poll_interval, dry_run=options.dry_run,
+        clock=options.clock, sleep=meter.sleep(options.sleep, POLLS), poll_interval=options.poll_interval,
+        dry_run=options.dry_run,
         warnings=result["warnings"], env=options.env, register_secret=options.redactor.add,
     )
     try:
@@ -193,7 +199,7 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
             entry = _run_step(ctx, options, store, spec, step, hash_, total=len(steps))
             result["steps"].append(entry)
             if entry["status"] == "failed":
-                _finish(result, ctx, started, clients, "failed")
+                _finish(result, ctx, started, clients, "failed", meter)
                 for later, _ in steps[position + 1:]:
                     result["steps"].append({"index": later.index, "name": later.step, "status": "not_run",
                                             "duration_s": 0.0, "message": "not run: an earlier step failed",
@@ -209,7 +215,7 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
                     exit_code=getattr(error, "exit_code", 1),
                     result=options.redactor.redact_obj(result),  # type: ignore[arg-type]
                 ) from error
-        _finish(result, ctx, started, clients, "succeeded")
+        _finish(result, ctx, started, clients, "succeeded", meter)
         return options.redactor.redact_obj(result)  # type: ignore[return-value]
     finally:
         clients.close()
@@ -341,7 +347,8 @@ def _run_step(ctx: StepContext, options: RunOptions, store: StateStore | None, s
     return entry
 
 
-def _finish(result: dict[str, Any], ctx: StepContext, started: float, clients: _Clients, status: str) -> None:
+def _finish(result: dict[str, Any], ctx: StepContext, started: float, clients: _Clients, status: str,
+            meter: RunMeter) -> None:
     ids = {k: v for k, v in ctx.run.ids().items() if not str(v).startswith("dry-run-")}
     result["status"] = status
     result["app_name"] = ctx.run.app_name or result["app_name"]
@@ -356,6 +363,7 @@ def _finish(result: dict[str, Any], ctx: StepContext, started: float, clients: _
     result["links"] = links(ids, ctx.ipa.platform)
     result["api_calls"] = clients.call_count
     result["duration_s"] = round(time.monotonic() - started, 3)
+    result["report"] = meter.report(api_calls=clients.call_count)
 
 
 def links(ids: Mapping[str, str | None], platform: str = "IOS") -> dict[str, str]:

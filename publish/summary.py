@@ -58,6 +58,49 @@ def _duration(seconds: Any) -> str:
     return f"{minutes} min {secs:02d} s"
 
 
+def _bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{int(n)} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""  # unreachable
+
+
+def _transfer_time(seconds: Any) -> str:
+    """Loopback and small binaries go out in milliseconds; "0.0 s" would say nothing."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        return ""
+    return f"{value * 1000:.0f} ms" if value < 1 else _duration(value)
+
+
+def report_lines(result: Mapping[str, Any]) -> list[str]:
+    """The run report (calls, upload, waiting for Apple) as short phrases; none when the result has no report."""
+    report = result.get("report")
+    if not isinstance(report, Mapping):
+        return []
+    calls = int(report.get("api_calls") or 0)
+    lines = [f"{calls} App Store Connect API call{'s' if calls != 1 else ''}"]
+    sent = int(report.get("bytes_sent") or 0)
+    if sent:
+        rate = report.get("throughput_bytes_per_s")
+        speed = f" ({_bytes(float(rate))}/s)" if rate else ""
+        lines.append(f"{_bytes(sent)} sent in {_transfer_time(report.get('transfer_s'))}{speed}")
+    elif report.get("uploads"):
+        lines.append("nothing to send (the binary was already uploaded)")
+    waiting = report.get("waiting") or {}
+    total = float(report.get("waiting_s") or 0)
+    detail = ""
+    if total:
+        parts = [f"status polls {_duration(waiting.get('polls_s'))}"]
+        if waiting.get("rate_limits_and_retries_s"):
+            parts.append(f"rate limits and retries {_duration(waiting.get('rate_limits_and_retries_s'))}")
+        detail = f" ({', '.join(parts)})"
+    lines.append(f"{_duration(total)} waiting for Apple{detail}")
+    return lines
+
+
 def render_markdown(result: Mapping[str, Any]) -> str:
     """A job summary: app, bundle ID, version and build, a table of steps, warnings, and links."""
     status = result.get("status") or "unknown"
@@ -96,6 +139,9 @@ def render_markdown(result: Mapping[str, Any]) -> str:
         lines += [f"**{where}:**", "", f"{FENCE}text", message, FENCE, ""]
         if error.get("hint"):
             lines += [f"How to fix: {_cell(error.get('hint'))}", ""]
+    report = report_lines(result)
+    if report:
+        lines += ["**Run report:** " + " · ".join(_cell(line) for line in report), ""]
     warnings = result.get("warnings") or []
     if warnings:
         lines += ["**Warnings**", ""] + [f"- {_cell(w)}" for w in warnings] + [""]
@@ -121,6 +167,9 @@ def render_text(result: Mapping[str, Any]) -> str:
     for name, url in (result.get("links") or {}).items():
         if name in ("build", "app_store_version", "app"):
             lines.append(f"  {_LINK_TITLES.get(name, name)}: {url}")
+    report = report_lines(result)
+    if report:
+        lines.append("  " + "; ".join(report))
     if result.get("warnings"):
         lines.append(f"  {len(result['warnings'])} warning(s): see above")
     return "\n".join(lines)

@@ -24,6 +24,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("profiles", "profiles", "the flow's publish profiles with their latest version"),
     Command("versions", "versions", "the versions handled (and, with --remote, App Store Connect's builds)"),
     Command("show", "show", "everything known about one version"),
+    Command("next-build-number", "build_numbers",
+            "the next free build number (CFBundleVersion) of a version, from App Store Connect"),
+    Command("latest-build-number", "build_numbers", "the highest build number App Store Connect holds for a version"),
     Command("history", "history", "the log of past actions, newest first"),
     Command("mark-rc", "mark_rc", "mark a version as release candidate"),
     Command("unmark-rc", "mark_rc", "remove the release-candidate mark"),
@@ -80,6 +83,15 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     "show": (
         ("appstore-publish show 1.2.3", "the latest build of 1.2.3"),
         ("appstore-publish show '1.2.3 (45)' --profile com.example.app --json", "one build, as JSON"),
+    ),
+    "next-build-number": (
+        ("appstore-publish next-build-number com.example.app 1.2.3", "the number to stamp, alone on stdout"),
+        ("appstore-publish next-build-number com.example.app --flow publish.yml --json", "whole app; JSON"),
+        ("appstore-publish next-build-number com.example.app 1.2.3 --github-output", "as step outputs"),
+    ),
+    "latest-build-number": (
+        ("appstore-publish latest-build-number com.example.app 1.2.3", "the highest one in App Store Connect"),
+        ("appstore-publish latest-build-number com.example.app --platform MAC_OS --json", "macOS, as JSON"),
     ),
     "history": (
         ("appstore-publish history", "the last entries, newest first"),
