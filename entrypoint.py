@@ -24,7 +24,8 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from publish.cli import COMMAND_MODULES, CliContext, main as cli_main
+from publish.cli import CliContext, main as cli_main
+from publish.commands import COMMANDS
 from publish.errors import InputError, PublishError
 from publish.action_inputs import (  # noqa: F401 - read_flag, one_step_flow ... are this module's API too
     CREDENTIAL_INPUTS,
@@ -338,7 +339,7 @@ def workspace_directory(environ: Mapping[str, str]) -> str:
 
 
 def cli_commands() -> set[str]:
-    return {name.replace("_", "-") for name in COMMAND_MODULES} | {"unmark-rc", "help"}
+    return {command.name for command in COMMANDS} | {"help"}
 
 
 def main(argv: Sequence[str], environ: MutableMapping[str, str]) -> int:

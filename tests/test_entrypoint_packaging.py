@@ -75,3 +75,12 @@ def test_lock_is_compiled_by_pip_tools_from_requirements_in_which_equals_pyproje
                                                         r"\s+# via -r requirements\.in", lock, re.M)}
     assert direct == {normalise(re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0]) for r in wanted}
     assert "requirements.lock" in (REPO / "Dockerfile").read_text()
+
+
+def test_the_image_passes_every_cli_command_to_the_cli_not_to_a_program_of_that_name() -> None:
+    import entrypoint
+    from publish.commands import COMMANDS
+
+    names = entrypoint.cli_commands()
+    assert {c.name for c in COMMANDS} <= names
+    assert {"next-build-number", "latest-build-number", "mark-rc", "unmark-rc", "validate"} <= names
