@@ -76,7 +76,7 @@ def test_info_of_a_pkg_text_and_json_valid_against_the_pkg_schema(world: FlowWor
 
     text = world.cli(["info", str(pkg)])
     assert text.code == 0, text.output
-    assert "MAC_OS" in text.stdout and "Mac App Store (3rd Party Mac Developer Installer)" in text.stdout
+    assert "MAC_OS" in text.stdout and "installer       Mac App Store  3rd Party Mac Developer Installer: " in text.stdout
     assert "installs to /Applications/FlowApp.app" in text.stdout
 
     # by content, not by name: the same package named .ipa is still a package
@@ -237,3 +237,52 @@ def test_simulator_processes_a_mac_build_valid_or_90054(sandbox, api: Api, tmp_p
     assert wrong_uti.status_code == 409
     builds = api.get("/v1/builds", **{"filter[app]": app_id}).json()["data"]
     assert [b["attributes"]["version"] for b in builds] == ["1"]
+
+
+def test_engine_sends_a_mac_build_as_an_installer_package_by_default(world: FlowWorld) -> None:
+    """A caller that names only the platform still gets the uti App Store Connect wants for it."""
+    from publish.asc.auth import ApiKey
+    from publish.asc.client import AppStoreConnect
+    from publish.secrets import normalize_private_key
+    from publish.upload.engine import BuildUploader
+
+    key = ApiKey(key_id="FLOWKEY123", issuer_id="69a6de70-03db-47e3-e053-5b8c7c11a4d1",
+                 private_key_pem=normalize_private_key(world.private_pem))
+    client = AppStoreConnect(key, base_url=world.server.url, sleep=lambda s: None)
+    uploader = BuildUploader(client, state_dir=world.state_dir, poll_interval=0.0, sleep=lambda s: None)
+    result = uploader.upload(_pkg(world, "4"), app_id=world.app_id, bundle_id=BUNDLE_ID, version="1.0.0",
+                             build_number="4", platform="MAC_OS")
+    assert result.build_id and result.processing_state == "VALID"
+    assert [f.attributes["uti"] for f in world.records("buildUploadFiles")] == ["com.apple.pkg"]
+
+
+# -- the action's entrypoint -----------------------------------------------------------------------------------
+
+
+def test_a_pkg_through_the_action_entrypoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_entrypoint import entrypoint, github_env, parse_outputs, run_action
+
+    from publish.sandbox.demo import make_api_key
+    from publish.sandbox.server import SandboxServer
+
+    private_pem, public_pem = make_api_key()
+    real_main = entrypoint.cli_main
+    monkeypatch.setattr(entrypoint, "cli_main", lambda argv, ctx: real_main([*argv, "--poll-interval", "0.01"], ctx=ctx))
+    good = build_pkg(tmp_path / "Mac.pkg", bundle_id="com.example.mac", build_number="3")
+    bad = build_pkg(tmp_path / "DevId.pkg", bundle_id="com.example.mac", build_number="4",
+                    installer_certificate="developer_id")
+    with SandboxServer(processing_polls=1) as server:
+        server.register_key("KEY123ABCD", "issuer-1", public_pem)
+        server.add_app("com.example.mac", "Mac Example")
+        inputs = {"api-key-id": "KEY123ABCD", "api-issuer-id": "issuer-1", "api-private-key": private_pem,
+                  "api-base-url": server.url, "state-dir": str(tmp_path / "state")}
+        code, _out, err = run_action(github_env(tmp_path, ipa=str(good), **inputs))
+        assert code == 0, err
+        outputs = parse_outputs((tmp_path / "output").read_text())
+        assert outputs["status"] == "succeeded" and outputs["build-id"] and outputs["build-number"] == "3"
+        [upload] = server.store.all("buildUploads")
+        assert upload.attributes["platform"] == "MAC_OS"
+
+        code, _out, err = run_action(github_env(tmp_path, ipa=str(bad), **inputs))
+        assert code == 2 and "pkg.signed_developer_id" in err and "Traceback" not in err
+        assert len(list(server.store.all("buildUploads"))) == 1  # nothing sent for the refused package

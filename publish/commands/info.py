@@ -102,7 +102,7 @@ def _run_pkg(args: argparse.Namespace, ctx: Any, info: PkgInfo) -> int:
 
 
 SIGNATURE_LABELS = {
-    "mac_app_store": "Mac App Store (3rd Party Mac Developer Installer)",
+    "mac_app_store": "Mac App Store",
     "developer_id": "Developer ID Installer (outside the Mac App Store)",
     "development": "development certificate",
     "other": "a certificate of no installer kind",
