@@ -76,7 +76,8 @@ def test_info_of_a_pkg_text_and_json_valid_against_the_pkg_schema(world: FlowWor
 
     text = world.cli(["info", str(pkg)])
     assert text.code == 0, text.output
-    assert "MAC_OS" in text.stdout and "installer       Mac App Store  3rd Party Mac Developer Installer: " in text.stdout
+    assert "MAC_OS" in text.stdout
+    assert "installer       Mac App Store  3rd Party Mac Developer Installer: " in text.stdout
     assert "installs to /Applications/FlowApp.app" in text.stdout
 
     # by content, not by name: the same package named .ipa is still a package
@@ -149,9 +150,9 @@ def test_run_a_pkg_to_testflight_and_the_app_store(world: FlowWorld) -> None:
     assert "macos" in json.dumps(out.result.get("links", {}))
 
 
-@pytest.mark.parametrize("defect, finding", [("not_a_xar", "zip archive"), ("developer_id_signed", "pkg.signed_developer_id"),
-                                             ("unsigned", "pkg.unsigned"), ("development_signed", "pkg.signed_development"),
-                                             ("component_package", "pkg.component_package")])
+@pytest.mark.parametrize("defect, finding", [
+    ("not_a_xar", "zip archive"), ("developer_id_signed", "pkg.signed_developer_id"), ("unsigned", "pkg.unsigned"),
+    ("development_signed", "pkg.signed_development"), ("component_package", "pkg.component_package")])
 def test_bad_pkg_is_refused_before_any_remote_call(world: FlowWorld, defect: str, finding: str) -> None:
     out = world.run_counted(world.flow(TESTFLIGHT), _defect(world, defect))
     assert out.code == 2, out.output
@@ -267,7 +268,8 @@ def test_a_pkg_through_the_action_entrypoint(tmp_path: Path, monkeypatch: pytest
 
     private_pem, public_pem = make_api_key()
     real_main = entrypoint.cli_main
-    monkeypatch.setattr(entrypoint, "cli_main", lambda argv, ctx: real_main([*argv, "--poll-interval", "0.01"], ctx=ctx))
+    monkeypatch.setattr(entrypoint, "cli_main",
+                        lambda argv, ctx: real_main([*argv, "--poll-interval", "0.01"], ctx=ctx))
     good = build_pkg(tmp_path / "Mac.pkg", bundle_id="com.example.mac", build_number="3")
     bad = build_pkg(tmp_path / "DevId.pkg", bundle_id="com.example.mac", build_number="4",
                     installer_certificate="developer_id")
@@ -286,3 +288,53 @@ def test_a_pkg_through_the_action_entrypoint(tmp_path: Path, monkeypatch: pytest
         code, _out, err = run_action(github_env(tmp_path, ipa=str(bad), **inputs))
         assert code == 2 and "pkg.signed_developer_id" in err and "Traceback" not in err
         assert len(list(server.store.all("buildUploads"))) == 1  # nothing sent for the refused package
+
+
+def _hand_made(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "hand.pkg"
+    path.write_bytes(data)
+    return path
+
+
+def test_simulator_reads_a_hand_made_package_not_only_the_generators(tmp_path: Path) -> None:
+    from pkg_xar_writer import app_payload, component_pkg
+
+    app = read_uploaded_pkg(_hand_made(tmp_path, component_pkg(app_payload())))
+    assert (app.bundle_id, app.short_version, app.build_version, app.minimum_os) == ("com.example.hand", "2.0", "7",
+                                                                                       "13.0")
+
+
+def _hand_app(info_plist: bytes | None = None) -> list[bytes]:
+    from pkg_xar_writer import INFO_PLIST, odc
+
+    return [odc("./Hand.app", mode=0o40755), odc("./Hand.app/Contents/Info.plist", info_plist or INFO_PLIST)]
+
+
+def test_simulator_reader_refuses_hostile_packages_cleanly(tmp_path: Path) -> None:
+    """Each lie is a processing failure (90023 / 90168), never an exception of another kind or unbounded work."""
+    from pkg_xar_writer import INFO_PLIST, app_payload, component_pkg, file_xml, gzip_bytes, odc, odc_archive, xar
+
+    dtd = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+           b"<xar><toc>&b;</toc></xar>")
+    payload = app_payload()
+    cases = {
+        "a DTD in the TOC": (xar("", toc_document=dtd), "ITMS-90023"),
+        "a TOC declared larger than any": (xar("", declared_size=1 << 40), "ITMS-90023"),
+        "a TOC shorter than declared": (xar("", declared_size=10_000), "ITMS-90023"),
+        "a Payload outside the file": (xar(file_xml("Payload", offset=10_000_000, length=len(payload)), payload),
+                                       "ITMS-90023"),
+        "a cpio entry longer than the payload": (component_pkg(gzip_bytes(odc("./Hand.app/Contents/Info.plist",
+                                                                             b"<plist/>", size=1 << 30))),
+                                                 "ITMS-90023"),
+        "a cpio name longer than any": (component_pkg(gzip_bytes(odc_archive(odc("./" + "x" * 5000),
+                                                                             *_hand_app()))), "ITMS-90023"),
+        "a payload that is no cpio": (component_pkg(gzip_bytes(b"garbage" * 100)), "ITMS-90023"),
+        "a package without an app": (component_pkg(gzip_bytes(odc_archive(odc("./README", b"hi")))), "ITMS-90168"),
+        "an Info.plist larger than any": (component_pkg(gzip_bytes(odc_archive(*_hand_app(
+            INFO_PLIST.replace(b"</dict>", b"<key>Pad</key><string>" + b"x" * (3 << 20) + b"</string></dict>"))))),
+            "ITMS-90023"),
+    }
+    for what, (data, code) in cases.items():
+        with pytest.raises(ProcessingFailure) as failure:
+            read_uploaded_pkg(_hand_made(tmp_path, data))
+        assert failure.value.code == code, what

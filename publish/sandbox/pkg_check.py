@@ -30,11 +30,6 @@ _CHUNK = 256 * 1024
 _HEADER = struct.Struct(">4sHHQQI")
 
 
-def looks_like_xar(path: Path) -> bool:
-    with open(path, "rb") as file:
-        return file.read(4) == XAR_MAGIC
-
-
 def read_uploaded_pkg(path: Path) -> UploadedApp:
     try:
         with open(path, "rb") as file:
@@ -81,7 +76,7 @@ def _payloads(file: BinaryIO, file_size: int) -> list[tuple[int, int, str]]:
         raise ValueError("no <toc> element")
     found = []
     for name, element in _files(root, ""):
-        if name not in ("Payload",) and not (name.endswith("/Payload") and name.count("/") == 1):
+        if name != "Payload" and not (name.endswith("/Payload") and name.count("/") == 1):
             continue
         data = element.find("data")
         if data is None:
