@@ -176,10 +176,11 @@ class ActionRun:
         if sandbox_data:
             base_url = self.start_simulator(sandbox_data)
         if not flow:
-            from publish.ipa import IpaError, inspect_ipa
+            from publish.ipa import IpaError
+            from publish.ipa.binary import inspect_binary  # an .ipa or a macOS .pkg, by content
 
             try:
-                bundle_id = inspect_ipa(ipa).bundle_id
+                bundle_id = inspect_binary(ipa).bundle_id
             except IpaError as exc:
                 raise InputError(exc.message, hint=exc.hint) from None
             generated_flow = result_path.parent / "flow.yaml"  # holds env references only, no secret

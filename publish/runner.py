@@ -26,7 +26,8 @@ from typing import Any
 from publish.asc import AppStoreConnect
 from publish.asc.transport import DEFAULT_BASE_URL
 from publish.errors import InputError, PublishError
-from publish.ipa import IpaError, IpaInfo, inspect_ipa, run_preflight
+from publish.ipa import IpaError
+from publish.ipa.binary import BinaryInfo, binary_kind, inspect_binary, run_binary_preflight
 from publish.plan import choose_profile
 from publish.redact import Redactor
 from publish.run_report import POLLS, RETRIES, RunMeter
@@ -78,9 +79,10 @@ def flow_hash(profile: ProfileSpec) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def inspect(path: Path) -> IpaInfo:
+def inspect(path: Path) -> BinaryInfo:
+    """The .ipa or .pkg (told apart by content) the flow publishes: IpaInfo or PkgInfo, which the steps read alike."""
     try:
-        return inspect_ipa(path)
+        return inspect_binary(path)
     except IpaError as exc:
         raise InputError(str(exc)) from None
 
@@ -164,7 +166,7 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
     started = time.monotonic()
     ipa = inspect(options.ipa_path)
     profile = choose_profile(options.flow, ipa.bundle_id, options.profile)
-    warnings = _preflight(options.ipa_path, profile)
+    warnings = _preflight(options.ipa_path, profile, binary_kind(ipa))
     result = _new_result(options, ipa, profile, warnings)
     if not profile.flow:
         raise InputError(f"profile {profile.bundle_id} has no steps", hint="add steps under its `flow:`")
@@ -190,7 +192,7 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
             _preload(run_state, store, ipa.fingerprint)
             if profile.keep_binaries and store.artifact_path(ipa.fingerprint) is None:
                 sha256 = store.keep_binary(ipa.fingerprint, ipa.path)
-                log.info("kept a copy of the IPA in the state directory (sha256 %s)", sha256[:12])
+                log.info("kept a copy of the %s in the state directory (sha256 %s)", binary_kind(ipa), sha256[:12])
         log.info("%s %s (%s) [%s]: %d step%s%s", ipa.display_name, ipa.version, ipa.build_number, ipa.bundle_id,
                  len(steps), "s" if len(steps) != 1 else "", " (dry run: nothing is sent)" if options.dry_run else "")
         hash_ = flow_hash(profile)
@@ -223,8 +225,10 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
             store.close()
 
 
-def _preflight(path: Path, profile: ProfileSpec) -> list[str]:
-    findings = run_preflight(path, expected_bundle_id=profile.bundle_id)
+def _preflight(path: Path, profile: ProfileSpec, kind: str = "IPA") -> list[str]:
+    # A Mac package without a provisioning profile uploads, but cannot be used in TestFlight: an error only then.
+    findings = run_binary_preflight(path, expected_bundle_id=profile.bundle_id,
+                                    for_testflight=any(s.step == "send_to_testflight" for s in profile.flow))
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f"{f.message}" for f in findings if f.severity != "error"]
     for warning in warnings:
@@ -232,7 +236,7 @@ def _preflight(path: Path, profile: ProfileSpec) -> list[str]:
     if errors:
         listing = "\n".join(f"  - [{f.id}] {f.message}" for f in errors)
         raise InputError(
-            f"the IPA {path} would be refused by App Store Connect ({len(errors)} problem"
+            f"the {kind} {path} would be refused by App Store Connect ({len(errors)} problem"
             f"{'s' if len(errors) > 1 else ''}); nothing was sent:\n{listing}",
             hint="fix the build (see each problem above), then run again; `appstore-publish check IPA` re-checks it",
         )
@@ -252,7 +256,7 @@ def _preload(run_state: RunState, store: StateStore, fingerprint: str) -> None:
     run_state.merge({k: remote.get(k) for k in ("app_id", "build_id")})
 
 
-def _new_result(options: RunOptions, ipa: IpaInfo, profile: ProfileSpec, warnings: list[str]) -> dict[str, Any]:
+def _new_result(options: RunOptions, ipa: BinaryInfo, profile: ProfileSpec, warnings: list[str]) -> dict[str, Any]:
     return {
         "format_version": RESULT_FORMAT_VERSION,
         "status": "running",

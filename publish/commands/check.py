@@ -1,4 +1,4 @@
-"""`appstore-publish check IPA`: the pre-flight checks an upload runs, on their own."""
+"""`appstore-publish check IPA`: the pre-flight checks an upload runs, on their own (an .ipa or a macOS .pkg)."""
 
 from __future__ import annotations
 
@@ -12,22 +12,25 @@ from publish.commands._arguments import local_path
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "check",
-        help="check that an .ipa would be accepted by App Store Connect",
+        help="check that an .ipa or a macOS .pkg would be accepted by App Store Connect",
         description="Run the pre-flight checks (layout, Info.plist, version format, signing, provisioning profile, "
-        "extensions) that every upload runs before sending a byte. Exit 2 if any error is found, 0 otherwise "
+        "extensions; for a .pkg: package kind, installer signature) that every upload runs before sending a byte. Exit 2 if any error is found, 0 otherwise "
         "(warnings are printed but do not fail).",
     )
-    parser.add_argument("ipa", metavar="IPA", type=local_path, help="path to the .ipa file")
+    parser.add_argument("ipa", metavar="IPA", type=local_path, help="path to the .ipa (or .pkg) file")
     parser.add_argument("--bundle-id", metavar="ID", help="fail unless the IPA's bundle ID is ID")
+    parser.add_argument("--for-testflight", action="store_true",
+                        help="the build is meant for TestFlight: what only TestFlight refuses (a .pkg without a "
+                        "provisioning profile) is an error")
     parser.add_argument("--json", action="store_true",
                         help="print JSON (the check_report in schemas/ipa-info.schema.json)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
-    from publish.ipa import run_preflight  # noqa: PLC0415 - heavy; `--help` stays fast
+    from publish.ipa.binary import run_binary_preflight  # noqa: PLC0415 - heavy; `--help` stays fast
 
-    findings = run_preflight(args.ipa, expected_bundle_id=args.bundle_id)
+    findings = run_binary_preflight(args.ipa, expected_bundle_id=args.bundle_id, for_testflight=args.for_testflight)
     errors = [f for f in findings if f.severity == "error"]
     warnings = [f for f in findings if f.severity == "warning"]
     if args.json:

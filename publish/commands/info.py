@@ -1,4 +1,4 @@
-"""`appstore-publish info IPA`: what is inside an IPA (App Information), without extracting it."""
+"""`appstore-publish info IPA`: what is inside an IPA or a macOS .pkg (App Information), without extracting it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from publish.commands._arguments import local_path, output_path
 from publish.errors import InputError
 if TYPE_CHECKING:
     from publish.ipa import IpaInfo
+    from publish.ipa.binary import BinaryInfo
+    from publish.ipa.pkg_model import PkgInfo
 
 PROFILE_TYPE_LABELS = {
     "app-store": "App Store",
@@ -28,24 +30,27 @@ def _output_file(text: str) -> Path:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "info",
-        help="show what is inside an .ipa",
+        help="show what is inside an .ipa or a macOS .pkg",
         description="Show an IPA's app information — bundle ID, version, build, platform, icons, app extensions and "
-        "watch app, provisioning profile and signing — reading only the zip directory and a few small files.",
+        "watch app, provisioning profile and signing — reading only the zip directory and a few small files. A macOS "
+        "installer package (.pkg, told apart by its content) shows its app, installer signature and profile.",
     )
-    parser.add_argument("ipa", metavar="IPA", type=local_path, help="path to the .ipa file")
+    parser.add_argument("ipa", metavar="IPA", type=local_path, help="path to the .ipa (or .pkg) file")
     parser.add_argument("--json", action="store_true",
-                        help="print JSON (documented by schemas/ipa-info.schema.json)")
+                        help="print JSON (documented by schemas/ipa-info.schema.json, for a .pkg by "
+                        "schemas/pkg-info.schema.json)")
     parser.add_argument("--icon-out", metavar="FILE", type=_output_file,
                         help="write the largest app icon PNG to FILE (byte for byte: Xcode's crushed 'CgBI' PNGs stay as they are)")
     parser.set_defaults(handler=run)
 
 
-def inspect_or_fail(path: str) -> IpaInfo:
-    """inspect_ipa, with its IpaError turned into the CLI's InputError (exit 2)."""
-    from publish.ipa import IpaError, inspect_ipa  # noqa: PLC0415 - heavy; `--help` stays fast
+def inspect_or_fail(path: str) -> BinaryInfo:
+    """inspect_binary (an .ipa or a .pkg), with its IpaError turned into the CLI's InputError (exit 2)."""
+    from publish.ipa import IpaError  # noqa: PLC0415 - heavy; `--help` stays fast
+    from publish.ipa.binary import inspect_binary  # noqa: PLC0415
 
     try:
-        return inspect_ipa(path)
+        return inspect_binary(path)
     except IpaError as exc:
         raise InputError(exc.message, hint=exc.hint) from None
 
@@ -53,7 +58,11 @@ def inspect_or_fail(path: str) -> IpaInfo:
 def run(args: argparse.Namespace, ctx: Any) -> int:
     from publish.ipa import IpaError, extract_icon  # noqa: PLC0415 - heavy; `--help` stays fast
 
+    from publish.ipa.pkg_model import PkgInfo  # noqa: PLC0415
+
     info = inspect_or_fail(args.ipa)
+    if isinstance(info, PkgInfo):
+        return _run_pkg(args, ctx, info)
     document = info.to_json()
     icon_line = None
     if args.icon_out is not None:
@@ -81,6 +90,58 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     if icon_line:
         ctx.print(icon_line)
     return 0
+
+
+def _run_pkg(args: argparse.Namespace, ctx: Any, info: PkgInfo) -> int:
+    if args.icon_out is not None:
+        raise InputError(f"{args.ipa} is a macOS installer package; --icon-out extracts PNG icons from IPAs only.",
+                         hint=f"Omit --icon-out; the app's icon files are {', '.join(info.icon_files) or 'none'} "
+                         f"in {info.app_path}/Contents/Resources/.")
+    ctx.print(json.dumps(info.to_json(), indent=2) if args.json else format_pkg_info(info))
+    return 0
+
+
+SIGNATURE_LABELS = {
+    "mac_app_store": "Mac App Store",
+    "developer_id": "Developer ID Installer (outside the Mac App Store)",
+    "development": "development certificate",
+    "other": "a certificate of no installer kind",
+    "unsigned": "unsigned",
+}
+
+
+def format_pkg_info(info: PkgInfo, *, now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    signature = info.signature
+    kind = "product archive" if info.kind == "product_archive" else "component package"
+    rows: list[tuple[str, str]] = [
+        ("bundle ID", info.bundle_id),
+        ("version", f"{info.version} (build {info.build_number})"),
+        ("platform", f"{info.platform}  minimum OS: {info.minimum_os or '?'}  category: {info.category or 'none'}"),
+        ("file", f"{info.path}  {_size(info.file_size)}, {kind}, payload {info.payload_format}"),
+        ("fingerprint", info.fingerprint),
+        ("app", f"{info.app_path}" + (f"  (installs to {info.installed_path})" if info.installed_path else "")),
+        ("code signature", "yes" if info.has_code_signature else "no (Contents/_CodeSignature/CodeResources missing)"),
+        ("encryption", {True: "uses non-exempt encryption", False: "no non-exempt encryption",
+                        None: "not declared (ITSAppUsesNonExemptEncryption)"}[info.uses_non_exempt_encryption]),
+        ("icons", ", ".join(info.icon_files) or "none"),
+        ("installer", SIGNATURE_LABELS.get(signature.type, signature.type)
+         + (f"  {signature.common_name}" if signature.common_name else "")
+         + ("" if signature.not_valid_after is None else
+            f"  (expires {signature.not_valid_after:%Y-%m-%d}{' EXPIRED' if signature.is_expired(now) else ''})")),
+    ]
+    profile = info.profile
+    if profile is None:
+        rows.append(("profile", "none (no Contents/embedded.provisionprofile)"))
+    else:
+        expires = profile.expiration_date
+        state = " EXPIRED" if expires is not None and profile.is_expired(now) else ""
+        rows.append(("profile", f"{profile.name}  [{profile.type}]"))
+        rows.append(("", f"team {profile.team_name} ({profile.team_id}), app ID {profile.app_id}"))
+        rows.append(("", f"expires {expires:%Y-%m-%d}{state}, UUID {profile.uuid}" if expires else f"UUID {profile.uuid}"))
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{info.display_name} {info.version} ({info.build_number})", ""]
+    return "\n".join(lines + [f"  {key.ljust(width)}  {value}" for key, value in rows])
 
 
 def format_info(info: IpaInfo, *, now: datetime | None = None) -> str:

@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "would run with their effective settings (defaults filled in). Nothing is sent to App Store Connect.",
     )
     parser.add_argument("flow", metavar="FLOW", type=local_path, help="the publish-flow YAML file")
-    parser.add_argument("--ipa", required=True, metavar="IPA", type=local_path, help="the .ipa to publish")
+    parser.add_argument("--ipa", required=True, metavar="IPA", type=local_path,
+                        help="the .ipa (or macOS .pkg) to publish")
     parser.add_argument("--profile", metavar="BUNDLE_ID",
                         help="use this profile (bundle ID or name) instead of the one matching the IPA")
     parser.add_argument("--check-secrets", action="store_true",
@@ -38,10 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _inspect(path: str):
-    from publish.ipa import IpaError, inspect_ipa  # noqa: PLC0415 - heavy; `--help` stays fast
+    from publish.ipa import IpaError  # noqa: PLC0415 - heavy; `--help` stays fast
+    from publish.ipa.binary import inspect_binary  # noqa: PLC0415
 
     try:
-        return inspect_ipa(path)
+        return inspect_binary(path)
     except IpaError as exc:
         raise InputError(exc.message, hint=exc.hint) from None
 
@@ -58,7 +60,7 @@ def _encryption_note(step: StepSpec, settings: dict[str, Any], from_plist: bool 
 
 
 def run(args: argparse.Namespace, ctx) -> int:
-    from publish.ipa import run_preflight  # noqa: PLC0415 - heavy; `--help` stays fast
+    from publish.ipa.binary import binary_kind, run_binary_preflight  # noqa: PLC0415 - heavy; `--help` stays fast
     from publish.plan import choose_profile, effective_settings  # noqa: PLC0415
     from publish.secrets import describe_credentials  # noqa: PLC0415
     from publish.spec import load_flow  # noqa: PLC0415
@@ -68,8 +70,9 @@ def run(args: argparse.Namespace, ctx) -> int:
     profile = choose_profile(flow, info.bundle_id, args.profile)
     warnings: list[str] = []
     if profile.bundle_id != info.bundle_id:
-        warnings.append(f"the IPA's bundle ID is {info.bundle_id}, but the chosen profile is for {profile.bundle_id}")
-    findings = run_preflight(args.ipa, expected_bundle_id=profile.bundle_id)
+        warnings.append(f"the {binary_kind(info)}'s bundle ID is {info.bundle_id}, but the chosen profile is for {profile.bundle_id}")
+    findings = run_binary_preflight(args.ipa, expected_bundle_id=profile.bundle_id,
+                                    for_testflight=any(s.step == "send_to_testflight" for s in profile.flow))
     for finding in findings:
         if finding.severity == "error":
             warnings.append(f"pre-flight: {finding.message}")
@@ -121,6 +124,7 @@ def run(args: argparse.Namespace, ctx) -> int:
             "platform": info.platform,
             "file_size": info.file_size,
             "fingerprint": info.fingerprint,
+            "kind": binary_kind(info),
         },
         "profile": {"bundle_id": profile.bundle_id, "name": profile.name, "keep_binaries": profile.keep_binaries,
                     "matched_by": "override" if args.profile else "bundle_id"},
@@ -146,7 +150,7 @@ def _render(value: Any) -> str:
 def _print_plan(ctx, plan: dict[str, Any]) -> None:
     ipa, profile = plan["ipa"], plan["profile"]
     size_mb = ipa["file_size"] / 1_000_000
-    ctx.print(f"IPA {ipa['path']}")
+    ctx.print(f"{ipa.get('kind', 'IPA')} {ipa['path']}")
     ctx.print(f"  {ipa['display_name'] or ipa['bundle_id']} ({ipa['bundle_id']}) version {ipa['version']} "
               f"build {ipa['build_number']}, {ipa['platform']}, {size_mb:.1f} MB")
     how = "chosen with --profile" if profile["matched_by"] == "override" else "matched by bundle ID"

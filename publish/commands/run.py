@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the same settings are skipped; a failing step stops the flow (exit 1, or 2 for bad input).",
     )
     parser.add_argument("flow", metavar="FLOW", type=local_path, help="the publish flow file (YAML)")
-    parser.add_argument("--ipa", required=True, metavar="IPA", type=local_path, help="the .ipa to publish")
+    parser.add_argument("--ipa", required=True, metavar="IPA", type=local_path, help="the .ipa (or macOS .pkg) to publish")
     parser.add_argument("--profile", metavar="ID", help="use this profile (bundle ID or name) instead of the one "
                         "matching the IPA's bundle ID")
     parser.add_argument("--api-base-url", metavar="URL", help=f"App Store Connect API base URL (env {BASE_URL_ENV}; "

@@ -11,6 +11,7 @@ from publish.sandbox.app import Call, Reply, Sandbox
 from publish.sandbox.blobs import BlobFile, BlobStore
 from publish.sandbox.ipa_check import ProcessingFailure, read_uploaded_app
 from publish.sandbox.jsonapi import version_key
+from publish.sandbox.pkg_check import read_uploaded_pkg
 from publish.sandbox.model import ApiError, Record, conflict, iso, not_found
 
 NUMBERS = re.compile(r"^\d+(\.\d+){0,2}$")
@@ -218,14 +219,15 @@ def _without_leading_zeros(sim: Sandbox, value: str) -> str:
 
 
 def _check(sim: Sandbox, upload: Record, path: Path) -> Any:
+    attrs = upload.attributes
+    binary = "package" if attrs["platform"] == "MAC_OS" else "IPA"  # a Mac build is an installer package
     try:
-        uploaded = read_uploaded_app(path)
+        uploaded = read_uploaded_pkg(path) if binary == "package" else read_uploaded_app(path)
     except ProcessingFailure as failure:
         raise UnreadableArchive(failure.code, failure.description) from None
     app = sim.store.require("apps", upload.rels["app"])
-    attrs = upload.attributes
     if uploaded.bundle_id != app.attributes["bundleId"]:
-        raise ProcessingFailure("ITMS-90054", f"The bundle identifier '{uploaded.bundle_id}' in the IPA does not "
+        raise ProcessingFailure("ITMS-90054", f"The bundle identifier '{uploaded.bundle_id}' in the {binary} does not "
                                 f"match the app's bundle ID '{app.attributes['bundleId']}' (app {app.id}).")
     if uploaded.short_version != attrs["cfBundleShortVersionString"]:
         raise ProcessingFailure("ITMS-90060", f"CFBundleShortVersionString '{uploaded.short_version}' in the IPA "

@@ -239,7 +239,8 @@ def _upload(ctx: StepContext, client: AppStoreConnect, settings: Mapping[str, An
     ctx.log.info("uploading %s (%s) through the Build Upload API", ipa.path, _size(ipa.file_size))
     uploader = ctx.uploader_for(client, settings)
     result = uploader.upload(ipa.path, app_id=app_id, bundle_id=ipa.bundle_id, version=ipa.version,
-                             build_number=ipa.build_number, platform=ipa.platform, wait_for_processing=wait)
+                             build_number=ipa.build_number, platform=ipa.platform, wait_for_processing=wait,
+                             uti=getattr(ipa, "uti", None))
     ctx.run.upload_id = result.upload_id
     ctx.remember(upload_id=result.upload_id, md5_hex=result.md5_hex, build_id=result.build_id,
                  processing_state=result.processing_state)

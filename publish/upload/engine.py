@@ -86,6 +86,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 IPA_UTI = "com.apple.ipa"
+PKG_UTI = "com.apple.pkg"  # a macOS build is an installer package; App Store Connect checks the uti per platform
 # How far ahead of the parts being sent the hashing thread may read (see the module docstring).
 HASH_WINDOW = 64 * 1024 * 1024
 # A URL expiring sooner than this is treated as expired: a part started now might not finish in time.
@@ -142,7 +143,9 @@ class BuildUploader:
     # ------------------------------------------------------------------ entry point
 
     def upload(self, ipa_path: str | os.PathLike[str], *, app_id: str | None, bundle_id: str, version: str,
-               build_number: str, platform: str = "IOS", wait_for_processing: bool = True) -> UploadResult:
+               build_number: str, platform: str = "IOS", wait_for_processing: bool = True,
+               uti: str | None = None) -> UploadResult:
+        """`uti`: the binary's (IpaInfo / PkgInfo .uti); by default the one App Store Connect expects for `platform`."""
         path = Path(ipa_path)
         identity = _identity(path)
         require_numeric(build_number)
@@ -151,7 +154,7 @@ class BuildUploader:
         key = UploadKey(app_id=str(app_id), version=str(version), build_number=str(build_number), platform=platform)
         journal = UploadJournal.open(self.state_dir, key, clock=self._clock)
         run = _Run(key=key, bundle_id=bundle_id, path=path, identity=identity, journal=journal,
-                   wait_for_processing=wait_for_processing)
+                   wait_for_processing=wait_for_processing, uti=uti or upload_uti_for(platform))
         try:
             return self._upload(run)
         finally:
@@ -324,7 +327,7 @@ class BuildUploader:
         for attempt in range(2):
             try:
                 item = self.client.create_build_upload_file(upload_id, file_name=run.path.name,
-                                                            file_size=run.identity.size, uti=IPA_UTI,
+                                                            file_size=run.identity.size, uti=run.uti,
                                                             asset_type="ASSET")
                 break
             except AscAmbiguousWriteError:
@@ -690,6 +693,11 @@ class _Run:
     identity: FileIdentity
     journal: UploadJournal
     wait_for_processing: bool
+    uti: str = IPA_UTI
+
+
+def upload_uti_for(platform: str) -> str:
+    return PKG_UTI if platform == "MAC_OS" else IPA_UTI
 
 
 def _identity(path: Path) -> FileIdentity:
