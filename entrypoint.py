@@ -27,8 +27,10 @@ from typing import Any, TextIO
 from publish.cli import COMMAND_MODULES, CliContext, main as cli_main
 from publish.errors import InputError, PublishError
 from publish.action_inputs import (  # noqa: F401 - read_flag, one_step_flow ... are this module's API too
+    ACTION_INPUTS,
     CREDENTIAL_INPUTS,
     SECRET_INPUTS,
+    check_one_private_key,
     debug_requested,
     one_step_flow,
     read_aliased,
@@ -37,6 +39,7 @@ from publish.action_inputs import (  # noqa: F401 - read_flag, one_step_flow ...
     read_input,
     read_poll_interval,
     read_state_dir,
+    unknown_inputs,
 )
 from publish.workflow_commands import (
     StepFiles,
@@ -144,6 +147,9 @@ class ActionRun:
                                  hint="give a directory of the checkout, relative to the workspace")
             os.chdir(target)
             self.workdir = target
+        for warning in unknown_inputs(environ, ACTION_INPUTS):
+            self.command(annotation("warning", warning, title="unknown input"))
+        check_one_private_key(environ)
         for name, variable in CREDENTIAL_INPUTS.items():
             value = read_aliased(environ, name)
             if value:
