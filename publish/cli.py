@@ -76,6 +76,10 @@ class ClosedPipeTolerantStream:
         return getattr(self._stream, name)
 
 
+def _tolerant(stream: TextIO) -> TextIO:
+    return ClosedPipeTolerantStream(stream)  # type: ignore[return-value] - a TextIO by delegation
+
+
 class CliContext:
     """What a command needs from the process, injected so tests can capture it."""
 
@@ -86,8 +90,9 @@ class CliContext:
             from publish.redact import Redactor  # noqa: PLC0415 - not needed for --help
 
             redactor = Redactor()
-        self.stdout: TextIO = stdout if stdout is not None else ClosedPipeTolerantStream(sys.stdout)  # type: ignore[assignment]
-        self.stderr: TextIO = stderr if stderr is not None else ClosedPipeTolerantStream(sys.stderr)  # type: ignore[assignment]
+        # The process's own streams survive a reader that goes away; an injected stream is the caller's.
+        self.stdout: TextIO = stdout if stdout is not None else _tolerant(sys.stdout)
+        self.stderr: TextIO = stderr if stderr is not None else _tolerant(sys.stderr)
         self.env: Mapping[str, str] = env if env is not None else dict(os.environ)
         self.redactor: Redactor = redactor
         self.stdin: TextIO = stdin if stdin is not None else sys.stdin

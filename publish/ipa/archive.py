@@ -71,7 +71,7 @@ class _NotRegularFile(OSError):
 
 def _open_regular_file(path: str) -> BinaryIO:
     """Open for reading, refusing anything but a regular file. A plain open() of a FIFO with no writer blocks
-    forever, and /dev/zero would answer every read: O_NONBLOCK makes the open return at once, and fstat decides."""
+    forever, and /dev/zero would answer every read: O_NONBLOCK makes the open return at once, fstat decides."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         mode = os.fstat(fd).st_mode
