@@ -68,3 +68,18 @@ def test_declared_inputs_raise_no_warning() -> None:
 def test_the_known_inputs_are_the_inputs_action_yml_declares() -> None:
     declared = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))["inputs"]
     assert set(declared) == ACTION_INPUTS
+
+
+def test_an_apple_id_without_a_key_is_told_that_a_key_is_needed_too(tmp_path: Path) -> None:
+    from publish.sandbox.sample_ipa import build_ipa
+
+    ipa = build_ipa(tmp_path / "App.ipa", bundle_id="com.example.app", version="1.0", build_number="1",
+                    uses_non_exempt_encryption=False)
+    env = github_env(tmp_path, ipa=str(ipa), **{"apple-id": "me@example.com", "dry-run": "true",
+                                                "app-specific-password": "abcd-efgh-ijkl-mnop",
+                                                "state-dir": str(tmp_path / "state")})
+    code, out, err = run_action(env)
+    assert code == 2, err
+    assert "the input apple-id only uploads the binary (through Transporter)" in err
+    assert "abcd-efgh-ijkl-mnop" not in "\n".join(line for line in (out + err).splitlines()
+                                                  if not line.startswith("::add-mask::"))
