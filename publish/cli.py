@@ -342,6 +342,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None, ctx: CliContext | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["help"]:
+        # `appstore-publish help [COMMAND ...]`, as git and docker spell it (the image passes `help` through too).
+        argv = [*argv[1:], "--help"]
     try:
         args = parse(argv)
     except SystemExit as exc:  # --help and --version print and exit 0
