@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,8 @@ def _validate(tmp_path: Path, notes: str) -> tuple[int, str]:
     (lambda p: os.mkfifo(p), "is not a regular file (a directory, device or pipe)"),
     (lambda p: p.mkdir(), "is not a regular file (a directory, device or pipe)"),
 ])
-def test_a_notes_file_run_would_refuse_is_refused_by_validate(tmp_path: Path, make, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_notes_file_run_would_refuse_is_refused_by_validate(tmp_path: Path, make: Callable[[Path], object],
+                                                              message: str) -> None:
     make(tmp_path / "notes.md")
     code, output = _validate(tmp_path, "notes.md")
     assert code == 2, output
