@@ -28,8 +28,10 @@ from publish.cli import CliContext, main as cli_main
 from publish.commands import COMMANDS
 from publish.errors import InputError, PublishError
 from publish.action_inputs import (  # noqa: F401 - read_flag, one_step_flow ... are this module's API too
+    ACTION_INPUTS,
     CREDENTIAL_INPUTS,
     SECRET_INPUTS,
+    check_one_private_key,
     debug_requested,
     one_step_flow,
     read_aliased,
@@ -38,6 +40,7 @@ from publish.action_inputs import (  # noqa: F401 - read_flag, one_step_flow ...
     read_input,
     read_poll_interval,
     read_state_dir,
+    unknown_inputs,
 )
 from publish.workflow_commands import (
     StepFiles,
@@ -145,6 +148,9 @@ class ActionRun:
                                  hint="give a directory of the checkout, relative to the workspace")
             os.chdir(target)
             self.workdir = target
+        for warning in unknown_inputs(environ, ACTION_INPUTS):
+            self.command(annotation("warning", warning, title="unknown input"))
+        check_one_private_key(environ)
         for name, variable in CREDENTIAL_INPUTS.items():
             value = read_aliased(environ, name)
             if value:

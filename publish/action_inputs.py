@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from publish.errors import InputError
 from publish.secrets import (
@@ -18,6 +18,13 @@ from publish.secrets import (
     ACTION_PRIVATE_KEY_BASE64,
 )
 
+# Every input action.yml declares (the image holds no action.yml; tests keep the two equal).
+ACTION_INPUTS = frozenset({
+    "ipa", "app-path", "flow", "api-key-id", "api-issuer-id", "issuer-id", "api-private-key",
+    "api-private-key-base64", "apple-id", "app-specific-password", "profile", "dry-run", "api-base-url",
+    "state-dir", "restart", "concurrency", "poll-interval", "verbose", "sandbox-data", "working-directory",
+    "groups", "what-to-test", "uses-non-exempt-encryption", "wait-for-processing",
+})
 # action input -> the environment variable publish.secrets reads it from
 CREDENTIAL_INPUTS = {
     "api-key-id": ACTION_KEY_ID,
@@ -59,6 +66,29 @@ def read_aliased(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+def check_one_private_key(env: Mapping[str, str]) -> None:
+    """api-private-key and api-private-key-base64 are two ways to give one key: with both, which one would be used
+    is a guess (and a stale second secret is a common leftover), so it is refused before anything is done."""
+    if read_input(env, "api-private-key") and read_input(env, "api-private-key-base64"):
+        raise InputError("inputs api-private-key and api-private-key-base64 are both set",
+                         hint="they are two ways to give the same .p8 key; keep one of them")
+
+
+def unknown_inputs(env: Mapping[str, str], known: Collection[str]) -> list[str]:
+    """Warnings for INPUT_* variables that are no input of the action (a misspelt `with:` key is otherwise
+    silently ignored, and the run goes on without the setting), each with a did-you-mean."""
+    import difflib
+
+    names = {variable[len("INPUT_"):].lower().replace("_", "-") for variable in env
+             if variable.startswith("INPUT_") and env[variable].strip()}
+    warnings = []
+    for name in sorted(names - set(known)):
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        warnings.append(f"input {name[:60]} is not an input of this action; it is ignored"
+                        + (f" (did you mean {close[0]}?)" if close else ""))
+    return warnings
+
+
 def read_flag(env: Mapping[str, str], name: str, default: bool | None = False) -> bool | None:
     value = read_input(env, name).lower()
     if not value:
@@ -75,7 +105,8 @@ def read_concurrency(env: Mapping[str, str]) -> int | None:
     text = read_input(env, "concurrency")
     if not text:
         return None
-    if not (text.isdigit() and len(text) <= 2 and 1 <= int(text) <= 64):
+    # isdigit() alone admits '²' and other digits int() refuses: ASCII digits only.
+    if not (text.isascii() and text.isdigit() and len(text) <= 2 and 1 <= int(text) <= 64):
         raise InputError(f"input concurrency must be a whole number from 1 to 64, got {text[:40]!r}",
                          hint="for example `concurrency: 6` (parallel part uploads)")
     return int(text)

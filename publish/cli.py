@@ -36,6 +36,50 @@ PROG = "appstore-publish"
 COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(c.module for c in COMMANDS))
 
 
+class ClosedPipeTolerantStream:
+    """The process's stdout or stderr, surviving the reader going away (`appstore-publish run ... | head`).
+
+    A BrokenPipeError raised from a print in the middle of a step would fail that step half-done (after the upload,
+    before the build joins its groups), only because nobody reads the log any more. So the first broken pipe turns
+    the stream's descriptor into /dev/null (also sparing the interpreter's flush at exit) and the run goes on.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.closed_pipe = False
+
+    def _drop(self) -> None:
+        self.closed_pipe = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass  # no descriptor (a replaced sys.stdout): writes are simply dropped below
+
+    def write(self, text: str) -> int:
+        if not self.closed_pipe:
+            try:
+                self._stream.write(text)
+            except BrokenPipeError:
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.closed_pipe:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._drop()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _tolerant(stream: TextIO) -> TextIO:
+    return ClosedPipeTolerantStream(stream)  # type: ignore[return-value] - a TextIO by delegation
+
+
 class CliContext:
     """What a command needs from the process, injected so tests can capture it."""
 
@@ -46,8 +90,9 @@ class CliContext:
             from publish.redact import Redactor  # noqa: PLC0415 - not needed for --help
 
             redactor = Redactor()
-        self.stdout: TextIO = stdout if stdout is not None else sys.stdout
-        self.stderr: TextIO = stderr if stderr is not None else sys.stderr
+        # The process's own streams survive a reader that goes away; an injected stream is the caller's.
+        self.stdout: TextIO = stdout if stdout is not None else _tolerant(sys.stdout)
+        self.stderr: TextIO = stderr if stderr is not None else _tolerant(sys.stderr)
         self.env: Mapping[str, str] = env if env is not None else dict(os.environ)
         self.redactor: Redactor = redactor
         self.stdin: TextIO = stdin if stdin is not None else sys.stdin
@@ -297,6 +342,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None, ctx: CliContext | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["help"]:
+        # `appstore-publish help [COMMAND ...]`, as git and docker spell it (the image passes `help` through too).
+        argv = [*argv[1:], "--help"]
     try:
         args = parse(argv)
     except SystemExit as exc:  # --help and --version print and exit 0

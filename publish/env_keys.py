@@ -210,8 +210,13 @@ def api_key_from_env(env: Mapping[str, str], *, base_dir: Path, register: Regist
         key = provider(context)
         if key is not None:
             return key
+    # An Apple ID (the action's apple-id input) only uploads the binary, through Transporter: finding the app and
+    # everything after the upload go through the API, so a user who gave one must hear that a key is needed too.
+    with_apple_id = "; the input apple-id only uploads the binary (through Transporter): finding the app and the " \
+        "TestFlight steps need an App Store Connect API key as well" if env.get(ACTION_APPLE_ID, "").strip() else ""
     raise InputError(
-        "no App Store Connect API key: the step names no api_key and no conventional environment variables are set",
+        "no App Store Connect API key: the step names no api_key and no conventional environment variables are set"
+        + with_apple_id,
         hint="name a key from the flow's api_keys with `api_key: NAME`; or set the action inputs api-key-id, "
         "api-issuer-id, api-private-key; or fastlane's APP_STORE_CONNECT_API_KEY_KEY_ID, "
         "APP_STORE_CONNECT_API_KEY_ISSUER_ID, APP_STORE_CONNECT_API_KEY_KEY (or APP_STORE_CONNECT_API_KEY_PATH to "

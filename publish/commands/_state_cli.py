@@ -58,6 +58,12 @@ def state_dir_for(args: argparse.Namespace, ctx: Any, flow: Any | None = None) -
 def open_store(args: argparse.Namespace, ctx: Any, flow: Any | None = None, *, required: bool) -> StateStore | None:
     """The store of this state directory; None (or an InputError when `required`) when nothing was recorded there."""
     state_dir = state_dir_for(args, ctx, flow)
+    if state_dir.exists() and not state_dir.is_dir():
+        # Not "nothing recorded yet": a state directory that is a file (often a mistyped path, the IPA itself)
+        # would otherwise make `history` and `versions` answer "none yet" with success.
+        raise InputError(f"state directory {state_dir} is a file, not a directory",
+                         hint="point --state-dir (or APPSTORE_PUBLISH_STATE_DIR, or the flow's state_dir) at the "
+                         "directory your runs keep their state in")
     if not (state_dir / DATABASE_NAME).is_file():
         if not required:
             return None

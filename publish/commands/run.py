@@ -125,7 +125,8 @@ def _run(
             checked_path(os.fspath(state_dir), "--state-dir")
         ipa = Path(ipa_path)
         if not ipa.is_file():
-            raise InputError(f"the IPA {ipa} does not exist", hint="pass the path of the built .ipa with --ipa")
+            raise InputError(f"the IPA {ipa} " + ("is not a regular file" if ipa.exists() else "does not exist"),
+                             hint="pass the path of the built .ipa with --ipa")
         flow = load_flow(flow_path)
         base_url = resolve_base_url(api_base_url, ctx.env)
         directory = resolve_state_dir(str(state_dir) if state_dir else None, ctx.env,

@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import json
 import os
+import re
+import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -46,6 +49,20 @@ def _host(text: str) -> str:
     """A host name or address to bind: socket refuses a NUL with a TypeError, and DNS names stop at 253."""
     if not text or "\x00" in text or len(text) > 253 or any(c.isspace() for c in text):
         raise argparse.ArgumentTypeError("not a host name or address; give e.g. 127.0.0.1, 0.0.0.0 or localhost")
+    return text
+
+
+def _bundle_id(text: str) -> str:
+    """keygen's --bundle-id, held to the data file's own rule so that `sandbox serve` loads what keygen wrote."""
+    if not re.fullmatch(r"[A-Za-z0-9.-]{1,255}", text):
+        raise argparse.ArgumentTypeError(f"{text[:60]!r} is not a bundle ID: letters, digits, hyphens and periods "
+                                         "only (at most 255), e.g. com.example.app")
+    return text
+
+
+def _app_name(text: str) -> str:
+    if not text.strip() or len(text) > 255:
+        raise argparse.ArgumentTypeError("give the app's name (1 to 255 characters), e.g. Example")
     return text
 
 
@@ -104,8 +121,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "format, and a sandbox data file registering its public key with one app. For the simulator only.",
     )
     keygen.add_argument("--out", type=_path, required=True, metavar="DIR", help="folder to write into")
-    keygen.add_argument("--bundle-id", default="com.example.app", help="bundle ID of the app to create")
-    keygen.add_argument("--app-name", default="Example", help="name of the app to create")
+    keygen.add_argument("--bundle-id", default="com.example.app", type=_bundle_id,
+                        help="bundle ID of the app to create")
+    keygen.add_argument("--app-name", default="Example", type=_app_name, help="name of the app to create")
     keygen.add_argument("--force", action="store_true", help="overwrite files that exist")
     keygen.set_defaults(handler=keygen_command)
 
@@ -151,8 +169,13 @@ def build_server(args: argparse.Namespace) -> SandboxServer:
     except SandboxDataError as exc:
         raise InputError(str(exc), hint="fix the data file") from None
     except OSError as exc:
+        if not (isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL):
+            raise InputError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}).",
+                             hint="choose another --port, or 0 for any free port") from None
+        # the host, not the port: no such name, or an address of another machine
         raise InputError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}).",
-                         hint="choose another --port, or 0 for any free port") from None
+                         hint="give --host an address of this machine: 127.0.0.1 (the default), 0.0.0.0 for every "
+                         "interface (inside Docker), or localhost") from None
 
 
 def _wait_for_interrupt() -> None:

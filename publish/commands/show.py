@@ -169,8 +169,9 @@ def _inspection_summary(info: dict) -> list[tuple[str, Any]]:
 def _size(size: int | None) -> str | None:
     if size is None:
         return None
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
+    # Powers of 1024, so the binary units (as the upload's progress prints them: "600.0 KiB" for 614400 bytes).
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
             return f"{size} B" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return None

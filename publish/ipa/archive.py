@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import struct
 import zlib
 from typing import BinaryIO, NamedTuple
@@ -64,6 +65,28 @@ class ZipEntry(NamedTuple):  # a NamedTuple: cheap to build for every entry of a
         return bool(self.flag_bits & 0x1)
 
 
+class _NotRegularFile(OSError):
+    """The path names a FIFO, a device or a socket."""
+
+
+def _open_regular_file(path: str) -> BinaryIO:
+    """Open for reading, refusing anything but a regular file. A plain open() of a FIFO with no writer blocks
+    forever, and /dev/zero would answer every read: O_NONBLOCK makes the open return at once, fstat decides."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(mode):
+            raise _NotRegularFile(path)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class ZipArchive:
     """The central directory of a zip file, plus bounded reads of single members.
 
@@ -73,13 +96,17 @@ class ZipArchive:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         try:
-            self._file: BinaryIO = open(self.path, "rb")
+            self._file: BinaryIO = _open_regular_file(self.path)
         except FileNotFoundError:
             raise IpaError(f"{self.path}: no such file.", finding_id="zip.not_found",
                            hint="Check the path to the .ipa (relative paths are resolved from the current directory).") from None
         except IsADirectoryError:
             raise IpaError(f"{self.path} is a directory, not an .ipa file.", finding_id="zip.not_a_zip",
                            hint="Pass the exported .ipa file, not the .app or .xcarchive folder.") from None
+        except _NotRegularFile:
+            raise IpaError(f"{self.path} is not a regular file (a pipe, device or socket), so it is not an .ipa.",
+                           finding_id="zip.not_a_zip", hint="Pass the path of the exported .ipa file itself (a zip "
+                           "archive is read from its end, so it cannot come through a pipe).") from None
         except OSError as exc:
             raise IpaError(f"{self.path}: cannot be read ({exc.strerror}).", finding_id="zip.unreadable",
                            hint="Check the file's permissions.") from None

@@ -23,6 +23,9 @@ EXPIRY_WARNING_WINDOW = timedelta(days=7)
 # what Python will even convert (it would pass here and fail halfway through a run).
 MAX_VERSION_DIGITS = 18
 _APPLE_VERSION = re.compile(r"^[0-9]{1,%d}(\.[0-9]{1,%d}){0,2}$" % (MAX_VERSION_DIGITS, MAX_VERSION_DIGITS))
+# CFBundleIdentifier: "only alphanumeric characters (A-Z, a-z, and 0-9), hyphens (-), and periods (.)" (Apple's
+# Information Property List reference); an ID outside it cannot be registered, so its upload can only fail.
+_APPLE_BUNDLE_ID = re.compile(r"^[A-Za-z0-9.-]+$")
 _LONG_COMPONENT = re.compile(r"[0-9]{%d,}" % (MAX_VERSION_DIGITS + 1))
 
 _HOW = ("(Xcode: Distribute App > App Store Connect; xcodebuild -exportArchive: method app-store-connect in the "
@@ -108,6 +111,13 @@ def _bundle(bundle: BundleInfo, info: IpaInfo) -> list[Finding]:
             f"{bundle.path}Info.plist lacks {', '.join(missing)}. Set them in the target's Info.plist or build settings "
             f"(Bundle Identifier, Version = CFBundleShortVersionString, Build = CFBundleVersion, Minimum Deployments) "
             f"and archive again."))
+    if bundle.bundle_id and not _APPLE_BUNDLE_ID.match(bundle.bundle_id):
+        findings.append(Finding(
+            "bundle_id.format", ERROR,
+            f"{_label(bundle)} has the bundle ID {_quote(bundle.bundle_id)} (CFBundleIdentifier); App Store Connect "
+            f"takes only letters A-Z and a-z, digits, hyphens and periods. Set the target's "
+            f"Bundle Identifier (PRODUCT_BUNDLE_IDENTIFIER) to the ID registered in Certificates, Identifiers & "
+            f"Profiles and archive again."))
     simulator = [p for p in bundle.platforms if p.endswith("Simulator")]
     if simulator:
         findings.append(Finding(

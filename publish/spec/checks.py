@@ -128,9 +128,35 @@ def _check_text_files(path: Path_, step: dict[str, Any], base_dir: Path, report:
             if isinstance(ref, dict) and isinstance(ref.get("file"), str) and \
                     path + sub + ("file",) not in report.bad_paths:
                 target = base_dir / ref["file"]
-                if not target.is_file():
-                    report.at_value(path + sub + ("file",), f"file {target} does not exist (paths are relative to "
-                                    "the flow file's directory)")
+                problem = _text_file_problem(target)
+                if problem is not None:
+                    report.at_value(path + sub + ("file",), problem)
+
+
+# Far above what App Store Connect takes for release notes (4000 bytes), so only a wrong file is refused here; the
+# steps hold the exact limits. Reading this much at most keeps `validate` quick whatever the path names.
+MAX_NOTES_FILE_BYTES = 1024 * 1024
+
+
+def _text_file_problem(target: Path) -> str | None:
+    """Why a release-notes file cannot be used, found now (the run would refuse it only after loading the IPA)."""
+    if not target.exists():
+        return f"file {target} does not exist (paths are relative to the flow file's directory)"
+    if not target.is_file():
+        return f"{target} is not a regular file (a directory, device or pipe); give the path of a text file"
+    try:
+        with open(target, "rb") as handle:
+            data = handle.read(MAX_NOTES_FILE_BYTES + 1)
+    except OSError as exc:
+        return f"cannot read file {target}: {exc.strerror or exc}"
+    if len(data) > MAX_NOTES_FILE_BYTES:
+        return (f"file {target} is larger than {MAX_NOTES_FILE_BYTES} bytes: not release notes (App Store Connect "
+                "takes 4000 bytes a locale); check the path")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"file {target} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+    return None
 
 
 def _check_name(path: Path_, name: Any, defined: dict[str, Any], section: str, report: Reporter) -> None:
