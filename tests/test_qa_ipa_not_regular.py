@@ -16,15 +16,18 @@ from publish.cli import CliContext, main
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.parametrize("name", ["App.ipa", "App.pkg"])
 @pytest.mark.parametrize("command", ["info", "check"])
-def test_a_fifo_is_refused_at_once_not_waited_on(tmp_path: Path, command: str) -> None:
-    fifo = tmp_path / "App.ipa"
+def test_a_fifo_is_refused_at_once_not_waited_on(tmp_path: Path, command: str, name: str) -> None:
+    fifo = tmp_path / name
     os.mkfifo(fifo)
     done = subprocess.run([sys.executable, "-m", "publish", command, str(fifo)], capture_output=True, text=True,
                           cwd=REPO, timeout=30, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 2, done.stderr
     # `check` reports its findings on stdout, `info` its error on stderr
-    assert "is not a regular file (a pipe, device or socket), so it is not an .ipa" in done.stdout + done.stderr
+    kind = ".pkg" if name.endswith(".pkg") else ".ipa"
+    assert f"is not a regular file (a pipe, device or socket), so it is not a{'n' if kind == '.ipa' else ''} {kind}" \
+        in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
 
 

@@ -65,11 +65,11 @@ class ZipEntry(NamedTuple):  # a NamedTuple: cheap to build for every entry of a
         return bool(self.flag_bits & 0x1)
 
 
-class _NotRegularFile(OSError):
+class NotRegularFile(OSError):
     """The path names a FIFO, a device or a socket."""
 
 
-def _open_regular_file(path: str) -> BinaryIO:
+def open_regular_file(path: str) -> BinaryIO:
     """Open for reading, refusing anything but a regular file. A plain open() of a FIFO with no writer blocks
     forever, and /dev/zero would answer every read: O_NONBLOCK makes the open return at once, fstat decides."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
@@ -78,7 +78,7 @@ def _open_regular_file(path: str) -> BinaryIO:
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(path)
         if not stat.S_ISREG(mode):
-            raise _NotRegularFile(path)
+            raise NotRegularFile(path)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
@@ -96,14 +96,14 @@ class ZipArchive:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         try:
-            self._file: BinaryIO = _open_regular_file(self.path)
+            self._file: BinaryIO = open_regular_file(self.path)
         except FileNotFoundError:
             raise IpaError(f"{self.path}: no such file.", finding_id="zip.not_found",
                            hint="Check the path to the .ipa (relative paths are resolved from the current directory).") from None
         except IsADirectoryError:
             raise IpaError(f"{self.path} is a directory, not an .ipa file.", finding_id="zip.not_a_zip",
                            hint="Pass the exported .ipa file, not the .app or .xcarchive folder.") from None
-        except _NotRegularFile:
+        except NotRegularFile:
             raise IpaError(f"{self.path} is not a regular file (a pipe, device or socket), so it is not an .ipa.",
                            finding_id="zip.not_a_zip", hint="Pass the path of the exported .ipa file itself (a zip "
                            "archive is read from its end, so it cannot come through a pipe).") from None

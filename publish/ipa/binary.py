@@ -9,6 +9,7 @@ fingerprint, path, file_size, display_name, uses_non_exempt_encryption, uti, ass
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import replace
 from datetime import datetime
 from typing import Union
@@ -34,6 +35,13 @@ def inspect_binary(path: str | os.PathLike[str]) -> BinaryInfo:
 
 def _is_pkg(path: str | os.PathLike[str]) -> bool:
     """By content; a file that is neither kind is judged by its name, so its error speaks of what was meant."""
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        regular = False
+    if not regular:
+        # Not read here (a FIFO without a writer would block the sniffing): the inspector refuses it by name.
+        return os.fspath(path).lower().endswith(".pkg")
     if looks_like_pkg(path):
         return True
     try:

@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from publish.ipa.archive import open_regular_file
 from publish.ipa.errors import IpaError
 from publish.ipa.inspect import load_plist
 from publish.ipa.pkg_model import (COMPONENT_PACKAGE, MAC_PROFILE_APP_STORE, MAC_PROFILE_DEVELOPER_ID,
@@ -41,7 +42,7 @@ def looks_like_pkg(path: str | os.PathLike[str]) -> bool:
     """Whether the file starts like a xar archive: how a caller tells a .pkg from an .ipa (a zip) by content,
     whatever its name. False for anything unreadable; inspecting it then says why."""
     try:
-        with open(path, "rb") as file:
+        with open_regular_file(os.fspath(path)) as file:
             return file.read(4) == MAGIC
     except OSError:
         return False

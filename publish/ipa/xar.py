@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, NamedTuple
 
+from publish.ipa.archive import NotRegularFile, open_regular_file
 from publish.ipa.errors import IpaError
 from publish.ipa.safe_xml import XmlNode, parse_xml
 
@@ -81,7 +82,10 @@ class XarArchive:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         try:
-            self._file: BinaryIO = open(self.path, "rb")
+            self._file: BinaryIO = open_regular_file(self.path)
+        except NotRegularFile:
+            raise IpaError(f"{self.path} is not a regular file (a pipe, device or socket), so it is not a .pkg.",
+                           finding_id="pkg.not_a_xar", hint="Pass the path of the installer package itself.") from None
         except FileNotFoundError:
             raise IpaError(f"{self.path}: no such file.", finding_id="pkg.not_found",
                            hint="Check the path to the .pkg (relative paths are resolved from the current directory).") from None
