@@ -209,3 +209,12 @@ def test_read_expiry() -> None:
         read_expiry({"expire_builds_in_beta_review": True})
     with pytest.raises(InputError):
         read_expiry({"expire_previous_builds": 0})
+
+
+def test_a_dry_run_says_what_it_would_expire_and_changes_nothing(world: FlowWorld) -> None:
+    _earlier(world, "1", "2")
+    out = world.run(world.flow(_flow("2")), world.ipa("3"), "--dry-run")
+    assert out.code == 0, out.output
+    assert "dry run: would expire all but the newest 2 build(s) of the version, except build 1.0.0 (3)" in out.stderr
+    assert _expired(world) == {"1": False, "2": False}
+    assert world.server.exchanges == []

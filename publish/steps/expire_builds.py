@@ -157,9 +157,14 @@ def plan_expiry(ctx: StepContext, client: AppStoreConnect, app_id: str, policy: 
     return plan
 
 
-def expire_builds(ctx: StepContext, client: AppStoreConnect, plan: ExpiryPlan) -> list[str]:
+def expire_builds(ctx: StepContext, client: AppStoreConnect, plan: ExpiryPlan, policy: ExpiryPolicy) -> list[str]:
     """Expire the planned builds, one log line each; returns their labels."""
     version = ctx.ipa.version
+    if ctx.dry_run and not plan.expire and not plan.kept:
+        # A dry run reads nothing from App Store Connect: which builds it would be is not known.
+        ctx.log.info("dry run: would expire %s, except build %s (the builds are not read in a dry run)",
+                     policy.describe(), f"{version} ({ctx.ipa.build_number})")
+        return []
     for build, why in plan.kept:
         ctx.log.info("keeping build %s: %s", _label(version, build), why)
     done: list[str] = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from publish.asc import AppStoreConnect, Resource
 from publish.errors import InputError
 from publish.steps.app_store_review import (
     IN_REVIEW_HINT,
@@ -25,6 +26,7 @@ from publish.steps.appstore import (
     find_version,
     read_app_store_settings,
     SubmissionConflict,
+    VersionLookup,
     version_state,
 )
 from publish.steps.base import Step, StepContext, StepOutcome, setting_bool
@@ -156,8 +158,8 @@ class SendToAppStore(Step):
         return StepOutcome(message, asc_ids=ctx.run.ids(), outputs=outputs)
 
     @staticmethod
-    def _withdraw_other_build(ctx: StepContext, client: Any, app_id: str, build_id: str, found: Any,
-                              deadline: float) -> Any:
+    def _withdraw_other_build(ctx: StepContext, client: AppStoreConnect, app_id: str, build_id: str,
+                              found: VersionLookup | None, deadline: float) -> VersionLookup:
         """With cancel_submission_in_review: when the version is WAITING_FOR_REVIEW with another build, withdraw
         it from review (it becomes editable) and return a fresh lookup; else the lookup as it was."""
         found = found or find_version(ctx, client, app_id)
@@ -191,7 +193,7 @@ class SendToAppStore(Step):
             )
 
 
-def _other_version_in_review(found: Any) -> Any:
+def _other_version_in_review(found: VersionLookup) -> Resource | None:
     """When the IPA's version does not exist yet: another version of the platform waiting for or in review, which
     App Store Connect lets no new version past (one version in flight per platform)."""
     version, versions, _ = found

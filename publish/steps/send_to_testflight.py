@@ -67,7 +67,8 @@ class SendToTestflight(Step):
         apply_export_compliance(ctx, client, build, settings, required=True)
         outputs.update(distribute(ctx, client, build, plan))
         if expiry is not None:
-            outputs["expired_builds"] = expire_builds(ctx, client, plan_expiry(ctx, client, app_id, expiry, build.id))
+            outputs["expired_builds"] = expire_builds(ctx, client, plan_expiry(ctx, client, app_id, expiry, build.id),
+                                                      expiry)
         parts = [f"build {label(ctx)} is on TestFlight"]
         if outputs.get("groups"):
             parts.append("groups: " + ", ".join(outputs["groups"]))
