@@ -44,6 +44,10 @@ def update_build(call: Call) -> Reply:
         if attributes["expired"] is False and build.attributes["expired"]:
             raise conflict("ENTITY_ERROR.ATTRIBUTE.INVALID", "An expired build cannot be made available again; "
                            "upload a new build.", pointer="/data/attributes/expired")
+        if attributes["expired"] and not build.attributes["expired"]:
+            # As on TestFlight: an expired build leaves its groups and testers (testers can no longer install it).
+            build.rels["betaGroups"] = []
+            build.rels["individualTesters"] = []
         build.attributes["expired"] = attributes["expired"]
     if attributes.get("usesNonExemptEncryption") is not None:
         if build.attributes["processingState"] != "VALID":

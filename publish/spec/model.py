@@ -20,7 +20,8 @@ FORMAT_VERSION = 1
 SECRET_FIELDS = frozenset({"private_key", "app_specific_password", "fastlane_json", "password"})
 # Settings of send_to_app_store that mean nothing when it distributes through TestFlight.
 APP_STORE_ONLY_SETTINGS = ("whats_new", "release_type", "scheduled_release_date", "phased_release",
-                           "submit_for_review", "cancel_previous_submission", "add_missing_locales")
+                           "submit_for_review", "cancel_previous_submission", "cancel_submission_in_review",
+                           "add_missing_locales")
 
 Path_ = tuple[Union[str, int], ...]
 

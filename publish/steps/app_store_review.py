@@ -8,7 +8,10 @@ Order and why:
 2. Before anything is created: an update must have What's New in every locale (H12), else the item add is refused
    with a bare "not in valid state"; the refusal is ours, naming the locales.
 3. Reuse our draft or an empty one; refuse (or, with cancel_previous, cancel) a draft holding other items; stop on
-   one under review.
+   one under review - or, with cancel_in_review, withdraw one WAITING_FOR_REVIEW (PATCH canceled:true) and wait,
+   bounded, through CANCELING (H11) before going on. One IN_REVIEW is never withdrawn by this tool: the spec lets
+   `canceled` be sent in any state, but nothing recorded says Apple pulls a submission a reviewer has started,
+   and doing it would lose the review in progress; that stays a decision for App Store Connect > App Review.
 4. After the item add the version is not yet READY_FOR_REVIEW: submitting at once is refused with "Version is not
    ready to be submitted yet, please try again later" (H1). Poll the version until it is (fastlane: 10 x 15 s), then
    submit; that refusal, if it still comes, is "wait and retry", bounded.
@@ -44,7 +47,7 @@ _NOT_READY = re.compile(r"not ready to be submitted", re.IGNORECASE)
 
 def submit_for_review(ctx: StepContext, client: AppStoreConnect, app_id: str, version: Resource, *,
                       cancel_previous: bool, first_release: bool, whats_new: Mapping[str, str] | None = None,
-                      deadline: float | None = None) -> Resource:
+                      deadline: float | None = None, cancel_in_review: bool = False) -> Resource:
     """Submit `version` for App Review and return the submission. `whats_new` is the What's New per locale the
     version has, when the caller has just read it (else it is read here); `deadline` is the step's (clock value)."""
     platform = ctx.ipa.platform
@@ -62,14 +65,17 @@ def submit_for_review(ctx: StepContext, client: AppStoreConnect, app_id: str, ve
                          submission.id, state)
             ctx.run.review_submission_id = submission.id
             return submission
+        if state == "WAITING_FOR_REVIEW" and cancel_in_review:
+            withdraw_from_review(ctx, client, submission, patience(ctx, IN_MOTION_BUDGET, deadline))
+            continue
         if state in (*UNDER_REVIEW_STATES, "UNRESOLVED_ISSUES"):
             what = {"UNRESOLVED_ISSUES": "has unresolved issues (Apple is waiting for your reply)",
                     "IN_REVIEW": "is in review", "WAITING_FOR_REVIEW": "is waiting for review"}[state]
             raise SubmissionConflict(
                 f"review submission {submission.id} {what}; App Store Connect allows one submission per platform "
                 "at a time",
-                hint="wait until Apple finishes it, or resolve or cancel it in App Store Connect > App Review, "
-                "then run the flow again",
+                hint=WITHDRAW_HINT if state == "WAITING_FOR_REVIEW" else IN_REVIEW_HINT if state == "IN_REVIEW"
+                else "resolve the issues in App Store Connect > App Review, then run the flow again",
             )
         if state != "READY_FOR_REVIEW":
             continue
@@ -112,6 +118,66 @@ def submit_for_review(ctx: StepContext, client: AppStoreConnect, app_id: str, ve
     ctx.log.info("submitted version %s for App Store review (submission %s, %s)", ctx.ipa.version, draft.id,
                  submitted.attr("state") or "WAITING_FOR_REVIEW")
     return submitted
+
+
+# ------------------------------------------------------------------------------------------ withdrawing (H11)
+
+WITHDRAW_HINT = ("set cancel_submission_in_review: true on this step (with submit_for_review) to withdraw it and "
+                 "submit this one instead, or wait until Apple finishes it, then run the flow again")
+IN_REVIEW_HINT = ("a submission Apple has started reviewing is not withdrawn by this tool (that would throw the review "
+                  "in progress away); wait until Apple finishes it, or remove it in App Store Connect > App Review, "
+                  "then run the flow again")
+
+
+def withdraw_from_review(ctx: StepContext, client: AppStoreConnect, submission: Resource, bound: Patience,
+                         version_string: str | None = None) -> None:
+    """Withdraw a submission WAITING_FOR_REVIEW (PATCH canceled:true) and wait, bounded and visibly, until Apple
+    has let it go: a new submission or item is refused while it is CANCELING (H11). The log names the version."""
+    if submission.attr("state") != "WAITING_FOR_REVIEW":
+        raise SubmissionConflict(f"review submission {submission.id} is {submission.attr('state')}, not "
+                                 "WAITING_FOR_REVIEW, so it cannot be withdrawn", hint=IN_REVIEW_HINT)
+    if version_string is None:
+        version_id = submission.related_id("appStoreVersionForReview")
+        held = client.get_app_store_version(version_id) if version_id else None
+        version_string = str(held.attr("versionString")) if held is not None else "(unknown version)"
+    if ctx.dry_run:
+        ctx.log.info("dry run: would withdraw App Store version %s from App Review (review submission %s)",
+                     version_string, submission.id)
+        return
+    try:
+        client.update_review_submission(submission.id, canceled=True)
+    except AscAmbiguousWriteError:
+        # A repeat of an applied cancel is refused (the submission is CANCELING by then): read before repeating.
+        if client.get_review_submission(submission.id).attr("state") == "WAITING_FOR_REVIEW":
+            client.update_review_submission(submission.id, canceled=True)
+
+    def look() -> tuple[Resource | None, str | None]:
+        current = client.get_review_submission(submission.id)
+        state = current.attr("state")
+        return (current, None) if state not in (*IN_MOTION_STATES, "WAITING_FOR_REVIEW") else (None, f"it is {state}")
+
+    settled = wait_until(ctx, f"finish withdrawing review submission {submission.id} (CANCELING)", look, bound)
+    if settled is None:
+        raise RemoteError(
+            f"App Store version {version_string} was withdrawn from App Review (review submission {submission.id}), "
+            "but App Store Connect is still cancelling it after waiting",
+            hint="run the flow again in a few minutes: the withdrawal is done, and the next run submits this "
+            "version once Apple has let the old submission go",
+        )
+    ctx.log.info("withdrew App Store version %s from App Review: review submission %s was WAITING_FOR_REVIEW, "
+                 "now %s", version_string, submission.id, settled.attr("state"))
+
+
+def withdraw_version_from_review(ctx: StepContext, client: AppStoreConnect, app_id: str, version: Resource,
+                                 bound: Patience) -> bool:
+    """Withdraw the submission WAITING_FOR_REVIEW that holds `version` (so another build can be attached); False
+    when there is none."""
+    for submission in client.list_review_submissions(app_id, platform=ctx.ipa.platform,
+                                                     states=["WAITING_FOR_REVIEW"]):
+        if submission.related_id("appStoreVersionForReview") == version.id:
+            withdraw_from_review(ctx, client, submission, bound, version_string=str(version.attr("versionString")))
+            return True
+    return False
 
 
 # ------------------------------------------------------------------------------------------ H11: in motion

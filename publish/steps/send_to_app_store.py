@@ -7,8 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from publish.asc import AppStoreConnect, Resource
 from publish.errors import InputError
-from publish.steps.app_store_review import submit_for_review
+from publish.steps.app_store_review import (
+    IN_REVIEW_HINT,
+    WITHDRAW_HINT,
+    submit_for_review,
+    withdraw_version_from_review,
+)
+from publish.steps.app_store_waits import IN_MOTION_BUDGET, patience
 from publish.steps.app_store_whats_new import upsert_whats_new
 from publish.steps.appstore import (
     apply_phased_release,
@@ -18,6 +25,9 @@ from publish.steps.appstore import (
     ensure_version,
     find_version,
     read_app_store_settings,
+    SubmissionConflict,
+    VersionLookup,
+    version_state,
 )
 from publish.steps.base import Step, StepContext, StepOutcome, setting_bool
 from publish.steps.testflight import (
@@ -51,10 +61,15 @@ class SendToAppStore(Step):
         if stage == "app_store" and not waits:
             raise InputError("send_to_app_store with stage_type: app_store needs the processed build, but "
                              "wait_for_processing is false", hint="remove `wait_for_processing: false`")
-        if stage == "testflight" and (plan.whats_new or plan.submit or plan.release_type or
+        withdraw = setting_bool(settings, "cancel_submission_in_review", False)
+        if withdraw and stage == "app_store" and not plan.submit:
+            raise InputError("send_to_app_store: cancel_submission_in_review withdraws a submission so that this "
+                             "one can take its place, but submit_for_review is not true",
+                             hint="add submit_for_review: true, or remove cancel_submission_in_review")
+        if stage == "testflight" and (plan.whats_new or plan.submit or plan.release_type or withdraw or
                                       plan.phased_release is not None or plan.add_missing_locales):
-            raise InputError("send_to_app_store: whats_new, add_missing_locales, release_type, phased_release and "
-                             "submit_for_review "
+            raise InputError("send_to_app_store: whats_new, add_missing_locales, release_type, phased_release, "
+                             "submit_for_review and cancel_submission_in_review "
                              "apply to stage_type: app_store, not testflight",
                              hint="set stage_type: app_store, or remove those settings")
         setting_bool(settings, "require_rc", False)
@@ -71,6 +86,7 @@ class SendToAppStore(Step):
         if testflight is not None:
             resolve_groups(ctx, client, app_id, testflight)
         compliance_required = (testflight is not None and testflight.distributes) or plan.submit
+        withdraw = setting_bool(settings, "cancel_submission_in_review", False)
         looked_up: dict[str, Any] = {}
 
         def before_upload(existing: Any) -> None:
@@ -80,7 +96,27 @@ class SendToAppStore(Step):
                 # Refuse now, not after an hour of upload and processing, when the version cannot take the build.
                 looked_up["version"] = find_version(ctx, client, app_id)
                 looked_up["for_build"] = existing.id if existing is not None else None
-                check_version(ctx, client, looked_up["version"], looked_up["for_build"])
+                try:
+                    check_version(ctx, client, looked_up["version"], looked_up["for_build"])
+                except SubmissionConflict as exc:
+                    # Withdrawn only once the new build is there (nothing changes before the upload succeeds).
+                    state = version_state(looked_up["version"][0])
+                    if state != "WAITING_FOR_REVIEW":
+                        raise SubmissionConflict(exc.message, hint=IN_REVIEW_HINT) from None
+                    if not withdraw:
+                        raise SubmissionConflict(exc.message, hint=WITHDRAW_HINT) from None
+                    ctx.log.info("App Store version %s is WAITING_FOR_REVIEW with another build: it is withdrawn "
+                                 "once this build is ready (cancel_submission_in_review: true)", ctx.ipa.version)
+                blocking = _other_version_in_review(looked_up["version"])
+                if blocking is not None:
+                    state = version_state(blocking)
+                    if state != "WAITING_FOR_REVIEW" or not withdraw:
+                        raise SubmissionConflict(
+                            f"App Store version {blocking.attr('versionString')} is {state}; App Store Connect "
+                            f"keeps one version per platform in flight, so version {ctx.ipa.version} cannot be "
+                            "created now", hint=WITHDRAW_HINT if state == "WAITING_FOR_REVIEW" else IN_REVIEW_HINT)
+                    ctx.log.info("App Store version %s is WAITING_FOR_REVIEW: it is withdrawn once this build is "
+                                 "ready (cancel_submission_in_review: true)", blocking.attr("versionString"))
 
         build = ensure_build(ctx, client, settings, before_upload=before_upload)
         if build is None:
@@ -96,6 +132,8 @@ class SendToAppStore(Step):
 
         # The early read is still good when no upload happened in between; after an upload, read again.
         fresh = looked_up.get("version") if looked_up.get("for_build") == build.id else None
+        if withdraw:
+            fresh = self._withdraw_other_build(ctx, client, app_id, build.id, fresh, deadline)
         version, under_review, attached = ensure_version(ctx, client, app_id, plan, build.id, fresh)
         ctx.run.app_store_version_id = version.id
         ctx.remember(app_store_version_id=version.id)
@@ -113,11 +151,31 @@ class SendToAppStore(Step):
         if plan.submit:
             submission = submit_for_review(ctx, client, app_id, version, cancel_previous=plan.cancel_previous,
                                            first_release=attached.first_release, whats_new=whats_new,
-                                           deadline=deadline)
+                                           deadline=deadline, cancel_in_review=withdraw)
             ctx.remember(review_submission_id=submission.id)
             outputs["review_state"] = submission.attr("state")
             message += f"; submitted for review ({submission.attr('state') or 'WAITING_FOR_REVIEW'})"
         return StepOutcome(message, asc_ids=ctx.run.ids(), outputs=outputs)
+
+    @staticmethod
+    def _withdraw_other_build(ctx: StepContext, client: AppStoreConnect, app_id: str, build_id: str,
+                              found: VersionLookup | None, deadline: float) -> VersionLookup:
+        """With cancel_submission_in_review: when the version is WAITING_FOR_REVIEW with another build, withdraw
+        it from review (it becomes editable) and return a fresh lookup; else the lookup as it was."""
+        found = found or find_version(ctx, client, app_id)
+        version, _, attached = found
+        if version is None:
+            version = _other_version_in_review(found)  # it stands in the way of creating ours
+        elif version_state(version) == "WAITING_FOR_REVIEW":
+            attached_id = attached.build_id if attached.build_known else \
+                getattr(client.get_app_store_version_build(version.id), "id", None)
+            if attached_id == build_id:
+                return found
+        if version is None or version_state(version) != "WAITING_FOR_REVIEW":
+            return found
+        if withdraw_version_from_review(ctx, client, app_id, version, patience(ctx, IN_MOTION_BUDGET, deadline)):
+            return find_version(ctx, client, app_id)
+        return found
 
     @staticmethod
     def _require_rc(ctx: StepContext, settings: Mapping[str, Any]) -> None:
@@ -133,3 +191,12 @@ class SendToAppStore(Step):
                 hint=f"mark it with `appstore-publish mark-rc '{label_text}'` (or add a mark_as_rc step before this "
                 "one) and run the flow again",
             )
+
+
+def _other_version_in_review(found: VersionLookup) -> Resource | None:
+    """When the IPA's version does not exist yet: another version of the platform waiting for or in review, which
+    App Store Connect lets no new version past (one version in flight per platform)."""
+    version, versions, _ = found
+    if version is not None:
+        return None
+    return next((v for v in versions if version_state(v) in ("WAITING_FOR_REVIEW", "IN_REVIEW")), None)

@@ -18,6 +18,7 @@ class SubmitForReview(Step):
 
     def check(self, ctx: StepContext, settings: Mapping[str, Any]) -> None:
         setting_bool(settings, "cancel_previous_submission", False)
+        setting_bool(settings, "cancel_submission_in_review", False)
 
     def run(self, ctx: StepContext, settings: Mapping[str, Any]) -> StepOutcome:
         client = ctx.client_for(settings.get("api_key"))
@@ -50,7 +51,9 @@ class SubmitForReview(Step):
         ctx.run.app_store_version_id = version.id
         submission = submit_for_review(ctx, client, app_id, version,
                                        cancel_previous=setting_bool(settings, "cancel_previous_submission", False),
-                                       first_release=known.first_release)
+                                       first_release=known.first_release,
+                                       cancel_in_review=setting_bool(settings, "cancel_submission_in_review",
+                                                                     False))
         ctx.remember(review_submission_id=submission.id, app_store_version_id=version.id)
         return StepOutcome(f"version {ctx.ipa.version} submitted for review ({submission.attr('state')})",
                            asc_ids=ctx.run.ids(), outputs={"review_state": submission.attr("state")})
