@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from flow_harness import BUNDLE_ID, FlowWorld, Outcome
+from flow_harness import BUNDLE_ID, EXTERNAL, FlowWorld, Outcome
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 STATUS_SCHEMA = json.loads((SCHEMAS / "status.schema.json").read_text())
@@ -195,7 +195,22 @@ def test_status_text_and_json(world: FlowWorld) -> None:
     (version,) = document["app_store_versions"]
     assert version["state"] == "PENDING_DEVELOPER_RELEASE" and version["build_number"] == "1"
     assert version["phased_release"]["state"] == "INACTIVE" and document["api_calls"] == 3
+    assert document["builds"][0]["testflight_internal_state"] == "READY_FOR_BETA_TESTING"
+    assert document["builds"][0]["testflight_external_state"] == "READY_FOR_BETA_SUBMISSION"
     assert "wait" not in document
+
+
+def test_status_shows_testflight_and_beta_review(world: FlowWorld) -> None:
+    flow = world.flow(f"- step: send_to_testflight\n  api_key: main\n  what_to_test: Try it\n"
+                      f"  groups: [{EXTERNAL}]\n")
+    assert world.run(flow, world.ipa("3", version="1.1")).code == 0
+    document = json.loads(cli(world, "status", BUNDLE_ID, "1.1", "--json").stdout)
+    jsonschema.validate(document, STATUS_SCHEMA)
+    (build,) = document["builds"]
+    assert build["beta_review_state"] == "WAITING_FOR_REVIEW", build
+    assert build["testflight_external_state"] == "WAITING_FOR_BETA_REVIEW" and document["app_store_versions"] == []
+    text = cli(world, "status", BUNDLE_ID, "1.1").stdout
+    assert "WAITING_FOR_BETA_REVIEW" in text and "App Store versions: none" in text
 
 
 def test_wait_until_reaches_the_state(world: FlowWorld) -> None:
