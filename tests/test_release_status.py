@@ -264,3 +264,15 @@ def test_simulator_phased_release_waits_for_the_release_and_an_unreleased_versio
             client.update_phased_release(phased.id, "ACTIVE")
         client.delete_app_store_version(version.id)  # PREPARE_FOR_SUBMISSION: it goes, with its phased release
         assert not world.records("appStoreVersions") and not world.records("appStoreVersionPhasedReleases")
+
+
+def test_a_release_request_whose_answer_was_lost_is_read_back_not_repeated(world: FlowWorld) -> None:
+    from test_integfix_lost_answers import script
+
+    version_id = submitted(world)
+    pending = script(world, "POST", "/v1/appStoreVersionReleaseRequests", ["lost"])
+    outcome = cli(world, "release", BUNDLE_ID, "1.0.0")
+    assert pending == [] and outcome.code == 0, outcome.output
+    assert "reads as released" in outcome.stderr and "released (READY_FOR_DISTRIBUTION)" in outcome.stdout
+    assert state_of(world, version_id) == "READY_FOR_DISTRIBUTION"
+    assert len(world.records("appStoreVersionReleaseRequests")) == 1
