@@ -33,7 +33,7 @@ def effective_settings(step: StepSpec) -> dict[str, Any]:
     """The step's settings with the schema's defaults filled in for those not given."""
     schema = flow_schema()["$defs"]
     definition = {"send_to_testflight": "SendToTestflight", "send_to_app_store": "SendToAppStore",
-                  "submit_for_review": "SubmitForReview", "mark_as_rc": "MarkAsRc"}.get(step.step)
+                  "submit_for_review": "SubmitForReview", "mark_as_rc": "MarkAsRc", "release": "Release"}.get(step.step)
     properties = schema[definition]["properties"] if definition else {}
     settings: dict[str, Any] = {}
     for key in step_settings(step.step):

@@ -109,6 +109,6 @@ def test_scheduled_release_needs_future_date_with_zone() -> None:
 
 
 def test_registry_names_every_step() -> None:
-    assert set(STEPS) == {"send_to_testflight", "send_to_app_store", "submit_for_review", "mark_as_rc"}
+    assert set(STEPS) == {"send_to_testflight", "send_to_app_store", "submit_for_review", "mark_as_rc", "release"}
     with pytest.raises(InputError, match="send_to_testflight"):
         get_step("send_to_play_store")

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from publish.sandbox.appstore import set_version_state
 from test_sandbox_support import Api, api, sandbox  # noqa: F401 - fixtures
 
 
@@ -186,11 +187,14 @@ def test_phased_release_and_version_edits(sandbox, api: Api) -> None:
             "type": "appStoreVersionPhasedReleases", "id": phased_id, "attributes": {"phasedReleaseState": state}}})
 
     assert move("PAUSED").status_code == 409
+    # A phased release moves only once its version is released (Apple starts it with the release).
+    assert move("ACTIVE").status_code == 409
+    with sandbox.store.lock:
+        set_version_state(sandbox.store.require("appStoreVersions", version_id), "READY_FOR_DISTRIBUTION")
     assert move("ACTIVE").json()["data"]["attributes"]["startDate"]
     assert api.delete(f"/v1/appStoreVersionPhasedReleases/{phased_id}").status_code == 409
     assert move("COMPLETE").status_code == 200
-    assert api.delete(f"/v1/appStoreVersions/{version_id}").status_code == 204
-    assert api.get(f"/v1/appStoreVersions/{version_id}").status_code == 404
+    assert api.delete(f"/v1/appStoreVersions/{version_id}").status_code == 409  # released: no longer deletable
 
 
 # ---------------------------------------------------------------- protocol.md H: each switch turns its habit on/off

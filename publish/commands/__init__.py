@@ -27,6 +27,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("next-build-number", "build_numbers",
             "the next free build number (CFBundleVersion) of a version, from App Store Connect"),
     Command("latest-build-number", "build_numbers", "the highest build number App Store Connect holds for a version"),
+    Command("release", "release",
+            "release an approved App Store version, or pause, resume or complete its phased release"),
+    Command("status", "status", "where each build and App Store version of an app stands in App Store Connect"),
     Command("history", "history", "the log of past actions, newest first"),
     Command("mark-rc", "mark_rc", "mark a version as release candidate"),
     Command("unmark-rc", "mark_rc", "remove the release-candidate mark"),
@@ -92,6 +95,16 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     "latest-build-number": (
         ("appstore-publish latest-build-number com.example.app 1.2.3", "the highest one in App Store Connect"),
         ("appstore-publish latest-build-number com.example.app --platform MAC_OS --json", "macOS, as JSON"),
+    ),
+    "release": (
+        ("appstore-publish release com.example.app 1.2.3 --flow publish.yml", "put the approved 1.2.3 on sale"),
+        ("appstore-publish release com.example.app 1.2.3 --pause", "pause its phased release (--resume, --complete)"),
+    ),
+    "status": (
+        ("appstore-publish status com.example.app --flow publish.yml", "every build and App Store version"),
+        ("appstore-publish status com.example.app 1.2.3 --wait-until PENDING_DEVELOPER_RELEASE --timeout 86400",
+         "wait for App Review"),
+        ("appstore-publish status com.example.app 1.2.3 --json", "one version, as JSON"),
     ),
     "history": (
         ("appstore-publish history", "the last entries, newest first"),

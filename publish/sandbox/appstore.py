@@ -339,6 +339,13 @@ def update_phased_release(call: Call) -> Reply:
     wanted = call.attributes.get("phasedReleaseState")
     current = phased.attributes["phasedReleaseState"]
     if wanted is not None and wanted != current:
+        version = call.store.require("appStoreVersions", phased.rels["appStoreVersion"])
+        if version.attributes["appVersionState"] != "READY_FOR_DISTRIBUTION":
+            # Apple starts a phased release itself when the version is released; until then it cannot be moved.
+            raise conflict("ENTITY_ERROR.STATE_INVALID", f"Version {version.attributes['versionString']} is "
+                           f"{version.attributes['appVersionState']}; its phased release can only be changed once "
+                           "the version is released (READY_FOR_DISTRIBUTION).",
+                           pointer="/data/attributes/phasedReleaseState")
         if wanted not in PHASED_MOVES[current]:
             raise conflict("ENTITY_ERROR.ATTRIBUTE.INVALID", f"A phased release cannot go from {current} to {wanted}.",
                            pointer="/data/attributes/phasedReleaseState")
@@ -374,6 +381,10 @@ def release_version(sim: Sandbox, version: Record) -> None:
         if other.id != version.id and other.attributes["appVersionState"] == "READY_FOR_DISTRIBUTION":
             set_version_state(other, "REPLACED_WITH_NEW_VERSION")
     set_version_state(version, "READY_FOR_DISTRIBUTION")
+    # A phased release waiting for the release starts with it: day 1 of 7.
+    for phased in sim.store.where("appStoreVersionPhasedReleases", appStoreVersion=version.id):
+        if phased.attributes["phasedReleaseState"] == "INACTIVE":
+            phased.attributes.update(phasedReleaseState="ACTIVE", startDate=iso(sim.clock()), currentDayNumber=1)
 
 
 HANDLERS = {

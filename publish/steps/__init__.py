@@ -5,12 +5,13 @@ from __future__ import annotations
 from publish.errors import InputError
 from publish.steps.base import RunState, Step, StepContext, StepOutcome
 from publish.steps.mark_as_rc import MarkAsRc
+from publish.steps.release import ReleaseStep
 from publish.steps.send_to_app_store import SendToAppStore
 from publish.steps.send_to_testflight import SendToTestflight
 from publish.steps.submit_for_review import SubmitForReview
 
 STEPS: dict[str, type[Step]] = {
-    step.name: step for step in (SendToTestflight, SendToAppStore, SubmitForReview, MarkAsRc)
+    step.name: step for step in (SendToTestflight, SendToAppStore, SubmitForReview, MarkAsRc, ReleaseStep)
 }
 
 
