@@ -68,3 +68,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line(f"  {problem}")
     if problems:
         session.exitstatus = 1
+
+
+# --- The flow world: one simulator with an app, groups and a key, over loopback; its exchanges checked against the
+# OpenAPI description when the test ends (a module may define its own `world` for other settings) -----------------
+@pytest.fixture
+def world(tmp_path: Path):
+    from flow_harness import FlowWorld
+
+    world = FlowWorld(tmp_path)
+    try:
+        yield world
+    finally:
+        world.close()
+    spec = SHARED / "reference" / "asc" / "app-store-connect-openapi.json"
+    if spec.is_file():
+        from contract import check_exchanges
+
+        problems = check_exchanges(world.server.exchanges, spec)
+        assert not problems, "contract violations:\n" + "\n".join(problems[:30])

@@ -4,9 +4,7 @@ never withdrawn. End to end through the CLI against the simulator with every rea
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +13,6 @@ from publish.sandbox import appstore
 from publish.sandbox.model import Record
 from flow_harness import FlowWorld
 
-OPENAPI = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "asc" / \
-    "app-store-connect-openapi.json"
 SUBMIT = """
 - step: send_to_app_store
   api_key: main
@@ -24,20 +20,6 @@ SUBMIT = """
   submit_for_review: true
 """
 WITHDRAW = SUBMIT + "  cancel_submission_in_review: true\n"
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[FlowWorld]:
-    world = FlowWorld(tmp_path)
-    try:
-        yield world
-    finally:
-        world.close()
-    if OPENAPI.is_file():
-        from contract import check_exchanges
-
-        problems = check_exchanges(world.server.exchanges, OPENAPI)
-        assert not problems, "contract violations:\n" + "\n".join(problems[:30])
 
 
 def _submitted(world: FlowWorld, build: str = "1", version: str = "1.0.0") -> Record:

@@ -4,8 +4,6 @@ pure choice of builds and the simulator's side (an expired build leaves its grou
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +12,6 @@ from publish.errors import InputError
 from publish.steps.expire_builds import ExpiryPolicy, choose, read_expiry
 from flow_harness import INTERNAL, FlowWorld
 
-OPENAPI = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "asc" / \
-    "app-store-connect-openapi.json"
 
 
 def _flow(expire: str, extra: str = "") -> str:
@@ -25,20 +21,6 @@ def _flow(expire: str, extra: str = "") -> str:
   groups: ["{INTERNAL}"]
   expire_previous_builds: {expire}
 {extra}"""
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[FlowWorld]:
-    world = FlowWorld(tmp_path)
-    try:
-        yield world
-    finally:
-        world.close()
-    if OPENAPI.is_file():
-        from contract import check_exchanges
-
-        problems = check_exchanges(world.server.exchanges, OPENAPI)
-        assert not problems, "contract violations:\n" + "\n".join(problems[:30])
 
 
 def _earlier(world: FlowWorld, *numbers: str, version: str = "1.0.0") -> dict[str, str]:

@@ -5,7 +5,6 @@ content), the upload sends it as an installer package for MAC_OS, and the simula
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from test_sandbox_support import Api, api, sandbox  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 PKG_SCHEMA = json.loads((ROOT / "schemas" / "pkg-info.schema.json").read_text())
-OPENAPI = ROOT.parent / "shared" / "reference" / "asc" / "app-store-connect-openapi.json"
 TESTFLIGHT = """
 - step: send_to_testflight
   api_key: main
@@ -37,20 +35,6 @@ APP_STORE = """
   release_type: manual
   submit_for_review: true
 """
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[FlowWorld]:
-    world = FlowWorld(tmp_path)
-    try:
-        yield world
-    finally:
-        world.close()
-    if OPENAPI.is_file():
-        from contract import check_exchanges
-
-        problems = check_exchanges(world.server.exchanges, OPENAPI)
-        assert not problems, "contract violations:\n" + "\n".join(problems[:30])
 
 
 def _pkg(world: FlowWorld, build_number: str = "1", *, name: str | None = None, **options: Any) -> Path:

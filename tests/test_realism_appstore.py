@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,27 +15,11 @@ from publish.sandbox import appstore
 from publish.sandbox.model import Record
 from flow_harness import EXTERNAL, INTERNAL, FlowWorld
 
-OPENAPI = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "asc" / \
-    "app-store-connect-openapi.json"
 APP_STORE = """
 - step: send_to_app_store
   api_key: main
   stage_type: app_store
 """
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[FlowWorld]:
-    world = FlowWorld(tmp_path)
-    try:
-        yield world
-    finally:
-        world.close()
-    if OPENAPI.is_file():
-        from contract import check_exchanges
-
-        problems = check_exchanges(world.server.exchanges, OPENAPI)
-        assert not problems, "contract violations:\n" + "\n".join(problems[:30])
 
 
 def _released(world: FlowWorld, version: str = "0.9.0", locales: tuple[str, ...] = ("en-US",), *,

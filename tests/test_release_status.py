@@ -5,7 +5,6 @@ approval; pause / resume / complete of a phased release; refusals before any wri
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
@@ -23,22 +22,6 @@ SUBMIT = """
   phased_release: true
   submit_for_review: true
 """
-OPENAPI = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "asc" / \
-    "app-store-connect-openapi.json"
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[FlowWorld]:
-    world = FlowWorld(tmp_path)
-    try:
-        yield world
-    finally:
-        world.close()
-    if OPENAPI.is_file():
-        from contract import check_exchanges
-
-        problems = check_exchanges(world.server.exchanges, OPENAPI)
-        assert not problems, "contract violations:\n" + "\n".join(problems[:30])
 
 
 def submitted(world: FlowWorld, version: str = "1.0.0", *, approve: bool | None = True,
