@@ -43,6 +43,12 @@ def read_uploaded_app(path: Path) -> UploadedApp:
             plist = plistlib.loads(archive.read(names[0]))
     except (zipfile.BadZipFile, plistlib.InvalidFileException, OSError, ValueError) as exc:
         raise ProcessingFailure("ITMS-90023", f"The IPA could not be read: {exc}.") from None
+    return app_from_info_plist(plist, minimum_os_key="MinimumOSVersion")
+
+
+def app_from_info_plist(plist: object, *, minimum_os_key: str) -> UploadedApp:
+    """What processing takes from the main app's Info.plist (an IPA's or a package's), refused as Apple does when
+    it is not a dictionary or lacks the identity keys."""
     if not isinstance(plist, dict):
         raise ProcessingFailure("ITMS-90158", "The app's Info.plist is not a dictionary.")
     missing = [k for k in ("CFBundleIdentifier", "CFBundleShortVersionString", "CFBundleVersion")
@@ -50,10 +56,11 @@ def read_uploaded_app(path: Path) -> UploadedApp:
     if missing:
         raise ProcessingFailure("ITMS-90057", f"The app's Info.plist is missing {', '.join(missing)}.")
     encryption = plist.get("ITSAppUsesNonExemptEncryption")
+    minimum = plist.get(minimum_os_key)
     return UploadedApp(
         bundle_id=plist["CFBundleIdentifier"],
         short_version=plist["CFBundleShortVersionString"],
         build_version=plist["CFBundleVersion"],
-        minimum_os=plist.get("MinimumOSVersion") if isinstance(plist.get("MinimumOSVersion"), str) else None,
+        minimum_os=minimum if isinstance(minimum, str) else None,
         uses_non_exempt_encryption=encryption if isinstance(encryption, bool) else None,
     )

@@ -19,7 +19,7 @@ from typing import BinaryIO
 from xml.etree import ElementTree
 from xml.parsers.expat import ExpatError
 
-from publish.sandbox.ipa_check import ProcessingFailure, UploadedApp
+from publish.sandbox.ipa_check import ProcessingFailure, UploadedApp, app_from_info_plist
 
 XAR_MAGIC = b"xar!"
 MAX_TOC_BYTES = 16 * 1024 * 1024
@@ -44,17 +44,7 @@ def read_uploaded_pkg(path: Path) -> UploadedApp:
         plist = plistlib.loads(plists[0])
     except (plistlib.InvalidFileException, ExpatError, ValueError) as exc:
         raise ProcessingFailure("ITMS-90023", f"The app's Info.plist could not be read: {exc}.") from None
-    if not isinstance(plist, dict):
-        raise ProcessingFailure("ITMS-90158", "The app's Info.plist is not a dictionary.")
-    missing = [k for k in ("CFBundleIdentifier", "CFBundleShortVersionString", "CFBundleVersion")
-               if not isinstance(plist.get(k), str) or not plist.get(k)]
-    if missing:
-        raise ProcessingFailure("ITMS-90057", f"The app's Info.plist is missing {', '.join(missing)}.")
-    encryption = plist.get("ITSAppUsesNonExemptEncryption")
-    minimum = plist.get("LSMinimumSystemVersion")
-    return UploadedApp(bundle_id=plist["CFBundleIdentifier"], short_version=plist["CFBundleShortVersionString"],
-                       build_version=plist["CFBundleVersion"], minimum_os=minimum if isinstance(minimum, str) else None,
-                       uses_non_exempt_encryption=encryption if isinstance(encryption, bool) else None)
+    return app_from_info_plist(plist, minimum_os_key="LSMinimumSystemVersion")
 
 
 def _payloads(file: BinaryIO, file_size: int) -> list[tuple[int, int, str]]:
