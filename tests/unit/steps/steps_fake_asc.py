@@ -180,3 +180,14 @@ def apple_error(status: int, code: str, detail: str, title: str = "The request c
     if pointer:
         item["source"] = {"pointer": pointer}
     return Reply(status, {"errors": [item]})
+
+
+def echo(id_: str | None = None, **extra: Any) -> Callable[[Call], dict[str, Any]]:
+    """An answer to a create or update: the resource as sent (with `id_` when the request has none), plus `extra`
+    attributes (e.g. the state Apple gives a new review submission)."""
+    def answer(call: Call) -> dict[str, Any]:
+        data = dict(call.body["data"]) if isinstance(call.body, Mapping) else {}
+        data["id"] = data.get("id") or id_ or f"NEW-{data.get('type', 'resource')}"
+        data["attributes"] = {**(data.get("attributes") or {}), **extra}
+        return {"data": data}
+    return answer
