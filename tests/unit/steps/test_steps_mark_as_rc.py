@@ -18,14 +18,6 @@ def test_marks_the_binary_as_a_release_candidate_with_its_note(world) -> None:
     assert world.asc.calls == []
 
 
-def test_a_dry_run_marks_nothing(world) -> None:
-    world.dry_run = True
-    outcome = world.run("mark_as_rc", {})
-
-    assert outcome.message == "dry run: would mark 1.2.0 (45) as a release candidate"
-    assert world.store.get_binary(world.ipa.fingerprint) is None
-
-
 def test_without_a_state_store_it_says_to_run_without_dry_run(world) -> None:
     world.store = None
     with pytest.raises(InputError) as caught:
