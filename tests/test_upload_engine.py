@@ -213,7 +213,11 @@ def test_happy_path_uploads_commits_and_waits_for_a_valid_build(world: World) ->
 def test_without_waiting_for_processing_returns_the_processing_build(world: World) -> None:
     world.server.processing_polls = 5
     result = world.upload(world.ipa("3"), "3", wait_for_processing=False)
-    assert result.build_id and result.processing_state in ("PROCESSING", "VALID")
+    # Returned as the upload left it: still PROCESSING (an engine that waited anyway would report VALID) ...
+    assert result.build_id and result.processing_state == "PROCESSING"
+    assert [b.attributes["processingState"] for b in world.records("builds")] == ["PROCESSING"]
+    # ... while the same upload waited for comes back processed: the flag is what makes the difference.
+    assert world.upload(world.ipa("4"), "4").processing_state == "VALID"
 
 
 def test_tty_progress_is_one_redrawn_line(world: World) -> None:
