@@ -9,6 +9,7 @@ a real `AppStoreConnect`, a real state store in tmp_path, an IPA description, a 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable, Iterator, Mapping
@@ -30,18 +31,17 @@ BUILD_ID = "BUILD1"
 
 
 class FakeClock:
-    """Seconds that pass only when the step sleeps."""
+    """Seconds that pass only when the step sleeps: the time is the start plus every sleep so far."""
 
     def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
+        self.start = start
         self.sleeps: list[float] = []
 
     def __call__(self) -> float:
-        return self.now
+        return self.start + sum(self.sleeps)
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @dataclass
@@ -95,6 +95,10 @@ class StepWorld:
         self.secrets: list[str] = []
         self.api_keys: list[str | None] = []  # the api_key names the steps asked clients for
         self.client = self.asc.client(clock=self.clock, sleep=self.clock.sleep)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
 
     # ------------------------------------------------------------------ the adapter
 
@@ -161,9 +165,5 @@ class StepWorld:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[StepWorld]:
-    made = StepWorld(tmp_path)
-    try:
+    with contextlib.closing(StepWorld(tmp_path)) as made:
         yield made
-    finally:
-        if made.store is not None:
-            made.store.close()

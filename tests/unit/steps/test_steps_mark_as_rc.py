@@ -19,6 +19,7 @@ def test_marks_the_binary_as_a_release_candidate_with_its_note(world) -> None:
 
 
 def test_without_a_state_store_it_says_to_run_without_dry_run(world) -> None:
+    world.store.close()
     world.store = None
     with pytest.raises(InputError) as caught:
         world.run("mark_as_rc", {})
