@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from publish.asc import AscAmbiguousWriteError
+from publish.steps.appstore import SubmissionConflict
 from steps_fake_asc import LOST, apple_error, echo, many, one, res
 
 BUILD = "BUILD1"
@@ -143,8 +144,6 @@ def test_another_version_waiting_for_review_is_withdrawn_so_this_one_can_take_th
 
 
 def test_another_version_in_review_is_not_withdrawn_even_when_asked(world) -> None:
-    from publish.steps.appstore import SubmissionConflict
-
     store_world(world, version("V9", "IN_REVIEW", build="OLD", string="1.1.9"), RELEASED)
     with pytest.raises(SubmissionConflict) as caught:
         world.run("send_to_app_store", {"stage_type": "app_store", "cancel_submission_in_review": True,

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from publish.errors import InputError
+from publish.steps.base import format_duration, parse_duration
+from steps_fake_asc import echo, many
 
 FUTURE = (datetime.now(timezone.utc) + timedelta(days=30)).replace(minute=0, second=0, microsecond=0)
 SCHEMA_EXPLAINS = ("is not an e-mail address", "demo_account.required", "needs a name and a password")
@@ -123,8 +125,6 @@ def test_an_hour_off_schedule_suggests_the_hours_around_it(world) -> None:
 
 
 def test_a_scheduled_date_is_sent_in_utc_on_the_new_version(world) -> None:
-    from steps_fake_asc import echo, many
-
     world.app()
     world.builds(world.ready_build()["data"])
     world.build_reads(world.ready_build())
@@ -161,8 +161,6 @@ def test_release_notes_come_from_files_relative_to_the_flow(world) -> None:
 
 
 def test_durations_read_as_written(world) -> None:
-    from publish.steps.base import format_duration, parse_duration
-
     assert [parse_duration(v) for v in (None, 90, "90s", "45m", "2h", "1h30m")] == [
         3600.0, 90.0, 90.0, 2700.0, 7200.0, 5400.0]
     assert [format_duration(s) for s in (5.25, 125, 7260)] == ["5.2 s", "2 min 05 s", "2 h 01 min"]

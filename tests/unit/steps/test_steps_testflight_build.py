@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from publish.errors import InputError, RemoteError
-from steps_fake_asc import one, res
+from steps_fake_asc import apple_error, many, one, res
 
 BUILD = "BUILD1"
 
@@ -122,8 +122,6 @@ def test_an_upload_that_reports_no_build_while_waiting_is_a_remote_error(world) 
 
 
 def test_an_upload_whose_build_cannot_be_read_is_a_remote_error(world) -> None:
-    from steps_fake_asc import apple_error
-
     world.app()
     world.builds()
     world.build_reads(apple_error(404, "NOT_FOUND", "There is no resource of type 'builds' with id 'BUILD1'"))
@@ -179,8 +177,6 @@ def test_the_same_binary_recorded_earlier_is_reused(world, caplog) -> None:
 
 
 def test_a_build_id_from_an_earlier_step_is_read_again_and_a_vanished_one_looked_up(world, caplog) -> None:
-    from steps_fake_asc import apple_error
-
     world.run_state.build_id = "GONE"
     world.app()
     world.asc.on("GET", "/v1/builds/GONE", apple_error(404, "NOT_FOUND", "no such build"))
@@ -206,8 +202,6 @@ def test_a_build_processed_by_an_earlier_step_of_the_run_is_not_read_again(world
 
 
 def test_an_app_missing_from_app_store_connect_is_an_input_error(world) -> None:
-    from steps_fake_asc import many
-
     world.asc.on("GET", "/v1/apps", many())
     with pytest.raises(InputError) as caught:
         world.run("send_to_testflight", {})
@@ -237,8 +231,6 @@ def test_an_apple_id_upload_goes_through_transporter_and_waits_for_the_build_to_
     world.app()
     world.builds()
     # after the upload the train and its build show up on the second look
-    from steps_fake_asc import many
-
     train = res("preReleaseVersions", "TRAIN1", version="1.2.0", platform="IOS")
     world.asc.on("GET", "/v1/preReleaseVersions", many(), many(), many(train))
     world.asc.on("GET", "/v1/builds", many(world.ready_build()["data"]), where={"filter[preReleaseVersion]": "TRAIN1"})

@@ -4,6 +4,7 @@ answers handled without blind repeats."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import pytest
@@ -148,10 +149,13 @@ def test_testers_are_found_created_or_linked_team_wide(world, caplog) -> None:
             return many(ann, bob)  # known to the app
         return many(carol)  # team-wide: carol was invited to another app
 
+    def create(call):
+        if call.attributes["email"] == "dan@example.com":
+            return echo("T-DAN")(call)
+        return apple_error(409, "ENTITY_ERROR.RELATIONSHIP.INVALID", "A tester with this email already exists")
+
     world.asc.on("GET", "/v1/betaTesters", testers)
-    world.asc.on("POST", "/v1/betaTesters", echo("T-DAN"),
-                 where={}).answers[:] = [lambda call: echo("T-DAN")(call) if "dan" in str(call.body) else
-                                         apple_error(409, "ENTITY_ERROR.RELATIONSHIP.INVALID", "already exists")]
+    world.asc.on("POST", "/v1/betaTesters", create)
     world.asc.on("POST", f"/v1/builds/{BUILD}/relationships/individualTesters", None)
     caplog.set_level(logging.INFO, "publish.steps")
 
@@ -250,8 +254,6 @@ def test_a_different_compliance_answer_on_app_store_connect_is_kept_with_a_warni
 
 
 def test_missing_export_compliance_fails_before_the_upload(world) -> None:
-    import dataclasses
-
     world.ipa = dataclasses.replace(world.ipa, uses_non_exempt_encryption=None)
     world.app()
     world.builds()
@@ -264,8 +266,6 @@ def test_missing_export_compliance_fails_before_the_upload(world) -> None:
 
 
 def test_send_to_app_store_testflight_stage_warns_when_nothing_says_how_compliance_goes(world) -> None:
-    import dataclasses
-
     world.ipa = dataclasses.replace(world.ipa, uses_non_exempt_encryption=None)
     reused_build(world, usesNonExemptEncryption=None)
 
