@@ -116,6 +116,8 @@ class StepWorld:
 
     @staticmethod
     def _settings(settings: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        # When steps take typed settings: build them here from the mapping (with the plan's own builder, which
+        # then also raises the InputErrors `check` raises today), and let `check` just build them.
         return dict(settings or {})
 
     def context(self) -> StepContext:
