@@ -43,6 +43,8 @@ def test_a_conflict_after_a_lost_create_is_that_create_and_is_looked_up(world) -
 
     world.run("send_to_testflight", {"testers": ["dan@example.com"]})
     assert len(create.calls) == 2  # sent again only after a look found nothing
+    # the conflict is the lost create (made with the build): nothing left to link
+    assert world.asc.sent("POST", f"/v1/builds/{BUILD}/relationships/individualTesters") == []
 
 
 def test_the_last_lost_create_is_looked_up_too(world) -> None:
