@@ -35,7 +35,7 @@ from publish.steps.app_store_waits import (
 from publish.steps.app_store_whats_new import require_whats_new_everywhere
 from publish.steps.appstore import UNDER_REVIEW_STATES, SubmissionConflict, version_state
 from publish.steps.base import StepContext
-from publish.steps.testflight import create_once, set_values
+from publish.steps.safe_writes import create_once, set_values
 
 OPEN_SUBMISSION_STATES = ("READY_FOR_REVIEW", "WAITING_FOR_REVIEW", "IN_REVIEW", "UNRESOLVED_ISSUES")
 IN_MOTION_STATES = ("CANCELING", "COMPLETING")

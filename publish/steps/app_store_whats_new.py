@@ -23,7 +23,7 @@ from publish.asc import AppStoreConnect, AscApiError, Resource
 from publish.errors import InputError
 from publish.steps.appstore import EVERY_LOCALE
 from publish.steps.base import StepContext
-from publish.steps.testflight import create_once, set_values
+from publish.steps.safe_writes import create_once, set_values
 
 PER_LOCALE_HINT = ("give whats_new per locale, e.g.\n  whats_new:\n    en-US: Faster start.\n    de-DE: Schnellerer "
                    "Start.\n(or a plain string without `locale:`, which is written to every locale the version has)")

@@ -13,7 +13,8 @@ from publish.asc import AppStoreConnect, AscAmbiguousWriteError, AscApiError, Re
 from publish.errors import InputError, PublishError, RemoteError
 from publish.steps.app_store_waits import RELEASE_TYPE_BUDGET, patience, retry_refused
 from publish.steps.base import StepContext, release_notes, setting_bool, setting_str
-from publish.steps.testflight import create_once, label, set_values
+from publish.steps.safe_writes import create_once, set_values
+from publish.steps.testflight import label
 from publish.upload.numbers import build_number_key
 
 # Versions whose build and metadata can still be changed (fastlane's "editable" list, less WAITING_FOR_REVIEW,

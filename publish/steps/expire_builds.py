@@ -30,7 +30,7 @@ from publish.asc import AppStoreConnect, Resource
 from publish.errors import InputError
 from publish.steps.appstore import find_version, version_state
 from publish.steps.base import StepContext, setting_bool
-from publish.steps.testflight import set_values
+from publish.steps.safe_writes import set_values
 from publish.upload.numbers import build_number_key, builds_on_train
 
 # App Store version states in which the attached build is under (or through) Apple's review: never to be touched.

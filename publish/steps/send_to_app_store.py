@@ -30,17 +30,9 @@ from publish.steps.appstore import (
     version_state,
 )
 from publish.steps.base import Step, StepContext, StepOutcome, setting_bool
-from publish.steps.testflight import (
-    apply_export_compliance,
-    distribute,
-    ensure_app,
-    ensure_build,
-    label,
-    processing_timeout,
-    read_testflight_settings,
-    require_export_compliance,
-    resolve_groups,
-)
+from publish.steps.export_compliance import apply_export_compliance, require_export_compliance
+from publish.steps.testflight import ensure_app, ensure_build, label, processing_timeout
+from publish.steps.testflight_distribution import distribute, read_testflight_settings, resolve_groups
 
 STAGE_TYPES = ("app_store", "testflight")
 

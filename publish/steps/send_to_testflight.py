@@ -9,16 +9,12 @@ from typing import Any
 from publish.errors import InputError
 from publish.steps.base import Step, StepContext, StepOutcome, setting_bool
 from publish.steps.expire_builds import expire_builds, plan_expiry, read_expiry
-from publish.steps.testflight import (
-    apply_export_compliance,
+from publish.steps.export_compliance import apply_export_compliance, require_export_compliance
+from publish.steps.testflight import ensure_app, ensure_build, label, processing_timeout
+from publish.steps.testflight_distribution import (
     check_beta_review_before_upload,
     distribute,
-    ensure_app,
-    ensure_build,
-    label,
-    processing_timeout,
     read_testflight_settings,
-    require_export_compliance,
     resolve_groups,
 )
 

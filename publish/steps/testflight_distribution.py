@@ -1,0 +1,318 @@
+"""TestFlight distribution of a processed build (protocol.md D): the plan read from the step's settings, beta
+groups found by name before any write, individual testers, notifications and the external beta review."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from publish.asc import AppStoreConnect, AscAmbiguousWriteError, AscApiError, Resource
+from publish.errors import InputError
+from publish.steps import beta_review
+from publish.steps.base import DEFAULT_LOCALE, StepContext, release_notes, setting_bool, setting_str
+from publish.steps.export_compliance import export_compliance_value
+from publish.steps.safe_writes import create_once, set_values
+from publish.steps.testflight import label, processing_timeout, waiting
+from publish.steps.testflight_state import BuildTestFlightState, read_build_with_testflight_state
+from publish.steps.what_to_test import check_what_to_test, upsert_what_to_test
+from publish.upload import lifecycle
+
+TESTFLIGHT_SETTINGS = ("what_to_test", "groups", "testers", "notify_testers", "submit_for_beta_review",
+                       "uses_non_exempt_encryption", "test_information", "if_another_build_in_review")
+
+
+@dataclass
+class Tester:
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+@dataclass
+class TestFlightPlan:
+    """What to do on TestFlight, read from the step's settings (files read, names checked) before any write."""
+
+    notes: dict[str, str] = field(default_factory=dict)
+    group_names: list[str] = field(default_factory=list)
+    groups: list[Resource] = field(default_factory=list)
+    testers: list[Tester] = field(default_factory=list)
+    notify: bool = True
+    submit_for_beta_review: bool | None = None  # None: when an external group is given
+    compliance_required: bool = True
+    notes_in_primary_locale: bool = False  # a plain text: it goes to the app's primary locale (H.4, H.12)
+    test_information: beta_review.TestInformation = field(default_factory=beta_review.TestInformation)
+    if_another_build_in_review: str = "fail"
+    review_readiness: beta_review.ReviewReadiness | None = None  # read before the upload
+    processing_timeout: float = 3600.0  # the budget of the step's waits
+
+    def submits_for_review(self) -> bool:
+        external = any(not g.attr("isInternalGroup") for g in self.groups)
+        return self.submit_for_beta_review if self.submit_for_beta_review is not None else external
+
+    @property
+    def distributes(self) -> bool:
+        return bool(self.group_names or self.testers)
+
+
+def read_testflight_settings(ctx: StepContext, settings: Mapping[str, Any], *, only_given: bool = False) \
+        -> TestFlightPlan | None:
+    """The TestFlight part of a step's settings; with `only_given`, None when the step names none of them."""
+    if only_given and not any(name in settings for name in TESTFLIGHT_SETTINGS):
+        return None
+    locale = setting_str(settings, "locale", DEFAULT_LOCALE) or DEFAULT_LOCALE
+    raw_notes = settings.get("what_to_test")
+    notes = release_notes(raw_notes, default_locale=locale, base_dir=ctx.flow_dir, setting="what_to_test")
+    for note_locale, text in notes.items():
+        check_what_to_test(note_locale, text)
+    groups = settings.get("groups") or []
+    if not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups):
+        raise InputError(f"groups: {groups!r} is not a list of group names", hint="write groups: [Internal, Beta]")
+    testers = [_tester(t) for t in settings.get("testers") or []]
+    review = settings.get("submit_for_beta_review")
+    if review is not None and not isinstance(review, bool):
+        raise InputError(f"submit_for_beta_review: {review!r} is not true or false", hint="write true or false")
+    plan = TestFlightPlan(
+        notes=notes,
+        group_names=list(dict.fromkeys(groups)),
+        testers=testers,
+        notify=setting_bool(settings, "notify_testers", True),
+        submit_for_beta_review=review,
+        notes_in_primary_locale=settings.get("locale") is None and (
+            isinstance(raw_notes, str) or (isinstance(raw_notes, Mapping) and "file" in raw_notes)),
+        test_information=beta_review.read_test_information(settings),
+        if_another_build_in_review=beta_review.read_other_review_choice(settings),
+        processing_timeout=processing_timeout(settings),
+    )
+    export_compliance_value(ctx, settings)  # type check
+    return plan
+
+
+def notes_for_app(ctx: StepContext, plan: TestFlightPlan) -> dict[str, str]:
+    """What to Test per locale; a plain text goes to the app's primary locale rather than en-US."""
+    primary = ctx.run.app_primary_locale
+    if plan.notes_in_primary_locale and primary and len(plan.notes) == 1:
+        return {primary: next(iter(plan.notes.values()))}
+    return dict(plan.notes)
+
+
+def check_beta_review_before_upload(ctx: StepContext, client: AppStoreConnect, app_id: str, plan: TestFlightPlan,
+                                    existing_build: Resource | None) -> None:
+    """H.3/H.4 before anything is uploaded: when the flow will submit for beta review, the test information and
+    What to Test must be there, and (unless the flow says otherwise) no other build may be in review."""
+    if ctx.dry_run or not plan.submits_for_review():
+        return
+    if existing_build is not None and _already_in_review(client, existing_build.id):
+        return  # submitted by an earlier run: nothing more is sent
+    plan.review_readiness = beta_review.check_before_upload(
+        ctx, client, app_id, plan.test_information, notes_for_app(ctx, plan), plan.if_another_build_in_review,
+        existing_build.id if existing_build is not None else None)
+
+
+def _already_in_review(client: AppStoreConnect, build_id: str) -> bool:
+    return bool(client.list_beta_app_review_submissions(build_id))
+
+
+def _tester(value: Any) -> Tester:
+    if isinstance(value, str) and "@" in value:
+        return Tester(value.strip())
+    if isinstance(value, Mapping) and isinstance(value.get("email"), str) and "@" in value["email"]:
+        return Tester(value["email"].strip(), value.get("first_name"), value.get("last_name"))
+    raise InputError(f"testers: {value!r} is not an e-mail address or {{email, first_name, last_name}}",
+                     hint="write testers: [ann@example.com, {email: bob@example.com, first_name: Bob}]")
+
+
+def _group_kind(group: Resource) -> str:
+    return "internal" if group.attr("isInternalGroup") else "external"
+
+
+def resolve_groups(ctx: StepContext, client: AppStoreConnect, app_id: str, plan: TestFlightPlan) -> None:
+    """Find the plan's groups by name; an unknown name is an error listing the app's groups (before any write)."""
+    if not plan.group_names:
+        return
+    groups = client.list_beta_groups(app_id)
+    by_name = {str(g.attr("name")): g for g in groups}
+    missing = [name for name in plan.group_names if name not in by_name]
+    if missing and ctx.dry_run:
+        ctx.log.info("dry run: group names are not checked (nothing is read from App Store Connect)")
+        plan.groups = [Resource(type="betaGroups", id=f"dry-run-group-{name}", attributes={"name": name})
+                       for name in plan.group_names]
+        return
+    if missing:
+        listing = ", ".join(f"{name} ({_group_kind(g)})" for name, g in sorted(by_name.items())) or "none"
+        close = [name for name in by_name for m in missing if name.lower() == m.lower()]
+        raise InputError(
+            f"beta group{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)} not found for "
+            f"{ctx.run.app_name or ctx.ipa.bundle_id}; the app's groups are: {listing}",
+            hint=(f"did you mean {', '.join(repr(c) for c in close)}? Group names are case-sensitive. "
+                  if close else "") + "Fix the names under `groups:` or create the group in App Store Connect > "
+            "TestFlight",
+        )
+    plan.groups = [by_name[name] for name in plan.group_names]
+
+
+def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan: TestFlightPlan) -> dict[str, Any]:
+    """Apply the plan to a processed build. Returns outputs for the history."""
+    app_id = ctx.run.app_id or ""
+    if ctx.dry_run:
+        state = BuildTestFlightState(set(), set(), None, [], None, True)
+    elif ctx.run.testflight_state is not None:
+        state = ctx.run.testflight_state
+    else:
+        state = read_build_with_testflight_state(client, build.id)[1]
+    ctx.run.testflight_state = None  # what follows changes it
+    outputs: dict[str, Any] = {}
+    upsert_what_to_test(ctx, client, build.id, notes_for_app(ctx, plan), state.localizations)
+
+    # Notifications: follow the build's auto-notify setting unless the flow says not to notify.
+    detail = state.beta_detail or (None if ctx.dry_run else client.get_build_beta_detail(build.id))
+    auto_notify = bool(detail.attr("autoNotifyEnabled")) if detail is not None else True
+    if plan.distributes and not plan.notify and auto_notify and detail is not None:
+        set_values(ctx, "auto-notify", lambda: client.update_build_beta_detail(detail.id, auto_notify_enabled=False))
+        auto_notify = False
+
+    external = [g for g in plan.groups if not g.attr("isInternalGroup")]
+    submit_review = plan.submits_for_review()
+    if (plan.groups or submit_review) and not ctx.dry_run:
+        # H.2: VALID is not yet ready for TestFlight; wait for its beta state (no call when it already is ready)
+        detail = lifecycle.wait_until_testflight_ready(
+            client, build.id, waiting(ctx, plan.processing_timeout), label=label(ctx),
+            external=bool(external) or submit_review,
+            compliance_set_now=ctx.run.export_compliance_set_for == build.id, known=detail)
+
+    groups_added: list[Resource] = []
+    for group in plan.groups:
+        if group.attr("isInternalGroup") and group.attr("hasAccessToAllBuilds"):
+            ctx.log.info("group '%s' is internal with access to all builds: it gets this build anyway",
+                         group.attr("name"))
+            continue
+        if state.group_ids is not None and group.id in state.group_ids:
+            ctx.log.info("group '%s' already has this build", group.attr("name"))
+            continue
+        groups_added.append(group)
+    if groups_added:
+        ids = [g.id for g in groups_added]
+        budget = waiting(ctx, plan.processing_timeout)
+        try:
+            lifecycle.retry_while_not_ready(budget, "the beta groups",
+                                            lambda: client.add_build_to_beta_groups(build.id, ids),
+                                            lambda: client.get_build_beta_detail(build.id))
+        except AscAmbiguousWriteError:
+            # Adding a build to a group it is in changes nothing, so the link can be sent again safely.
+            client.add_build_to_beta_groups(build.id, ids)
+        ctx.log.info("added to group%s: %s", "s" if len(ids) > 1 else "",
+                     ", ".join(f"{g.attr('name')} ({_group_kind(g)})" for g in groups_added))
+    outputs["groups"] = [str(g.attr("name")) for g in plan.groups]
+
+    testers_added = add_testers(ctx, client, app_id, build.id, plan.testers, state.tester_ids)
+    if plan.testers:
+        outputs["testers"] = [t.email for t in plan.testers]
+
+    if submit_review:
+        review = submit_beta_review(ctx, client, build.id, state, plan)
+        outputs["beta_review_state"] = review.attr("betaReviewState")
+
+    reached_now = testers_added or any(g.attr("isInternalGroup") for g in groups_added)
+    if plan.notify and not auto_notify and reached_now:
+        try:
+            client.create_build_beta_notification(build.id)
+            ctx.log.info("testers notified")
+        except AscAmbiguousWriteError:
+            # No call tells whether it went out; a missed e-mail is better than a double one.
+            ctx.warn("the tester notification may not have been sent (the answer was lost)")
+        except AscApiError as exc:
+            # H.10: "Auto-notify already enabled": Apple is notifying the testers already; that is what we wanted
+            if not (exc.status == 409 and (exc.has_code("STATE_ERROR.ENTITY_STATE_INVALID")
+                                           or "auto-notify already enabled" in exc.detail_text().lower())):
+                raise
+            ctx.log.info("testers notified (App Store Connect was notifying them already)")
+        outputs["notified"] = True
+    return outputs
+
+
+def find_testers(client: AppStoreConnect, emails: Sequence[str], app_id: str | None) -> dict[str, Resource]:
+    """The app's testers with these e-mails (lower-cased keys), in one paged call."""
+    params = {"filter[email]": list(emails), "filter[apps]": app_id, "limit": 200}
+    wanted = {e.strip().lower() for e in emails}
+    found: dict[str, Resource] = {}
+    for tester in client.paginate("/v1/betaTesters", params):
+        email = str(tester.attr("email", "")).strip().lower()
+        if email in wanted:
+            found.setdefault(email, tester)
+    return found
+
+
+def add_testers(ctx: StepContext, client: AppStoreConnect, app_id: str, build_id: str, testers: Sequence[Tester],
+                already: set[str] | None) -> int:
+    if not testers:
+        return 0
+    existing = find_testers(client, [t.email for t in testers], app_id) if not ctx.dry_run else {}
+    to_link: list[str] = []
+    created = 0
+    for tester in testers:
+        found = existing.get(tester.email.lower())
+        if found is None:
+            try:
+                create_once(
+                    ctx, f"tester {tester.email}",
+                    lambda t=tester: client.create_beta_tester(t.email, first_name=t.first_name,
+                                                               last_name=t.last_name, build_ids=[build_id]),
+                    lambda t=tester: client.find_beta_tester(t.email, app_id),
+                )
+                created += 1
+                continue
+            except AscApiError as exc:
+                if exc.status != 409:
+                    raise
+                # Known to the team but not yet to this app: find them team-wide and link them.
+                found = client.find_beta_tester(tester.email)
+                if found is None:
+                    raise
+        if already is None or found.id not in already:
+            to_link.append(found.id)
+    if to_link:
+        try:
+            client.add_individual_testers(build_id, to_link)
+        except AscAmbiguousWriteError:
+            client.add_individual_testers(build_id, to_link)  # linking twice changes nothing
+    ctx.log.info("individual testers: %d added, %d created, %d already had the build", len(to_link), created,
+                 len(testers) - len(to_link) - created)
+    return len(to_link) + created
+
+
+def submit_beta_review(ctx: StepContext, client: AppStoreConnect, build_id: str,
+                       state: BuildTestFlightState, plan: TestFlightPlan | None = None) -> Resource:
+    existing = state.beta_review
+    if existing is None and not state.beta_review_known:
+        existing = next(iter(client.list_beta_app_review_submissions(build_id)), None)
+    if existing is not None:
+        ctx.log.info("beta app review: already submitted (%s)", existing.attr("betaReviewState") or "state unknown")
+        ctx.run.beta_review_submission_id = existing.id
+        return existing
+    app_id = ctx.run.app_id or ""
+    if plan is not None and not ctx.dry_run:
+        readiness = plan.review_readiness
+        if readiness is None:  # not checked before an upload (e.g. the build was reused): check now
+            readiness = beta_review.check_before_upload(ctx, client, app_id, plan.test_information,
+                                                        notes_for_app(ctx, plan), plan.if_another_build_in_review,
+                                                        build_id)
+        beta_review.write_test_information(ctx, client, app_id, plan.test_information, readiness)
+        beta_review.clear_other_review(ctx, client, app_id, build_id, plan.if_another_build_in_review,
+                                       waiting(ctx, plan.processing_timeout))
+    try:
+        budget = waiting(ctx, plan.processing_timeout if plan is not None else 3600.0)
+        review = create_once(
+            ctx, "beta app review submission",
+            lambda: lifecycle.retry_while_not_ready(budget, "the beta review submission",
+                                                    lambda: client.create_beta_app_review_submission(build_id),
+                                                    lambda: client.get_build_beta_detail(build_id)),
+            lambda: next(iter(client.list_beta_app_review_submissions(build_id)), None),
+        )
+    except AscAmbiguousWriteError:
+        # H.4: a 500 here is how Apple says "test information missing", not only "maybe applied"
+        if next(iter(client.list_beta_app_review_submissions(build_id)), None) is None and plan is not None:
+            raise beta_review.explain_refused_submission(client, app_id, plan.test_information) from None
+        raise
+    ctx.run.beta_review_submission_id = review.id
+    ctx.log.info("submitted for beta app review (%s)", review.attr("betaReviewState") or "WAITING_FOR_REVIEW")
+    return review

@@ -1,0 +1,74 @@
+"""What to Test (protocol.md D, H.17): the text per locale checked offline against Apple's limits, a plain text
+sent to the app's primary locale, and the localizations created or updated (a create that collides with the one
+Apple makes itself after processing becomes an update)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from publish.asc import AppStoreConnect, AscApiError, Resource
+from publish.errors import InputError
+from publish.steps.base import StepContext
+from publish.steps.safe_writes import create_once, set_values
+
+WHAT_TO_TEST_MAX_BYTES = 4000  # Apple counts UTF-8 bytes (protocol.md H.17)
+
+
+def check_what_to_test(locale: str, text: str) -> None:
+    """H.17, offline: Apple takes at most 4000 bytes of UTF-8 and refuses '<' and characters outside the Basic
+    Multilingual Plane (emoji); say what and where."""
+    size = len(text.encode("utf-8"))
+    if size > WHAT_TO_TEST_MAX_BYTES:
+        raise InputError(f"what_to_test ({locale}) is {size} bytes of UTF-8; App Store Connect takes at most "
+                         f"{WHAT_TO_TEST_MAX_BYTES} bytes", hint="shorten it (accented letters take 2 bytes, most "
+                         "other scripts 3)")
+    for line_number, line in enumerate(text.splitlines(), 1):
+        for column, char in enumerate(line, 1):
+            if char == "<" or ord(char) > 0xFFFF:
+                raise InputError(f"what_to_test ({locale}) line {line_number}, column {column}: App Store Connect "
+                                 f"refuses the character {char!r} (U+{ord(char):04X})",
+                                 hint="remove it (Apple refuses '<' and emoji in What to Test)")
+
+
+def upsert_what_to_test(ctx: StepContext, client: AppStoreConnect, build_id: str, notes: Mapping[str, str],
+                        existing: list[Resource] | None) -> int:
+    """Create or update the What to Test text per locale (locales compared case-insensitively). Apple creates
+    the primary-locale localization itself some time after processing (H.17), so a create can collide: then the
+    localization is read again and updated. Returns the number of writes."""
+    if not notes:
+        return 0
+    locs = existing if existing is not None else client.list_beta_build_localizations(build_id)
+    by_locale = {str(loc.attr("locale")).lower(): loc for loc in locs}
+    writes = 0
+    for locale, text in notes.items():
+        current = by_locale.get(locale.lower())
+        if current is not None and (current.attr("whatsNew") or "").strip() == text:
+            continue
+        if current is None:
+            try:
+                create_once(
+                    ctx, f"What to Test ({locale})",
+                    lambda locale=locale, text=text: client.create_beta_build_localization(build_id, locale, text),
+                    lambda locale=locale: _find_localization(client, build_id, locale),
+                )
+                writes += 1
+                continue
+            except AscApiError as exc:
+                if exc.status != 409:
+                    raise
+                current = _find_localization(client, build_id, locale)
+                if current is None:
+                    raise
+                ctx.log.info("What to Test (%s): App Store Connect had just created it; updating it", locale)
+                if (current.attr("whatsNew") or "").strip() == text:
+                    continue
+        set_values(ctx, f"What to Test ({locale})",
+                   lambda current=current, text=text: client.update_beta_build_localization(current.id, text))
+        writes += 1
+    ctx.log.info("What to Test: %s", ", ".join(notes) + (" (already up to date)" if not writes else ""))
+    return writes
+
+
+def _find_localization(client: AppStoreConnect, build_id: str, locale: str) -> Resource | None:
+    return next((loc for loc in client.list_beta_build_localizations(build_id)
+                 if str(loc.attr("locale", "")).lower() == locale.lower()), None)
