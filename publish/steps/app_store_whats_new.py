@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 from publish.asc import AppStoreConnect, AscApiError, Resource
 from publish.errors import InputError
-from publish.steps.appstore import EVERY_LOCALE
+from publish.plan.values import EVERY_LOCALE
 from publish.steps.base import StepContext
 from publish.steps.safe_writes import create_once, set_values
 

@@ -4,13 +4,15 @@ App Store Connect has no answer (Apple never changes one it has)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from publish.asc import AppStoreConnect, AscAmbiguousWriteError, Resource
 from publish.errors import InputError
 from publish.steps.base import StepContext
 from publish.steps.testflight import label
+
+if TYPE_CHECKING:
+    from publish.plan import DeliverySettings
 
 MISSING_COMPLIANCE_HINT = (
     "set `uses_non_exempt_encryption: false` (or true) in the step, or add the key ITSAppUsesNonExemptEncryption "
@@ -18,16 +20,14 @@ MISSING_COMPLIANCE_HINT = (
 )
 
 
-def export_compliance_value(ctx: StepContext, settings: Mapping[str, Any]) -> bool | None:
-    value = settings.get("uses_non_exempt_encryption")
-    if value is not None:
-        if not isinstance(value, bool):
-            raise InputError(f"uses_non_exempt_encryption: {value!r} is not true or false", hint=MISSING_COMPLIANCE_HINT)
-        return value
+def export_compliance_value(ctx: StepContext, settings: DeliverySettings) -> bool | None:
+    """The step's answer, else the binary's Info.plist's, else None (nothing says)."""
+    if settings.uses_non_exempt_encryption is not None:
+        return settings.uses_non_exempt_encryption
     return ctx.ipa.uses_non_exempt_encryption
 
 
-def require_export_compliance(ctx: StepContext, settings: Mapping[str, Any], build: Resource | None) -> None:
+def require_export_compliance(ctx: StepContext, settings: DeliverySettings, build: Resource | None) -> None:
     """Fail before an upload when nothing says whether the app uses non-exempt encryption."""
     if export_compliance_value(ctx, settings) is not None:
         return
@@ -39,7 +39,7 @@ def require_export_compliance(ctx: StepContext, settings: Mapping[str, Any], bui
 
 
 def apply_export_compliance(ctx: StepContext, client: AppStoreConnect, build: Resource,
-                            settings: Mapping[str, Any], *, required: bool) -> bool:
+                            settings: DeliverySettings, *, required: bool) -> bool:
     """PATCH usesNonExemptEncryption when App Store Connect has none. Returns True when it was set now."""
     current = build.attributes.get("usesNonExemptEncryption")
     wanted = export_compliance_value(ctx, settings)

@@ -8,15 +8,18 @@ what_to_test.py and testflight_distribution.py.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from publish.asc import AppStoreConnect, AscNotFoundError, Resource
 from publish.errors import InputError, RemoteError
-from publish.steps.base import StepContext, format_duration, parse_duration, setting_bool, setting_str
+from publish.steps.base import StepContext, format_duration
 from publish.steps.testflight_state import read_build_with_testflight_state
 from publish.upload import lifecycle
 from publish.upload.numbers import build_number_key, builds_on_train, find_existing_build as find_numbered_build
+
+if TYPE_CHECKING:
+    from publish.plan import DeliverySettings
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +95,6 @@ def _check_same_binary(ctx: StepContext, build: Resource) -> None:
     )
 
 
-def processing_timeout(settings: Mapping[str, Any]) -> float:
-    return parse_duration(settings.get("processing_timeout"))
-
-
 def load_build(ctx: StepContext, client: AppStoreConnect, build_id: str) -> Resource | None:
     """Read a build together with its TestFlight state (one call); None when App Store Connect has no such build."""
     try:
@@ -110,7 +109,7 @@ def load_build(ctx: StepContext, client: AppStoreConnect, build_id: str) -> Reso
 def ensure_build(
     ctx: StepContext,
     client: AppStoreConnect,
-    settings: Mapping[str, Any],
+    settings: DeliverySettings,
     *,
     before_upload: Callable[[Resource | None], None] | None = None,
 ) -> Resource | None:
@@ -120,7 +119,7 @@ def ensure_build(
     before an upload is spent. Returns None only when the upload is left processing (wait_for_processing: false).
     """
     app_id = ensure_app(ctx, client)
-    wait = setting_bool(settings, "wait_for_processing", True)
+    wait = settings.wait_for_processing
     ctx.run.testflight_state = None
     build: Resource | None = None
     cached = ctx.run.build
@@ -143,23 +142,23 @@ def ensure_build(
     ctx.run.processing_state = build.attr("processingState")
     ctx.remember(build_id=build.id, processing_state=ctx.run.processing_state)
     if wait and build.attr("processingState") == "PROCESSING":
-        build = wait_for_processing(ctx, client, build, processing_timeout(settings))
+        build = wait_for_processing(ctx, client, build, settings.processing_timeout)
     ctx.run.build = build
     return build
 
 
-def _upload(ctx: StepContext, client: AppStoreConnect, settings: Mapping[str, Any], app_id: str,
+def _upload(ctx: StepContext, client: AppStoreConnect, settings: DeliverySettings, app_id: str,
             wait: bool) -> Resource | None:
     ipa = ctx.ipa
     if ctx.dry_run:
         return _dry_run_upload(ctx, client, app_id)
-    apple_id = setting_str(settings, "apple_id")
+    apple_id = settings.apple_id
     if apple_id:
         if ctx.transporter_for is None:
             raise InputError("uploads with an Apple ID are not available here", hint="use an api_key instead")
         ctx.log.info("uploading %s (%s) with Transporter as Apple ID '%s'", ipa.path, _size(ipa.file_size), apple_id)
         ctx.transporter_for(apple_id, settings)(ipa.path, ipa.platform)
-        return _wait_for_build_to_appear(ctx, client, app_id, processing_timeout(settings)) if wait else None
+        return _wait_for_build_to_appear(ctx, client, app_id, settings.processing_timeout) if wait else None
     ctx.log.info("uploading %s (%s) through the Build Upload API", ipa.path, _size(ipa.file_size))
     uploader = ctx.uploader_for(client, settings)
     result = uploader.upload(ipa.path, app_id=app_id, bundle_id=ipa.bundle_id, version=ipa.version,

@@ -1,4 +1,4 @@
-"""TestFlight distribution of a processed build (protocol.md D): the plan read from the step's settings, beta
+"""TestFlight distribution of a processed build (protocol.md D): the plan made of the step's settings, beta
 groups found by name before any write, individual testers, notifications and the external beta review."""
 
 from __future__ import annotations
@@ -10,82 +10,72 @@ from typing import Any
 from publish.asc import AppStoreConnect, AscAmbiguousWriteError, AscApiError, Resource
 from publish.errors import InputError
 from publish.steps import beta_review
-from publish.steps.base import DEFAULT_LOCALE, StepContext, release_notes, setting_bool, setting_str
-from publish.steps.export_compliance import export_compliance_value
+from publish.plan.beta_review_info import TestInformation
+from publish.plan.settings import SendToAppStoreSettings, SendToTestflightSettings
+from publish.plan.values import Tester
+from publish.steps.base import StepContext
 from publish.steps.safe_writes import create_once, set_values
-from publish.steps.testflight import label, processing_timeout, waiting
+from publish.steps.testflight import label, waiting
 from publish.steps.testflight_state import BuildTestFlightState, read_build_with_testflight_state
-from publish.steps.what_to_test import check_what_to_test, upsert_what_to_test
+from publish.steps.what_to_test import upsert_what_to_test
 from publish.upload import lifecycle
-
-TESTFLIGHT_SETTINGS = ("what_to_test", "groups", "testers", "notify_testers", "submit_for_beta_review",
-                       "uses_non_exempt_encryption", "test_information", "if_another_build_in_review")
-
-
-@dataclass
-class Tester:
-    email: str
-    first_name: str | None = None
-    last_name: str | None = None
-
 
 @dataclass
 class TestFlightPlan:
-    """What to do on TestFlight, read from the step's settings (files read, names checked) before any write."""
+    """What to do on TestFlight in this run: the step's settings (checked by the plan), and what is learnt on the
+    way before any write (the groups found by name, the test information read before the upload)."""
 
-    notes: dict[str, str] = field(default_factory=dict)
-    group_names: list[str] = field(default_factory=list)
+    settings: SendToTestflightSettings | SendToAppStoreSettings
     groups: list[Resource] = field(default_factory=list)
-    testers: list[Tester] = field(default_factory=list)
-    notify: bool = True
-    submit_for_beta_review: bool | None = None  # None: when an external group is given
-    compliance_required: bool = True
-    notes_in_primary_locale: bool = False  # a plain text: it goes to the app's primary locale (H.4, H.12)
-    test_information: beta_review.TestInformation = field(default_factory=beta_review.TestInformation)
-    if_another_build_in_review: str = "fail"
     review_readiness: beta_review.ReviewReadiness | None = None  # read before the upload
-    processing_timeout: float = 3600.0  # the budget of the step's waits
+
+    @classmethod
+    def of(cls, settings: SendToTestflightSettings | SendToAppStoreSettings) -> TestFlightPlan | None:
+        """The plan of the step; None for a send_to_app_store that writes no TestFlight setting."""
+        if isinstance(settings, SendToAppStoreSettings) and not settings.testflight_given:
+            return None
+        return cls(settings)
+
+    @property
+    def notes(self) -> Mapping[str, str]:
+        return self.settings.what_to_test
+
+    @property
+    def notes_in_primary_locale(self) -> bool:  # a plain text: it goes to the app's primary locale (H.4, H.12)
+        return self.settings.what_to_test_in_primary_locale
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        return self.settings.groups
+
+    @property
+    def testers(self) -> tuple[Tester, ...]:
+        return self.settings.testers
+
+    @property
+    def notify(self) -> bool:
+        return self.settings.notify_testers
+
+    @property
+    def test_information(self) -> TestInformation:
+        return self.settings.test_information
+
+    @property
+    def if_another_build_in_review(self) -> str:
+        return self.settings.if_another_build_in_review
+
+    @property
+    def processing_timeout(self) -> float:  # the budget of the step's waits
+        return self.settings.processing_timeout
 
     def submits_for_review(self) -> bool:
         external = any(not g.attr("isInternalGroup") for g in self.groups)
-        return self.submit_for_beta_review if self.submit_for_beta_review is not None else external
+        chosen = self.settings.submit_for_beta_review
+        return chosen if chosen is not None else external
 
     @property
     def distributes(self) -> bool:
-        return bool(self.group_names or self.testers)
-
-
-def read_testflight_settings(ctx: StepContext, settings: Mapping[str, Any], *, only_given: bool = False) \
-        -> TestFlightPlan | None:
-    """The TestFlight part of a step's settings; with `only_given`, None when the step names none of them."""
-    if only_given and not any(name in settings for name in TESTFLIGHT_SETTINGS):
-        return None
-    locale = setting_str(settings, "locale", DEFAULT_LOCALE) or DEFAULT_LOCALE
-    raw_notes = settings.get("what_to_test")
-    notes = release_notes(raw_notes, default_locale=locale, base_dir=ctx.flow_dir, setting="what_to_test")
-    for note_locale, text in notes.items():
-        check_what_to_test(note_locale, text)
-    groups = settings.get("groups") or []
-    if not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups):
-        raise InputError(f"groups: {groups!r} is not a list of group names", hint="write groups: [Internal, Beta]")
-    testers = [_tester(t) for t in settings.get("testers") or []]
-    review = settings.get("submit_for_beta_review")
-    if review is not None and not isinstance(review, bool):
-        raise InputError(f"submit_for_beta_review: {review!r} is not true or false", hint="write true or false")
-    plan = TestFlightPlan(
-        notes=notes,
-        group_names=list(dict.fromkeys(groups)),
-        testers=testers,
-        notify=setting_bool(settings, "notify_testers", True),
-        submit_for_beta_review=review,
-        notes_in_primary_locale=settings.get("locale") is None and (
-            isinstance(raw_notes, str) or (isinstance(raw_notes, Mapping) and "file" in raw_notes)),
-        test_information=beta_review.read_test_information(settings),
-        if_another_build_in_review=beta_review.read_other_review_choice(settings),
-        processing_timeout=processing_timeout(settings),
-    )
-    export_compliance_value(ctx, settings)  # type check
-    return plan
+        return self.settings.distributes
 
 
 def notes_for_app(ctx: StepContext, plan: TestFlightPlan) -> dict[str, str]:
@@ -111,15 +101,6 @@ def check_beta_review_before_upload(ctx: StepContext, client: AppStoreConnect, a
 
 def _already_in_review(client: AppStoreConnect, build_id: str) -> bool:
     return bool(client.list_beta_app_review_submissions(build_id))
-
-
-def _tester(value: Any) -> Tester:
-    if isinstance(value, str) and "@" in value:
-        return Tester(value.strip())
-    if isinstance(value, Mapping) and isinstance(value.get("email"), str) and "@" in value["email"]:
-        return Tester(value["email"].strip(), value.get("first_name"), value.get("last_name"))
-    raise InputError(f"testers: {value!r} is not an e-mail address or {{email, first_name, last_name}}",
-                     hint="write testers: [ann@example.com, {email: bob@example.com, first_name: Bob}]")
 
 
 def _group_kind(group: Resource) -> str:
@@ -214,20 +195,25 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
 
     reached_now = testers_added or any(g.attr("isInternalGroup") for g in groups_added)
     if plan.notify and not auto_notify and reached_now:
-        try:
-            client.create_build_beta_notification(build.id)
-            ctx.log.info("testers notified")
-        except AscAmbiguousWriteError:
-            # No call tells whether it went out; a missed e-mail is better than a double one.
-            ctx.warn("the tester notification may not have been sent (the answer was lost)")
-        except AscApiError as exc:
-            # H.10: "Auto-notify already enabled": Apple is notifying the testers already; that is what we wanted
-            if not (exc.status == 409 and (exc.has_code("STATE_ERROR.ENTITY_STATE_INVALID")
-                                           or "auto-notify already enabled" in exc.detail_text().lower())):
-                raise
-            ctx.log.info("testers notified (App Store Connect was notifying them already)")
+        _notify_testers(ctx, client, build.id)
         outputs["notified"] = True
     return outputs
+
+
+def _notify_testers(ctx: StepContext, client: AppStoreConnect, build_id: str) -> None:
+    """Tell the testers the build is there (when App Store Connect does not notify them by itself)."""
+    try:
+        client.create_build_beta_notification(build_id)
+        ctx.log.info("testers notified")
+    except AscAmbiguousWriteError:
+        # No call tells whether it went out; a missed e-mail is better than a double one.
+        ctx.warn("the tester notification may not have been sent (the answer was lost)")
+    except AscApiError as exc:
+        # H.10: "Auto-notify already enabled": Apple is notifying the testers already; that is what we wanted
+        if not (exc.status == 409 and (exc.has_code("STATE_ERROR.ENTITY_STATE_INVALID")
+                                       or "auto-notify already enabled" in exc.detail_text().lower())):
+            raise
+        ctx.log.info("testers notified (App Store Connect was notifying them already)")
 
 
 def find_testers(client: AppStoreConnect, emails: Sequence[str], app_id: str | None) -> dict[str, Resource]:

@@ -1,33 +1,14 @@
-"""What to Test (protocol.md D, H.17): the text per locale checked offline against Apple's limits, a plain text
-sent to the app's primary locale, and the localizations created or updated (a create that collides with the one
-Apple makes itself after processing becomes an update)."""
+"""What to Test (protocol.md D, H.17): the localizations created or updated per locale (a create that collides with
+the one Apple makes itself after processing becomes an update). The text was held to Apple's limits by the plan
+(publish/plan/values.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from publish.asc import AppStoreConnect, AscApiError, Resource
-from publish.errors import InputError
 from publish.steps.base import StepContext
 from publish.steps.safe_writes import create_once, set_values
-
-WHAT_TO_TEST_MAX_BYTES = 4000  # Apple counts UTF-8 bytes (protocol.md H.17)
-
-
-def check_what_to_test(locale: str, text: str) -> None:
-    """H.17, offline: Apple takes at most 4000 bytes of UTF-8 and refuses '<' and characters outside the Basic
-    Multilingual Plane (emoji); say what and where."""
-    size = len(text.encode("utf-8"))
-    if size > WHAT_TO_TEST_MAX_BYTES:
-        raise InputError(f"what_to_test ({locale}) is {size} bytes of UTF-8; App Store Connect takes at most "
-                         f"{WHAT_TO_TEST_MAX_BYTES} bytes", hint="shorten it (accented letters take 2 bytes, most "
-                         "other scripts 3)")
-    for line_number, line in enumerate(text.splitlines(), 1):
-        for column, char in enumerate(line, 1):
-            if char == "<" or ord(char) > 0xFFFF:
-                raise InputError(f"what_to_test ({locale}) line {line_number}, column {column}: App Store Connect "
-                                 f"refuses the character {char!r} (U+{ord(char):04X})",
-                                 hint="remove it (Apple refuses '<' and emoji in What to Test)")
 
 
 def upsert_what_to_test(ctx: StepContext, client: AppStoreConnect, build_id: str, notes: Mapping[str, str],
