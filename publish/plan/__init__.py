@@ -15,6 +15,7 @@ from publish.plan.build import CompletedSteps, Plan, PlannedStep, StepCredential
 from publish.plan.profile import choose_profile
 from publish.plan.settings import (
     DeliverySettings,
+    SETTINGS_TYPES,
     MarkAsRcSettings,
     ReleaseSettings,
     SendToAppStoreSettings,
@@ -33,7 +34,7 @@ def effective_settings(step: StepSpec, base_dir: Path = Path(".")) -> dict[str, 
 
 
 __all__ = [
-    "CompletedSteps", "DeliverySettings", "MarkAsRcSettings", "Plan", "PlannedStep", "ReleaseSettings",
+    "SETTINGS_TYPES", "CompletedSteps", "DeliverySettings", "MarkAsRcSettings", "Plan", "PlannedStep", "ReleaseSettings",
     "SendToAppStoreSettings", "SendToTestflightSettings", "StepCredentials", "StepSettings",
     "SubmitForReviewSettings", "build_plan", "build_settings", "choose_profile", "effective_settings", "flow_hash",
     "settings_for",

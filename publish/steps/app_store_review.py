@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from functools import partial
 
 from publish.asc import AppStoreConnect, AscAmbiguousWriteError, AscApiError, AscNotFoundError, Resource
 from publish.errors import PublishError, RemoteError
@@ -92,7 +93,7 @@ def submit_for_review(ctx: StepContext, client: AppStoreConnect, app_id: str, ve
                     "to cancel that draft",
                 )
             set_values(ctx, "cancel the previous draft",
-                       lambda submission=submission: client.update_review_submission(submission.id, canceled=True))
+                       partial(client.update_review_submission, submission.id, canceled=True))
             ctx.log.info("cancelled the previous draft review submission %s", submission.id)
     require_whats_new_everywhere(ctx, client, version.id, first_release=first_release, known=whats_new)
     in_motion = patience(ctx, IN_MOTION_BUDGET, deadline)

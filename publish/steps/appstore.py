@@ -12,6 +12,7 @@ from publish.asc import AppStoreConnect, AscAmbiguousWriteError, AscApiError, Re
 from publish.errors import InputError, PublishError, RemoteError
 from publish.steps.app_store_waits import RELEASE_TYPE_BUDGET, patience, retry_refused
 from publish.plan import SendToAppStoreSettings
+from publish.plan.values import EVERY_LOCALE as EVERY_LOCALE  # app_store_whats_new.py reads it from here
 from publish.steps.base import StepContext
 from publish.steps.safe_writes import create_once, set_values
 from publish.steps.testflight import label

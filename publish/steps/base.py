@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # imported for type hints only: steps get these objects from the runner
     from publish.asc import AppStoreConnect
-    from publish.ipa import IpaInfo
+    from publish.ipa.binary import BinaryInfo
     from publish.plan import DeliverySettings
     from publish.state import StateStore
 
@@ -74,7 +74,7 @@ class StepOutcome:
 class StepContext:
     """Everything a step may use. Built by the runner; tests build it the same way."""
 
-    ipa: IpaInfo
+    ipa: BinaryInfo  # the run's subject: an .ipa or a .pkg, read alike
     profile: Any  # publish.spec.ProfileSpec
     store: StateStore | None  # None only in a dry run without a state directory
     client_for: Callable[[str | None], AppStoreConnect]
@@ -90,7 +90,7 @@ class StepContext:
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
     env: Mapping[str, str] = field(default_factory=dict)  # where step secrets ({env: ...}) are read
-    register_secret: Callable[[str], None] | None = None  # masks a secret in every log line and output
+    register_secret: Callable[[str], Any] | None = None  # masks a secret in every log line and output
 
     def warn(self, message: str) -> None:
         self.log.warning("warning: %s", message)

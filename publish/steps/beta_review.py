@@ -109,7 +109,7 @@ def write_test_information(ctx: StepContext, client: AppStoreConnect, app_id: st
             info.demo_password, what="test_information.demo_account.password", env=ctx.env,
             base_dir=ctx.flow_dir, register=ctx.register_secret, secret=True)
     if detail_changes and readiness.review_detail is not None:
-        _repeatable(lambda: client.update_beta_app_review_detail(readiness.review_detail.id,  # type: ignore[union-attr]
+        _repeatable(lambda: client.update_beta_app_review_detail(readiness.review_detail.id,
                                                                  **detail_changes))
         ctx.log.info("Beta App Review details: %s", ", ".join(sorted(k for k in detail_changes)))
     app_changes = {k: v for k, v in info.app_information.items()
@@ -117,7 +117,7 @@ def write_test_information(ctx: StepContext, client: AppStoreConnect, app_id: st
     if not app_changes:
         return
     if readiness.app_localization is not None:
-        _repeatable(lambda: client.update_beta_app_localization(readiness.app_localization.id,  # type: ignore[union-attr]
+        _repeatable(lambda: client.update_beta_app_localization(readiness.app_localization.id,
                                                                 **app_changes))
     else:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from publish.asc import AppStoreConnect, AscAmbiguousWriteError, AscApiError, Resource
@@ -149,7 +150,7 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
     detail = state.beta_detail or (None if ctx.dry_run else client.get_build_beta_detail(build.id))
     auto_notify = bool(detail.attr("autoNotifyEnabled")) if detail is not None else True
     if plan.distributes and not plan.notify and auto_notify and detail is not None:
-        set_values(ctx, "auto-notify", lambda: client.update_build_beta_detail(detail.id, auto_notify_enabled=False))
+        set_values(ctx, "auto-notify", partial(client.update_build_beta_detail, detail.id, auto_notify_enabled=False))
         auto_notify = False
 
     external = [g for g in plan.groups if not g.attr("isInternalGroup")]
@@ -241,9 +242,9 @@ def add_testers(ctx: StepContext, client: AppStoreConnect, app_id: str, build_id
             try:
                 create_once(
                     ctx, f"tester {tester.email}",
-                    lambda t=tester: client.create_beta_tester(t.email, first_name=t.first_name,
-                                                               last_name=t.last_name, build_ids=[build_id]),
-                    lambda t=tester: client.find_beta_tester(t.email, app_id),
+                    partial(client.create_beta_tester, tester.email, first_name=tester.first_name,
+                            last_name=tester.last_name, build_ids=[build_id]),
+                    partial(client.find_beta_tester, tester.email, app_id),
                 )
                 created += 1
                 continue

@@ -5,6 +5,7 @@ the one Apple makes itself after processing becomes an update). The text was hel
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 
 from publish.asc import AppStoreConnect, AscApiError, Resource
 from publish.steps.base import StepContext
@@ -29,8 +30,8 @@ def upsert_what_to_test(ctx: StepContext, client: AppStoreConnect, build_id: str
             try:
                 create_once(
                     ctx, f"What to Test ({locale})",
-                    lambda locale=locale, text=text: client.create_beta_build_localization(build_id, locale, text),
-                    lambda locale=locale: _find_localization(client, build_id, locale),
+                    partial(client.create_beta_build_localization, build_id, locale, text),
+                    partial(_find_localization, client, build_id, locale),
                 )
                 writes += 1
                 continue
@@ -44,7 +45,7 @@ def upsert_what_to_test(ctx: StepContext, client: AppStoreConnect, build_id: str
                 if (current.attr("whatsNew") or "").strip() == text:
                     continue
         set_values(ctx, f"What to Test ({locale})",
-                   lambda current=current, text=text: client.update_beta_build_localization(current.id, text))
+                   partial(client.update_beta_build_localization, current.id, text))
         writes += 1
     ctx.log.info("What to Test: %s", ", ".join(notes) + (" (already up to date)" if not writes else ""))
     return writes
