@@ -179,7 +179,7 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
 def _run_plan(options: RunOptions, plan: Plan, store: StateStore | None, result: dict[str, Any],
               started: float) -> dict[str, Any]:
     ipa, profile = plan.binary, plan.profile
-    steps = [(planned, get_step(planned.name)) for planned in plan.steps]
+    steps = [(planned, get_step(planned.spec.step)) for planned in plan.steps]
     meter = RunMeter()  # the run report: calls, bytes, waits, as they happen
     clients = _Clients(options, sleep=meter.sleep(options.sleep, RETRIES))
     run_state = RunState()
@@ -279,9 +279,9 @@ def _waits_within_the_step(ctx: StepContext, settings: StepSettings) -> Iterator
 
 def _entry(planned: PlannedStep) -> dict[str, Any]:
     """A step's entry in the result, with the settings it ran with as `plan` shows them."""
-    return {"index": planned.index, "name": planned.name, "status": "running", "duration_s": 0.0, "message": "",
-            "asc_ids": {}, "error": None, "settings": planned.settings.to_json(),
-            "settings_hash": planned.settings_hash}
+    spec = planned.spec
+    return {"index": spec.index, "name": spec.step, "status": "running", "duration_s": 0.0, "message": "",
+            "asc_ids": {}, "error": None, "settings": planned.settings.to_json(), "settings_hash": spec.settings_hash}
 
 
 def _run_step(ctx: StepContext, options: RunOptions, store: StateStore | None, planned: PlannedStep, step: Any,

@@ -64,7 +64,7 @@ def test_plan_json_and_the_run_result_agree_on_every_setting_and_skip(world: Flo
     jsonschema.validate(result, _schema("run-result.schema.json"))
     assert result["flow_hash"] == plan["flow_hash"]
     assert [s["index"] for s in result["steps"]] == [s["index"] for s in plan["steps"]]
-    for planned, ran in zip(plan["steps"], result["steps"]):
+    for planned, ran in zip(plan["steps"], result["steps"], strict=True):
         assert ran["name"] == planned["step"]
         assert ran["settings"] == planned["settings"], planned["step"]
         assert ran["settings_hash"] == planned["settings_hash"], planned["step"]

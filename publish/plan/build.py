@@ -62,33 +62,21 @@ class PlannedStep:
     export_compliance_from: str | None  # "step", "Info.plist", or None when nothing says
 
     @property
-    def index(self) -> int:
-        return self.spec.index
-
-    @property
-    def name(self) -> str:
-        return self.spec.step
-
-    @property
-    def settings_hash(self) -> str:
-        return self.spec.settings_hash
-
-    @property
     def would_skip(self) -> bool:
         return self.done is not None
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "index": self.index,
-            "step": self.name,
+            "index": self.spec.index,
+            "step": self.spec.step,
             "line": self.spec.line,
             "credentials": self.credentials.describe(),
             "uses": self.credentials.to_json(),
             "settings": self.settings.to_json(),
-            "settings_hash": self.settings_hash,
+            "settings_hash": self.spec.settings_hash,
             "would_skip": self.would_skip,
             "done_at": self.done.get("finished_at") if self.done else None,
-            "export_compliance": None if self.name not in UPLOADING_STEPS else {
+            "export_compliance": None if self.spec.step not in UPLOADING_STEPS else {
                 "uses_non_exempt_encryption": self.export_compliance, "from": self.export_compliance_from},
         }
 
@@ -126,8 +114,8 @@ class Plan:
                          f"{self.profile.bundle_id}")
         notes += [f"pre-flight: {f.message}" for f in self.preflight_errors]
         for step in self.steps:
-            if step.name in UPLOADING_STEPS and step.export_compliance is None:
-                notes.append(f"step {step.index + 1} ({step.name}): uses_non_exempt_encryption is neither set in "
+            if step.spec.step in UPLOADING_STEPS and step.export_compliance is None:
+                notes.append(f"step {step.spec.index + 1} ({step.spec.step}): uses_non_exempt_encryption is neither set in "
                              "the step nor in the IPA's Info.plist (ITSAppUsesNonExemptEncryption): add "
                              "`uses_non_exempt_encryption: false` (or true) to the step")
         return notes

@@ -3,7 +3,7 @@ groups found by name before any write, individual testers, notifications and the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 from publish.asc import AppStoreConnect, AscAmbiguousWriteError, AscApiError, Resource
 from publish.errors import InputError
 from publish.steps import beta_review
-from publish.plan.beta_review_info import TestInformation
+from publish.plan.schema_facts import default_processing_timeout
 from publish.plan.settings import SendToAppStoreSettings, SendToTestflightSettings
 from publish.plan.values import Tester
 from publish.steps.base import StepContext
@@ -37,38 +37,6 @@ class TestFlightPlan:
             return None
         return cls(settings)
 
-    @property
-    def notes(self) -> Mapping[str, str]:
-        return self.settings.what_to_test
-
-    @property
-    def notes_in_primary_locale(self) -> bool:  # a plain text: it goes to the app's primary locale (H.4, H.12)
-        return self.settings.what_to_test_in_primary_locale
-
-    @property
-    def group_names(self) -> tuple[str, ...]:
-        return self.settings.groups
-
-    @property
-    def testers(self) -> tuple[Tester, ...]:
-        return self.settings.testers
-
-    @property
-    def notify(self) -> bool:
-        return self.settings.notify_testers
-
-    @property
-    def test_information(self) -> TestInformation:
-        return self.settings.test_information
-
-    @property
-    def if_another_build_in_review(self) -> str:
-        return self.settings.if_another_build_in_review
-
-    @property
-    def processing_timeout(self) -> float:  # the budget of the step's waits
-        return self.settings.processing_timeout
-
     def submits_for_review(self) -> bool:
         external = any(not g.attr("isInternalGroup") for g in self.groups)
         chosen = self.settings.submit_for_beta_review
@@ -82,9 +50,9 @@ class TestFlightPlan:
 def notes_for_app(ctx: StepContext, plan: TestFlightPlan) -> dict[str, str]:
     """What to Test per locale; a plain text goes to the app's primary locale rather than en-US."""
     primary = ctx.run.app_primary_locale
-    if plan.notes_in_primary_locale and primary and len(plan.notes) == 1:
-        return {primary: next(iter(plan.notes.values()))}
-    return dict(plan.notes)
+    if plan.settings.what_to_test_in_primary_locale and primary and len(plan.settings.what_to_test) == 1:
+        return {primary: next(iter(plan.settings.what_to_test.values()))}
+    return dict(plan.settings.what_to_test)
 
 
 def check_beta_review_before_upload(ctx: StepContext, client: AppStoreConnect, app_id: str, plan: TestFlightPlan,
@@ -96,7 +64,8 @@ def check_beta_review_before_upload(ctx: StepContext, client: AppStoreConnect, a
     if existing_build is not None and _already_in_review(client, existing_build.id):
         return  # submitted by an earlier run: nothing more is sent
     plan.review_readiness = beta_review.check_before_upload(
-        ctx, client, app_id, plan.test_information, notes_for_app(ctx, plan), plan.if_another_build_in_review,
+        ctx, client, app_id, plan.settings.test_information, notes_for_app(ctx, plan),
+        plan.settings.if_another_build_in_review,
         existing_build.id if existing_build is not None else None)
 
 
@@ -110,15 +79,15 @@ def _group_kind(group: Resource) -> str:
 
 def resolve_groups(ctx: StepContext, client: AppStoreConnect, app_id: str, plan: TestFlightPlan) -> None:
     """Find the plan's groups by name; an unknown name is an error listing the app's groups (before any write)."""
-    if not plan.group_names:
+    if not plan.settings.groups:
         return
     groups = client.list_beta_groups(app_id)
     by_name = {str(g.attr("name")): g for g in groups}
-    missing = [name for name in plan.group_names if name not in by_name]
+    missing = [name for name in plan.settings.groups if name not in by_name]
     if missing and ctx.dry_run:
         ctx.log.info("dry run: group names are not checked (nothing is read from App Store Connect)")
         plan.groups = [Resource(type="betaGroups", id=f"dry-run-group-{name}", attributes={"name": name})
-                       for name in plan.group_names]
+                       for name in plan.settings.groups]
         return
     if missing:
         listing = ", ".join(f"{name} ({_group_kind(g)})" for name, g in sorted(by_name.items())) or "none"
@@ -130,7 +99,7 @@ def resolve_groups(ctx: StepContext, client: AppStoreConnect, app_id: str, plan:
                   if close else "") + "Fix the names under `groups:` or create the group in App Store Connect > "
             "TestFlight",
         )
-    plan.groups = [by_name[name] for name in plan.group_names]
+    plan.groups = [by_name[name] for name in plan.settings.groups]
 
 
 def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan: TestFlightPlan) -> dict[str, Any]:
@@ -149,7 +118,7 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
     # Notifications: follow the build's auto-notify setting unless the flow says not to notify.
     detail = state.beta_detail or (None if ctx.dry_run else client.get_build_beta_detail(build.id))
     auto_notify = bool(detail.attr("autoNotifyEnabled")) if detail is not None else True
-    if plan.distributes and not plan.notify and auto_notify and detail is not None:
+    if plan.distributes and not plan.settings.notify_testers and auto_notify and detail is not None:
         set_values(ctx, "auto-notify", partial(client.update_build_beta_detail, detail.id, auto_notify_enabled=False))
         auto_notify = False
 
@@ -158,7 +127,7 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
     if (plan.groups or submit_review) and not ctx.dry_run:
         # H.2: VALID is not yet ready for TestFlight; wait for its beta state (no call when it already is ready)
         detail = lifecycle.wait_until_testflight_ready(
-            client, build.id, waiting(ctx, plan.processing_timeout), label=label(ctx),
+            client, build.id, waiting(ctx, plan.settings.processing_timeout), label=label(ctx),
             external=bool(external) or submit_review,
             compliance_set_now=ctx.run.export_compliance_set_for == build.id, known=detail)
 
@@ -174,7 +143,7 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
         groups_added.append(group)
     if groups_added:
         ids = [g.id for g in groups_added]
-        budget = waiting(ctx, plan.processing_timeout)
+        budget = waiting(ctx, plan.settings.processing_timeout)
         try:
             lifecycle.retry_while_not_ready(budget, "the beta groups",
                                             lambda: client.add_build_to_beta_groups(build.id, ids),
@@ -186,16 +155,16 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
                      ", ".join(f"{g.attr('name')} ({_group_kind(g)})" for g in groups_added))
     outputs["groups"] = [str(g.attr("name")) for g in plan.groups]
 
-    testers_added = add_testers(ctx, client, app_id, build.id, plan.testers, state.tester_ids)
-    if plan.testers:
-        outputs["testers"] = [t.email for t in plan.testers]
+    testers_added = add_testers(ctx, client, app_id, build.id, plan.settings.testers, state.tester_ids)
+    if plan.settings.testers:
+        outputs["testers"] = [t.email for t in plan.settings.testers]
 
     if submit_review:
         review = submit_beta_review(ctx, client, build.id, state, plan)
         outputs["beta_review_state"] = review.attr("betaReviewState")
 
     reached_now = testers_added or any(g.attr("isInternalGroup") for g in groups_added)
-    if plan.notify and not auto_notify and reached_now:
+    if plan.settings.notify_testers and not auto_notify and reached_now:
         _notify_testers(ctx, client, build.id)
         outputs["notified"] = True
     return outputs
@@ -280,14 +249,15 @@ def submit_beta_review(ctx: StepContext, client: AppStoreConnect, build_id: str,
     if plan is not None and not ctx.dry_run:
         readiness = plan.review_readiness
         if readiness is None:  # not checked before an upload (e.g. the build was reused): check now
-            readiness = beta_review.check_before_upload(ctx, client, app_id, plan.test_information,
-                                                        notes_for_app(ctx, plan), plan.if_another_build_in_review,
+            readiness = beta_review.check_before_upload(ctx, client, app_id, plan.settings.test_information,
+                                                        notes_for_app(ctx, plan),
+                                                        plan.settings.if_another_build_in_review,
                                                         build_id)
-        beta_review.write_test_information(ctx, client, app_id, plan.test_information, readiness)
-        beta_review.clear_other_review(ctx, client, app_id, build_id, plan.if_another_build_in_review,
-                                       waiting(ctx, plan.processing_timeout))
+        beta_review.write_test_information(ctx, client, app_id, plan.settings.test_information, readiness)
+        beta_review.clear_other_review(ctx, client, app_id, build_id, plan.settings.if_another_build_in_review,
+                                       waiting(ctx, plan.settings.processing_timeout))
     try:
-        budget = waiting(ctx, plan.processing_timeout if plan is not None else 3600.0)
+        budget = waiting(ctx, plan.settings.processing_timeout if plan is not None else default_processing_timeout())
         review = create_once(
             ctx, "beta app review submission",
             lambda: lifecycle.retry_while_not_ready(budget, "the beta review submission",
@@ -298,7 +268,7 @@ def submit_beta_review(ctx: StepContext, client: AppStoreConnect, build_id: str,
     except AscAmbiguousWriteError:
         # H.4: a 500 here is how Apple says "test information missing", not only "maybe applied"
         if next(iter(client.list_beta_app_review_submissions(build_id)), None) is None and plan is not None:
-            raise beta_review.explain_refused_submission(client, app_id, plan.test_information) from None
+            raise beta_review.explain_refused_submission(client, app_id, plan.settings.test_information) from None
         raise
     ctx.run.beta_review_submission_id = review.id
     ctx.log.info("submitted for beta app review (%s)", review.attr("betaReviewState") or "WAITING_FOR_REVIEW")
