@@ -160,20 +160,17 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
     try:
         plan = build_plan(options.flow, ipa, profile=options.profile, store=store, restart=options.restart)
         plan.require_preflight(options.ipa_path)
-    except BaseException:
+        for warning in plan.preflight_warnings:
+            log.warning("warning: %s", warning)
+        result = _new_result(options, ipa, plan)
+        if not plan.steps:
+            raise InputError(f"profile {plan.profile.bundle_id} has no steps", hint="add steps under its `flow:`")
+        if store is None and not options.dry_run:
+            store = StateStore.open(options.state_dir)  # a dry run creates nothing
+        return _run_plan(options, plan, store, result, started)
+    finally:
         if store is not None:
             store.close()
-        raise
-    for warning in plan.preflight_warnings:
-        log.warning("warning: %s", warning)
-    result = _new_result(options, ipa, plan)
-    if not plan.steps:
-        if store is not None:
-            store.close()
-        raise InputError(f"profile {plan.profile.bundle_id} has no steps", hint="add steps under its `flow:`")
-    if store is None and not options.dry_run:
-        store = StateStore.open(options.state_dir)  # a dry run creates nothing
-    return _run_plan(options, plan, store, result, started)
 
 
 def _run_plan(options: RunOptions, plan: Plan, store: StateStore | None, result: dict[str, Any],
@@ -225,8 +222,6 @@ def _run_plan(options: RunOptions, plan: Plan, store: StateStore | None, result:
         return options.redactor.redact_obj(result)  # type: ignore[return-value]
     finally:
         clients.close()
-        if store is not None:
-            store.close()
 
 
 def _existing_store(options: RunOptions) -> StateStore | None:

@@ -3,6 +3,7 @@ the one source of the defaults; the typed settings (settings.py) take them from 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -11,7 +12,6 @@ from publish.spec.schema import resolve
 
 STEP_DEFINITIONS = {"send_to_testflight": "SendToTestflight", "send_to_app_store": "SendToAppStore",
                     "submit_for_review": "SubmitForReview", "mark_as_rc": "MarkAsRc", "release": "Release"}
-_NO_DEFAULT = object()
 
 
 @cache
@@ -31,7 +31,7 @@ def default(step: str, setting: str) -> Any:
     return step_properties(step).get(setting, {}).get("default")
 
 
-def given_or_default(step: str, raw: dict[str, Any], setting: str) -> Any:
+def given_or_default(step: str, raw: Mapping[str, Any], setting: str) -> Any:
     """The flow's value of the setting, else the schema's default, else None."""
     return raw[setting] if setting in raw else default(step, setting)
 

@@ -176,7 +176,7 @@ def settings_for(step: str, raw: Mapping[str, Any], base_dir: Path) -> StepSetti
 
 
 def _flag(step: str, raw: Mapping[str, Any], name: str) -> bool:
-    value = given_or_default(step, dict(raw), name)
+    value = given_or_default(step, raw, name)
     if value is None:
         return False  # a flag the flow leaves out, without a default in the schema, is off
     if not isinstance(value, bool):
@@ -213,7 +213,7 @@ def _delivery(step: str, raw: Mapping[str, Any], base_dir: Path) -> dict[str, An
         "apple_id": _text(raw, "apple_id"),
         "xcode_version": _text(raw, "xcode_version"),
         "wait_for_processing": _flag(step, raw, "wait_for_processing"),
-        "processing_timeout": parse_duration(given_or_default(step, dict(raw), "processing_timeout")),
+        "processing_timeout": parse_duration(given_or_default(step, raw, "processing_timeout")),
         "what_to_test": notes,
         "groups": group_names(raw.get("groups")),
         "testers": tuple(tester(t) for t in raw.get("testers") or []),
@@ -231,7 +231,7 @@ def _send_to_testflight(raw: Mapping[str, Any], base_dir: Path) -> SendToTestfli
     settings = SendToTestflightSettings(
         **_delivery(step, raw, base_dir),
         test_information=read_test_information(raw),
-        if_another_build_in_review=other_review_choice(given_or_default(step, dict(raw),
+        if_another_build_in_review=other_review_choice(given_or_default(step, raw,
                                                                         "if_another_build_in_review")),
         expire_previous_builds=read_expiry(raw),
         expire_builds_in_beta_review=_flag(step, raw, "expire_builds_in_beta_review"),
@@ -299,7 +299,7 @@ def _mark_as_rc(raw: Mapping[str, Any], base_dir: Path) -> MarkAsRcSettings:
 
 def _release(raw: Mapping[str, Any], base_dir: Path) -> ReleaseSettings:
     step = ReleaseSettings.step
-    action = given_or_default(step, dict(raw), "action")
+    action = given_or_default(step, raw, "action")
     actions = step_properties(step)["action"]["enum"]
     if action not in actions:
         raise InputError(f"release: action {action!r} is not one of {', '.join(actions)}",

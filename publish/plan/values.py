@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from publish.errors import InputError
+from publish.plan.schema_facts import default_processing_timeout
 from publish.spec import parse_duration as duration_seconds
 
 RELEASE_TYPES = {"manual": "MANUAL", "after_approval": "AFTER_APPROVAL", "scheduled": "SCHEDULED"}
@@ -28,10 +29,9 @@ MAX_KEEP = 10_000  # more builds than a version train ever holds; a larger numbe
 
 
 def parse_duration(value: Any, *, setting: str = "processing_timeout") -> float:
-    """Seconds from an int or a duration string like "45m", "2h", "90s", "1h30m" (spec's parser; more than 0)."""
+    """Seconds from an int or a duration string like "45m", "2h", "90s", "1h30m" (spec's parser; more than 0).
+    None is the schema's default."""
     if value is None:
-        from publish.plan.schema_facts import default_processing_timeout  # noqa: PLC0415 - avoids an import cycle
-
         return default_processing_timeout()
     try:
         seconds: float = value if isinstance(value, float) else duration_seconds(value)
