@@ -104,7 +104,6 @@ def test_app_store_settings_in_apples_terms() -> None:
     ("send_to_app_store", {"stage_type": "app_store", "release_type": "scheduled"}, "needs scheduled_release_date"),
     ("send_to_app_store", {"stage_type": "app_store", "release_type": "scheduled",
                            "scheduled_release_date": "2001-01-01T00:00:00Z"}, "in the past"),
-    ("send_to_app_store", {"stage_type": "later"}, "stage_type 'later' is not one of app_store, testflight"),
     ("release", {"action": "rewind"}, "is not one of release, pause, resume, complete"),
     ("mark_as_rc", {"note": 3}, "is not a string"),
 ])

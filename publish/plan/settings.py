@@ -23,7 +23,6 @@ from publish.plan.values import EVERY_LOCALE, ExpiryPolicy, Tester, check_what_t
 from publish.spec import APP_STORE_ONLY_SETTINGS, StepSpec
 
 DERIVED = {"derived": True}  # a field computed from the settings, not one of the schema's properties
-STAGE_TYPES = ("app_store", "testflight")
 # Settings that make send_to_app_store distribute on TestFlight too (the rest of TestFlight is left alone).
 TESTFLIGHT_SETTINGS = ("what_to_test", "groups", "testers", "notify_testers", "submit_for_beta_review",
                        "uses_non_exempt_encryption", "test_information", "if_another_build_in_review")
@@ -255,15 +254,11 @@ def _send_to_app_store(raw: Mapping[str, Any], base_dir: Path) -> SendToAppStore
     """The stage_type and the App-Store-only settings on a TestFlight stage are the schema's and publish.spec's to
     refuse (with the line); what is left here is what needs the settings together."""
     step = SendToAppStoreSettings.step
-    stage = raw.get("stage_type")
-    if stage not in STAGE_TYPES:  # only a flow that skipped publish.spec gets here with it
-        raise InputError(f"send_to_app_store: stage_type {stage!r} is not one of {', '.join(STAGE_TYPES)}",
-                         hint="add stage_type: app_store (App Store version and review) or testflight "
-                         "(TestFlight only)")
+    stage = str(raw.get("stage_type"))
     apple_type = release_type(_text(raw, "release_type"))
     settings = SendToAppStoreSettings(
         **_delivery(step, raw, base_dir),
-        stage_type=str(stage),
+        stage_type=stage,
         whats_new=release_notes(raw.get("whats_new"), default_locale=_text(raw, "locale") or EVERY_LOCALE,
                                 base_dir=base_dir, setting="whats_new"),
         add_missing_locales=_flag(step, raw, "add_missing_locales"),
