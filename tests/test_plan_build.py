@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from importlib import resources
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from publish.errors import InputError
@@ -47,6 +50,12 @@ def test_credentials_and_export_compliance_per_step(tmp_path: Path, ipa: Path) -
     assert [(s.export_compliance, s.export_compliance_from) for s in plan.steps] == [
         (False, "Info.plist"), (True, "step"), (None, None), (None, None)]
     assert plan.notes == [] and plan.matched_by == "bundle_id" and not plan.preflight_errors
+    shown = plan.to_json()
+    jsonschema.validate(shown, json.loads(resources.files("publish.schemas").joinpath("plan.schema.json")
+                                          .read_text(encoding="utf-8")))
+    assert [s["uses"] for s in shown["steps"]][:2] == [
+        {"api_key": "ci", "api_key_from_environment": False, "apple_id": None},
+        {"api_key": None, "api_key_from_environment": True, "apple_id": "me"}]
 
 
 def test_export_compliance_nobody_states_is_a_note(tmp_path: Path) -> None:

@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "plan",
         help="show what a flow would do with an IPA, offline",
         description="Inspect the IPA, pick the publish profile matching its bundle ID, and print the steps that "
-        "would run with their effective settings (defaults filled in). Nothing is sent to App Store Connect.",
+        "would run with the settings in effect (defaults filled in, files read), which of them a run would skip, "
+        "and what each signs in with: the plan `run` executes. Nothing is sent to App Store Connect.",
     )
     parser.add_argument("flow", metavar="FLOW", type=local_path, help="the publish-flow YAML file")
     parser.add_argument("--ipa", required=True, metavar="IPA", type=local_path,
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace, ctx) -> int:
     if args.check_secrets:
         credential_lines = describe_credentials(flow, plan.api_key_names(), env=ctx.env, base_dir=flow.base_dir,
                                                 redactor=ctx.redactor, mask=ctx.register_secret)
-    shown = {**plan.to_json(flow_path=args.flow), "credentials": credential_lines}
+    shown = plan.to_json(flow_path=args.flow, credentials=credential_lines)
     if args.json:
         ctx.print(json.dumps(shown, indent=2))
         return 0

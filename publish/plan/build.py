@@ -136,8 +136,8 @@ class Plan:
         """The API keys the steps sign App Store Connect calls with (None: the one in the environment)."""
         return [s.credentials.api_key for s in self.steps if s.credentials.uses_api and s.credentials.apple_id is None]
 
-    def to_json(self, flow_path: str | None = None) -> dict[str, Any]:
-        """What `plan --json` prints (schemas/plan.schema.json)."""
+    def to_json(self, flow_path: str | None = None, credentials: list[str] | None = None) -> dict[str, Any]:
+        """What `plan --json` prints (schemas/plan.schema.json); `credentials`: what --check-secrets found."""
         b = self.binary
         return {
             "format_version": PLAN_FORMAT_VERSION,
@@ -151,6 +151,7 @@ class Plan:
             "restart": self.restart,
             "steps": [s.to_json() for s in self.steps],
             "preflight": [f.to_json() for f in self.findings],
+            "credentials": list(credentials or []),
             "warnings": self.notes,
         }
 
