@@ -25,6 +25,7 @@ from typing import Any
 
 from publish.asc import AppStoreConnect
 from publish.asc.transport import DEFAULT_BASE_URL
+from publish.credentials_needed import check_profile_credentials
 from publish.errors import InputError, PublishError
 from publish.ipa import IpaError
 from publish.ipa.binary import BinaryInfo, binary_kind, inspect_binary, run_binary_preflight
@@ -187,6 +188,7 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
     try:
         for spec, step in steps:
             step.check(ctx, spec.settings)
+        check_profile_credentials(profile, options.env)  # an Apple ID without an API key: only an upload
         if store is not None and not options.dry_run:
             store.record_binary(ipa.to_json())
             _preload(run_state, store, ipa.fingerprint)

@@ -43,6 +43,10 @@ class SendToTestflight(Step):
             )
 
     def run(self, ctx: StepContext, settings: Mapping[str, Any]) -> StepOutcome:
+        from publish.credentials_needed import uploads_with_apple_id_only  # noqa: PLC0415 - appleid hook
+        if uploads_with_apple_id_only(settings, ctx.env):  # no API key: the upload is all an Apple ID can do
+            from publish.credentials_upload_only import upload_with_apple_id_only  # noqa: PLC0415
+            return upload_with_apple_id_only(ctx, settings)
         plan = read_testflight_settings(ctx, settings)
         assert plan is not None
         client = ctx.client_for(settings.get("api_key"))
