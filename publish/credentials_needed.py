@@ -50,6 +50,8 @@ STEP_REASONS: dict[str, str] = {
     "submit_for_review": "submitting a version for App Review (reviewSubmissions) is an App Store Connect API call",
     "release": "releasing a version or changing its phased release is an App Store Connect API call",
 }
+STAGE_TESTFLIGHT_REASON = ("finding the build and waiting for it to be processed are App Store Connect API calls "
+                           "(a send_to_testflight step with only apple_id uploads on the Apple ID alone)")
 NO_CREDENTIAL_STEPS = ("mark_as_rc",)  # the state store only
 UPLOAD_ONLY_STEPS = ("send_to_testflight",)  # what an Apple ID alone can run (its upload)
 
@@ -96,6 +98,8 @@ def key_needs(profile: ProfileSpec, env: Mapping[str, str]) -> list[KeyNeed]:
         if step.settings.get("apple_id") and step.step in UPLOAD_ONLY_STEPS:
             needs += [KeyNeed(step.index, step.step, name, reason) for name, reason in TESTFLIGHT_API_SETTINGS.items()
                       if name in step.settings and _asks_for(name, step.settings)]
+        elif step.step == "send_to_app_store" and step.settings.get("stage_type") == "testflight":
+            needs.append(KeyNeed(step.index, step.step, None, STAGE_TESTFLIGHT_REASON))
         else:
             needs.append(KeyNeed(step.index, step.step, None,
                                  STEP_REASONS.get(step.step, "it calls the App Store Connect API")))

@@ -21,6 +21,7 @@ import logging
 import os
 import platform as platform_module
 import plistlib
+import re
 import shutil
 import subprocess
 from collections import deque
@@ -332,15 +333,19 @@ class TransporterUploader:
             details = "\n".join(f"  {line}" for line in shown) or "  (no output)"
             raise RemoteError(
                 f"{tool.display} failed (exit code {exit_code}):\n{details}",
-                hint=_hint_for(shown),
+                hint=_hint_for(errors),  # error lines only: verbose output names "Password" in passing
             )
         return TransporterResult(tool=tool.kind, exit_code=exit_code, output_tail=list(tail))
+
+
+# Transporter's own form is ">  ERROR: ..." or "[time] <main> ERROR: ..." (fastlane parses the same marker).
+_TRANSPORTER_ERROR = re.compile(r"(^\s*>?\s*|<main>\s*)error\b")
 
 
 def _is_error_line(line: str) -> bool:
     lowered = line.lower()
     return "error itms-" in lowered or "*** error" in lowered or lowered.lstrip().startswith("error:") or \
-        "[error]" in lowered
+        "[error]" in lowered or _TRANSPORTER_ERROR.search(lowered) is not None
 
 
 def _hint_for(lines: Sequence[str]) -> str:
