@@ -24,15 +24,8 @@ from publish.spec import load_flow_text
 
 HEAD = """\
 version: 1
-api_keys:
-  main:
-    key_id: ABCDEFGHIJ
-    issuer_id: 69a6de70-03db-47e3-e053-5b8c7c11a4d1
-    private_key: {env: ASC_KEY}
-apple_ids:
-  login:
-    apple_id: ci@example.com
-    app_specific_password: {env: APPLE_PASSWORD}
+api_keys: {main: {key_id: ABCDEFGHIJ, issuer_id: 69a6de70-03db-47e3-e053-5b8c7c11a4d1, private_key: {env: ASC_KEY}}}
+apple_ids: {login: {apple_id: ci@example.com, app_specific_password: {env: APPLE_PASSWORD}}}
 profiles:
   - bundle_id: com.example.app
     flow:
@@ -96,23 +89,15 @@ def test_every_setting_that_needs_the_api_is_listed_with_its_reason_before_anyth
     assert "ITSAppUsesNonExemptEncryption in Info.plist needs none" in text
 
 
-@pytest.mark.parametrize("setting, value", [("groups", []), ("notify_testers", False), ("wait_for_processing", False),
-                                            ("expire_previous_builds", False), ("submit_for_beta_review", False)])
-def test_settings_that_ask_for_nothing_are_not_listed(setting: str, value: object) -> None:
+@pytest.mark.parametrize("settings", [
+    {"groups": []}, {"notify_testers": False}, {"wait_for_processing": False}, {"expire_previous_builds": False},
+    {"submit_for_beta_review": False}, {"wait_for_processing": False, "processing_timeout": 600},
+])
+def test_settings_that_ask_for_nothing_are_not_listed(settings: dict[str, object]) -> None:
+    lines = "".join(f"\n          {name}: {json.dumps(value)}" for name, value in settings.items())
     profile = _profile(f"""
         - step: send_to_testflight
-          apple_id: login
-          {setting}: {json.dumps(value)}
-    """)
-    assert key_needs(profile, {}) == []
-
-
-def test_processing_timeout_without_waiting_asks_for_nothing() -> None:
-    profile = _profile("""
-        - step: send_to_testflight
-          apple_id: login
-          wait_for_processing: false
-          processing_timeout: 600
+          apple_id: login{lines}
     """)
     assert key_needs(profile, {}) == []
 

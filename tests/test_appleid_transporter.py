@@ -15,22 +15,21 @@ import pytest
 
 from publish.errors import InputError, RemoteError
 from publish.redact import Redactor
-from publish.upload.transporter import (
-    ASSET_DESCRIPTION_ENV,
-    PASSWORD_ENV,
-    TransporterUploader,
-    find_upload_tool,
-    xcode_developer_dir,
-)
+from publish.upload.transporter import ASSET_DESCRIPTION_ENV, PASSWORD_ENV, TransporterUploader, find_upload_tool
+from publish.upload.transporter import xcode_developer_dir
 
 PASSWORD = "qrst-uvwx-yzab-cdef"
 
 # Prints what Transporter prints, by FAKE_MODE; echoes the password once, as a badly behaved tool might.
 FAKE_TOOL = """#!{python}
-import json, os, sys
-with open({record!r}, "a") as out:
-    out.write(json.dumps({{"argv": sys.argv, "env": dict(os.environ)}}) + "\\n")
+import json
+import os
+import sys
+
 mode = os.environ.get("FAKE_MODE", "ok")
+call = {{"argv": sys.argv, "env": dict(os.environ), "mode": mode}}
+with open({record!r}, "a") as out:
+    print(json.dumps(call), file=out)
 print("[2026-12-01 12:00:00 UTC] <main>  INFO: Transporter is searching for updated software components.")
 print("[2026-12-01 12:00:01 UTC] <main> DBG-X: password given: " + os.environ.get({env!r}, "<none>"))
 if mode == "ok":
