@@ -14,13 +14,15 @@ Apple-ID step gets its key from the environment. Profiles without any Apple ID a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from publish.env_keys import env_offers_api_key
 from publish.errors import InputError
 from publish.spec import ProfileSpec, StepSpec
+from publish.upload.transporter import UploadTool, find_asset_description, find_upload_tool
 
 APPLE_ID_CAN = ("upload the binary through Apple's Transporter or altool, which sign in with the Apple ID; "
                 "App Store Connect then processes the build on its own and e-mails the account when it is done")
@@ -54,6 +56,7 @@ STAGE_TESTFLIGHT_REASON = ("finding the build and waiting for it to be processed
                            "(a send_to_testflight step with only apple_id uploads on the Apple ID alone)")
 NO_CREDENTIAL_STEPS = ("mark_as_rc",)  # the state store only
 UPLOAD_ONLY_STEPS = ("send_to_testflight",)  # what an Apple ID alone can run (its upload)
+UPLOAD_STEPS = ("send_to_testflight", "send_to_app_store")  # the steps whose upload an apple_id hands to a tool
 
 
 @dataclass(frozen=True)
@@ -110,15 +113,22 @@ def apple_id_only_steps(profile: ProfileSpec, env: Mapping[str, str]) -> list[St
     return [s for s in profile.flow if uploads_with_apple_id_only(s.settings, env)]
 
 
-def check_profile_credentials(profile: ProfileSpec, env: Mapping[str, str]) -> list[StepSpec]:
+def check_profile_credentials(profile: ProfileSpec, env: Mapping[str, str], *, binary: Path | None = None,
+                              find_tool: Callable[..., UploadTool] = find_upload_tool) -> list[StepSpec]:
     """Before any step runs: the steps that will upload on the Apple ID alone; InputError (exit 2) listing every
-    step and setting that needs an API key when the profile uses an Apple ID without one."""
+    step and setting that needs an API key when the profile uses an Apple ID without one. With `binary` (a real
+    run), every Apple-ID step's upload tool is found and, off macOS, Transporter's asset description too: a
+    missing one must not surface after earlier steps or lookups have run."""
     apple_only = apple_id_only_steps(profile, env)
-    if not apple_only:
-        return []  # no Apple ID without a key: the usual credential errors apply
-    needs = key_needs(profile, env)
+    needs = key_needs(profile, env) if apple_only else []  # no Apple ID without a key: the usual key errors apply
     if needs:
         raise key_needed_error(profile, needs, apple_only)
+    if binary is not None:
+        for step in profile.flow:
+            if step.settings.get("apple_id") and step.step in UPLOAD_STEPS:
+                tool = find_tool(env=env, xcode_version=step.settings.get("xcode_version"))
+                if tool.needs_asset_description:
+                    find_asset_description(binary, env)
     return apple_only
 
 

@@ -188,7 +188,7 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
     try:
         for spec, step in steps:
             step.check(ctx, spec.settings)
-        check_profile_credentials(profile, options.env)  # an Apple ID without an API key: only an upload
+        check_profile_credentials(profile, options.env, binary=None if options.dry_run else options.ipa_path)
         if store is not None and not options.dry_run:
             store.record_binary(ipa.to_json())
             _preload(run_state, store, ipa.fingerprint)

@@ -137,6 +137,27 @@ def test_with_an_api_key_in_the_environment_the_apple_id_step_also_distributes(w
     no_password_anywhere(world, out, err)
 
 
+def test_a_missing_asset_description_stops_the_run_before_any_api_call(world: FlowWorld) -> None:
+    """With a key in the environment the step would look the app and build up first: the check comes before."""
+    fake_tool(world.directory / "bin")
+    env = env_for(world, APP_STORE_CONNECT_API_KEY_KEY_ID=KEY_ID, APP_STORE_CONNECT_API_KEY_ISSUER_ID=ISSUER_ID,
+                  APP_STORE_CONNECT_API_KEY_KEY=world.private_pem)
+    code, _, err = cli(world, run_argv(world, apple_flow(world, f"groups: [\"{INTERNAL}\"]"), world.ipa("13")), env)
+    assert code == 2, err
+    assert "needs an asset description" in err
+    assert world.server.exchanges == [] and calls(world.directory / "bin") == []
+
+
+@pytest.mark.skipif(Path("/usr/local/itms/bin/iTMSTransporter").exists(), reason="Transporter is installed here")
+def test_no_upload_tool_stops_the_run_before_any_api_call(world: FlowWorld) -> None:
+    env = env_for(world, APP_STORE_CONNECT_API_KEY_KEY_ID=KEY_ID, APP_STORE_CONNECT_API_KEY_ISSUER_ID=ISSUER_ID,
+                  APP_STORE_CONNECT_API_KEY_KEY=world.private_pem)
+    code, _, err = cli(world, run_argv(world, apple_flow(world, ""), with_asset_description(world.ipa("14"))), env)
+    assert code == 2, err
+    assert "needs Apple's Transporter (iTMSTransporter) or Xcode's altool, and neither was found" in err
+    assert world.server.exchanges == []
+
+
 # ------------------------------------------------------------------------------------------------ the action
 
 
