@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from publish.credentials_needed import uploads_with_apple_id_only
 from publish.errors import InputError
 from publish.steps.base import Step, StepContext, StepOutcome, setting_bool
 from publish.steps.expire_builds import expire_builds, plan_expiry, read_expiry
@@ -43,7 +44,6 @@ class SendToTestflight(Step):
             )
 
     def run(self, ctx: StepContext, settings: Mapping[str, Any]) -> StepOutcome:
-        from publish.credentials_needed import uploads_with_apple_id_only  # noqa: PLC0415 - appleid hook
         if uploads_with_apple_id_only(settings, ctx.env):  # no API key: the upload is all an Apple ID can do
             from publish.credentials_upload_only import upload_with_apple_id_only  # noqa: PLC0415
             return upload_with_apple_id_only(ctx, settings)
