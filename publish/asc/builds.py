@@ -1,0 +1,59 @@
+"""Typed helpers for builds and their trains (pre-release versions): listing, reading, expiring, the
+export compliance answer (protocol.md C, F)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from publish.asc.resources import Resource
+from publish.asc.session import ALL_BUILD_STATES, PAGE_LIMIT, AscSession
+
+
+class BuildsApi(AscSession):
+    def list_builds(
+        self,
+        app_id: str,
+        *,
+        version: str | None = None,
+        build_number: str | None = None,
+        processing_states: Sequence[str] | None = None,
+        platform: str | None = None,
+        pre_release_version_id: str | None = None,
+    ) -> list[Resource]:
+        """Builds of an app, newest upload first. `version` is the marketing version (CFBundleShortVersionString),
+        `build_number` the CFBundleVersion. (`/v1/apps/{id}/builds` accepts no filters, hence `/v1/builds`.)"""
+        params: dict[str, Any] = {
+            "filter[app]": app_id,
+            "filter[preReleaseVersion.version]": version,
+            "filter[version]": build_number,
+            "filter[preReleaseVersion.platform]": platform,
+            "filter[preReleaseVersion]": pre_release_version_id,
+            "filter[processingState]": list(processing_states or ALL_BUILD_STATES),
+            "sort": "-uploadedDate",
+            "limit": PAGE_LIMIT,
+        }
+        return list(self.paginate("/v1/builds", params))
+
+    def get_build(self, build_id: str, *, include: Sequence[str] | None = None) -> Resource:
+        params = {"include": list(include)} if include else None
+        return self._get_required(f"/v1/builds/{build_id}", params)
+
+    def update_build(self, build_id: str, *, uses_non_exempt_encryption: bool | None = None,
+                     expired: bool | None = None) -> Resource:
+        attributes: dict[str, Any] = {}
+        if uses_non_exempt_encryption is not None:
+            attributes["usesNonExemptEncryption"] = bool(uses_non_exempt_encryption)
+        if expired is not None:
+            attributes["expired"] = bool(expired)
+        if not attributes:
+            raise ValueError("update_build needs uses_non_exempt_encryption or expired")
+        return self._update("builds", build_id, attributes)
+
+    def find_pre_release_version(self, app_id: str, version: str, platform: str = "IOS") -> Resource | None:
+        params = {"filter[app]": app_id, "filter[version]": version, "filter[platform]": platform,
+                  "limit": PAGE_LIMIT}
+        for train in self.paginate("/v1/preReleaseVersions", params):
+            if train.attr("version") == version and train.attr("platform", platform) == platform:
+                return train
+        return None
