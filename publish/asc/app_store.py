@@ -3,11 +3,11 @@ release and review submissions."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from publish.asc.resources import Resource
+from publish.asc.resources import Document, Resource
 from publish.asc.session import PAGE_LIMIT, AscSession, camel_attributes, linkage
 from publish.errors import InputError
 
@@ -23,6 +23,11 @@ class AppStoreApi(AscSession):
             "limit": PAGE_LIMIT,
         }
         return list(self.paginate(f"/v1/apps/{app_id}/appStoreVersions", params))
+
+    def app_store_version_pages(self, app_id: str, params: Mapping[str, Any] | None = None) -> Iterator[Document]:
+        """Pages of the app's versions for a caller's own query, so included builds and phased releases come
+        with each page."""
+        return self.paginate_documents(f"/v1/apps/{app_id}/appStoreVersions", params)
 
     def get_app_store_version(self, version_id: str) -> Resource:
         return self._get_required(f"/v1/appStoreVersions/{version_id}")
@@ -88,6 +93,11 @@ class AppStoreApi(AscSession):
 
     def delete_phased_release(self, id: str) -> None:
         self._delete(f"/v1/appStoreVersionPhasedReleases/{id}")
+
+    def create_release_request(self, version_id: str) -> Resource:
+        """Release a version that waits in PENDING_DEVELOPER_RELEASE (Apple refuses it in any other state)."""
+        return self._create("appStoreVersionReleaseRequests",
+                            relationships={"appStoreVersion": linkage("appStoreVersions", version_id)})
 
     # ------------------------------------------------------------------ review submissions
 

@@ -3,10 +3,10 @@ export compliance answer (protocol.md C, F)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from publish.asc.resources import Resource
+from publish.asc.resources import Document, Resource
 from publish.asc.session import ALL_BUILD_STATES, PAGE_LIMIT, AscSession
 
 
@@ -57,3 +57,18 @@ class BuildsApi(AscSession):
             if train.attr("version") == version and train.attr("platform", platform) == platform:
                 return train
         return None
+
+    def pre_release_versions(self, app_id: str, *, platform: str = "IOS") -> Iterator[Resource]:
+        """The app's trains of one platform, page by page as they are read (a caller that finds its train stops
+        reading). Not filtered by version: only the form first uploaded is queryable (protocol.md H.8)."""
+        params = {"filter[app]": app_id, "filter[platform]": platform, "limit": PAGE_LIMIT}
+        return self.paginate("/v1/preReleaseVersions", params)
+
+    def build_pages(self, params: Mapping[str, Any]) -> Iterator[Document]:
+        """Pages of `GET /v1/builds` for a caller's own query (filters, include, sort), so that included resources
+        (the train, the beta detail) come with each page."""
+        return self.paginate_documents("/v1/builds", params)
+
+    def get_build_document(self, build_id: str, params: Mapping[str, Any] | None = None) -> Document:
+        """The build with what `params` includes (groups, testers, localizations ...); `data` null if it is gone."""
+        return self.get_document(f"/v1/builds/{build_id}", params)

@@ -3,7 +3,7 @@ review and its test information."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from publish.asc.errors import AscApiError
@@ -30,6 +30,12 @@ class TestFlightApi(AscSession):
             if str(tester.attr("email", "")).strip().lower() == wanted:
                 return tester
         return None
+
+    def list_beta_testers(self, emails: Sequence[str], *, app_id: str | None = None) -> list[Resource]:
+        """The testers with any of these e-mails (the app's, when app_id is given), in one paged listing; the
+        filter is Apple's, so callers still compare e-mails themselves."""
+        params = {"filter[email]": list(emails), "filter[apps]": app_id, "limit": PAGE_LIMIT}
+        return list(self.paginate("/v1/betaTesters", params))
 
     def create_beta_tester(self, email: str, *, first_name: str | None = None, last_name: str | None = None,
                            build_ids: Iterable[str] = (), group_ids: Iterable[str] = ()) -> Resource:

@@ -159,7 +159,7 @@ def find_version(ctx: StepContext, client: AppStoreConnect, app_id: str) \
               "limit": 200}
     versions: list[Resource] = []
     included: list[Resource] = []
-    for document in client.paginate_documents(f"/v1/apps/{app_id}/appStoreVersions", params):
+    for document in client.app_store_version_pages(app_id, params):
         versions += document.resources
         included += document.included
     exact = next((v for v in versions if v.attr("versionString") == ctx.ipa.version), None) or \

@@ -540,7 +540,7 @@ def read_build_with_testflight_state(client: AppStoreConnect, build_id: str) \
     params: dict[str, Any] = {"include": list(BUILD_TESTFLIGHT_INCLUDES)}
     for rel in ("betaGroups", "individualTesters", "betaBuildLocalizations"):
         params[f"limit[{rel}]"] = _INCLUDE_LIMIT
-    document = client.get_document(f"/v1/builds/{build_id}", params)
+    document = client.get_build_document(build_id, params)
     build = document.resource
     if build is None:
         return None, BuildTestFlightState(None, None, None, None, None, False)
@@ -701,10 +701,9 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
 
 def find_testers(client: AppStoreConnect, emails: Sequence[str], app_id: str | None) -> dict[str, Resource]:
     """The app's testers with these e-mails (lower-cased keys), in one paged call."""
-    params = {"filter[email]": list(emails), "filter[apps]": app_id, "limit": 200}
     wanted = {e.strip().lower() for e in emails}
     found: dict[str, Resource] = {}
-    for tester in client.paginate("/v1/betaTesters", params):
+    for tester in client.list_beta_testers(emails, app_id=app_id):
         email = str(tester.attr("email", "")).strip().lower()
         if email in wanted:
             found.setdefault(email, tester)
