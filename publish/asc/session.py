@@ -4,8 +4,9 @@ nothing of steps or the CLI; the typed helpers per area are in `apps`, `builds`,
 `app_store`, composed into `client.AppStoreConnect`.
 
 A call goes through, in this order:
-- `request` here: the URL (links to other hosts refused, so the token never leaves the API's origin), dry run,
-  and the loop that asks `retry.decide` (one pure function: idempotency x outcome x attempt) what to do next;
+- `request` here: the URL (links to other hosts refused, so the token never leaves the API's origin) and the loop that asks `retry.decide` (one pure function: idempotency x outcome x attempt) what to do next;
+- in a dry run, `dry_run.DryRunTransport`: writes recorded and answered, never sent; reads answered from what it
+  fabricated, and sent on only when `dry_run_reads` allows it;
 - `signing.SigningTransport`: the bearer token, and one re-signed repeat after a 401;
 - `observe.ObservingTransport`: counts every exchange, reports it to `on_call`, logs it, reads the rate-limit and
   Date headers;
@@ -17,7 +18,6 @@ then `reading.read_answer` turns the body into JSON or says why it is not an ans
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json as jsonlib
 import logging
 import random as random_module
@@ -31,6 +31,7 @@ from requests.adapters import HTTPAdapter
 
 from publish.asc import failures
 from publish.asc.auth import ApiKey, TokenProvider
+from publish.asc.dry_run import DryRunCall, DryRunTransport
 from publish.asc.errors import AscApiError, AscTransportError, api_error
 from publish.asc.observe import AnswerHeaders, ObservingTransport, OnCall, shown_url
 from publish.asc.reading import GarbledAnswer, error_document, read_answer
@@ -118,6 +119,7 @@ class AscSession:
         timeout: tuple[float, float] = (10, 60),
         max_retries: int = 5,
         dry_run: bool = False,
+        dry_run_reads: bool = False,
         on_call: OnCall | None = None,
         random: random_module.Random | None = None,
         wait_budget: float | None = None,
@@ -136,7 +138,13 @@ class AscSession:
         self.headers = AnswerHeaders(clock)
         self._observed = ObservingTransport(transport, headers=self.headers, on_call=on_call,
                                             full_url=self._full_url)
-        self._transport: Transport = SigningTransport(self._observed, self._tokens)
+        signed = SigningTransport(self._observed, self._tokens)
+        # A dry run is the outermost transport: nothing it does not forward reaches the signer or the network.
+        self._dry_run: DryRunTransport | None = None
+        if dry_run:
+            self._dry_run = DryRunTransport(signed if dry_run_reads else None, on_call=on_call,
+                                            full_url=self._full_url)
+        self._transport: Transport = self._dry_run or signed
         self._clock = clock
         self._sleep = sleep
         self.max_retries = max(0, int(max_retries))
@@ -147,9 +155,7 @@ class AscSession:
         # An absolute time (by `clock`) no wait may pass: the step's or processing timeout's end (H.13).
         self.deadline: float | None = None
         self.dry_run = dry_run
-        self._on_call = on_call
         self._random = random if random is not None else random_module.Random()
-        self._dry_run_ids = itertools.count(1)
 
     def __repr__(self) -> str:
         return f"AppStoreConnect(base_url={self.base_url!r}, key_id={self.key_id!r}, dry_run={self.dry_run})"
@@ -157,6 +163,11 @@ class AscSession:
     @property
     def tokens(self) -> TokenProvider:
         return self._tokens
+
+    @property
+    def dry_run_calls(self) -> list[DryRunCall]:
+        """Every call of a dry run, sent or not, in order (empty when this is not a dry run)."""
+        return list(self._dry_run.calls) if self._dry_run is not None else []
 
     @property
     def call_count(self) -> int:
@@ -217,8 +228,6 @@ class AscSession:
         url = self._url(path)
         query = encode_params(params)
         shown = shown_url(url, query)
-        if self.dry_run:
-            return self._dry_run(method, shown, json)
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if json is not None:
             headers["Content-Type"] = "application/json"
@@ -322,28 +331,9 @@ class AscSession:
             path = "/" + path
         return self.base_url + path
 
-    def _dry_run(self, method: str, shown: str, body: Any) -> dict[str, Any] | None:
-        if self._on_call is not None:
-            self._on_call(method, self._full_url(shown), body)
-        log.info("dry run: would %s %s%s", method, shown, f" {jsonlib.dumps(body, sort_keys=True)}" if body else "")
-        if method not in ("POST", "PATCH") or not isinstance(body, Mapping):
-            return None
-        data = body.get("data")
-        if not isinstance(data, Mapping) or "type" not in data:
-            return None  # a relationship change: 204 No Content
-        resource = {
-            "type": data["type"],
-            "id": data.get("id") or f"dry-run-{data['type']}-{next(self._dry_run_ids)}",
-            "attributes": dict(data.get("attributes") or {}),
-            "relationships": dict(data.get("relationships") or {}),
-        }
-        return {"data": resource}
-
     # ------------------------------------------------------------------ helpers for helpers
 
     def _resource(self, obj: dict[str, Any] | None, what: str) -> Resource:
-        if obj is None and self.dry_run:
-            raise RemoteError(f"dry run: {what} is not available without calling App Store Connect")
         document = Document.from_json(obj)
         if document.resource is None:
             raise RemoteError(f"App Store Connect answered {what} without a resource (data is missing).")
