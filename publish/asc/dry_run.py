@@ -82,12 +82,16 @@ class DryRunTransport(Transport):
         parts = urlsplit(request.url)
         segments = [s for s in parts.path.split("/") if s][1:]  # without the "v1"
         query = dict(parse_qsl(parts.query)) | dict(request.params)
-        forward = request.method == "GET" and self._reads is not None and not self._names_fabricated(segments, query)
+        forward = request.method == "GET" and self._reads is not None and not self._names_fabricated(segments, query) \
+            and not (len(segments) == 2 and self.store.is_deleted(segments[0], segments[1]))
         self.calls.append(DryRunCall(request.method, shown, body, forward))
         if not forward and self._on_call is not None:
             self._on_call(request.method, self._full_url(shown), body)
         if request.method != "GET":
             return self._write(request.method, segments, body)
+        if len(segments) == 2 and self.store.is_deleted(segments[0], segments[1]):
+            return _answer(404, {"errors": [{"status": "404", "code": "NOT_FOUND",
+                                             "title": "The resource was deleted earlier in this dry run."}]})
         real = self._read_real(request, shown) if forward else None
         if real is not None and not 200 <= real.status < 300:
             return real
@@ -139,11 +143,7 @@ class DryRunTransport(Transport):
         elif len(segments) == 1:
             filters = {k[len("filter["):-1]: v for k, v in query.items() if k.startswith("filter[")}
             found = self.store.matching(segments[0], filters) if first_page else []
-            data = found + [r for r in (data or []) if isinstance(r, dict)
-                            and not self.store.is_deleted(str(r.get("type")), str(r.get("id")))]
-        if data is None and len(segments) == 2 and self.store.is_deleted(segments[0], segments[1]):
-            return _answer(404, {"errors": [{"status": "404", "code": "NOT_FOUND",
-                                             "title": "The resource was deleted earlier in this dry run."}]})
+            data = found + self._not_deleted(data)
         members = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
         included = self.store.included(members, include)
         known = {(str(r.get("type")), str(r.get("id"))) for r in included}
@@ -168,8 +168,12 @@ class DryRunTransport(Transport):
         found = self.store.related(segments[0], segments[1], segments[2]) if first_page else []
         if isinstance(real, list) or (real is None and segments[2].endswith("s")):
             # a to-many relationship (their names are plural: buildUploadFiles, items, appStoreVersions)
-            return found + list(real or [])
+            return found + self._not_deleted(real)
         return found[0] if found else real
+
+    def _not_deleted(self, members: Any) -> list[dict[str, Any]]:
+        return [r for r in members or [] if isinstance(r, dict)
+                and not self.store.is_deleted(str(r.get("type")), str(r.get("id")))]
 
 
 def _decode(body: bytes) -> Any:
