@@ -85,3 +85,24 @@ def test_a_release_request_names_the_version_and_nothing_else() -> None:
     assert (sent.method, urlsplit(sent.url).path) == ("POST", "/v1/appStoreVersionReleaseRequests")
     assert json.loads(sent.body or b"") == {"data": {"type": "appStoreVersionReleaseRequests", "relationships": {
         "appStoreVersion": {"data": {"type": "appStoreVersions", "id": "V1"}}}}}
+
+
+def test_boolean_patches_send_only_the_flags_given_and_refuse_none() -> None:
+    sent: list[Any] = []
+
+    def handle(request: WireRequest) -> WireResponse:
+        sent.append(json.loads(request.body or b"{}")["data"]["attributes"])
+        return WireResponse(200, json.dumps({"data": {"type": "builds", "id": "B1"}}).encode())
+
+    client = AppStoreConnect(KEY, transport=MockTransport(handle), sleep=lambda s: None)
+    client.update_build("B1", uses_non_exempt_encryption=False)
+    client.update_review_submission("S1", canceled=True)
+    assert sent == [{"usesNonExemptEncryption": False}, {"canceled": True}]
+    for call in (lambda: client.update_build("B1"), lambda: client.update_review_submission("S1")):
+        try:
+            call()
+        except ValueError as error:
+            assert " needs " in str(error) and " or " in str(error)
+        else:
+            raise AssertionError("a PATCH without attributes was sent")
+    assert len(sent) == 2

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from publish.asc.resources import Document, Resource
-from publish.asc.session import PAGE_LIMIT, AscSession, camel_attributes, linkage
+from publish.asc.session import PAGE_LIMIT, AscSession, boolean_attributes, camel_attributes, linkage
 from publish.errors import InputError
 
 
@@ -141,13 +141,7 @@ class AppStoreApi(AscSession):
 
     def update_review_submission(self, submission_id: str, *, submitted: bool | None = None,
                                  canceled: bool | None = None) -> Resource:
-        attributes: dict[str, Any] = {}
-        if submitted is not None:
-            attributes["submitted"] = bool(submitted)
-        if canceled is not None:
-            attributes["canceled"] = bool(canceled)
-        if not attributes:
-            raise ValueError("update_review_submission needs submitted or canceled")
+        attributes = boolean_attributes("update_review_submission", submitted=submitted, canceled=canceled)
         return self._update("reviewSubmissions", submission_id, attributes)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from publish.asc.resources import Document, Resource
-from publish.asc.session import ALL_BUILD_STATES, PAGE_LIMIT, AscSession
+from publish.asc.session import ALL_BUILD_STATES, PAGE_LIMIT, AscSession, boolean_attributes
 
 
 class BuildsApi(AscSession):
@@ -41,13 +41,8 @@ class BuildsApi(AscSession):
 
     def update_build(self, build_id: str, *, uses_non_exempt_encryption: bool | None = None,
                      expired: bool | None = None) -> Resource:
-        attributes: dict[str, Any] = {}
-        if uses_non_exempt_encryption is not None:
-            attributes["usesNonExemptEncryption"] = bool(uses_non_exempt_encryption)
-        if expired is not None:
-            attributes["expired"] = bool(expired)
-        if not attributes:
-            raise ValueError("update_build needs uses_non_exempt_encryption or expired")
+        attributes = boolean_attributes("update_build", uses_non_exempt_encryption=uses_non_exempt_encryption,
+                                        expired=expired)
         return self._update("builds", build_id, attributes)
 
     def find_pre_release_version(self, app_id: str, version: str, platform: str = "IOS") -> Resource | None:

@@ -66,6 +66,14 @@ def linkage(type_: str, id_: str) -> dict[str, Any]:
     return {"data": {"type": type_, "id": str(id_)}}
 
 
+def boolean_attributes(what: str, **flags: bool | None) -> dict[str, Any]:
+    """The camelCased boolean attributes of the flags given (None: left out); a PATCH of none is a caller's bug."""
+    attributes = {camel(name): bool(value) for name, value in flags.items() if value is not None}
+    if not attributes:
+        raise ValueError(f"{what} needs {' or '.join(flags)}")
+    return attributes
+
+
 def _filter_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
