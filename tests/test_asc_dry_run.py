@@ -193,3 +193,16 @@ def test_the_transport_alone_records_what_it_was_asked() -> None:
     assert [(c.method, c.path) for c in transport.calls] == [
         ("POST", "/v1/betaTesters"), ("GET", "/v1/betaTesters?filter[email]=a%40example.com")]
     assert [c.method for c in transport.writes] == ["POST"]
+
+
+def test_a_real_answer_that_is_not_a_document_is_judged_as_any_answer() -> None:
+    from publish.asc import AscTransportError
+
+    server = MockTransport(lambda request: WireResponse(200, b"<html>proxy login</html>", {"Content-Type": "text/html"}))
+    client = _client(server, reads=True)
+    try:
+        client.list_beta_groups("A1")
+    except AscTransportError as error:
+        assert "not valid JSON" in str(error) and "proxy" in (error.hint or "")
+    else:
+        raise AssertionError("a proxy's page was taken for an empty listing")

@@ -20,6 +20,7 @@ ones that are.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,7 @@ class DryRunTransport(Transport):
         self.store = FabricatedResources()
         self.calls: list[DryRunCall] = []
         self._next_pages: set[str] = set()
+        self._lock = threading.Lock()
 
     @property
     def writes(self) -> list[DryRunCall]:
@@ -77,25 +79,30 @@ class DryRunTransport(Transport):
             self._reads.close()
 
     def send(self, request: WireRequest) -> WireResponse:
+        """Answer one call. The memory is locked around each step, not around a forwarded read (the network)."""
         shown = shown_url(request.url, request.params)
         body = json.loads(request.body) if request.body else None
         parts = urlsplit(request.url)
         segments = [s for s in parts.path.split("/") if s][1:]  # without the "v1"
         query = dict(parse_qsl(parts.query)) | dict(request.params)
-        forward = request.method == "GET" and self._reads is not None and not self._names_fabricated(segments, query) \
-            and not (len(segments) == 2 and self.store.is_deleted(segments[0], segments[1]))
-        self.calls.append(DryRunCall(request.method, shown, body, forward))
+        with self._lock:
+            deleted = len(segments) == 2 and self.store.is_deleted(segments[0], segments[1])
+            forward = request.method == "GET" and self._reads is not None and not deleted \
+                and not self._names_fabricated(segments, query)
+            self.calls.append(DryRunCall(request.method, shown, body, forward))
         if not forward and self._on_call is not None:
             self._on_call(request.method, self._full_url(shown), body)
         if request.method != "GET":
-            return self._write(request.method, segments, body)
-        if len(segments) == 2 and self.store.is_deleted(segments[0], segments[1]):
+            with self._lock:
+                return self._write(request.method, segments, body)
+        if deleted:
             return _answer(404, {"errors": [{"status": "404", "code": "NOT_FOUND",
                                              "title": "The resource was deleted earlier in this dry run."}]})
         real = self._read_real(request, shown) if forward else None
-        if real is not None and not 200 <= real.status < 300:
-            return real
-        return self._read(segments, query, real, first_page=shown not in self._next_pages)
+        if real is not None and (not 200 <= real.status < 300 or not isinstance(_decode(real.body), dict)):
+            return real  # an error, or not a document: the pipeline above judges it as it judges any answer
+        with self._lock:
+            return self._read(segments, query, real, first_page=shown not in self._next_pages)
 
     @staticmethod
     def _names_fabricated(segments: list[str], query: Mapping[str, str]) -> bool:
@@ -108,7 +115,8 @@ class DryRunTransport(Transport):
         document = _decode(response.body)
         next_url = (document.get("links") or {}).get("next") if isinstance(document, dict) else None
         if isinstance(next_url, str):
-            self._next_pages.add(shown_url(next_url, ()))
+            with self._lock:
+                self._next_pages.add(shown_url(next_url, ()))
         return response
 
     # ------------------------------------------------------------------ writes
