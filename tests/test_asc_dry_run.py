@@ -198,7 +198,8 @@ def test_the_transport_alone_records_what_it_was_asked() -> None:
 def test_a_real_answer_that_is_not_a_document_is_judged_as_any_answer() -> None:
     from publish.asc import AscTransportError
 
-    server = MockTransport(lambda request: WireResponse(200, b"<html>proxy login</html>", {"Content-Type": "text/html"}))
+    page = WireResponse(200, b"<html>proxy login</html>", {"Content-Type": "text/html"})
+    server = MockTransport(lambda request: page)
     client = _client(server, reads=True)
     try:
         client.list_beta_groups("A1")

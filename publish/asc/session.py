@@ -4,7 +4,8 @@ nothing of steps or the CLI; the typed helpers per area are in `apps`, `builds`,
 `app_store`, composed into `client.AppStoreConnect`.
 
 A call goes through, in this order:
-- `request` here: the URL (links to other hosts refused, so the token never leaves the API's origin) and the loop that asks `retry.decide` (one pure function: idempotency x outcome x attempt) what to do next;
+- `request` here: the URL (links to other hosts refused, so the token never leaves the API's origin) and the loop
+  that asks `retry.decide` (one pure function: idempotency x outcome x attempt) what to do next;
 - in a dry run, `dry_run.DryRunTransport`: writes recorded and answered, never sent; reads answered from what it
   fabricated, and sent on only when `dry_run_reads` allows it;
 - `signing.SigningTransport`: the bearer token, and one re-signed repeat after a 401;
