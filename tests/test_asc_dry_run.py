@@ -207,3 +207,12 @@ def test_a_real_answer_that_is_not_a_document_is_judged_as_any_answer() -> None:
         assert "not valid JSON" in str(error) and "proxy" in (error.hint or "")
     else:
         raise AssertionError("a proxy's page was taken for an empty listing")
+
+
+def test_each_call_not_sent_is_logged_as_what_it_would_do(caplog: Any) -> None:
+    import logging
+
+    client = _client(_server({}))
+    with caplog.at_level(logging.INFO, logger="publish.asc"):
+        client.update_build("B1", expired=True)
+    assert 'dry run: would PATCH /v1/builds/B1 {"data": {"attributes": {"expired": true}' in caplog.text

@@ -20,6 +20,7 @@ ones that are.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from urllib.parse import parse_qsl, urlsplit
 from publish.asc.dry_run_store import FabricatedResources, is_fabricated
 from publish.asc.observe import OnCall, shown_url
 from publish.asc.wire import Transport, WireRequest, WireResponse
+
+log = logging.getLogger("publish.asc.client")
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -90,8 +93,11 @@ class DryRunTransport(Transport):
             forward = request.method == "GET" and self._reads is not None and not deleted \
                 and not self._names_fabricated(segments, query)
             self.calls.append(DryRunCall(request.method, shown, body, forward))
-        if not forward and self._on_call is not None:
-            self._on_call(request.method, self._full_url(shown), body)
+        if not forward:
+            log.info("dry run: would %s %s%s", request.method, shown,
+                     f" {json.dumps(body, sort_keys=True)}" if body else "")
+            if self._on_call is not None:
+                self._on_call(request.method, self._full_url(shown), body)
         if request.method != "GET":
             with self._lock:
                 return self._write(request.method, segments, body)
