@@ -271,10 +271,16 @@ def _dry_run_upload(ctx: StepContext, client: AppStoreConnect, app_id: str) -> R
         ipa.file_size))
     client.commit_build_upload_file(file.id)
     ctx.run.upload_id = upload.id
-    return Resource(type="builds", id="dry-run-build",
-                    # Apple reads the answer from Info.plist while processing.
-                    attributes={"version": ipa.build_number, "processingState": "VALID",
-                                "usesNonExemptEncryption": ipa.uses_non_exempt_encryption})
+    # The dry run answers the upload processed, with its build (publish/asc/dry_run.py).
+    uploaded = client.get_build_upload(upload.id, include_build=True)
+    build_id = (uploaded.resource or upload).related_id("build")
+    build = load_build(ctx, client, build_id) if build_id else None
+    if build is None:
+        raise RemoteError("dry run: the build of the upload it answered could not be read back",
+                          hint="this is a bug of the dry run; report it with the log")
+    # Apple reads the answer from Info.plist while processing.
+    build.attributes.setdefault("usesNonExemptEncryption", ipa.uses_non_exempt_encryption)
+    return build
 
 
 def waiting(ctx: StepContext, timeout: float) -> lifecycle.Waiting:
@@ -623,9 +629,7 @@ def _find_localization(client: AppStoreConnect, build_id: str, locale: str) -> R
 def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan: TestFlightPlan) -> dict[str, Any]:
     """Apply the plan to a processed build. Returns outputs for the history."""
     app_id = ctx.run.app_id or ""
-    if ctx.dry_run:
-        state = BuildTestFlightState(set(), set(), None, [], None, True)
-    elif ctx.run.testflight_state is not None:
+    if ctx.run.testflight_state is not None:
         state = ctx.run.testflight_state
     else:
         state = read_build_with_testflight_state(client, build.id)[1]
@@ -634,7 +638,7 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
     upsert_what_to_test(ctx, client, build.id, notes_for_app(ctx, plan), state.localizations)
 
     # Notifications: follow the build's auto-notify setting unless the flow says not to notify.
-    detail = state.beta_detail or (None if ctx.dry_run else client.get_build_beta_detail(build.id))
+    detail = state.beta_detail or client.get_build_beta_detail(build.id)
     auto_notify = bool(detail.attr("autoNotifyEnabled")) if detail is not None else True
     if plan.distributes and not plan.notify and auto_notify and detail is not None:
         set_values(ctx, "auto-notify", lambda: client.update_build_beta_detail(detail.id, auto_notify_enabled=False))
@@ -642,7 +646,7 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
 
     external = [g for g in plan.groups if not g.attr("isInternalGroup")]
     submit_review = plan.submits_for_review()
-    if (plan.groups or submit_review) and not ctx.dry_run:
+    if plan.groups or submit_review:
         # H.2: VALID is not yet ready for TestFlight; wait for its beta state (no call when it already is ready)
         detail = lifecycle.wait_until_testflight_ready(
             client, build.id, waiting(ctx, plan.processing_timeout), label=label(ctx),
@@ -714,7 +718,7 @@ def add_testers(ctx: StepContext, client: AppStoreConnect, app_id: str, build_id
                 already: set[str] | None) -> int:
     if not testers:
         return 0
-    existing = find_testers(client, [t.email for t in testers], app_id) if not ctx.dry_run else {}
+    existing = find_testers(client, [t.email for t in testers], app_id)
     to_link: list[str] = []
     created = 0
     for tester in testers:
