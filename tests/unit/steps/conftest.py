@@ -1,8 +1,8 @@
 """The one place where step unit tests meet the steps: `StepWorld.run(name, settings)` / `.check(name, settings)`.
 
-Every test in this directory goes through these two methods, so when the steps' settings change shape (the plan
-layer of issue 14 turns the raw mapping into typed, frozen settings built once) only `_settings` and `check` below
-need to follow. The world holds what a run would hold: a scripted App Store Connect (steps_fake_asc.FakeAsc) behind
+Every test in this directory goes through these two methods: a test writes a step's settings as a flow does (a
+mapping), and the adapter turns them into the typed, frozen settings the plan builds once (publish.plan.settings),
+which is also where every offline check happens. When steps or settings change shape, only this file follows. The world holds what a run would hold: a scripted App Store Connect (steps_fake_asc.FakeAsc) behind
 a real `AppStoreConnect`, a real state store in tmp_path, an IPA description, a clock that the injected sleep moves
 (no real sleeps), and an uploader that records what it was asked to send (the upload engine has its own tests).
 """
@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from publish.ipa.model import IpaInfo
+from publish.plan.settings import StepSettings, settings_for
 from publish.state import StateStore
 from publish.steps import RunState, StepContext, StepOutcome, get_step
 from steps_fake_asc import FakeAsc, many, one, res
@@ -94,7 +95,7 @@ class StepWorld:
         self.env: dict[str, str] = {}
         self.secrets: list[str] = []
         self.api_keys: list[str | None] = []  # the api_key names the steps asked clients for
-        self.client = self.asc.client(clock=self.clock, sleep=self.clock.sleep)
+        self._client: Any = None
 
     def close(self) -> None:
         if self.store is not None:
@@ -103,27 +104,27 @@ class StepWorld:
     # ------------------------------------------------------------------ the adapter
 
     def run(self, name: str, settings: Mapping[str, Any] | None = None) -> StepOutcome:
-        """Check the step's settings, then run it (as the runner does, with the binary recorded first)."""
-        step, ctx, typed = get_step(name), self.context(), self._settings(settings)
-        step.check(ctx, typed)
+        """Build the step's settings (the offline checks), then run it, as the runner does: the binary recorded
+        first."""
+        step, typed = get_step(name), self.check(name, settings)
         if self.store is not None and not self.dry_run:
             self.store.record_binary(self.ipa.to_json())
-        return step.run(ctx, typed)
+        return step.run(self.context(), typed)
 
-    def check(self, name: str, settings: Mapping[str, Any] | None = None) -> None:
+    def check(self, name: str, settings: Mapping[str, Any] | None = None) -> StepSettings:
         """Only the offline checks of the settings (what fails before anything remote happens)."""
-        get_step(name).check(self.context(), self._settings(settings))
+        return settings_for(name, dict(settings or {}), self.flow_dir)
 
-    @staticmethod
-    def _settings(settings: Mapping[str, Any] | None) -> Mapping[str, Any]:
-        # When steps take typed settings: build them here from the mapping (with the plan's own builder, which
-        # then also raises the InputErrors `check` raises today), and let `check` just build them.
-        return dict(settings or {})
+    @property
+    def client(self) -> Any:
+        """The run's client, made at first use (in a dry run, one whose dry-run transport answers)."""
+        if self._client is None:
+            self._client = self.asc.client(clock=self.clock, sleep=self.clock.sleep, dry_run=self.dry_run)
+        return self._client
 
     def context(self) -> StepContext:
         def client_for(api_key: str | None) -> Any:
             self.api_keys.append(api_key)
-            self.client.dry_run = self.dry_run
             return self.client
 
         return StepContext(

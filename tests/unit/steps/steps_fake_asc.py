@@ -88,9 +88,11 @@ class FakeAsc:
         self.routes.append(route)
         return route
 
-    def client(self, *, clock: Callable[[], float], sleep: Callable[[float], None]) -> AppStoreConnect:
+    def client(self, *, clock: Callable[[], float], sleep: Callable[[float], None],
+               dry_run: bool = False) -> AppStoreConnect:
+        """The real client over this fake; in a dry run its dry-run transport answers and nothing reaches here."""
         return AppStoreConnect(API_KEY, base_url=BASE_URL, transport=MockTransport(self.handle), clock=clock,
-                               sleep=sleep, random=random.Random(7))
+                               sleep=sleep, random=random.Random(7), dry_run=dry_run)
 
     def handle(self, request: WireRequest) -> WireResponse:
         parts = urlsplit(request.url)

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from publish.errors import InputError
-from publish.steps.base import format_duration, parse_duration
+from publish.plan.values import parse_duration
+from publish.steps.base import format_duration
 from steps_fake_asc import echo, many
 
 FUTURE = (datetime.now(timezone.utc) + timedelta(days=30)).replace(minute=0, second=0, microsecond=0)
@@ -74,17 +75,13 @@ def test_send_to_testflight_refuses_bad_settings_offline(world, settings, messag
     assert world.asc.calls == []
 
 
+# (stage_type itself, and App-Store-only settings on stage_type: testflight, are the flow schema's to refuse)
 APP_STORE_CASES = [
-    ({}, "send_to_app_store: stage_type None is not one of app_store, testflight"),
-    ({"stage_type": "store"}, "send_to_app_store: stage_type 'store' is not one of app_store, testflight"),
     ({"stage_type": "app_store", "wait_for_processing": False},
      "send_to_app_store with stage_type: app_store needs the processed build, but wait_for_processing is false"),
     ({"stage_type": "app_store", "cancel_submission_in_review": True},
      "send_to_app_store: cancel_submission_in_review withdraws a submission so that this one can take its place, "
      "but submit_for_review is not true"),
-    ({"stage_type": "testflight", "whats_new": "x"},
-     "send_to_app_store: whats_new, add_missing_locales, release_type, phased_release, submit_for_review and "
-     "cancel_submission_in_review apply to stage_type: app_store, not testflight"),
     ({"stage_type": "app_store", "release_type": "asap"},
      "release_type: 'asap' is not one of manual, after_approval, scheduled"),
     ({"stage_type": "app_store", "release_type": "scheduled"}, "release_type: scheduled needs scheduled_release_date"),

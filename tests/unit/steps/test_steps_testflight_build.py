@@ -219,6 +219,7 @@ def test_the_step_asks_for_the_client_of_its_api_key(world) -> None:
 
 
 # ------------------------------------------------------------------------------------------ Apple ID uploads
+# (with an API key as well: the build is then looked up, waited for and distributed like any other)
 
 
 def test_an_apple_id_upload_goes_through_transporter_and_waits_for_the_build_to_appear(world, caplog) -> None:
@@ -237,7 +238,7 @@ def test_an_apple_id_upload_goes_through_transporter_and_waits_for_the_build_to_
     world.build_reads(world.ready_build())
     caplog.set_level(logging.INFO, "publish.steps")
 
-    outcome = world.run("send_to_testflight", {"apple_id": "release-bot", "processing_timeout": "10m"})
+    outcome = world.run("send_to_testflight", {"api_key": "main", "apple_id": "release-bot", "processing_timeout": "10m"})
 
     assert sent == [("release-bot", "/builds/Steps.ipa", "IOS")]
     assert not world.uploader.uploads
@@ -252,7 +253,7 @@ def test_an_apple_id_build_that_never_appears_times_out_with_advice(world) -> No
     world.builds()
 
     with pytest.raises(RemoteError) as caught:
-        world.run("send_to_testflight", {"apple_id": "release-bot", "processing_timeout": 20})
+        world.run("send_to_testflight", {"api_key": "main", "apple_id": "release-bot", "processing_timeout": 20})
     assert caught.value.message == "build 1.2.0 (45) did not appear in App Store Connect within 20.0 s"
     assert "looked up before any new upload" in caught.value.hint
 
@@ -261,4 +262,4 @@ def test_an_apple_id_upload_without_transporter_is_an_input_error(world) -> None
     world.app()
     world.builds()
     with pytest.raises(InputError, match="uploads with an Apple ID are not available here"):
-        world.run("send_to_testflight", {"apple_id": "release-bot"})
+        world.run("send_to_testflight", {"api_key": "main", "apple_id": "release-bot"})
