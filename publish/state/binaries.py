@@ -10,8 +10,12 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from publish.state.columns import dumps, equal_to, iso, loads
+from publish.state.columns import dumps, equal_to, iso, listing, loads
 from publish.state.connection import StateDatabase, StateError
+
+# What a binary reads as (`versions --json`, `show --json`), in this order: columns of `binaries`.
+BINARY_FIELDS = ("bundle_id", "version", "build_number", "fingerprint", "file_size", "display_name", "icon_name", "info",
+                 "remote", "rc", "rc_note", "kept_sha256", "first_seen", "last_seen", "deleted")
 
 
 class BinaryRecords:
@@ -73,31 +77,16 @@ class BinaryRecords:
         where, params = equal_to((("bundle_id", bundle_id), ("version", version), ("build_number", build_number)))
         if not include_deleted:
             where.append("deleted = 0")
-        sql = "SELECT * FROM binaries"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY last_seen DESC, rowid DESC"
+        sql = listing("binaries", where, "last_seen DESC, rowid DESC")
         return [self._binary(row) for row in self._database.read(sql, params)]
 
     @staticmethod
     def _binary(row: dict) -> dict:
-        return {
-            "bundle_id": row["bundle_id"],
-            "version": row["version"],
-            "build_number": row["build_number"],
-            "fingerprint": row["fingerprint"],
-            "file_size": row["file_size"],
-            "display_name": row["display_name"],
-            "icon_name": row["icon_name"],
-            "info": loads(row["info"]),
-            "remote": loads(row["remote"]) or {},
-            "rc": bool(row["rc"]),
-            "rc_note": row["rc_note"],
-            "kept_sha256": row["kept_sha256"],
-            "first_seen": iso(row["first_seen"]),
-            "last_seen": iso(row["last_seen"]),
-            "deleted": bool(row["deleted"]),
-        }
+        binary = {name: row[name] for name in BINARY_FIELDS}
+        # Decoded in place: a dict keeps each key where it was first put, so the order stays BINARY_FIELDS'.
+        binary.update(info=loads(row["info"]), remote=loads(row["remote"]) or {}, rc=bool(row["rc"]),
+                      first_seen=iso(row["first_seen"]), last_seen=iso(row["last_seen"]), deleted=bool(row["deleted"]))
+        return binary
 
     def _require(self, tx: sqlite3.Connection, fingerprint: str) -> tuple:
         row = tx.execute(

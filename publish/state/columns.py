@@ -1,4 +1,4 @@
-"""How values are kept in the state database's columns, and the one way listings filter on them.
+"""How values are kept in the state database's columns, and the one way listings filter and order them.
 
 Times are stored as POSIX seconds (REAL) and shown as ISO 8601 UTC with milliseconds; structured values (the
 inspection, App Store Connect ids, step outputs) as sorted JSON text, so equal values are equal strings.
@@ -39,3 +39,11 @@ def equal_to(filters: Iterable[tuple[str, object | None]]) -> tuple[list[str], l
             where.append(f"{column} = ?")
             params.append(str(value))
     return where, params
+
+
+def listing(table: str, where: list[str], order_by: str) -> str:
+    """`SELECT *` from `table` under every condition of `where` (from equal_to and this package's own), in order."""
+    sql = f"SELECT * FROM {table}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return f"{sql} ORDER BY {order_by}"

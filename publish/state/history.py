@@ -11,11 +11,15 @@ import sqlite3
 from typing import cast
 
 from publish.state.binaries import BinaryRecords
-from publish.state.columns import dumps, equal_to, iso, loads
+from publish.state.columns import dumps, equal_to, iso, listing, loads
 from publish.state.connection import StateError
 
 STEP_STATUSES = ("running", "succeeded", "failed", "skipped")
 EVENT_KINDS = ("rc", "unrc", "download", "delete", "expire")
+# What a history row reads as (`history --json`), in this order: columns of `history`.
+HISTORY_FIELDS = ("id", "kind", "step_name", "step_index", "status", "started_at", "finished_at", "duration_s",
+                  "asc_ids", "error", "outputs", "bundle_id", "version", "build_number", "fingerprint", "flow_hash",
+                  "settings_hash", "detail")
 
 
 class StepHistory(BinaryRecords):
@@ -123,10 +127,7 @@ class StepHistory(BinaryRecords):
             ("fingerprint", fingerprint),
             ("kind", kind),
         ))
-        sql = "SELECT * FROM history"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY started_at DESC, id DESC"
+        sql = listing("history", where, "started_at DESC, id DESC")
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
@@ -134,23 +135,9 @@ class StepHistory(BinaryRecords):
 
     @staticmethod
     def _history_row(row: dict) -> dict:
-        return {
-            "id": row["id"],
-            "kind": row["kind"],
-            "step_name": row["step_name"],
-            "step_index": row["step_index"],
-            "status": row["status"],
-            "started_at": iso(row["started_at"]),
-            "finished_at": iso(row["finished_at"]),
-            "duration_s": row["duration_s"],
-            "asc_ids": loads(row["asc_ids"]) or {},
-            "error": row["error"],
-            "outputs": loads(row["outputs"]) or {},
-            "bundle_id": row["bundle_id"],
-            "version": row["version"],
-            "build_number": row["build_number"],
-            "fingerprint": row["fingerprint"],
-            "flow_hash": row["flow_hash"],
-            "settings_hash": row["settings_hash"],
-            "detail": loads(row["detail"]) or {},
-        }
+        entry = {name: row[name] for name in HISTORY_FIELDS}
+        # Decoded in place: a dict keeps each key where it was first put, so the order stays HISTORY_FIELDS'.
+        entry.update(started_at=iso(row["started_at"]), finished_at=iso(row["finished_at"]),
+                     asc_ids=loads(row["asc_ids"]) or {}, outputs=loads(row["outputs"]) or {},
+                     detail=loads(row["detail"]) or {})
+        return entry

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from publish.state.artifacts import KeptBinaries
@@ -18,7 +19,7 @@ from publish.state.location import ARTIFACTS_DIR, DATABASE_NAME, create_state_di
 from publish.state.release_candidates import ReleaseCandidates
 
 
-class StateStore(ReleaseCandidates, KeptBinaries):
+class StateStore(ReleaseCandidates, KeptBinaries, AbstractContextManager["StateStore"]):
     """The state of one state directory. Open with `StateStore.open(state_dir)`; use as a context manager."""
 
     def __init__(self, state_dir: Path, database: StateDatabase, clock: Callable[[], float]) -> None:
@@ -40,10 +41,7 @@ class StateStore(ReleaseCandidates, KeptBinaries):
     def close(self) -> None:
         self._database.close()
 
-    def __enter__(self) -> StateStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, *exc_info: object) -> None:  # __enter__ (returning the store) is AbstractContextManager's
         self.close()
 
     def delete_binary(self, fingerprint: str) -> None:

@@ -49,6 +49,7 @@ from publish.upload.numbers import (
     used_build_numbers,
 )
 from publish.upload.part_sender import PartSender
+from publish.upload.parts import PartUploader
 from publish.upload.processing import ProcessingWait
 from publish.upload.progress import ProgressReporter
 from publish.upload.reservation import Reservations
@@ -135,10 +136,13 @@ class BuildUploader:
         return Committer(self.client, state_dir=self.state_dir)
 
     def _part_sender(self, reservations: Reservations) -> PartSender:
-        return PartSender(session_factory=self._part_session_factory, concurrency=self.concurrency,
-                          sleep=self._sleep, wall_clock=self._wall_clock, random=self._random,
-                          max_attempts=self.max_part_attempts, timeout=self.part_timeout, progress=self.progress,
-                          expired=reservations.expired, renew=reservations.renew)
+        def make_uploader(session: requests.Session) -> PartUploader:
+            return PartUploader(session, sleep=self._sleep, wall_clock=self._wall_clock, random=self._random,
+                                max_attempts=self.max_part_attempts, timeout=self.part_timeout)
+
+        return PartSender(session_factory=self._part_session_factory, make_uploader=make_uploader,
+                          concurrency=self.concurrency, progress=self.progress, expired=reservations.expired,
+                          renew=reservations.renew)
 
     # ------------------------------------------------------------------ the sequence
 

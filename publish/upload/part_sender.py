@@ -9,10 +9,10 @@ asked for (`renew`, reservation.py) and the sending goes on, at most MAX_RESERVA
 from __future__ import annotations
 
 import os
-import random as random_module
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 
 import requests
 
@@ -26,31 +26,16 @@ from publish.upload.upload_run import UploadRun
 MAX_RESERVATIONS = 3
 
 
+@dataclass(frozen=True)
 class PartSender:
-    def __init__(
-        self,
-        *,
-        session_factory: Callable[[], requests.Session],
-        concurrency: int,
-        sleep: Callable[[float], None],
-        wall_clock: Callable[[], float],
-        random: random_module.Random,
-        max_attempts: int,
-        timeout: tuple[float, float],
-        progress: ProgressReporter | None,
-        expired: Callable[[PartOperation], bool],
-        renew: Callable[[UploadRun], list[PartOperation]],
-    ) -> None:
-        self._session_factory = session_factory
-        self.concurrency = concurrency
-        self._sleep = sleep
-        self._wall_clock = wall_clock
-        self._random = random
-        self._max_attempts = max_attempts
-        self._timeout = timeout
-        self.progress = progress
-        self._expired = expired
-        self._renew = renew
+    """`expired` tells a URL too close to its expiry to start a part on; `renew` gets fresh URLs (reservation.py)."""
+
+    session_factory: Callable[[], requests.Session]
+    make_uploader: Callable[[requests.Session], PartUploader]
+    concurrency: int
+    progress: ProgressReporter | None
+    expired: Callable[[PartOperation], bool]
+    renew: Callable[[UploadRun], list[PartOperation]]
 
     def transfer(self, run: UploadRun, operations: list[PartOperation]) -> tuple[str, int]:
         """Send every part not yet acknowledged while hashing the whole file; returns (md5 hex, bytes sent)."""
@@ -58,10 +43,9 @@ class PartSender:
         size = run.identity.size
         stop = threading.Event()
         fd = os.open(run.path, os.O_RDONLY)
-        session = self._session_factory()
+        session = self.session_factory()
         configure_part_session(session, pool_size=self.concurrency, urls=[op.url for op in operations])
-        uploader = PartUploader(session, sleep=self._sleep, wall_clock=self._wall_clock, random=self._random,
-                                max_attempts=self._max_attempts, timeout=self._timeout)
+        uploader = self.make_uploader(session)
         hasher = Hasher(fd, size, ReadFrontier(window=HASH_WINDOW), stop, kind=run.kind)
         progress = self.progress
         done_bytes = sum(op.length for op in operations if op.key in journal.acknowledged)
@@ -86,7 +70,7 @@ class PartSender:
                             f"The storage kept refusing the part URLs ({rejected.message}).",
                             hint="Check this machine's clock (presigned URLs are time-limited) and run again.",
                         ) from None
-                    operations = self._renew(run)
+                    operations = self.renew(run)
                     if progress is not None:
                         progress.set_done(sum(op.length for op in operations if op.key in journal.acknowledged))
             md5_hex = hasher.result()
@@ -111,7 +95,7 @@ class PartSender:
         def send(op: PartOperation) -> int:
             if stop.is_set() or expired.is_set():
                 return 0
-            if self._expired(op):
+            if self.expired(op):
                 raise PresignedUrlRejected(f"the URL of {op.label} expired", operation=op)
             frontier.advance(op.end)
             result = uploader.put(fd, op, on_progress=on_progress, cancelled=stop)
