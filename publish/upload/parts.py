@@ -213,9 +213,7 @@ class PartUploader:
                              buffer=self._buffer())
             retry_after: float | None = None
             try:
-                # requests streams any object with read() and len(); its memoryview chunks go out as bytes
-                response = self._session.request(op.method, op.url, data=body,  # type: ignore[arg-type]
-                                                 headers=headers,
+                response = self._session.request(op.method, op.url, data=body, headers=headers,
                                                  timeout=self._timeout, allow_redirects=False, stream=True)
                 try:
                     status = response.status_code
