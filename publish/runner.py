@@ -47,7 +47,7 @@ OnCall = Callable[[str, str, Any], None]
 @dataclass
 class RunOptions:
     flow: FlowSpec
-    ipa_path: Path
+    ipa_path: Path | None  # None only with `build` (a promote)
     state_dir: Path
     profile: str | None = None
     base_url: str = DEFAULT_BASE_URL
@@ -62,6 +62,7 @@ class RunOptions:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     progress_stream: Any = None  # where upload progress goes (stderr by default)
+    build: str | None = None  # promote hook: "VERSION (NUMBER)" of a build App Store Connect has (publish.promote)
 
 
 class FlowFailed(PublishError):
@@ -164,9 +165,18 @@ def _transporter_factory(options: RunOptions) -> Callable[[str, Mapping], Callab
 def run_flow(options: RunOptions) -> dict[str, Any]:
     """Run the flow on the IPA; returns the result (status succeeded). A failing step raises FlowFailed."""
     started = time.monotonic()
-    ipa = inspect(options.ipa_path)
-    profile = choose_profile(options.flow, ipa.bundle_id, options.profile)
-    warnings = _preflight(options.ipa_path, profile, binary_kind(ipa))
+    promote: Any = None
+    ipa: Any
+    if options.build is not None:  # promote hook: no binary, a build App Store Connect has (publish.promote)
+        from publish.promote import prepare_promote
+
+        promote = prepare_promote(options.flow, options.build, options.profile, options.state_dir)
+        ipa, profile, warnings = promote.provisional, promote.profile, []
+    else:
+        assert options.ipa_path is not None
+        ipa = inspect(options.ipa_path)
+        profile = choose_profile(options.flow, ipa.bundle_id, options.profile)
+        warnings = _preflight(options.ipa_path, profile, binary_kind(ipa))
     result = _new_result(options, ipa, profile, warnings)
     if not profile.flow:
         raise InputError(f"profile {profile.bundle_id} has no steps", hint="add steps under its `flow:`")
@@ -187,10 +197,16 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
     try:
         for spec, step in steps:
             step.check(ctx, spec.settings)
+        if promote is not None:  # promote hook: find and check the build before any step (publish.promote_lookup)
+            from publish.promote_lookup import locate_promoted_build
+
+            ipa = locate_promoted_build(ctx, promote.provisional, promote.label)
+            ctx.ipa = ipa
+            result.update(ipa.result_fields())
         if store is not None and not options.dry_run:
             store.record_binary(ipa.to_json())
             _preload(run_state, store, ipa.fingerprint)
-            if profile.keep_binaries and store.artifact_path(ipa.fingerprint) is None:
+            if profile.keep_binaries and promote is None and store.artifact_path(ipa.fingerprint) is None:
                 sha256 = store.keep_binary(ipa.fingerprint, ipa.path)
                 log.info("kept a copy of the %s in the state directory (sha256 %s)", binary_kind(ipa), sha256[:12])
         log.info("%s %s (%s) [%s]: %d step%s%s", ipa.display_name, ipa.version, ipa.build_number, ipa.bundle_id,
@@ -277,6 +293,7 @@ def _new_result(options: RunOptions, ipa: BinaryInfo, profile: ProfileSpec, warn
         "error": None,
         "api_calls": 0,
         "duration_s": 0.0,
+        "promote": None,  # a promote (publish.promote) says which build it ran on
     }
 
 

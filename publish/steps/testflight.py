@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from publish.asc import AppStoreConnect, AscAmbiguousWriteError, AscApiError, AscNotFoundError, Document, Resource
 from publish.errors import InputError, RemoteError
+from publish.promote import build_gone, is_promote
 from publish.steps import beta_review
 from publish.steps.base import (
     DEFAULT_LOCALE,
@@ -207,6 +208,8 @@ def ensure_build(
         if build is None:
             ctx.log.info("build %s recorded earlier is gone from App Store Connect; looking again", ctx.run.build_id)
             ctx.run.build_id = None
+    if build is None and is_promote(ctx.ipa):  # promote hook: never an upload (publish.promote)
+        raise build_gone(ctx.ipa)  # type: ignore[arg-type]
     if build is None:
         build = find_existing_build(ctx, client, app_id)
     if before_upload is not None:
