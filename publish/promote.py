@@ -123,9 +123,11 @@ def binaries_with_numbers(binaries: Sequence[Mapping[str, Any]], label: BuildLab
 
 
 def choose_promoted_profile(flow: FlowSpec, label: BuildLabel, override: str | None,
-                            known: Sequence[Mapping[str, Any]], state_dir: str) -> ProfileSpec:
+                            known: Sequence[Mapping[str, Any]], state_dir: str,
+                            recorded: Sequence[Mapping[str, Any]] = ()) -> ProfileSpec:
     """The profile of the app whose build this is: `--profile`, else the bundle ID of the binaries the state store
-    knows with these numbers, when that is one app of the flow. No guess among the flow's profiles otherwise."""
+    knows with these numbers, when that is one app of the flow. No guess among the flow's profiles otherwise.
+    `recorded` (every binary the store knows) only makes the error name the builds of the same version it has."""
     if override:
         return choose_profile(flow, "", override)
     profiles = {p.bundle_id for p in flow.profiles}
@@ -137,6 +139,10 @@ def choose_promoted_profile(flow: FlowSpec, label: BuildLabel, override: str | N
         elsewhere = sorted({str(b["bundle_id"]) for b in known})
         also = f" (it knows {label} of {', '.join(elsewhere)}, which no profile of this flow is for)" if elsewhere \
             else ""
+        nearby = sorted({f"{b['version']} ({b['build_number']}) of {b['bundle_id']}" for b in recorded
+                         if same_version(str(b.get("version")), label.version)})
+        if nearby and not elsewhere:
+            also = f" (of version {label.version} it knows {', '.join(nearby[:5])})"
         raise InputError(
             f"--build {label}: the state store in {state_dir} knows no binary {label} for a profile of this flow"
             f"{also}, so it cannot tell which app the build belongs to",
@@ -177,9 +183,13 @@ def is_promote(binary: Any) -> bool:
     return bool(getattr(binary, "is_promote", False))
 
 
-def first_api_key(profile: ProfileSpec) -> str | None:
-    """The API key the build is looked up with: the first step's that names one (else the default key)."""
-    return next((s.settings["api_key"] for s in profile.flow if s.settings.get("api_key")), None)
+def lookup_api_key(flow: FlowSpec, profile: ProfileSpec) -> str | None:
+    """The API key the build is looked up with: the first step's that names one, else the flow's only key, else
+    the one the conventional environment variables give (None)."""
+    named = next((s.settings["api_key"] for s in profile.flow if s.settings.get("api_key")), None)
+    if named is None and len(flow.api_keys) == 1:
+        return next(iter(flow.api_keys))
+    return named
 
 
 @dataclass(frozen=True)
@@ -189,6 +199,7 @@ class PromotePlan:
     label: BuildLabel
     profile: ProfileSpec
     provisional: PromotedBuild
+    api_key: str | None  # the flow's key name the build is looked up with
 
 
 def prepare_promote(flow: FlowSpec, build: str, override: str | None, state_dir: Path) -> PromotePlan:
@@ -198,13 +209,15 @@ def prepare_promote(flow: FlowSpec, build: str, override: str | None, state_dir:
 
     label = parse_build_label(build)
     known: list[Mapping[str, Any]] = []
+    recorded: list[Mapping[str, Any]] = []
     if (state_dir / DATABASE_NAME).is_file():
         with StateStore.open(state_dir) as store:
-            known = binaries_with_numbers(store.find_binaries(), label)
-    profile = choose_promoted_profile(flow, label, override, known, str(state_dir))
+            recorded = store.find_binaries()
+            known = binaries_with_numbers(recorded, label)
+    profile = choose_promoted_profile(flow, label, override, known, str(state_dir), recorded)
     if not profile.flow:
         raise InputError(f"profile {profile.bundle_id} has no steps", hint="add steps under its `flow:`")
-    return PromotePlan(label, profile, provisional_build(profile, label, known))
+    return PromotePlan(label, profile, provisional_build(profile, label, known), lookup_api_key(flow, profile))
 
 
 def build_gone(binary: PromotedBuild) -> RemoteError:

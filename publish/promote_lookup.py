@@ -20,7 +20,7 @@ from typing import Any
 
 from publish.asc import AppStoreConnect, Resource
 from publish.errors import InputError
-from publish.promote import BuildLabel, PromotedBuild, first_api_key, fingerprint_of_build, from_known_binary
+from publish.promote import BuildLabel, PromotedBuild, fingerprint_of_build, from_known_binary
 from publish.steps.base import StepContext
 from publish.upload.numbers import build_number_key, same_version
 
@@ -28,9 +28,11 @@ UPLOAD_STEPS = ("send_to_testflight", "send_to_app_store")
 _SHOWN_BUILDS = 12  # builds listed in an error; a version rarely has more worth reading
 
 
-def locate_promoted_build(ctx: StepContext, provisional: PromotedBuild, label: BuildLabel) -> PromotedBuild:
-    """The build to promote, checked and tied to its binary; ctx.run holds its ids afterwards."""
-    client = ctx.client_for(first_api_key(ctx.profile))
+def locate_promoted_build(ctx: StepContext, provisional: PromotedBuild, label: BuildLabel,
+                          api_key: str | None) -> PromotedBuild:
+    """The build to promote, checked and tied to its binary; ctx.run holds its ids afterwards. `api_key`: the
+    flow's key name to look it up with (publish.promote.lookup_api_key)."""
+    client = ctx.client_for(api_key)
     if ctx.dry_run:
         return _dry_run(ctx, provisional, label)
     app = client.find_app(provisional.bundle_id)

@@ -200,7 +200,7 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
         if promote is not None:  # promote hook: find and check the build before any step (publish.promote_lookup)
             from publish.promote_lookup import locate_promoted_build
 
-            ipa = locate_promoted_build(ctx, promote.provisional, promote.label)
+            ipa = locate_promoted_build(ctx, promote.provisional, promote.label, promote.api_key)
             ctx.ipa = ipa
             result.update(ipa.result_fields())
         if store is not None and not options.dry_run:
