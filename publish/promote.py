@@ -209,7 +209,7 @@ def prepare_promote(flow: FlowSpec, build: str, override: str | None, state_dir:
 
     label = parse_build_label(build)
     known: list[Mapping[str, Any]] = []
-    recorded: list[Mapping[str, Any]] = []
+    recorded: Sequence[Mapping[str, Any]] = []
     if (state_dir / DATABASE_NAME).is_file():
         with StateStore.open(state_dir) as store:
             recorded = store.find_binaries()
