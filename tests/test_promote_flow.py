@@ -240,3 +240,24 @@ def test_a_flow_without_an_upload_step_still_ties_the_build_to_its_record(world:
     again = promote(world, world.flow(APP_STORE + "  require_rc: true\n", name="release.yml"), "2.0 (7)")
     assert again.code == 0, again.output  # marked by the first promote: that very build is the release candidate
     assert again.result["promote"]["verified"] is True and "not which App Store Connect build" not in again.stderr
+
+
+def test_a_promote_calls_no_upload_endpoint_and_costs_less_than_the_upload_it_follows(world: FlowWorld) -> None:
+    import io
+
+    from publish.cli import CliContext
+    from publish.commands.run import run_command
+
+    ctx = CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env={})
+    counted: dict[str, list[str]] = {"ipa": [], "build": []}
+
+    def run(kind: str, flow: Path, **binary: object) -> int:
+        return run_command(ctx, flow_path=flow, api_base_url=world.server.url, state_dir=world.state_dir,
+                           poll_interval=0.01, on_call=lambda method, url, body: counted[kind].append(
+                               f"{method} {url}"), **binary)  # type: ignore[arg-type]
+
+    assert run("ipa", world.flow(TESTFLIGHT, name="tf.yml"), ipa_path=world.ipa("45", version="1.2.3")) == 0
+    assert run("build", world.flow(APP_STORE, name="release.yml"), build="1.2.3 (45)") == 0
+    assert [c for c in counted["ipa"] if "/v1/buildUploads" in c]
+    assert not [c for c in counted["build"] if "/v1/buildUpload" in c]
+    assert len(counted["build"]) < len(counted["ipa"])
