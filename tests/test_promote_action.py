@@ -59,6 +59,8 @@ def test_the_build_input_promotes_the_uploaded_build_to_the_app_store(world: Flo
     assert outputs["review-submission-id"]
     assert len(world.records("buildUploads")) == 1  # the promote uploaded nothing
     assert "nothing is uploaded" in log
+    summary = (world.directory / "gh" / "summary").read_text()
+    assert "_Promoted build 1.2.3 (45), already in App Store Connect: nothing was uploaded._" in summary
 
 
 def test_without_a_flow_the_one_step_flow_is_made_for_the_profile_input(world: FlowWorld) -> None:

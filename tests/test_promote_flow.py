@@ -68,6 +68,7 @@ def test_a_tested_build_goes_to_the_app_store_without_an_ipa_or_a_second_upload(
     assert result["fingerprint"] == first.result["fingerprint"]  # recorded against the tested binary
     assert result["ids"]["build_id"] == build_id and result["platform"] == "IOS"
     assert "nothing is uploaded" in out.stderr and "upload is skipped" in out.stderr
+    assert "[com.example.flow]: succeeded (promoted: nothing uploaded)" in out.stdout
     # history and versions show the promote's steps on that binary
     with StateStore.open(world.state_dir) as store:
         steps = store.history(fingerprint=first.result["fingerprint"], kind="step")
