@@ -43,13 +43,13 @@ class BuildLabel:
     version: str
     build_number: str
 
-    def __str__(self) -> str:
-        return f"{self.version} ({self.build_number})"
-
     def matches(self, version: str, build_number: str) -> bool:
         """Apple's equality (protocol.md H.8): 1.2 == 1.2.0, 045 == 45; component by component."""
         return same_version(str(version), self.version) and \
             build_number_key(str(build_number)) == build_number_key(self.build_number)
+
+    def __str__(self) -> str:
+        return f"{self.version} ({self.build_number})"
 
 
 def parse_build_label(text: str | None) -> BuildLabel:
