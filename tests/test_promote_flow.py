@@ -262,3 +262,40 @@ def test_a_promote_calls_no_upload_endpoint_and_costs_less_than_the_upload_it_fo
     assert [c for c in counted["ipa"] if "/v1/buildUploads" in c]
     assert not [c for c in counted["build"] if "/v1/buildUpload" in c]
     assert len(counted["build"]) < len(counted["ipa"])
+
+
+def test_a_macos_package_build_is_promoted_on_its_platform(world: FlowWorld) -> None:
+    from publish.sandbox.sample_pkg import build_pkg
+
+    pkg = build_pkg(world.directory / "Mac.pkg", bundle_id="com.example.flow", version="1.2.3", build_number="45",
+                    display_name="Flow App")
+    world.server.add_build(world.app_id, "1.2.3", "45")  # the iOS app's build with the same numbers
+    first = world.run(world.flow(TESTFLIGHT, name="tf.yml"), pkg)
+    assert first.code == 0, first.output
+    out = promote(world, world.flow(APP_STORE), "1.2.3 (45)")
+    assert out.code == 0, out.output
+    assert out.result["platform"] == "MAC_OS" and out.result["ids"]["build_id"] == first.result["ids"]["build_id"]
+    [version] = [v for v in world.records("appStoreVersions") if v.attributes["versionString"] == "1.2.3"]
+    assert version.attributes["platform"] == "MAC_OS" and version.rels["build"] == first.result["ids"]["build_id"]
+
+
+def test_a_build_on_two_platforms_that_the_state_store_cannot_tell_apart_is_refused(world: FlowWorld) -> None:
+    world.server.add_build(world.app_id, "3.0", "1")
+    world.server.add_build(world.app_id, "3.0", "1", platform="MAC_OS")
+    out = promote(world, world.flow(APP_STORE), "3.0 (1)", "--profile", "com.example.flow")
+    assert out.code == 2 and "on several platforms (IOS, MAC_OS)" in out.stderr or \
+        "on several platforms (MAC_OS, IOS)" in out.stderr, out.output
+    assert writes(world) == []
+
+
+def test_a_binary_never_uploaded_from_here_is_not_taken_for_the_build(world: FlowWorld) -> None:
+    failed = world.run(world.flow("- step: send_to_testflight\n  api_key: main\n  groups: [Nobody]\n"),
+                       world.ipa("45", version="1.2.3"))
+    assert failed.code == 2  # recorded, but refused before its upload
+    build_id = world.server.add_build(world.app_id, "1.2.3", "45")  # uploaded by someone else
+    out = promote(world, world.flow(APP_STORE), "1.2.3 (45)")
+    assert out.code == 0, out.output
+    assert "not which App Store Connect build it became" in out.stderr
+    assert out.result["promote"] == {"build": "1.2.3 (45)", "build_id": build_id, "binary_known": False,
+                                     "verified": False}
+    assert out.result["fingerprint"] != failed.result["fingerprint"]
