@@ -18,7 +18,6 @@ from publish.commands._state_cli import (
     resolve_binary,
 )
 from publish.errors import InputError
-from publish.ipa.pkg_model import PKG_UTI
 
 NOT_KEPT_HINT = (
     "Apple offers no download of uploaded builds; set keep_binaries: true in the profile to keep binaries in the "
@@ -73,6 +72,8 @@ SUFFIXES = (".ipa", ".pkg")
 
 def binary_kind(binary: dict) -> tuple[str, str]:
     """(how to name it, file suffix) of a kept binary, from its recorded inspection: only a package has its UTI."""
+    from publish.ipa.pkg_model import PKG_UTI  # noqa: PLC0415 - `download --help` stays light (no cryptography)
+
     info = binary.get("info") or {}
     if info.get("uti") == PKG_UTI:
         return "a macOS installer package (.pkg)", ".pkg"
