@@ -133,6 +133,8 @@ def test_a_build_the_state_store_does_not_know_needs_the_profile_then_is_recorde
         assert binary["info"]["source"] == "app_store_connect"
     versions = world.cli(["versions", "--state-dir", str(world.state_dir)])
     assert versions.code == 0 and versions.stdout.splitlines()[1].split()[:3] == ["com.example.flow", "2.0", "7"]
+    shown = world.cli(["show", "2.0 (7)", "--state-dir", str(world.state_dir)])
+    assert shown.code == 0 and "send_to_testflight" in shown.stdout, shown.output
     # Recorded, the build is known the next time: no --profile needed, the same binary, steps skipped as done.
     again = promote(world, flow, "2.0 (7)")
     assert again.code == 0, again.output
