@@ -30,8 +30,14 @@ _SHOWN_BUILDS = 12  # builds listed in an error; a version rarely has more worth
 
 def locate_promoted_build(ctx: StepContext, provisional: PromotedBuild, label: BuildLabel,
                           api_key: str | None) -> PromotedBuild:
-    """The build to promote, checked and tied to its binary; ctx.run holds its ids afterwards. `api_key`: the
-    flow's key name to look it up with (publish.promote.lookup_api_key)."""
+    """The build to promote, checked and tied to its binary: it becomes ctx.ipa (what the steps run on), and
+    ctx.run holds its ids. `api_key`: the flow's key name to look it up with (publish.promote.lookup_api_key)."""
+    promoted = _locate(ctx, provisional, label, api_key)
+    ctx.ipa = promoted  # type: ignore[assignment]  # it has the BinaryInfo attributes the steps read
+    return promoted
+
+
+def _locate(ctx: StepContext, provisional: PromotedBuild, label: BuildLabel, api_key: str | None) -> PromotedBuild:
     client = ctx.client_for(api_key)
     if ctx.dry_run:
         return _dry_run(ctx, provisional, label)

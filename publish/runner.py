@@ -29,6 +29,8 @@ from publish.errors import InputError, PublishError
 from publish.ipa import IpaError
 from publish.ipa.binary import BinaryInfo, binary_kind, inspect_binary, run_binary_preflight
 from publish.plan import choose_profile
+from publish.promote import prepare_promote
+from publish.promote_lookup import locate_promoted_build
 from publish.redact import Redactor
 from publish.run_report import POLLS, RETRIES, RunMeter
 from publish.secrets import resolve_api_key, resolve_apple_id
@@ -165,11 +167,8 @@ def _transporter_factory(options: RunOptions) -> Callable[[str, Mapping], Callab
 def run_flow(options: RunOptions) -> dict[str, Any]:
     """Run the flow on the IPA; returns the result (status succeeded). A failing step raises FlowFailed."""
     started = time.monotonic()
-    promote: Any = None
     ipa: Any
     if options.build is not None:  # promote hook: no binary, a build App Store Connect has (publish.promote)
-        from publish.promote import prepare_promote
-
         promote = prepare_promote(options.flow, options.build, options.profile, options.state_dir)
         ipa, profile, warnings = promote.provisional, promote.profile, []
     else:
@@ -197,16 +196,13 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
     try:
         for spec, step in steps:
             step.check(ctx, spec.settings)
-        if promote is not None:  # promote hook: find and check the build before any step (publish.promote_lookup)
-            from publish.promote_lookup import locate_promoted_build
-
+        if options.build is not None:  # promote hook: the build found and checked before any step; now ctx.ipa
             ipa = locate_promoted_build(ctx, promote.provisional, promote.label, promote.api_key)
-            ctx.ipa = ipa
             result.update(ipa.result_fields())
         if store is not None and not options.dry_run:
             store.record_binary(ipa.to_json())
             _preload(run_state, store, ipa.fingerprint)
-            if profile.keep_binaries and promote is None and store.artifact_path(ipa.fingerprint) is None:
+            if profile.keep_binaries and options.build is None and store.artifact_path(ipa.fingerprint) is None:
                 sha256 = store.keep_binary(ipa.fingerprint, ipa.path)
                 log.info("kept a copy of the %s in the state directory (sha256 %s)", binary_kind(ipa), sha256[:12])
         log.info("%s %s (%s) [%s]: %d step%s%s", ipa.display_name, ipa.version, ipa.build_number, ipa.bundle_id,
