@@ -20,12 +20,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from publish.errors import InputError, RemoteError
 from publish.plan import choose_profile
 from publish.spec import FlowSpec, ProfileSpec
 from publish.upload.numbers import build_number_key, same_version
+
+if TYPE_CHECKING:
+    from publish.ipa.binary import BinaryInfo
 
 MAX_BUILD_LABEL = 64  # "1.2.3 (45)"; Apple's own limits (18 + 18 characters) are far below this
 # VERSION then NUMBER in parentheses, with or without a space between: `1.2.3 (45)`, `1.2.3(45)`.
@@ -218,6 +221,13 @@ def prepare_promote(flow: FlowSpec, build: str, override: str | None, state_dir:
     if not profile.flow:
         raise InputError(f"profile {profile.bundle_id} has no steps", hint="add steps under its `flow:`")
     return PromotePlan(label, profile, provisional_build(profile, label, known), lookup_api_key(flow, profile))
+
+
+def provisional_binary(options: Any) -> BinaryInfo:
+    """What the runner plans with in place of an inspected binary (publish.runner.RunOptions with `build`): a
+    PromotedBuild, which has every attribute of BinaryInfo the plan and the steps read."""
+    plan = prepare_promote(options.flow, options.build, options.profile, options.state_dir)
+    return cast("BinaryInfo", plan.provisional)
 
 
 def build_gone(binary: PromotedBuild) -> RemoteError:

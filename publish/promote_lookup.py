@@ -16,16 +16,38 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from publish.asc import AppStoreConnect, Resource
 from publish.errors import InputError
-from publish.promote import BuildLabel, PromotedBuild, fingerprint_of_build, from_known_binary
+from publish.plan import Plan, build_plan
+from publish.promote import (
+    BuildLabel,
+    PromotedBuild,
+    fingerprint_of_build,
+    from_known_binary,
+    lookup_api_key,
+    parse_build_label,
+)
 from publish.steps.base import StepContext
 from publish.upload.numbers import build_number_key, same_version
 
+if TYPE_CHECKING:
+    from publish.ipa.binary import BinaryInfo
+
 UPLOAD_STEPS = ("send_to_testflight", "send_to_app_store")
 _SHOWN_BUILDS = 12  # builds listed in an error; a version rarely has more worth reading
+
+
+def promoted_plan(ctx: StepContext, plan: Plan, options: Any, result: dict[str, Any]) -> Plan:
+    """The runner's plan, made again for the build found (publish.runner: RunOptions with `build`): its steps'
+    skip decisions are those of that binary. Says in `result` which build the run promotes."""
+    provisional = cast(PromotedBuild, plan.binary)
+    promoted = locate_promoted_build(ctx, provisional, parse_build_label(options.build),
+                                     lookup_api_key(options.flow, plan.profile))
+    result.update(promoted.result_fields())
+    return build_plan(options.flow, cast("BinaryInfo", promoted), profile=options.profile, store=ctx.store,
+                      restart=options.restart)
 
 
 def locate_promoted_build(ctx: StepContext, provisional: PromotedBuild, label: BuildLabel,

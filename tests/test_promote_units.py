@@ -9,6 +9,7 @@ import pytest
 from flow_harness import BUNDLE_ID, FlowWorld
 from publish.asc import AppStoreConnect
 from publish.errors import InputError, RemoteError
+from publish.plan import build_settings
 from publish.promote import (
     BuildLabel,
     PromotedBuild,
@@ -92,7 +93,8 @@ def test_a_build_known_only_from_app_store_connect_has_a_stable_fingerprint_of_i
 
 
 def test_the_upload_step_never_uploads_for_a_promoted_build_it_cannot_read(world: FlowWorld) -> None:
-    flow = load_flow(world.flow("- step: mark_as_rc\n"))
+    flow = load_flow(world.flow("- step: send_to_testflight\n  api_key: main\n"))
+    settings = build_settings(flow.profiles[0].flow[0], flow.base_dir)
     key = resolve_api_key(flow, "main", env={}, base_dir=flow.base_dir, redactor=Redactor())
     client = AppStoreConnect(key, base_url=world.server.url, sleep=lambda _: None)
     binary = PromotedBuild(bundle_id=BUNDLE_ID, version="1.0.0", build_number="1", display_name="Flow App",
@@ -107,7 +109,7 @@ def test_the_upload_step_never_uploads_for_a_promoted_build_it_cannot_read(world
     ctx.run.app_id, ctx.run.build_id = world.app_id, "gone-build"
     try:
         with pytest.raises(RemoteError, match="never uploads"):
-            ensure_build(ctx, client, {})
+            ensure_build(ctx, client, settings)  # type: ignore[arg-type]
     finally:
         client.close()
     assert world.records("buildUploads") == []
