@@ -23,6 +23,7 @@ from typing import Any
 
 from publish.asc import AppStoreConnect
 from publish.asc.transport import DEFAULT_BASE_URL
+from publish.credentials_needed import check_profile_credentials
 from publish.errors import InputError, PublishError
 from publish.ipa import IpaError
 from publish.ipa.binary import BinaryInfo, binary_kind, inspect_binary
@@ -192,6 +193,7 @@ def _run_plan(options: RunOptions, plan: Plan, store: StateStore | None, result:
         warnings=result["warnings"], env=options.env, register_secret=options.redactor.add,
     )
     try:
+        check_profile_credentials(profile, options.env, binary=None if options.dry_run else options.ipa_path)
         if options.build is not None:  # promote hook: the build found and checked before any step; now ctx.ipa
             plan = promoted_plan(ctx, plan, options, result)
             ipa = plan.binary

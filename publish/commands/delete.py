@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--expire-build",
         action="store_true",
-        help="also expire the build in TestFlight (PATCH /v1/builds/{id} expired: true); needs an API key",
+        help="also expire the build in TestFlight (the build's expired attribute); needs an API key",
     )
     parser.add_argument("--flow", metavar="FLOW", type=local_path, help="the flow file: its API keys and state_dir")
     parser.add_argument("--api-key", metavar="NAME", help="the flow's api_keys entry to use (default: the profile's)")

@@ -88,7 +88,7 @@ def find_version(ctx: StepContext, client: AppStoreConnect, app_id: str) \
               "limit": 200}
     versions: list[Resource] = []
     included: list[Resource] = []
-    for document in client.paginate_documents(f"/v1/apps/{app_id}/appStoreVersions", params):
+    for document in client.app_store_version_pages(app_id, params):
         versions += document.resources
         included += document.included
     exact = next((v for v in versions if v.attr("versionString") == ctx.ipa.version), None) or \
@@ -197,7 +197,7 @@ def attach_build(ctx: StepContext, client: AppStoreConnect, version: Resource, b
     if known is not None and known.build_known:
         current_id = known.build_id
     else:
-        current_id = None if ctx.dry_run else getattr(client.get_app_store_version_build(version.id), "id", None)
+        current_id = getattr(client.get_app_store_version_build(version.id), "id", None)
     if current_id == build_id:
         ctx.log.info("build %s is already attached to version %s", label(ctx), ctx.ipa.version)
         return False
@@ -278,7 +278,7 @@ def apply_phased_release(ctx: StepContext, client: AppStoreConnect, version_id: 
     if known is not None and known.phased_known:
         current = known.phased_release
     else:
-        current = None if ctx.dry_run else client.get_phased_release(version_id)
+        current = client.get_phased_release(version_id)
     if plan.phased_release and current is None:
         create_once(ctx, "phased release", lambda: client.create_phased_release(version_id, "INACTIVE"),
                     lambda: client.get_phased_release(version_id))

@@ -90,10 +90,8 @@ def _release(client: AppStoreConnect, version: Resource, label: str, log: Any) -
                              f"({state}); nothing to do")
     if state != "PENDING_DEVELOPER_RELEASE":
         raise _refuse_release(label, state)
-    body = {"data": {"type": "appStoreVersionReleaseRequests", "relationships": {
-        "appStoreVersion": {"data": {"type": "appStoreVersions", "id": version.id}}}}}
     try:
-        client.request("POST", "/v1/appStoreVersionReleaseRequests", json=body, expect=(201, 200))
+        client.create_release_request(version.id)
     except AscAmbiguousWriteError:
         # The answer was lost: the version says whether the request went through.
         if version_state(client.get_app_store_version(version.id)) not in RELEASED:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from publish.env_keys import env_offers_api_key
 from publish.plan import SendToTestflightSettings
 from publish.steps.base import Step, StepContext, StepOutcome
 from publish.steps.expire_builds import expire_builds, plan_expiry
@@ -22,6 +23,10 @@ class SendToTestflight(Step):
     name = "send_to_testflight"
 
     def run(self, ctx: StepContext, settings: SendToTestflightSettings) -> StepOutcome:
+        if settings.apple_id and not (settings.api_key or env_offers_api_key(ctx.env)):
+            # no API key: the upload is all an Apple ID can do
+            from publish.credentials_upload_only import upload_with_apple_id_only
+            return upload_with_apple_id_only(ctx, settings)
         plan = TestFlightPlan(settings)
         client = ctx.client_for(settings.api_key)
         app_id = ensure_app(ctx, client)

@@ -197,10 +197,16 @@ def _dry_run_upload(ctx: StepContext, client: AppStoreConnect, app_id: str) -> R
         ipa.file_size))
     client.commit_build_upload_file(file.id)
     ctx.run.upload_id = upload.id
-    return Resource(type="builds", id="dry-run-build",
-                    # Apple reads the answer from Info.plist while processing.
-                    attributes={"version": ipa.build_number, "processingState": "VALID",
-                                "usesNonExemptEncryption": ipa.uses_non_exempt_encryption})
+    # The dry run answers the upload processed, with its build (publish/asc/dry_run.py).
+    uploaded = client.get_build_upload(upload.id, include_build=True)
+    build_id = (uploaded.resource or upload).related_id("build")
+    build = load_build(ctx, client, build_id) if build_id else None
+    if build is None:
+        raise RemoteError("dry run: the build of the upload it answered could not be read back",
+                          hint="this is a bug of the dry run; report it with the log")
+    # Apple reads the answer from Info.plist while processing.
+    build.attributes.setdefault("usesNonExemptEncryption", ipa.uses_non_exempt_encryption)
+    return build
 
 
 def waiting(ctx: StepContext, timeout: float) -> lifecycle.Waiting:

@@ -105,9 +105,7 @@ def resolve_groups(ctx: StepContext, client: AppStoreConnect, app_id: str, plan:
 def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan: TestFlightPlan) -> dict[str, Any]:
     """Apply the plan to a processed build. Returns outputs for the history."""
     app_id = ctx.run.app_id or ""
-    if ctx.dry_run:
-        state = BuildTestFlightState(set(), set(), None, [], None, True)
-    elif ctx.run.testflight_state is not None:
+    if ctx.run.testflight_state is not None:
         state = ctx.run.testflight_state
     else:
         state = read_build_with_testflight_state(client, build.id)[1]
@@ -116,7 +114,7 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
     upsert_what_to_test(ctx, client, build.id, notes_for_app(ctx, plan), state.localizations)
 
     # Notifications: follow the build's auto-notify setting unless the flow says not to notify.
-    detail = state.beta_detail or (None if ctx.dry_run else client.get_build_beta_detail(build.id))
+    detail = state.beta_detail or client.get_build_beta_detail(build.id)
     auto_notify = bool(detail.attr("autoNotifyEnabled")) if detail is not None else True
     if plan.distributes and not plan.settings.notify_testers and auto_notify and detail is not None:
         set_values(ctx, "auto-notify", partial(client.update_build_beta_detail, detail.id, auto_notify_enabled=False))
@@ -124,7 +122,7 @@ def distribute(ctx: StepContext, client: AppStoreConnect, build: Resource, plan:
 
     external = [g for g in plan.groups if not g.attr("isInternalGroup")]
     submit_review = plan.submits_for_review()
-    if (plan.groups or submit_review) and not ctx.dry_run:
+    if plan.groups or submit_review:
         # H.2: VALID is not yet ready for TestFlight; wait for its beta state (no call when it already is ready)
         detail = lifecycle.wait_until_testflight_ready(
             client, build.id, waiting(ctx, plan.settings.processing_timeout), label=label(ctx),
@@ -188,10 +186,9 @@ def _notify_testers(ctx: StepContext, client: AppStoreConnect, build_id: str) ->
 
 def find_testers(client: AppStoreConnect, emails: Sequence[str], app_id: str | None) -> dict[str, Resource]:
     """The app's testers with these e-mails (lower-cased keys), in one paged call."""
-    params = {"filter[email]": list(emails), "filter[apps]": app_id, "limit": 200}
     wanted = {e.strip().lower() for e in emails}
     found: dict[str, Resource] = {}
-    for tester in client.paginate("/v1/betaTesters", params):
+    for tester in client.list_beta_testers(emails, app_id=app_id):
         email = str(tester.attr("email", "")).strip().lower()
         if email in wanted:
             found.setdefault(email, tester)
@@ -202,7 +199,7 @@ def add_testers(ctx: StepContext, client: AppStoreConnect, app_id: str, build_id
                 already: set[str] | None) -> int:
     if not testers:
         return 0
-    existing = find_testers(client, [t.email for t in testers], app_id) if not ctx.dry_run else {}
+    existing = find_testers(client, [t.email for t in testers], app_id)
     to_link: list[str] = []
     created = 0
     for tester in testers:

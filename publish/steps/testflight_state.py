@@ -32,7 +32,7 @@ def read_build_with_testflight_state(client: AppStoreConnect, build_id: str) \
     params: dict[str, Any] = {"include": list(BUILD_TESTFLIGHT_INCLUDES)}
     for rel in ("betaGroups", "individualTesters", "betaBuildLocalizations"):
         params[f"limit[{rel}]"] = _INCLUDE_LIMIT
-    document = client.get_document(f"/v1/builds/{build_id}", params)
+    document = client.get_build_document(build_id, params)
     build = document.resource
     if build is None:
         return None, BuildTestFlightState(None, None, None, None, None, False)
