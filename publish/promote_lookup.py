@@ -83,10 +83,10 @@ def _locate(ctx: StepContext, provisional: PromotedBuild, label: BuildLabel, api
 
 def _find_build(client: AppStoreConnect, app_id: str, provisional: PromotedBuild,
                 label: BuildLabel) -> tuple[Resource, Resource]:
-    trains = [t for t in client.paginate("/v1/preReleaseVersions", {"filter[app]": app_id, "limit": 200})
-              if same_version(str(t.attr("version", "")), label.version)]
-    if provisional.known:  # the platform of the binary the state store knows
-        trains = [t for t in trains if t.attr("platform", provisional.platform) == provisional.platform]
+    platform = provisional.platform if provisional.known else None  # the known binary's, else every platform's
+    trains = [t for t in client.pre_release_versions(app_id, platform=platform)
+              if same_version(str(t.attr("version", "")), label.version)
+              and (platform is None or t.attr("platform", platform) == platform)]
     if not trains:
         raise InputError(f"--build {label}: App Store Connect has no build of version {label.version} of "
                          f"{provisional.bundle_id}; nothing was changed",
