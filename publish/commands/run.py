@@ -132,7 +132,7 @@ def _run(
         if state_dir is not None:
             checked_path(os.fspath(state_dir), "--state-dir")
         ipa = _checked_binary(ipa_path, build)
-        flow = load_flow(flow_path)
+        flow = load_flow(os.fspath(flow_path))
         base_url = resolve_base_url(api_base_url, ctx.env)
         directory = resolve_state_dir(str(state_dir) if state_dir else None, ctx.env,
                                       getattr(flow, "state_dir", None) or flow.raw.get("state_dir"), Path.cwd(),
