@@ -334,3 +334,13 @@ def test_a_skewed_server_clock_is_noted_once(caplog: pytest.LogCaptureFixture) -
         c.get_build("B1")
     assert c.clock_skew == pytest.approx(3600)
     assert caplog.text.count("60 min ahead of this machine's") == 1 and "NTP" in caplog.text
+
+
+def test_the_debug_log_of_a_request_body_masks_passwords(caplog: pytest.LogCaptureFixture) -> None:
+    asc, transport, _ = client(answer(200, {"data": {"type": "betaAppReviewDetails", "id": "D1", "attributes": {}}}))
+    with caplog.at_level(logging.DEBUG, logger="publish"):
+        asc.update_beta_app_review_detail("D1", demoAccountName="reviewer", demoAccountPassword="hunter2-secret")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "request body" in logged and "reviewer" in logged
+    assert "hunter2-secret" not in logged
+    assert b"hunter2-secret" in transport.requests[0].body  # masked in the log only, sent as it is
