@@ -10,6 +10,7 @@ module never imports another test module. Tests that need ../shared skip with a 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,19 @@ def _record_every_sandbox():
     SandboxServer.start = start  # type: ignore[method-assign]
     yield
     SandboxServer.start = original_start  # type: ignore[method-assign]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_collection(session: pytest.Session) -> Iterator[None]:
+    """PYTHONDONTWRITEBYTECODE (set on some machines, this one included) also stops pytest keeping the test modules
+    it rewrites for their asserts, and rewriting ~90 modules again costs ~4 s of CPU in every process that collects
+    (each xdist worker). While collecting, the suite writes them (to __pycache__/, which git ignores)."""
+    writing = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = writing
 
 
 def pytest_configure(config: pytest.Config) -> None:

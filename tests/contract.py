@@ -62,6 +62,7 @@ class OpenApiDescription:
             routes.append((template.count("{"), template, re.compile(regex)))
         self.routes = sorted(routes)
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
+        self._verdicts: dict[tuple[str, str], list[str]] = {}
 
     def route(self, path: str, method: str | None = None) -> str | None:
         """The template `path` matches (with `method`: the first whose operations include it)."""
@@ -77,11 +78,17 @@ class OpenApiDescription:
         return self._validators[ref]
 
     def problems(self, ref: str, instance: Any) -> list[str]:
-        found = []
-        for error in self.validator(ref).iter_errors(instance):
-            where = "/" + "/".join(str(p) for p in error.absolute_path)
-            found.append(f"{where}: {error.message[:300]}")
-        return found
+        """The instance's violations of the schema at `ref`. The same document is often seen many times (a poll
+        answered alike, the same request in every flow), and validating is the costly part of the whole check: a
+        verdict is kept per schema and exact document (its canonical JSON)."""
+        key = (ref, json.dumps(instance, sort_keys=True, separators=(",", ":")))
+        if key not in self._verdicts:
+            found = []
+            for error in self.validator(ref).iter_errors(instance):
+                where = "/" + "/".join(str(p) for p in error.absolute_path)
+                found.append(f"{where}: {error.message[:300]}")
+            self._verdicts[key] = found
+        return list(self._verdicts[key])
 
 
 def load_description(path: str | Path) -> OpenApiDescription:

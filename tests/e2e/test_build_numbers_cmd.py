@@ -20,13 +20,6 @@ STEP = "- step: send_to_testflight\n  api_key: main\n"
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[FlowWorld]:
-    world = FlowWorld(tmp_path)
-    yield world
-    world.close()
-
-
-@pytest.fixture
 def client(world: FlowWorld) -> Iterator[AppStoreConnect]:
     with AppStoreConnect(ApiKey(KEY_ID, ISSUER_ID, world.private_pem), base_url=world.server.url,
                          sleep=lambda s: None) as client:

@@ -4,12 +4,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from importlib import resources
-from pathlib import Path
 
 import jsonschema
-import pytest
 
 from flow_harness import INTERNAL, FlowWorld
 
@@ -19,15 +16,6 @@ TESTFLIGHT = f"""
   api_key: main
   groups: [{INTERNAL}]
 """
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[FlowWorld]:
-    world = FlowWorld(tmp_path)
-    try:
-        yield world
-    finally:
-        world.close()
 
 
 def _document(stdout: str) -> dict:

@@ -8,8 +8,6 @@ Each scripted call is answered as the seeded faults would answer it: `refused` i
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,13 +23,6 @@ from publish.upload.journal import CommittedDigest, UploadJournal, UploadKey
 
 class Crash(KeyboardInterrupt):
     """The process being stopped (SIGINT, a CI cancel) right after a call."""
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[FlowWorld]:
-    world = FlowWorld(tmp_path)
-    yield world
-    world.close()
 
 
 def run(world: FlowWorld, flow: str, on_call: Any = None) -> tuple[int, str]:

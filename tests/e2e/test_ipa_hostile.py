@@ -13,7 +13,6 @@ from publish.ipa import IpaError, inspect_ipa, run_preflight
 from publish.ipa.preflight import MAX_VERSION_DIGITS
 from publish.sandbox.hostile_ipa import declare_entries
 from publish.sandbox.sample_ipa import build_ipa
-from inputs_world import world  # noqa: F401 - the fixture
 
 
 def check(ipa: Path) -> tuple[int, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,18 +17,9 @@ from publish.errors import InputError
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[FlowWorld]:
-    world = FlowWorld(tmp_path)
-    yield world
-    world.close()
-
-
-@pytest.fixture
-def bare_world(tmp_path: Path) -> Iterator[FlowWorld]:
+def bare_world(make_world: Callable[..., FlowWorld]) -> FlowWorld:
     """An app that was never through beta review: no test information on App Store Connect."""
-    world = FlowWorld(tmp_path, beta_test_information=False)
-    yield world
-    world.close()
+    return make_world(beta_test_information=False)
 
 
 def _exchanges(world: FlowWorld, method: str, prefix: str) -> list:

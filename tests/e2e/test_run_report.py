@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,8 @@ FLOW = f"""
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Any:
-    world = FlowWorld(tmp_path, part_size=16 * 1024)
-    yield world
-    world.close()
+def world(make_world: Callable[..., FlowWorld]) -> FlowWorld:
+    return make_world(part_size=16 * 1024)
 
 
 def _run(world: FlowWorld, ipa: Path, *, restart: bool = False) -> tuple[int, dict[str, Any], list[float], list]:

@@ -10,7 +10,6 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 
 from flow_harness import BUNDLE_ID, INTERNAL, ISSUER_ID, KEY_ID, FlowWorld
 from publish.cli import CliContext, main
@@ -46,13 +45,6 @@ def _forms(world: FlowWorld) -> list[str]:
 
 def _files(root: Path) -> Iterator[Path]:
     yield from (path for path in root.rglob("*") if path.is_file())
-
-
-@pytest.fixture()
-def world(tmp_path: Path) -> Iterator[FlowWorld]:
-    world = FlowWorld(tmp_path)
-    yield world
-    world.close()
 
 
 def _commands(world: FlowWorld, ipa: Path) -> list[list[str]]:
