@@ -33,6 +33,20 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def real_world(shared_dir: Path) -> Callable[[str], Path]:
+    """`real_world("ipas")`: a folder of ../shared/fixtures/real-world (real IPAs, profiles, keys, recorded
+    answers); the test skips with a reason when it is absent."""
+
+    def folder(name: str) -> Path:
+        path = shared_dir / "fixtures" / "real-world" / name
+        if not path.is_dir():
+            pytest.skip(f"{path} is absent")
+        return path
+
+    return folder
+
+
+@pytest.fixture(scope="session")
 def openapi_path(shared_dir: Path) -> Path:
     if not OPENAPI.is_file():
         pytest.skip(f"{OPENAPI} is absent")

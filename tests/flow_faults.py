@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from flow_harness import INTERNAL, FlowWorld
+from flow_harness import APP_STORE_PHASED, INTERNAL, FlowWorld
 from publish.sandbox.faults import Faults
 
 TESTFLIGHT = f"""
@@ -17,15 +17,7 @@ TESTFLIGHT = f"""
   groups: [{INTERNAL}]
   testers: [ann@example.com, {{email: bob@example.com, first_name: Bob}}]
 """
-APP_STORE = """
-- step: send_to_app_store
-  api_key: main
-  stage_type: app_store
-  whats_new: Faster start.
-  release_type: manual
-  phased_release: true
-  submit_for_review: true
-"""
+APP_STORE = APP_STORE_PHASED + "  submit_for_review: true\n"
 FLOWS = {"testflight": TESTFLIGHT, "testflight+app_store": TESTFLIGHT + APP_STORE}
 
 # How a scripted call is answered: `refused` is a 5xx before anything changes, `lost` is applied and then answered 500.

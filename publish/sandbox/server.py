@@ -213,7 +213,7 @@ class _HttpServer(ThreadingHTTPServer):
             while not self._stopping.is_set():
                 for key, _ in selector.select():
                     if key.fileobj is self and not self._stopping.is_set():
-                        self._handle_request_noblock()
+                        self.handle_request()  # ready: it accepts at once
                 self.service_actions()
 
     def stop_serving(self) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from publish.state import StateStore
 from publish.summary import outputs, render_markdown
-from flow_harness import ALL_ACCESS, EXTERNAL, INTERNAL, FlowWorld
+from flow_harness import ALL_ACCESS, APP_STORE_PHASED, EXTERNAL, INTERNAL, FlowWorld
 
 RESULT_SCHEMA = json.loads(resources.files("publish.schemas").joinpath("run-result.schema.json").read_text())
 
@@ -23,14 +23,7 @@ TESTFLIGHT = f"""
   groups: [{INTERNAL}]
   testers: [ann@example.com, {{email: bob@example.com, first_name: Bob}}]
 """
-APP_STORE = """
-- step: send_to_app_store
-  api_key: main
-  stage_type: app_store
-  whats_new: Faster start.
-  release_type: manual
-  phased_release: true
-"""
+APP_STORE = APP_STORE_PHASED
 APP_STORE_SUBMIT = APP_STORE + "  submit_for_review: true\n"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,11 +16,8 @@ NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="session")
-def real_ipas(shared_dir: Path) -> Path:
-    path = shared_dir / "fixtures" / "real-world" / "ipas"
-    if not path.is_dir():
-        pytest.skip(f"{path} is absent")
-    return path
+def real_ipas(real_world: Callable[[str], Path]) -> Path:
+    return real_world("ipas")
 
 
 def error_ids(findings) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,11 +14,8 @@ from publish.sandbox.sample_ipa import profile_der
 
 
 @pytest.fixture(scope="session")
-def real_profiles(shared_dir: Path) -> Path:
-    path = shared_dir / "fixtures" / "real-world" / "profiles"
-    if not path.is_dir():
-        pytest.skip(f"{path} is absent")
-    return path
+def real_profiles(real_world: Callable[[str], Path]) -> Path:
+    return real_world("profiles")
 
 
 @pytest.mark.parametrize(("file_name", "name", "uuid", "expires"), [
