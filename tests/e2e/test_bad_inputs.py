@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
+from figures import Tally, report
 from publish.cli import CliContext, main
 from publish.sandbox.demo import make_api_key
 from publish.sandbox.hostile_ipa import declare_entries, flip_bytes, truncate
@@ -448,6 +449,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 _REFUSED: list[str] = []
+TALLY = Tally("bad inputs", "cases (flow files, keys, IPAs) refused cleanly")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _figure(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    TALLY.notes = [f"{len(HEAVY)} heavy ones under {MAX_RSS_MB} MB" + (f" (peak {_PEAK[0]:.0f} MB)" if _PEAK else "")]
+    report(request.config, TALLY)
 
 
 def test_there_are_enough_cases() -> None:
@@ -465,6 +474,7 @@ def run_case(case: Case, directory: Path, world: World) -> tuple[int, str, str, 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_bad_input_is_refused_cleanly(case: Case, tmp_path: Path, world: World) -> None:
+    TALLY.total += 1
     writes_before = world.writes()
     code, stdout, stderr, elapsed = run_case(case, tmp_path, world)
     output = stdout + stderr
@@ -479,6 +489,7 @@ def test_bad_input_is_refused_cleanly(case: Case, tmp_path: Path, world: World) 
     assert case.expect in output, f"expected {case.expect!r} in:\n{output[-3000:]}"
     assert world.writes() == writes_before, "a write reached the simulator"
     _REFUSED.append(case.id)
+    TALLY.passed += 1
 
 
 def test_the_same_setup_with_good_inputs_publishes_and_its_writes_are_seen(tmp_path: Path, world: World) -> None:
@@ -519,10 +530,6 @@ def test_heavy_bad_inputs_stay_under_300_mb(tmp_path: Path, world: World) -> Non
 _PEAK: list[float] = []
 
 
-def test_zz_figure(capsys: pytest.CaptureFixture[str]) -> None:
-    """Prints the suite's figure (runs last in this module)."""
-    with capsys.disabled():
-        peak = f" (peak {_PEAK[0]:.0f} MB)" if _PEAK else ""
-        print(f"\nbad inputs: {len(_REFUSED)} of {len(CASES)} cases (flow files, keys, IPAs) refused cleanly, "
-              f"{len(HEAVY)} heavy ones under {MAX_RSS_MB} MB{peak}")
+def test_zz_figure() -> None:
+    """The suite's figure line is printed by figures.report (summed across xdist workers); this runs last."""
     assert _REFUSED, "run the whole module to get the figure"
