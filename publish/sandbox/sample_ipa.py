@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import plistlib
 import random
@@ -24,6 +25,7 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -429,19 +431,37 @@ def _profile(signer: _SigningIdentity, settings: _ProfileSettings, app_id: str, 
 _PROFILE_TITLES = {"app-store": "AppStore", "ad-hoc": "AdHoc", "development": "Development", "enterprise": "InHouse"}
 
 
+@functools.lru_cache(maxsize=None)
 def _deterministic_rsa_key(seed: int, bits: int = 2048) -> rsa.RSAPrivateKey:
-    """A throwaway RSA key derived from `seed`, so the sample profiles are reproducible byte for byte."""
-    rng = random.Random(f"appstore-publish sample key {seed}")
-    e = 65537
-    while True:
-        p = _prime(rng, bits // 2)
-        q = _prime(rng, bits // 2)
-        if p != q and (p - 1) % e and (q - 1) % e:
-            break
+    """A throwaway RSA key derived from `seed`, so the sample profiles are reproducible byte for byte. Made once a
+    process; the primes of the usual seeds are read from sample_keys.json rather than searched for again."""
+    known = _known_primes().get(str(seed)) if bits == _KNOWN_BITS else None
+    p, q = (int(known[0], 16), int(known[1], 16)) if known else derive_primes(seed, bits)
+    e = _PUBLIC_EXPONENT
     d = pow(e, -1, (p - 1) * (q - 1))
     numbers = rsa.RSAPrivateNumbers(p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q),
                                     rsa.rsa_crt_iqmp(p, q), rsa.RSAPublicNumbers(e, p * q))
     return numbers.private_key()
+
+
+_PUBLIC_EXPONENT = 65537
+_KNOWN_BITS = 2048
+
+
+@functools.cache
+def _known_primes() -> dict[str, list[str]]:
+    document = json.loads(resources.files("publish.sandbox").joinpath("sample_keys.json").read_text(encoding="utf-8"))
+    return dict(document["primes"]) if document.get("bits") == _KNOWN_BITS else {}
+
+
+def derive_primes(seed: int, bits: int = 2048) -> tuple[int, int]:
+    """The primes of the sample key for `seed`: a search driven by a generator seeded with it (about a second)."""
+    rng = random.Random(f"appstore-publish sample key {seed}")
+    while True:
+        p = _prime(rng, bits // 2)
+        q = _prime(rng, bits // 2)
+        if p != q and (p - 1) % _PUBLIC_EXPONENT and (q - 1) % _PUBLIC_EXPONENT:
+            return p, q
 
 
 _SMALL_PRIMES = [n for n in range(3, 2000, 2) if all(n % d for d in range(3, int(n ** 0.5) + 1, 2))]

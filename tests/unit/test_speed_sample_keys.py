@@ -1,0 +1,62 @@
+"""The sample keys' precomputed primes (publish/sandbox/sample_keys.json) are the derivation's own answer, and the
+samples read them instead of searching again: the search costs about a second a key in every process."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import pytest
+
+from publish.sandbox import sample_ipa
+
+TABLE = json.loads(resources.files("publish.sandbox").joinpath("sample_keys.json").read_text(encoding="utf-8"))
+E = 65537
+
+
+def _probably_prime(n: int) -> bool:
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d, r = d // 2, r + 1
+    for base in (2, 3):  # two strong-pseudoprime rounds: enough to catch a corrupted entry, cheap at 1024 bits
+        x = pow(base, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(r - 1):
+            x = pow(x, 2, n)
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def test_the_default_seed_s_entry_is_what_the_derivation_finds() -> None:
+    p, q = sample_ipa.derive_primes(1)
+    assert TABLE["primes"]["1"] == [format(p, "x"), format(q, "x")]
+
+
+@pytest.mark.parametrize("seed", sorted(TABLE["primes"], key=int))
+def test_every_entry_is_a_pair_of_distinct_1024_bit_primes_for_the_public_exponent(seed: str) -> None:
+    p, q = (int(text, 16) for text in TABLE["primes"][seed])
+    assert p != q and p.bit_length() == q.bit_length() == 1024 and (p * q).bit_length() == 2048
+    assert (p - 1) % E and (q - 1) % E
+    assert _probably_prime(p) and _probably_prime(q)
+    assert sample_ipa._deterministic_rsa_key(int(seed)).private_numbers().p == p
+
+
+def test_a_seed_in_the_table_is_not_searched_for_and_a_key_is_made_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_search(seed: int, bits: int = 2048) -> tuple[int, int]:
+        raise AssertionError(f"searched for the primes of seed {seed}")
+
+    monkeypatch.setattr(sample_ipa, "derive_primes", no_search)
+    make = sample_ipa._deterministic_rsa_key.__wrapped__  # type: ignore[attr-defined]
+    assert make(7001).private_numbers().q == int(TABLE["primes"]["7001"][1], 16)
+    assert sample_ipa._deterministic_rsa_key(3) is sample_ipa._deterministic_rsa_key(3)
+
+
+def test_a_seed_outside_the_table_and_another_size_are_derived() -> None:
+    assert "123456" not in TABLE["primes"]
+    key = sample_ipa._deterministic_rsa_key(123456, bits=512)
+    assert key.key_size == 512
+    assert (key.private_numbers().p, key.private_numbers().q) == sample_ipa.derive_primes(123456, 512)
