@@ -79,8 +79,7 @@ def load_flow_text(text: str, source_name: str, *, base_dir: Path | None = None)
         raise FlowError(source_name, report.diagnostics)
 
     validator = Draft202012Validator(flow_schema())
-    keep_as_written(data, positions, validator)
-    for error in validator.iter_errors(data):
+    for error in keep_as_written(data, positions, validator):
         report.schema_error(error)
     check_flow(data, report, base_dir)
     if report.diagnostics:
@@ -88,17 +87,19 @@ def load_flow_text(text: str, source_name: str, *, base_dir: Path | None = None)
     return _build(data, source_name, positions)
 
 
-def keep_as_written(data: dict[str, Any], positions: Positions, validator: Draft202012Validator) -> None:
+def keep_as_written(data: dict[str, Any], positions: Positions,
+                    validator: Draft202012Validator) -> list[ValidationError]:
     """Where the schema wants a string and YAML read a number, put back the text as written: `xcode_version: 16.10`
     is "16.10" (a float would be 16.1), `what_to_test: 42` is "42". A number stays a number where the schema takes
     one (`processing_timeout: 0` is still "at least 1", not a bad duration): each text is kept only where it leaves
-    fewer problems at its place than the number did."""
+    fewer problems at its place than the number did. Returns the schema's errors for the data as left: validating a
+    flow is most of the cost of loading it, so the last round's answer is not asked for again."""
     for _ in range(_KEEP_ROUNDS):
         before = list(validator.iter_errors(data))
         candidates = {path: _get(data, path) for error in before for path in _string_wanted(error)
                       if path in positions.written and not isinstance(_get(data, path), str)}
         if not candidates:
-            return
+            return before
         for path in candidates:
             _set(data, path, positions.written[path])
         after = list(validator.iter_errors(data))
@@ -109,7 +110,8 @@ def keep_as_written(data: dict[str, Any], positions: Positions, validator: Draft
             else:
                 _set(data, path, number)
         if not kept:
-            return
+            return before  # every candidate put back: the data is as `before` saw it
+    return list(validator.iter_errors(data))
 
 
 def _errors_under(errors: list[ValidationError], path: Path_) -> int:
