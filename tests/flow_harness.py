@@ -3,8 +3,10 @@ flow tests and bench/api_calls.py."""
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import tempfile
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -74,8 +76,13 @@ class FlowWorld:
             **options: Any) -> Path:
         options.setdefault("uses_non_exempt_encryption", False)
         path = self.directory / (name or f"App-{version}-{build_number}.ipa")
-        return Path(build_ipa(path, bundle_id=BUNDLE_ID, version=version, build_number=build_number,
-                              display_name="Flow App", **options))
+        try:
+            made = _sample_ipa(version, build_number, tuple(sorted(options.items())))
+        except TypeError:  # an option that cannot be a cache key (a list): made for this call alone
+            return Path(build_ipa(path, bundle_id=BUNDLE_ID, version=version, build_number=build_number,
+                                  display_name="Flow App", **options))
+        path.write_bytes(made)
+        return path
 
     def flow(self, steps_yaml: str, *, name: str = "flow.yml") -> Path:
         body = textwrap.indent(textwrap.dedent(steps_yaml).strip(), " " * 6)
@@ -128,3 +135,14 @@ class FlowWorld:
 
     def records(self, type_: str) -> list[Any]:
         return list(self.server.store.all(type_))
+
+
+@functools.lru_cache(maxsize=16)
+def _sample_ipa(version: str, build_number: str, options: tuple[tuple[str, Any], ...]) -> bytes:
+    """A sample IPA's bytes, made once a process for each set of arguments: the same arguments give the same bytes
+    wherever the file is written (sample_ipa is deterministic), and signing and compressing one costs ~10 ms of CPU
+    that a hundred flow tests would otherwise pay again for `ipa("1")`. Each caller gets its own file."""
+    with tempfile.TemporaryDirectory(prefix="flow-ipa-") as scratch:
+        made = build_ipa(Path(scratch) / "App.ipa", bundle_id=BUNDLE_ID, version=version, build_number=build_number,
+                         display_name="Flow App", **dict(options))
+        return Path(made).read_bytes()
