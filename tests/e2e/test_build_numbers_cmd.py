@@ -7,13 +7,13 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from flow_harness import BUNDLE_ID, ISSUER_ID, KEY_ID, FlowWorld, Outcome
 from publish.asc.auth import ApiKey
 from publish.asc.client import AppStoreConnect
 from publish.upload.numbers import HOLDING_UPLOAD_STATES
+import speed_schemas
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "build-numbers.schema.json").read_text())
 STEP = "- step: send_to_testflight\n  api_key: main\n"
@@ -37,7 +37,7 @@ def ask_json(world: FlowWorld, command: str, *args: str) -> dict:
     outcome = ask(world, command, *args, "--json")
     assert outcome.code == 0, outcome.output
     document = json.loads(outcome.stdout)
-    jsonschema.validate(document, SCHEMA)
+    speed_schemas.validate(document, SCHEMA)
     return document
 
 

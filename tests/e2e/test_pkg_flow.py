@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from flow_harness import BUNDLE_ID, FlowWorld
@@ -18,6 +17,7 @@ from publish.sandbox.sample_ipa import build_ipa
 from publish.sandbox.sample_pkg import DEFECTS, build_pkg
 from publish.state import StateStore
 from sandbox_api import Api
+import speed_schemas
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG_SCHEMA = json.loads((ROOT / "schemas" / "pkg-info.schema.json").read_text())
@@ -55,7 +55,7 @@ def test_info_of_a_pkg_text_and_json_valid_against_the_pkg_schema(world: FlowWor
     out = world.cli(["info", str(pkg), "--json"])
     assert out.code == 0, out.output
     document = json.loads(out.stdout)
-    jsonschema.validate(document, PKG_SCHEMA)
+    speed_schemas.validate(document, PKG_SCHEMA)
     assert (document["bundle_id"], document["platform"], document["uti"]) == (BUNDLE_ID, "MAC_OS", "com.apple.pkg")
 
     text = world.cli(["info", str(pkg)])

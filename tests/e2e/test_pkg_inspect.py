@@ -20,6 +20,7 @@ from publish.ipa.pkg import inspect_pkg, looks_like_pkg, mac_profile
 from publish.ipa.pkg_preflight import run_pkg_preflight
 from publish.ipa.profile import parse_provisioning_profile
 from publish.sandbox.sample_pkg import DEFECTS, build_pkg, mac_profile_der
+import speed_schemas
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SCHEMA = json.loads(files("publish.schemas").joinpath("pkg-info.schema.json").read_text())
@@ -156,10 +157,10 @@ def test_samples_are_deterministic(tmp_path: Path) -> None:
 
 def test_json_matches_schema(valid_pkg: Path, tmp_path: Path) -> None:
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
-    jsonschema.validate(inspect_pkg(valid_pkg).to_json(), SCHEMA)
+    speed_schemas.validate(inspect_pkg(valid_pkg).to_json(), SCHEMA)
     unsigned = inspect_pkg(build_pkg(tmp_path / "u.pkg", installer_certificate=None, profile_type=None, kind="component"))
     document = unsigned.to_json()
-    jsonschema.validate(document, SCHEMA)
+    speed_schemas.validate(document, SCHEMA)
     assert document["signature"]["type"] == "unsigned" and document["profile"] is None
     assert set(document) == set(SCHEMA["required"])
 

@@ -7,9 +7,9 @@ import json
 from importlib import resources
 from typing import Any
 
-import jsonschema
 
 from flow_harness import INTERNAL, FlowWorld
+import speed_schemas
 
 TESTFLIGHT = f"""\
 - step: send_to_testflight
@@ -37,7 +37,7 @@ def _plan(world: FlowWorld, flow: Any, ipa: Any, *extra: str) -> dict[str, Any]:
     out = world.cli(["plan", str(flow), "--ipa", str(ipa), "--state-dir", str(world.state_dir), "--json", *extra])
     assert out.code == 0, out.output
     plan = json.loads(out.stdout)
-    jsonschema.validate(plan, _schema("plan.schema.json"))
+    speed_schemas.validate(plan, _schema("plan.schema.json"))
     return plan
 
 
@@ -61,7 +61,7 @@ def test_plan_json_and_the_run_result_agree_on_every_setting_and_skip(world: Flo
     assert out.code == 0, out.output
     result = out.result
     assert result is not None
-    jsonschema.validate(result, _schema("run-result.schema.json"))
+    speed_schemas.validate(result, _schema("run-result.schema.json"))
     assert result["flow_hash"] == plan["flow_hash"]
     assert [s["index"] for s in result["steps"]] == [s["index"] for s in plan["steps"]]
     for planned, ran in zip(plan["steps"], result["steps"], strict=True):

@@ -9,11 +9,11 @@ import json
 from importlib import resources
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from flow_harness import EXTERNAL, INTERNAL, FlowWorld, Outcome
 from publish.state import StateStore
+import speed_schemas
 
 RESULT_SCHEMA = json.loads(resources.files("publish.schemas").joinpath("run-result.schema.json").read_text())
 
@@ -62,7 +62,7 @@ def test_a_tested_build_goes_to_the_app_store_without_an_ipa_or_a_second_upload(
     assert version.rels["build"] == build_id
     assert [s.attributes["state"] for s in world.records("reviewSubmissions")] == ["WAITING_FOR_REVIEW"]
     result = out.result
-    jsonschema.validate(result, RESULT_SCHEMA)
+    speed_schemas.validate(result, RESULT_SCHEMA)
     assert result["promote"] == {"build": "1.2.3 (45)", "build_id": build_id, "binary_known": True,
                                  "verified": True}
     assert result["fingerprint"] == first.result["fingerprint"]  # recorded against the tested binary
@@ -81,7 +81,7 @@ def test_a_tested_build_goes_to_the_app_store_without_an_ipa_or_a_second_upload(
 def test_an_ipa_run_says_it_was_no_promote(world: FlowWorld) -> None:
     out = uploaded(world)
     assert out.result["promote"] is None
-    jsonschema.validate(out.result, RESULT_SCHEMA)
+    speed_schemas.validate(out.result, RESULT_SCHEMA)
 
 
 @pytest.mark.parametrize("label", ["1.2.3(45)", " 1.2.3 ( 45 ) ", "1.2.3 (045)", "01.2.3 (45)"])

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from flow_harness import BUNDLE_ID, EXTERNAL, FlowWorld, Outcome
+import speed_schemas
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 STATUS_SCHEMA = json.loads((SCHEMAS / "status.schema.json").read_text())
@@ -173,7 +173,7 @@ def test_status_text_and_json(world: FlowWorld) -> None:
     assert "VALID" in text.stdout and "0.9" in text.stdout
     outcome = cli(world, "status", BUNDLE_ID, "1.0", "--json")
     document = json.loads(outcome.stdout)
-    jsonschema.validate(document, STATUS_SCHEMA)
+    speed_schemas.validate(document, STATUS_SCHEMA)
     assert [b["build_number"] for b in document["builds"]] == ["1"]  # 0.9 (7) is another version
     (version,) = document["app_store_versions"]
     assert version["state"] == "PENDING_DEVELOPER_RELEASE" and version["build_number"] == "1"
@@ -188,7 +188,7 @@ def test_status_shows_testflight_and_beta_review(world: FlowWorld) -> None:
                       f"  groups: [{EXTERNAL}]\n")
     assert world.run(flow, world.ipa("3", version="1.1")).code == 0
     document = json.loads(cli(world, "status", BUNDLE_ID, "1.1", "--json").stdout)
-    jsonschema.validate(document, STATUS_SCHEMA)
+    speed_schemas.validate(document, STATUS_SCHEMA)
     (build,) = document["builds"]
     assert build["beta_review_state"] == "WAITING_FOR_REVIEW", build
     assert build["testflight_external_state"] == "WAITING_FOR_BETA_REVIEW" and document["app_store_versions"] == []
@@ -203,7 +203,7 @@ def test_wait_until_reaches_the_state(world: FlowWorld) -> None:
                   "--timeout", "30", "--json")
     assert outcome.code == 0, outcome.output
     document = json.loads(outcome.stdout)
-    jsonschema.validate(document, STATUS_SCHEMA)
+    speed_schemas.validate(document, STATUS_SCHEMA)
     assert document["wait"]["reached"] is True and document["wait"]["polls"] >= 1
     assert document["builds"][0]["id"] == build_id and document["builds"][0]["processing_state"] == "VALID"
     assert "waiting for App Store Connect to bring version 2.0 to VALID" in outcome.stderr
@@ -217,7 +217,7 @@ def test_wait_until_times_out_with_exit_1_and_the_last_state(world: FlowWorld) -
     assert "did not reach PENDING_DEVELOPER_RELEASE within 0.05 s" in outcome.stderr
     assert "app_store WAITING_FOR_REVIEW" in outcome.stderr and "--timeout" in outcome.stderr
     document = json.loads(outcome.stdout)
-    jsonschema.validate(document, STATUS_SCHEMA)
+    speed_schemas.validate(document, STATUS_SCHEMA)
     assert document["wait"]["reached"] is False and document["wait"]["stopped_at"] is None
 
 

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from flow_harness import INTERNAL, FlowWorld
@@ -19,6 +18,7 @@ from publish.commands.run import run_command
 from publish.run_report import POLLS, RETRIES, RunMeter
 from publish.sandbox.faults import Faults
 from publish.summary import render_markdown, render_text
+import speed_schemas
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "run-result.schema.json").read_text())
 FLOW = f"""
@@ -44,7 +44,7 @@ def _run(world: FlowWorld, ipa: Path, *, restart: bool = False) -> tuple[int, di
                        state_dir=world.state_dir, poll_interval=0.25, sleep=waits.append, restart=restart,
                        result_json=result_path, on_call=lambda *call: calls.append(call))
     result = json.loads(result_path.read_text())
-    jsonschema.validate(result, SCHEMA)
+    speed_schemas.validate(result, SCHEMA)
     api_exchanges = [e for e in world.server.exchanges[before:] if e.path.startswith("/v1/")]
     assert len(calls) == len(api_exchanges)  # what the simulator saw, call for call
     return code, result, waits, api_exchanges
@@ -105,7 +105,7 @@ def test_a_failed_run_carries_its_report(world: FlowWorld) -> None:
                        flow_path=world.flow(flow), ipa_path=world.ipa("1"), api_base_url=world.server.url,
                        state_dir=world.state_dir, poll_interval=0.25, sleep=waits.append, result_json=result_path)
     result = json.loads(result_path.read_text())
-    jsonschema.validate(result, SCHEMA)
+    speed_schemas.validate(result, SCHEMA)
     assert code != 0 and result["status"] == "failed"
     assert result["report"]["api_calls"] == result["api_calls"] > 0
     assert "**Run report:**" in render_markdown(result)

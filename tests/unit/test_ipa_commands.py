@@ -12,6 +12,7 @@ import pytest
 
 from publish.cli import CliContext, main
 from publish.sandbox.sample_ipa import DEFECTS, build_ipa
+import speed_schemas
 
 SCHEMA = json.loads(files("publish.schemas").joinpath("ipa-info.schema.json").read_text())
 CHECK_SCHEMA = {**SCHEMA, "$ref": "#/$defs/check_report"}
@@ -50,7 +51,7 @@ def test_info_json_matches_schema(sample: Path, tmp_path: Path) -> None:
     code, out, _ = cli("info", str(sample), "--json", "--icon-out", str(icon))
     assert code == 0
     document = json.loads(out)
-    jsonschema.validate(document, SCHEMA)
+    speed_schemas.validate(document, SCHEMA)
     assert document["bundle_id"] == "com.acme.app" and document["profile"]["type"] == "app-store"
     assert document["icon_file"]["width"] == 180 and icon.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [b["kind"] for b in document["extensions"]] == ["extension", "watch_app", "watch_extension"]
@@ -61,7 +62,7 @@ def test_info_json_of_real_fixtures_matches_schema(shared_dir: Path) -> None:
     for name in ("very-capable-app.ipa", "ContainsWatchApp.ipa", "IncorrectlySigned.ipa", "iOSAppOnly.ipa"):
         code, out, _ = cli("info", str(ipas / name), "--json")
         assert code == 0
-        jsonschema.validate(json.loads(out), SCHEMA)
+        speed_schemas.validate(json.loads(out), SCHEMA)
 
 
 def test_info_on_bad_input_exits_2(tmp_path: Path) -> None:
@@ -95,7 +96,7 @@ def test_check_errors_exit_2_with_json_report(tmp_path: Path) -> None:
     code, out, _ = cli("check", str(ipa), "--json")
     assert code == 2
     report = json.loads(out)
-    jsonschema.validate(report, CHECK_SCHEMA)
+    speed_schemas.validate(report, CHECK_SCHEMA)
     assert report["ok"] is False and finding_id in [f["id"] for f in report["findings"]]
     code, out, _ = cli("check", str(ipa), "--bundle-id", "com.other")
     assert code == 2 and "[bundle_id.profile_mismatch]" in out and "export with the App Store Connect method" in out

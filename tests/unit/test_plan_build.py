@@ -6,7 +6,6 @@ import json
 from importlib import resources
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from publish.errors import InputError
@@ -15,6 +14,7 @@ from publish.plan import build_plan
 from publish.sandbox.sample_ipa import build_ipa
 from publish.spec import load_flow_text
 from publish.state import StateStore
+import speed_schemas
 
 FLOW = """\
 version: 1
@@ -51,7 +51,7 @@ def test_credentials_and_export_compliance_per_step(tmp_path: Path, ipa: Path) -
         (False, "Info.plist"), (True, "step"), (None, None), (None, None)]
     assert plan.notes == [] and plan.matched_by == "bundle_id" and not plan.preflight_errors
     shown = plan.to_json()
-    jsonschema.validate(shown, json.loads(resources.files("publish.schemas").joinpath("plan.schema.json")
+    speed_schemas.validate(shown, json.loads(resources.files("publish.schemas").joinpath("plan.schema.json")
                                           .read_text(encoding="utf-8")))
     assert [s["uses"] for s in shown["steps"]][:2] == [
         {"api_key": "ci", "api_key_from_environment": False, "apple_id": None},
