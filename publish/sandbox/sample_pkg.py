@@ -362,14 +362,16 @@ def _write_xar(path: Path, members: list[tuple[str, str, bytes | Path]],
         if kind == "directory":
             described[name] = ""
             continue
+        archived: bytes | Path
         if isinstance(data, Path):
             archived, encoding = data, "application/octet-stream"  # the Payload is compressed already
             length, extracted = data.stat().st_size, _file_sha1(data)
             archived_sum, size = extracted, length
         else:
-            archived, encoding = zlib.compress(data, 9), "application/x-gzip"  # xar's name for zlib
-            length, extracted, archived_sum, size = len(archived), hashlib.sha1(data).hexdigest(), \
-                hashlib.sha1(archived).hexdigest(), len(data)
+            compressed, encoding = zlib.compress(data, 9), "application/x-gzip"  # xar's name for zlib
+            length, extracted, archived_sum, size = len(compressed), hashlib.sha1(data).hexdigest(), \
+                hashlib.sha1(compressed).hexdigest(), len(data)
+            archived = compressed
         described[name] = (f"<data><length>{length}</length><offset>{offset}</offset><size>{size}</size>"
                            f"<encoding style=\"{encoding}\"/><extracted-checksum style=\"sha1\">{extracted}"
                            f"</extracted-checksum><archived-checksum style=\"sha1\">{archived_sum}</archived-checksum>"

@@ -75,8 +75,8 @@ class SandboxServer:
                 self.sim.renderer.computed[type_] = (lambda c: lambda r: c(self.sim, r))(computed)
         self.sim.renderer.computed["buildBetaDetails"] = lambda r: catalog.beta_detail_states(self.sim, r)
         self._httpd = _HttpServer((host, port), _make_request_handler(self))
-        bound_host, bound_port = self._httpd.server_address[:2]
-        shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+        bound_host, bound_port = str(self._httpd.server_address[0]), self._httpd.server_address[1]
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         self.url = f"http://{shown}:{bound_port}"
         self.sim.set_base_url(self.url)
         self.blobs.base_url = self.url

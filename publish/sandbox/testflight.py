@@ -4,6 +4,7 @@ with App Store Connect's rules (a build must be VALID; external testing needs ex
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from publish.sandbox.app import Call, Reply, Sandbox
 from publish.sandbox.model import ApiError, Record, conflict, iso
@@ -140,11 +141,8 @@ def create_beta_tester(call: Call) -> Reply:
     attributes = call.attributes
     email = attributes["email"].strip()
     rels = call.data.get("relationships") or {}
-    groups = [call.store.get("betaGroups", i["id"]) for i in (rels.get("betaGroups") or {}).get("data", [])]
-    builds = [call.store.get("builds", i["id"]) for i in (rels.get("builds") or {}).get("data", [])]
-    if None in groups or None in builds:
-        raise conflict("ENTITY_ERROR.RELATIONSHIP.INVALID", "A beta group or build named in the relationships "
-                       "does not exist.", pointer="/data/relationships")
+    groups = _named_records(call, rels, "betaGroups")
+    builds = _named_records(call, rels, "builds")
     for build in builds:
         require_testable(build, what="adding a tester to it")
     # testers are unique per email across the team: creating one again adds the new relationships to it
@@ -160,6 +158,16 @@ def create_beta_tester(call: Call) -> Reply:
         _add_unique(build.rels.setdefault("individualTesters", []), tester.id)
         _tester_joins_app(tester, build.rels["app"])
     return call.created(tester)
+
+
+def _named_records(call: Call, rels: dict[str, Any], type_: str) -> list[Record]:
+    """The records a to-many relationship of a create body names; 409 when one of them does not exist."""
+    records = [call.store.get(type_, item["id"]) for item in (rels.get(type_) or {}).get("data", [])]
+    found = [record for record in records if record is not None]
+    if len(found) != len(records):
+        raise conflict("ENTITY_ERROR.RELATIONSHIP.INVALID", "A beta group or build named in the relationships "
+                       "does not exist.", pointer="/data/relationships")
+    return found
 
 
 def delete_beta_tester(call: Call) -> Reply:
