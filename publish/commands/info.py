@@ -191,8 +191,9 @@ def format_info(info: IpaInfo, *, now: datetime | None = None) -> str:
 
 
 def _size(size: int) -> str:
+    scaled: float = size
     for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1000
+        if scaled < 1000 or unit == "GB":
+            return f"{size} {unit}" if unit == "bytes" else f"{scaled:.1f} {unit}"
+        scaled /= 1000
     return str(size)

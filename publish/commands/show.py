@@ -170,8 +170,9 @@ def _size(size: int | None) -> str | None:
     if size is None:
         return None
     # Powers of 1024, so the binary units (as the upload's progress prints them: "600.0 KiB" for 614400 bytes).
+    scaled: float = size
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
+        if scaled < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{scaled:.1f} {unit}"
+        scaled /= 1024
     return None

@@ -162,8 +162,13 @@ def _text(rows: list[dict[str, Any]], remote: bool) -> str:
                 build.get("processing_state") or "",
                 testflight if build else "",
                 build.get("app_store_version_state") or "",
-                {True: "yes", False: "no"}.get(build.get("expired"), ""),
+                _yes_no(build.get("expired")),
                 "both" if row["local"] and build else ("local only" if row["local"] else "App Store Connect only"),
             ]
         table_rows.append(line)
     return table(table_rows, headers)
+
+
+def _yes_no(flag: object) -> str:
+    """A true/false answer of App Store Connect as a table cell; empty where it gave none."""
+    return {True: "yes", False: "no"}.get(flag, "") if isinstance(flag, bool) else ""
