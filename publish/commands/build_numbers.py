@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from publish.commands._arguments import local_path
+from publish.commands import summary_of
+from publish.commands._arguments import add_api_arguments, add_command
 from publish.commands._state_cli import add_json_argument, print_json
 
 PLATFORMS = ("IOS", "MAC_OS", "TV_OS", "VISION_OS")
@@ -29,16 +30,11 @@ BUNDLE_ID_MAX = 155  # Apple's limit for a bundle ID
 VERSION_MAX_COMPONENTS = 3  # CFBundleShortVersionString: one to three period-separated integers
 NUMBER_MAX_CHARS = 64  # far above any real CFBundleVersion; bounds what is echoed back in a message
 
-_SUMMARIES = {
-    "next-build-number": "the next free build number (CFBundleVersion) of a version, from App Store Connect",
-    "latest-build-number": "the highest build number App Store Connect holds for a version",
-}
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
-    for name, summary in _SUMMARIES.items():
-        parser = subparsers.add_parser(
-            name, help=summary,
+    for name in ("next-build-number", "latest-build-number"):
+        summary = summary_of(name)
+        parser = add_command(
+            subparsers, name, run,
             description=f"{summary[0].upper()}{summary[1:]}: the highest over the builds and the build uploads "
             "(AWAITING_UPLOAD, PROCESSING, COMPLETE) of the version, or of the whole app without VERSION, compared "
             "as Apple compares them (integer by integer; 1.0 and 1.0.0 are one version). Plain output is the "
@@ -50,16 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.add_argument("--platform", choices=PLATFORMS, default="IOS", help="the platform (default IOS)")
         parser.add_argument("--initial", metavar="NUMBER", default="1",
                             help="the next number when none is used yet (default 1)")
-        parser.add_argument("--flow", metavar="FLOW", type=local_path,
-                            help="a flow file: its api_keys (the profile's api_key is used)")
-        parser.add_argument("--api-key", metavar="NAME", help="the flow's api_keys entry to use (default: the "
-                            "profile's; without a flow: fastlane's or Codemagic's APP_STORE_CONNECT_* variables)")
-        parser.add_argument("--api-base-url", metavar="URL", help="App Store Connect API base URL (the simulator's)")
+        add_api_arguments(parser, flow_help="a flow file: its api_keys (the profile's api_key is used)")
         parser.add_argument("--github-output", action="store_true",
                             help="also set the step outputs latest-build-number and next-build-number "
                             "($GITHUB_OUTPUT)")
         add_json_argument(parser)
-        parser.set_defaults(handler=run, command_name=name)
+        parser.set_defaults(command_name=name)
 
 
 # ----------------------------------------------------------------------------------------- checks, offline

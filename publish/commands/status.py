@@ -17,7 +17,7 @@ import math
 import time
 from typing import Any
 
-from publish.commands._arguments import bounded_float, local_path
+from publish.commands._arguments import add_api_arguments, add_command, bounded_float
 from publish.commands._state_cli import add_json_argument, print_json, table
 
 PLATFORMS = ("IOS", "MAC_OS", "TV_OS", "VISION_OS")
@@ -44,14 +44,7 @@ DEAD_ENDS = {"FAILED", "INVALID", "REJECTED", "METADATA_REJECTED", "DEVELOPER_RE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "status",
-        help="where each build and App Store version of an app stands in App Store Connect",
-        description="Where each build and App Store version of an app stands in App Store Connect: processing, "
-        "TestFlight (internal/external), beta review, App Store version state, phased release. With VERSION, only "
-        "that version; with --wait-until STATE, poll until VERSION (its App Store version, its phased release or "
-        "its newest build) is in STATE. Nothing is changed in App Store Connect.",
-    )
+    parser = add_command(subparsers, "status", run)
     parser.add_argument("bundle_id", metavar="BUNDLE_ID", help="the app's bundle ID (the profile)")
     parser.add_argument("version", metavar="VERSION", nargs="?", help="one marketing version (default: all)")
     parser.add_argument("--platform", choices=PLATFORMS, default="IOS", help="the platform (default IOS)")
@@ -64,13 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--poll-interval", metavar="SECONDS", dest="poll_interval",
                         type=bounded_float(0, MAX_POLL_INTERVAL, low_open=True, example=30), default=30.0,
                         help="seconds between two looks while waiting (default 30)")
-    parser.add_argument("--flow", metavar="FLOW", type=local_path,
-                        help="a flow file: its api_keys (the profile's api_key is used)")
-    parser.add_argument("--api-key", metavar="NAME", help="the flow's api_keys entry to use (default: the "
-                        "profile's; without a flow: fastlane's or Codemagic's APP_STORE_CONNECT_* variables)")
-    parser.add_argument("--api-base-url", metavar="URL", help="App Store Connect API base URL (the simulator's)")
+    add_api_arguments(parser, flow_help="a flow file: its api_keys (the profile's api_key is used)")
     add_json_argument(parser)
-    parser.set_defaults(handler=run)
 
 
 def _input_error(message: str, hint: str) -> Exception:

@@ -79,34 +79,43 @@ def _add_build_to_group(sim: Sandbox, store_build: Record, group: Record) -> Non
     _add_unique(store_build.rels.setdefault("betaGroups", []), group.id)
 
 
-def add_groups_to_build(call: Call) -> Reply:
-    build = call.target("builds")
-    for group in linked(call, "betaGroups"):
+def _builds_and_groups(call: Call, target: str) -> list[tuple[Record, Record]]:
+    """The (build, group) pairs a linkage request names, from either side: /v1/builds/{id}/relationships/betaGroups
+    (target "builds") or /v1/betaGroups/{id}/relationships/builds (target "betaGroups")."""
+    if target == "builds":
+        build = call.target("builds")
+        return [(build, group) for group in linked(call, "betaGroups")]
+    group = call.target("betaGroups")
+    return [(build, group) for build in linked(call, "builds")]
+
+
+def _link_builds_and_groups(call: Call, target: str) -> Reply:
+    for build, group in _builds_and_groups(call, target):
         _add_build_to_group(call.sim, build, group)
     return Reply(204)
+
+
+def _unlink_builds_and_groups(call: Call, target: str) -> Reply:
+    for build, group in _builds_and_groups(call, target):
+        if group.id in build.rels.get("betaGroups", []):
+            build.rels["betaGroups"].remove(group.id)
+    return Reply(204)
+
+
+def add_groups_to_build(call: Call) -> Reply:
+    return _link_builds_and_groups(call, "builds")
 
 
 def remove_groups_from_build(call: Call) -> Reply:
-    build = call.target("builds")
-    for group in linked(call, "betaGroups"):
-        if group.id in build.rels.get("betaGroups", []):
-            build.rels["betaGroups"].remove(group.id)
-    return Reply(204)
+    return _unlink_builds_and_groups(call, "builds")
 
 
 def add_builds_to_group(call: Call) -> Reply:
-    group = call.target("betaGroups")
-    for build in linked(call, "builds"):
-        _add_build_to_group(call.sim, build, group)
-    return Reply(204)
+    return _link_builds_and_groups(call, "betaGroups")
 
 
 def remove_builds_from_group(call: Call) -> Reply:
-    group = call.target("betaGroups")
-    for build in linked(call, "builds"):
-        if group.id in build.rels.get("betaGroups", []):
-            build.rels["betaGroups"].remove(group.id)
-    return Reply(204)
+    return _unlink_builds_and_groups(call, "betaGroups")
 
 
 def create_beta_group(call: Call) -> Reply:
