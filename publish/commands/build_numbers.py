@@ -189,14 +189,11 @@ def _builds_of_app(client: Any, app_id: str, platform: str) -> list[UsedNumber]:
 
 def build_numbers(client: Any, bundle_id: str, version: str | None, platform: str, initial: str) -> dict[str, Any]:
     """The document `--json` prints (schemas/build-numbers.schema.json)."""
+    from publish.commands._remote import require_app  # noqa: PLC0415
     from publish.upload.numbers import next_build_number  # noqa: PLC0415
 
-    app = client.find_app(bundle_id)
-    if app is None:
-        raise _input_error(f"App Store Connect has no app with bundle ID {bundle_id} (for this API key's team)",
-                           "check the bundle ID (App Store Connect → the app → App Information), and that the API "
-                           "key belongs to the team that owns the app; an app that was never created has no build "
-                           "numbers: its first build can use --initial (default 1)")
+    app = require_app(client, bundle_id, also="; an app that was never created has no build numbers: its first "
+                      "build can use --initial (default 1)")
     form = None
     if version is None:
         builds = _builds_of_app(client, app.id, platform)
@@ -220,19 +217,6 @@ def build_numbers(client: Any, bundle_id: str, version: str | None, platform: st
 # ----------------------------------------------------------------------------------------- the command
 
 
-def api_key_name(given: str | None, flow: Any, bundle_id: str) -> str | None:
-    """--api-key, else the api_key of the app's profile, else the flow's only key (a flow of one team need not
-    have a profile for every app it asks about); None: the conventional environment variables."""
-    from publish.commands._remote import profile_api_key_name  # noqa: PLC0415
-
-    if given or flow is None:
-        return given
-    name = profile_api_key_name(flow, bundle_id)
-    if name is None and len(flow.api_keys) == 1:
-        name = next(iter(flow.api_keys))
-    return name
-
-
 def run(args: argparse.Namespace, ctx: Any) -> int:
     import logging  # noqa: PLC0415
 
@@ -240,11 +224,9 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     version = check_version(args.version) if args.version is not None else None
     initial = check_build_number(args.initial, "--initial")
     output_path = github_output_path(ctx.env) if args.github_output else None
-    from publish.commands._remote import connect, load_flow_file  # noqa: PLC0415 - heavy: requests, yaml
+    from publish.commands._remote import connect_for_app  # noqa: PLC0415 - heavy: requests, yaml
 
-    flow = load_flow_file(args.flow) if args.flow else None
-    args.api_key = api_key_name(args.api_key, flow, bundle_id)
-    client = connect(args, ctx, flow, bundle_id)
+    client = connect_for_app(args, ctx, bundle_id)
     try:
         document = build_numbers(client, bundle_id, version, args.platform, initial)
     finally:

@@ -36,23 +36,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, ctx: Any) -> int:
     import logging  # noqa: PLC0415
 
-    from publish.commands.build_numbers import api_key_name, check_bundle_id, check_version  # noqa: PLC0415
+    from publish.commands.build_numbers import check_bundle_id, check_version  # noqa: PLC0415
 
     bundle_id = check_bundle_id(args.bundle_id)
     version = check_version(args.version)
-    from publish.commands._remote import connect, load_flow_file  # noqa: PLC0415 - heavy: requests, yaml
-    from publish.errors import InputError  # noqa: PLC0415
+    from publish.commands._remote import connect_for_app, require_app  # noqa: PLC0415 - heavy: requests, yaml
     from publish.steps.release import perform  # noqa: PLC0415
 
-    flow = load_flow_file(args.flow) if args.flow else None
-    args.api_key = api_key_name(args.api_key, flow, bundle_id)
-    client = connect(args, ctx, flow, bundle_id)
+    client = connect_for_app(args, ctx, bundle_id)
     try:
-        app = client.find_app(bundle_id)
-        if app is None:
-            raise InputError(f"App Store Connect has no app with bundle ID {bundle_id} (for this API key's team)",
-                             hint="check the bundle ID (App Store Connect → the app → App Information), and that "
-                             "the API key belongs to the team that owns the app")
+        app = require_app(client, bundle_id)
         result = perform(client, app.id, version, args.platform, args.action, logging.getLogger(__name__))
         calls = client.call_count
     finally:
