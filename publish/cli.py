@@ -276,10 +276,18 @@ def parser_chain(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[a
     for token in argv:
         if token == "--":
             break
-        actions = [a for a in chain[-1]._actions if isinstance(a, argparse._SubParsersAction)]
-        if actions and not token.startswith("-") and token in actions[0].choices:
-            chain.append(actions[0].choices[token])
+        subcommand = _subcommand(chain[-1], token)
+        if subcommand is not None:
+            chain.append(subcommand)
     return chain
+
+
+def _subcommand(parser: argparse.ArgumentParser, token: str) -> argparse.ArgumentParser | None:
+    """The parser of the command (or subcommand) `token` names under `parser`, if it names one."""
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if actions and not token.startswith("-") and token in actions[0].choices:
+        return actions[0].choices[token]
+    return None
 
 
 def unknown_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> UsageError | None:
@@ -290,9 +298,9 @@ def unknown_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Usag
     for token in argv:
         if token == "--":
             break
-        subcommands = [a for a in chain[-1]._actions if isinstance(a, argparse._SubParsersAction)]
-        if subcommands and not token.startswith("-") and token in subcommands[0].choices:
-            chain.append(subcommands[0].choices[token])
+        subcommand = _subcommand(chain[-1], token)
+        if subcommand is not None:
+            chain.append(subcommand)
             continue
         if not token.startswith("--") or " " in token:
             continue

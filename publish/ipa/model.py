@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from publish.ipa.profile import ProvisioningProfile, json_safe
 
@@ -57,12 +57,7 @@ class BundleInfo:
             "kind": self.kind,
             "path": self.path,
             "name": self.name,
-            "bundle_id": self.bundle_id,
-            "version": self.version,
-            "build_number": self.build_number,
-            "display_name": self.display_name,
-            "executable": self.executable,
-            "minimum_os": self.minimum_os,
+            **app_identity_json(self),
             "platforms": list(self.platforms),
             "device_families": list(self.device_families),
             "extension_point": self.extension_point,
@@ -104,12 +99,7 @@ class IpaInfo:
             "file_size": self.file_size,
             "fingerprint": self.fingerprint,
             "entry_count": self.entry_count,
-            "bundle_id": self.bundle_id,
-            "version": self.version,
-            "build_number": self.build_number,
-            "display_name": self.display_name,
-            "executable": self.executable,
-            "minimum_os": self.minimum_os,
+            **app_identity_json(self),
             "device_families": list(self.device_families),
             "platforms": list(self.platforms),
             "platform": self.platform,
@@ -122,6 +112,30 @@ class IpaInfo:
             "profile": self.profile.to_json() if self.profile else None,
             "extensions": [b.to_json() for b in self.extensions],
         }
+
+
+class _Identified(Protocol):
+    """Read-only (a frozen dataclass's fields are); IpaInfo's are never None, a nested bundle's may be."""
+
+    @property
+    def bundle_id(self) -> str | None: ...
+    @property
+    def version(self) -> str | None: ...
+    @property
+    def build_number(self) -> str | None: ...
+    @property
+    def display_name(self) -> str | None: ...
+    @property
+    def executable(self) -> str | None: ...
+    @property
+    def minimum_os(self) -> str | None: ...
+
+
+def app_identity_json(info: _Identified) -> dict[str, Any]:
+    """What names an app and its build, in the words every inspection reports it (an IPA, one of its bundles, a
+    macOS package): the upload and the state store read these keys alike."""
+    return {"bundle_id": info.bundle_id, "version": info.version, "build_number": info.build_number,
+            "display_name": info.display_name, "executable": info.executable, "minimum_os": info.minimum_os}
 
 
 def platform_of(platforms: list[str], device_families: list[int]) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from publish.ipa.model import app_identity_json
 from publish.ipa.profile import ProvisioningProfile
 
 JSON_FORMAT_VERSION = 1
@@ -126,12 +127,7 @@ class PkgInfo:
             "kind": self.kind,
             "uti": self.uti,
             "asset_type": self.asset_type,
-            "bundle_id": self.bundle_id,
-            "version": self.version,
-            "build_number": self.build_number,
-            "display_name": self.display_name,
-            "executable": self.executable,
-            "minimum_os": self.minimum_os,
+            **app_identity_json(self),
             "platform": self.platform,
             "category": self.category,
             "uses_non_exempt_encryption": self.uses_non_exempt_encryption,

@@ -61,6 +61,12 @@ def _add_unique(values: list[str], new: str) -> None:
         values.append(new)
 
 
+def _remove_link(record: Record, rel: str, other_id: str) -> None:
+    """Forget a to-many link; forgetting one that is not there is not an error (Apple answers 204 as well)."""
+    if other_id in record.rels.get(rel, []):
+        record.rels[rel].remove(other_id)
+
+
 def _tester_joins_app(tester: Record, app_id: str) -> None:
     _add_unique(tester.rels.setdefault("apps", []), app_id)
 
@@ -97,8 +103,7 @@ def _link_builds_and_groups(call: Call, target: str) -> Reply:
 
 def _unlink_builds_and_groups(call: Call, target: str) -> Reply:
     for build, group in _builds_and_groups(call, target):
-        if group.id in build.rels.get("betaGroups", []):
-            build.rels["betaGroups"].remove(group.id)
+        _remove_link(build, "betaGroups", group.id)
     return Reply(204)
 
 
@@ -182,8 +187,7 @@ def _named_records(call: Call, rels: dict[str, Any], type_: str) -> list[Record]
 def delete_beta_tester(call: Call) -> Reply:
     tester = call.target("betaTesters")
     for build in call.store.all("builds"):
-        if tester.id in build.rels.get("individualTesters", []):
-            build.rels["individualTesters"].remove(tester.id)
+        _remove_link(build, "individualTesters", tester.id)
     call.store.remove(tester)
     return Reply(204)
 
@@ -200,8 +204,7 @@ def add_individual_testers(call: Call) -> Reply:
 def remove_individual_testers(call: Call) -> Reply:
     build = call.target("builds")
     for tester in linked(call, "betaTesters"):
-        if tester.id in build.rels.get("individualTesters", []):
-            build.rels["individualTesters"].remove(tester.id)
+        _remove_link(build, "individualTesters", tester.id)
     return Reply(204)
 
 
@@ -216,8 +219,7 @@ def add_testers_to_group(call: Call) -> Reply:
 def remove_testers_from_group(call: Call) -> Reply:
     group = call.target("betaGroups")
     for tester in linked(call, "betaTesters"):
-        if group.id in tester.rels.get("betaGroups", []):
-            tester.rels["betaGroups"].remove(group.id)
+        _remove_link(tester, "betaGroups", group.id)
     return Reply(204)
 
 
