@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from publish.ipa.profile import ProvisioningProfile, json_safe
+
+if TYPE_CHECKING:
+    from publish.ipa.pkg_model import PkgInfo  # which imports this module
 
 JSON_FORMAT_VERSION = 1
 
@@ -114,24 +117,7 @@ class IpaInfo:
         }
 
 
-class _Identified(Protocol):
-    """Read-only (a frozen dataclass's fields are); IpaInfo's are never None, a nested bundle's may be."""
-
-    @property
-    def bundle_id(self) -> str | None: ...
-    @property
-    def version(self) -> str | None: ...
-    @property
-    def build_number(self) -> str | None: ...
-    @property
-    def display_name(self) -> str | None: ...
-    @property
-    def executable(self) -> str | None: ...
-    @property
-    def minimum_os(self) -> str | None: ...
-
-
-def app_identity_json(info: _Identified) -> dict[str, Any]:
+def app_identity_json(info: BundleInfo | IpaInfo | PkgInfo) -> dict[str, Any]:
     """What names an app and its build, in the words every inspection reports it (an IPA, one of its bundles, a
     macOS package): the upload and the state store read these keys alike."""
     return {"bundle_id": info.bundle_id, "version": info.version, "build_number": info.build_number,
