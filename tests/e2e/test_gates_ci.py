@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 GATES = REPO / ".ci" / "python-gates.sh"
 VENV_BIN = Path(sys.executable).parent
 
