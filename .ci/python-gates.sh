@@ -53,7 +53,8 @@ coverage_floor() {
     fi
     if [ -z "$data" ]; then
         data=${TMPDIR:-/tmp}/appstore-publish-coverage.$$
-        local log=$data.log
+        # Not "$data.log": coverage erases every "$data.*" (its per-process files) when it starts and combines.
+        local log=${TMPDIR:-/tmp}/appstore-publish-coverage-pytest.$$.log
         rm -f "$data"
         COVERAGE_FILE=$data "$VENV/bin/python" -m pytest -q -p no:cacheprovider -n "${COVERAGE_WORKERS:-auto}" \
             --cov=publish --cov-report= >"$log" 2>&1
