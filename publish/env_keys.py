@@ -203,6 +203,16 @@ ENV_KEY_PROVIDERS: tuple[tuple[str, Callable[[_EnvContext], ApiKey | None]], ...
 )
 
 
+# Every variable one of the providers above reads first: when none is set, the environment offers no API key.
+ENV_KEY_VARIABLES = (ACTION_KEY_ID, ACTION_PRIVATE_KEY, ACTION_PRIVATE_KEY_BASE64, FASTLANE_KEY_JSON_PATH,
+                     FASTLANE_KEY_ID, FASTLANE_KEY, FASTLANE_KEY_FILEPATH, CODEMAGIC_KEY_ID, CODEMAGIC_PRIVATE_KEY)
+
+
+def env_offers_api_key(env: Mapping[str, str]) -> bool:
+    """Whether any provider would try to make a key from `env` (offline: nothing is read or checked)."""
+    return any(env.get(name, "").strip() for name in ENV_KEY_VARIABLES)
+
+
 def api_key_from_env(env: Mapping[str, str], *, base_dir: Path, register: Register) -> ApiKey:
     """The conventional variables: the action's inputs, then fastlane's, then Codemagic's."""
     context = _EnvContext(env, base_dir, register)

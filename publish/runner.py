@@ -1,20 +1,18 @@
 """The flow runner: one binary through the steps of its publish profile, in order, restartably.
 
-1. Inspect the IPA and choose the profile (by bundle ID; `--profile` overrides); pre-flight errors stop the run
-   before anything remote happens, warnings are logged and summarised.
-2. Check every step's settings offline (files readable, dates valid), so a typo in step 3 cannot leave steps 1-2
-   done and the rest not.
-3. Record the binary in the state store and run the steps. A step that already succeeded for this binary with the
-   same settings is skipped (`--restart` runs everything again); each run is recorded with its duration, the App
-   Store Connect ids it touched and its error. The first failing step stops the flow.
+1. Inspect the binary (the run's subject, obtained in `inspect` only) and build the plan (publish.plan): the
+   profile, every step's settings checked offline (so a typo in step 3 cannot leave steps 1-2 done and the rest
+   not), which steps are already done, the pre-flight. Pre-flight errors stop the run before anything remote
+   happens; warnings are logged and summarised. `plan` shows this very plan.
+2. Record the binary in the state store and run the planned steps. A step the plan found already done for this
+   binary with the same settings is skipped (`--restart` runs everything again); each run is recorded with its
+   duration, the App Store Connect ids it touched and its error. The first failing step stops the flow.
 
 The result is a dict documented by schemas/run-result.schema.json; publish.summary renders it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -25,14 +23,15 @@ from typing import Any
 
 from publish.asc import AppStoreConnect
 from publish.asc.transport import DEFAULT_BASE_URL
+from publish.credentials_needed import check_profile_credentials
 from publish.errors import InputError, PublishError
 from publish.ipa import IpaError
-from publish.ipa.binary import BinaryInfo, binary_kind, inspect_binary, run_binary_preflight
-from publish.plan import choose_profile
+from publish.ipa.binary import BinaryInfo, binary_kind, inspect_binary
+from publish.plan import DeliverySettings, Plan, PlannedStep, StepSettings, build_plan
 from publish.redact import Redactor
 from publish.run_report import POLLS, RETRIES, RunMeter
 from publish.secrets import resolve_api_key, resolve_apple_id
-from publish.spec import FlowSpec, ProfileSpec
+from publish.spec import FlowSpec
 from publish.state import DATABASE_NAME, StateStore
 from publish.steps import RunState, StepContext, StepOutcome, get_step
 
@@ -71,12 +70,6 @@ class FlowFailed(PublishError):
         super().__init__(message, hint=hint)
         self.exit_code = exit_code
         self.result = result
-
-
-def flow_hash(profile: ProfileSpec) -> str:
-    canonical = json.dumps({"bundle_id": profile.bundle_id, "flow": [[s.step, s.settings] for s in profile.flow]},
-                           sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def inspect(path: Path) -> BinaryInfo:
@@ -131,28 +124,27 @@ class _Clients:
 
 
 def _uploader_factory(options: RunOptions, store: StateStore | None,
-                      meter: RunMeter) -> Callable[[AppStoreConnect, Mapping], Any]:
-    def make(client: AppStoreConnect, settings: Mapping[str, Any]) -> Any:
-        from publish.steps.testflight import processing_timeout
+                      meter: RunMeter) -> Callable[[AppStoreConnect, DeliverySettings], Any]:
+    def make(client: AppStoreConnect, settings: DeliverySettings) -> Any:
         from publish.upload.engine import BuildUploader
 
         state_dir = store.state_dir if store is not None else options.state_dir
         return meter.uploader(BuildUploader(
             client, state_dir=state_dir, concurrency=options.concurrency, sleep=meter.sleep(options.sleep, POLLS),
-            poll_interval=options.poll_interval, processing_timeout=processing_timeout(settings),
+            poll_interval=options.poll_interval, processing_timeout=settings.processing_timeout,
             progress=meter.progress(options.progress_stream)))
     return make
 
 
-def _transporter_factory(options: RunOptions) -> Callable[[str, Mapping], Callable[[str, str], Any]]:
+def _transporter_factory(options: RunOptions) -> Callable[[str, DeliverySettings], Callable[[str, str], Any]]:
     """Uploads with an Apple ID through iTMSTransporter / altool: returns `upload(ipa_path, platform)`."""
-    def make(apple_id_name: str, settings: Mapping[str, Any]) -> Callable[[str, str], Any]:
+    def make(apple_id_name: str, settings: DeliverySettings) -> Callable[[str, str], Any]:
         from publish.upload.transporter import TransporterUploader
 
         credentials = resolve_apple_id(options.flow, apple_id_name, env=options.env, base_dir=options.flow.base_dir,
                                        redactor=options.redactor, mask=options.register_secret)
         uploader = TransporterUploader(env=options.env, redactor=options.redactor,
-                                       xcode_version=settings.get("xcode_version"))
+                                       xcode_version=settings.xcode_version)
 
         def upload(ipa_path: str, platform: str) -> Any:
             return uploader.upload(ipa_path, apple_id=credentials.apple_id, password=credentials.password,
@@ -165,14 +157,27 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
     """Run the flow on the IPA; returns the result (status succeeded). A failing step raises FlowFailed."""
     started = time.monotonic()
     ipa = inspect(options.ipa_path)
-    profile = choose_profile(options.flow, ipa.bundle_id, options.profile)
-    warnings = _preflight(options.ipa_path, profile, binary_kind(ipa))
-    result = _new_result(options, ipa, profile, warnings)
-    if not profile.flow:
-        raise InputError(f"profile {profile.bundle_id} has no steps", hint="add steps under its `flow:`")
+    store = _existing_store(options)
+    try:
+        plan = build_plan(options.flow, ipa, profile=options.profile, store=store, restart=options.restart)
+        plan.require_preflight(options.ipa_path)
+        for warning in plan.preflight_warnings:
+            log.warning("warning: %s", warning)
+        result = _new_result(options, ipa, plan)
+        if not plan.steps:
+            raise InputError(f"profile {plan.profile.bundle_id} has no steps", hint="add steps under its `flow:`")
+        if store is None and not options.dry_run:
+            store = StateStore.open(options.state_dir)  # a dry run creates nothing
+        return _run_plan(options, plan, store, result, started)
+    finally:
+        if store is not None:
+            store.close()
 
-    steps = [(spec, get_step(spec.step)) for spec in profile.flow]
-    store = _open_store(options)
+
+def _run_plan(options: RunOptions, plan: Plan, store: StateStore | None, result: dict[str, Any],
+              started: float) -> dict[str, Any]:
+    ipa, profile = plan.binary, plan.profile
+    steps = [(planned, get_step(planned.spec.step)) for planned in plan.steps]
     meter = RunMeter()  # the run report: calls, bytes, waits, as they happen
     clients = _Clients(options, sleep=meter.sleep(options.sleep, RETRIES))
     run_state = RunState()
@@ -185,8 +190,7 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
         warnings=result["warnings"], env=options.env, register_secret=options.redactor.add,
     )
     try:
-        for spec, step in steps:
-            step.check(ctx, spec.settings)
+        check_profile_credentials(profile, options.env, binary=None if options.dry_run else options.ipa_path)
         if store is not None and not options.dry_run:
             store.record_binary(ipa.to_json())
             _preload(run_state, store, ipa.fingerprint)
@@ -195,17 +199,16 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
                 log.info("kept a copy of the %s in the state directory (sha256 %s)", binary_kind(ipa), sha256[:12])
         log.info("%s %s (%s) [%s]: %d step%s%s", ipa.display_name, ipa.version, ipa.build_number, ipa.bundle_id,
                  len(steps), "s" if len(steps) != 1 else "", " (dry run: nothing is sent)" if options.dry_run else "")
-        hash_ = flow_hash(profile)
-        result["flow_hash"] = hash_
-        for position, (spec, step) in enumerate(steps):
-            entry = _run_step(ctx, options, store, spec, step, hash_, total=len(steps))
+        result["flow_hash"] = plan.flow_hash
+        for position, (planned, step) in enumerate(steps):
+            spec = planned.spec
+            entry = _run_step(ctx, options, store, planned, step, plan.flow_hash, total=len(steps))
             result["steps"].append(entry)
             if entry["status"] == "failed":
                 _finish(result, ctx, started, clients, "failed", meter)
                 for later, _ in steps[position + 1:]:
-                    result["steps"].append({"index": later.index, "name": later.step, "status": "not_run",
-                                            "duration_s": 0.0, "message": "not run: an earlier step failed",
-                                            "asc_ids": {}, "error": None})
+                    result["steps"].append({**_entry(later), "status": "not_run",
+                                            "message": "not run: an earlier step failed"})
                 error = entry.pop("_exception")
                 hint = error.hint if isinstance(error, PublishError) else None
                 result["error"] = {"step": spec.step, "index": spec.index, "message": options.redactor.redact(
@@ -221,31 +224,12 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
         return options.redactor.redact_obj(result)  # type: ignore[return-value]
     finally:
         clients.close()
-        if store is not None:
-            store.close()
 
 
-def _preflight(path: Path, profile: ProfileSpec, kind: str = "IPA") -> list[str]:
-    # A Mac package without a provisioning profile uploads, but cannot be used in TestFlight: an error only then.
-    findings = run_binary_preflight(path, expected_bundle_id=profile.bundle_id,
-                                    for_testflight=any(s.step == "send_to_testflight" for s in profile.flow))
-    errors = [f for f in findings if f.severity == "error"]
-    warnings = [f"{f.message}" for f in findings if f.severity != "error"]
-    for warning in warnings:
-        log.warning("warning: %s", warning)
-    if errors:
-        listing = "\n".join(f"  - [{f.id}] {f.message}" for f in errors)
-        raise InputError(
-            f"the {kind} {path} would be refused by App Store Connect ({len(errors)} problem"
-            f"{'s' if len(errors) > 1 else ''}); nothing was sent:\n{listing}",
-            hint="fix the build (see each problem above), then run again; `appstore-publish check IPA` re-checks it",
-        )
-    return warnings
-
-
-def _open_store(options: RunOptions) -> StateStore | None:
-    if options.dry_run and not (options.state_dir / DATABASE_NAME).is_file():
-        return None  # a dry run creates nothing
+def _existing_store(options: RunOptions) -> StateStore | None:
+    """The state store when runs were recorded in the state directory, else None (nothing is done yet)."""
+    if not (options.state_dir / DATABASE_NAME).is_file():
+        return None
     return StateStore.open(options.state_dir)
 
 
@@ -256,7 +240,7 @@ def _preload(run_state: RunState, store: StateStore, fingerprint: str) -> None:
     run_state.merge({k: remote.get(k) for k in ("app_id", "build_id")})
 
 
-def _new_result(options: RunOptions, ipa: BinaryInfo, profile: ProfileSpec, warnings: list[str]) -> dict[str, Any]:
+def _new_result(options: RunOptions, ipa: BinaryInfo, plan: Plan) -> dict[str, Any]:
     return {
         "format_version": RESULT_FORMAT_VERSION,
         "status": "running",
@@ -267,12 +251,12 @@ def _new_result(options: RunOptions, ipa: BinaryInfo, profile: ProfileSpec, warn
         "build_number": ipa.build_number,
         "platform": ipa.platform,
         "fingerprint": ipa.fingerprint,
-        "profile": profile.name or profile.bundle_id,
+        "profile": plan.profile.name or plan.profile.bundle_id,
         "flow_hash": None,
         "state_dir": str(options.state_dir),
         "steps": [],
         "ids": {},
-        "warnings": list(warnings),
+        "warnings": list(plan.preflight_warnings),
         "links": {},
         "error": None,
         "api_calls": 0,
@@ -281,27 +265,29 @@ def _new_result(options: RunOptions, ipa: BinaryInfo, profile: ProfileSpec, warn
 
 
 @contextmanager
-def _waits_within_the_step(ctx: StepContext, settings: Mapping[str, Any]) -> Iterator[None]:
-    from publish.steps.testflight import processing_timeout
-
+def _waits_within_the_step(ctx: StepContext, settings: StepSettings) -> Iterator[None]:
     clients = ctx.client_for
     if not isinstance(clients, _Clients):
         yield
         return
-    with clients.waits_within(processing_timeout(settings)):
+    with clients.waits_within(settings.wait_budget):
         yield
 
 
-def _run_step(ctx: StepContext, options: RunOptions, store: StateStore | None, spec: Any, step: Any,
+def _entry(planned: PlannedStep) -> dict[str, Any]:
+    """A step's entry in the result, with the settings it ran with as `plan` shows them."""
+    spec = planned.spec
+    return {"index": spec.index, "name": spec.step, "status": "running", "duration_s": 0.0, "message": "",
+            "asc_ids": {}, "error": None, "settings": planned.settings.to_json(), "settings_hash": spec.settings_hash}
+
+
+def _run_step(ctx: StepContext, options: RunOptions, store: StateStore | None, planned: PlannedStep, step: Any,
               hash_: str, *, total: int) -> dict[str, Any]:
+    spec = planned.spec
     number = f"#{spec.index + 1}"
     position = f"{spec.index + 1}/{total}"
-    entry: dict[str, Any] = {"index": spec.index, "name": spec.step, "status": "running", "duration_s": 0.0,
-                             "message": "", "asc_ids": {}, "error": None}
-    done = None
-    if store is not None and not options.restart:
-        done = store.find_completed_step(fingerprint=ctx.ipa.fingerprint, step_index=spec.index,
-                                         step_name=spec.step, settings_hash=spec.settings_hash)
+    entry = _entry(planned)
+    done = planned.done  # the plan's decision (--restart: none)
     if done is not None:
         log.info("skipping %s %s: already done for this binary with the same settings (use --restart to run it "
                  "again)", spec.step, number)
@@ -324,8 +310,8 @@ def _run_step(ctx: StepContext, options: RunOptions, store: StateStore | None, s
                                       step_index=spec.index, step_name=spec.step, settings_hash=spec.settings_hash)
     started = time.monotonic()
     try:
-        with _waits_within_the_step(ctx, spec.settings):
-            outcome: StepOutcome = step.run(ctx, spec.settings)
+        with _waits_within_the_step(ctx, planned.settings):
+            outcome: StepOutcome = step.run(ctx, planned.settings)
     except BaseException as exc:
         duration = time.monotonic() - started
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"

@@ -9,7 +9,8 @@ import pytest
 
 from publish.asc import Resource
 from publish.errors import InputError
-from publish.steps.expire_builds import ExpiryPolicy, choose, read_expiry
+from publish.plan.values import ExpiryPolicy, read_expiry
+from publish.steps.expire_builds import choose
 from flow_harness import INTERNAL, FlowWorld
 
 

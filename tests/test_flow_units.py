@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
 
 from publish.errors import InputError
 from publish.runner import links
+from publish.plan import settings_for
+from publish.plan.values import parse_duration, release_notes
 from publish.steps import STEPS, get_step
-from publish.steps.appstore import read_app_store_settings
-from publish.steps.base import parse_duration, release_notes
 from publish.summary import OUTPUT_NAMES, outputs, render_markdown
 
 RESULT = {
@@ -92,20 +93,20 @@ def test_release_notes_forms(tmp_path: Path) -> None:
         release_notes("x" * 4001, default_locale="en-US", base_dir=tmp_path, setting="whats_new")
 
 
-class _Ctx:
-    flow_dir = Path(".")
+def read_app_store_settings(settings: dict) -> Any:
+    return settings_for("send_to_app_store", {"stage_type": "app_store", **settings}, Path("."))
 
 
 def test_scheduled_release_needs_future_date_with_zone() -> None:
-    plan = read_app_store_settings(_Ctx(), {"release_type": "scheduled",  # type: ignore[arg-type]
-                                            "scheduled_release_date": "2999-07-01T18:00:00+02:00"})
-    assert plan.release_type == "SCHEDULED" and plan.earliest_release_date == "2999-07-01T16:00:00Z"
+    plan = read_app_store_settings({"release_type": "scheduled",
+                                    "scheduled_release_date": "2999-07-01T18:00:00+02:00"})
+    assert plan.release_type == "SCHEDULED" and plan.scheduled_release_date == "2999-07-01T16:00:00Z"
     for date, message in (("2001-01-01T00:00:00Z", "past"), ("2999-07-01T18:00:00", "time zone"),
                           ("next week", "ISO 8601")):
         with pytest.raises(InputError, match=message):
-            read_app_store_settings(_Ctx(), {"release_type": "scheduled", "scheduled_release_date": date})  # type: ignore[arg-type]
+            read_app_store_settings({"release_type": "scheduled", "scheduled_release_date": date})
     with pytest.raises(InputError, match="needs scheduled_release_date"):
-        read_app_store_settings(_Ctx(), {"release_type": "scheduled"})  # type: ignore[arg-type]
+        read_app_store_settings({"release_type": "scheduled"})
 
 
 def test_registry_names_every_step() -> None:

@@ -75,11 +75,12 @@ def test_an_apple_id_without_a_key_is_told_that_a_key_is_needed_too(tmp_path: Pa
 
     ipa = build_ipa(tmp_path / "App.ipa", bundle_id="com.example.app", version="1.0", build_number="1",
                     uses_non_exempt_encryption=False)
+    # An Apple ID alone uploads (issue 13 part 7); groups need a key, and that is said before the upload.
     env = github_env(tmp_path, ipa=str(ipa), **{"apple-id": "me@example.com", "dry-run": "true",
-                                                "app-specific-password": "abcd-efgh-ijkl-mnop",
+                                                "app-specific-password": "abcd-efgh-ijkl-mnop", "groups": "QA",
                                                 "state-dir": str(tmp_path / "state")})
     code, out, err = run_action(env)
     assert code == 2, err
-    assert "the input apple-id only uploads the binary (through Transporter)" in err
+    assert "groups: adding a build to a TestFlight group is an App Store Connect API call" in err
     assert "abcd-efgh-ijkl-mnop" not in "\n".join(line for line in (out + err).splitlines()
                                                   if not line.startswith("::add-mask::"))

@@ -167,14 +167,11 @@ def test_h5_simulator_refuses_a_release_date_off_the_hour_and_the_client_never_s
 
 def test_h5_step_refuses_a_date_off_the_hour_even_past_validate(world: FlowWorld) -> None:
     from publish.errors import InputError
-    from publish.steps.appstore import read_app_store_settings
-
-    class Ctx:
-        flow_dir = world.directory
+    from publish.plan import settings_for
 
     with pytest.raises(InputError) as caught:
-        read_app_store_settings(Ctx(), {"release_type": "scheduled",  # type: ignore[arg-type]
-                                        "scheduled_release_date": "2031-07-01T16:20:00Z"})
+        settings_for("send_to_app_store", {"stage_type": "app_store", "release_type": "scheduled",
+                                           "scheduled_release_date": "2031-07-01T16:20:00Z"}, world.directory)
     assert "not on the hour" in str(caught.value) and "2031-07-01T16:00:00Z" in caught.value.hint
     assert "2031-07-01T17:00:00Z" in caught.value.hint
 

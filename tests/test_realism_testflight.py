@@ -267,7 +267,7 @@ def test_h4_an_inline_demo_password_is_refused(bare_world: FlowWorld) -> None:
     assert "hunter2" not in out.output
     assert not bare_world.records("buildUploads")
     # The step's own check too (for settings that reach it without the schema, e.g. another front end):
-    from publish.steps.beta_review import read_test_information
+    from publish.plan.beta_review_info import read_test_information
     with pytest.raises(InputError) as caught:
         read_test_information({"test_information": {"demo_account": {"name": "demo", "password": "hunter2"}}})
     assert "never written inline" in caught.value.message and "hunter2" not in str(caught.value)
@@ -275,9 +275,10 @@ def test_h4_an_inline_demo_password_is_refused(bare_world: FlowWorld) -> None:
 
 def test_h4_a_bare_500_on_the_submission_is_explained(bare_world: FlowWorld) -> None:
     from publish.asc import AscAmbiguousWriteError
+    from publish.plan.beta_review_info import TestInformation
     from publish.steps import beta_review
 
-    error = beta_review.explain_refused_submission(_Client(), "A1", beta_review.TestInformation())
+    error = beta_review.explain_refused_submission(_Client(), "A1", TestInformation())
     assert "test_information.contact.first_name" in error.message and "bare 500" in error.message
     assert AscAmbiguousWriteError and InputError
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import plistlib
 import stat
 import sys
 from pathlib import Path
@@ -47,6 +48,8 @@ def _fake(directory: Path, name: str, record: Path) -> Path:
 def _ipa(tmp_path: Path) -> Path:
     path = tmp_path / "App.ipa"
     path.write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    # Transporter off macOS needs Xcode's asset description beside the IPA (tests/test_appleid_transporter.py).
+    (tmp_path / "AppStoreInfo.plist").write_bytes(plistlib.dumps({"bundle-identifier": "com.example.app"}))
     return path
 
 

@@ -31,8 +31,9 @@ class AscErrorItem:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any], *, default_status: int | str = "") -> AscErrorItem:
-        source = obj.get("source") if isinstance(obj.get("source"), Mapping) else {}
-        meta = obj.get("meta") if isinstance(obj.get("meta"), Mapping) else {}
+        raw_source, raw_meta = obj.get("source"), obj.get("meta")
+        source: Mapping[str, Any] = raw_source if isinstance(raw_source, Mapping) else {}
+        meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, Mapping) else {}
         return cls(
             status=str(obj.get("status") or default_status),
             code=str(obj.get("code") or ""),

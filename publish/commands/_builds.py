@@ -38,7 +38,7 @@ def _summarize(build: Resource, page: Document) -> dict[str, Any]:
 
 def list_app_builds(client: AppStoreConnect, app_id: str) -> list[dict[str, Any]]:
     builds = []
-    for page in client.paginate_documents("/v1/builds", {"filter[app]": app_id, **_BUILDS_PARAMS}):
+    for page in client.build_pages({"filter[app]": app_id, **_BUILDS_PARAMS}):
         builds += [_summarize(build, page) for build in page.resources]
     return builds
 

@@ -177,7 +177,7 @@ def _builds_of_app(client: Any, app_id: str, platform: str) -> list[UsedNumber]:
     params = {"filter[app]": app_id, "filter[preReleaseVersion.platform]": platform, "include": "preReleaseVersion",
               "limit": 200}
     found = []
-    for page in client.paginate_documents("/v1/builds", params):
+    for page in client.build_pages(params):
         for build in page.resources:
             train = page.find_included("preReleaseVersions", build.related_id("preReleaseVersion"))
             if train is not None and str(train.attr("platform") or platform) != platform:

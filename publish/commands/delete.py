@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--expire-build",
         action="store_true",
-        help="also expire the build in TestFlight (PATCH /v1/builds/{id} expired: true); needs an API key",
+        help="also expire the build in TestFlight (the build's expired attribute); needs an API key",
     )
     add_api_arguments(parser, flow_help="the flow file: its API keys and state_dir")
     add_state_dir_argument(parser)

@@ -128,14 +128,14 @@ def read_status(client: Any, app: Any, platform: str, version: str | None) -> di
     builds: list[dict[str, Any]] = []
     params = {"filter[app]": app.id, "filter[preReleaseVersion.platform]": platform, "sort": "-uploadedDate",
               "include": "preReleaseVersion,buildBetaDetail,betaAppReviewSubmission", "limit": str(BUILD_LIMIT)}
-    page = next(iter(client.paginate_documents("/v1/builds", params)), None)  # the newest page is enough
+    page = next(iter(client.build_pages(params)), None)  # the newest page is enough
     for build in page.resources if page is not None else []:
         row = _build_row(build, page)
         if version is None or same_version(row["version"], version):
             builds.append(row)
     versions: list[dict[str, Any]] = []
     params = {"filter[platform]": platform, "include": "build,appStoreVersionPhasedRelease", "limit": "200"}
-    for page in client.paginate_documents(f"/v1/apps/{app.id}/appStoreVersions", params):
+    for page in client.app_store_version_pages(app.id, params):
         for found in page.resources:
             row = _version_row(found, page)
             if version is None or same_version(row["version"], version):

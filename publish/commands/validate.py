@@ -21,7 +21,12 @@ def run(args: argparse.Namespace, ctx) -> int:
     from publish.secrets import describe_credentials  # noqa: PLC0415 - heavy; `--help` stays fast
     from publish.spec import load_flow  # noqa: PLC0415
 
+    from publish.credentials_needed import check_profile_credentials, describe_apple_id_only  # noqa: PLC0415
+
     flow = load_flow(args.flow)
+    for profile in flow.profiles:  # an Apple ID without an API key can only upload: exit 2 listing what needs one
+        check_profile_credentials(profile, ctx.env)
+    apple_id_only = [line for p in flow.profiles for line in describe_apple_id_only(p, ctx.env)]
     steps = sum(len(p.flow) for p in flow.profiles)
     credentials: list[str] = []
     if args.check_secrets:
@@ -36,10 +41,11 @@ def run(args: argparse.Namespace, ctx) -> int:
             "profiles": [{"bundle_id": p.bundle_id, "name": p.name, "steps": [s.step for s in p.flow]}
                          for p in flow.profiles],
             "credentials": credentials,
+            "apple_id_only": apple_id_only,
         }, indent=2))
         return 0
     ctx.print(f"{args.flow} is valid: {_count(len(flow.profiles), 'profile')}, {_count(steps, 'step')}")
-    for line in credentials:
+    for line in credentials + apple_id_only:
         ctx.print(f"  {line}")
     return 0
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import struct
 import zlib
 from typing import BinaryIO, NamedTuple
 
 from publish.ipa.errors import IpaError
+from publish.ipa.regular_file import NotRegularFile, open_regular_file
 
 MAX_ENTRIES = 200_000
 MAX_CENTRAL_DIRECTORY_BYTES = 64 * 1024 * 1024
@@ -63,28 +63,6 @@ class ZipEntry(NamedTuple):  # a NamedTuple: cheap to build for every entry of a
     @property
     def is_encrypted(self) -> bool:
         return bool(self.flag_bits & 0x1)
-
-
-class NotRegularFile(OSError):
-    """The path names a FIFO, a device or a socket."""
-
-
-def open_regular_file(path: str) -> BinaryIO:
-    """Open for reading, refusing anything but a regular file. A plain open() of a FIFO with no writer blocks
-    forever, and /dev/zero would answer every read: O_NONBLOCK makes the open return at once, fstat decides."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(path)
-        if not stat.S_ISREG(mode):
-            raise NotRegularFile(path)
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 class ZipArchive:
@@ -215,10 +193,7 @@ class ZipArchive:
         if found is None:
             return
         if found > MAX_ENTRIES:
-            raise IpaError(
-                f"{self.path} has more than {MAX_ENTRIES} zip entries; refused as a likely zip bomb.",
-                finding_id="zip.too_many_entries",
-                hint="A real app bundle has far fewer files; rebuild the .ipa from the Xcode archive.")
+            raise self._too_many_entries()
         declared = self._declared_entries
         wrapped = not self._zip64 and found > 0xFFFF and found % 0x10000 == declared
         if found != declared and not wrapped:
@@ -226,6 +201,11 @@ class ZipArchive:
                 f"{self.path}: the zip end record declares {declared} entries but the central directory holds "
                 f"{found}; the archive is damaged or was tampered with.",
                 finding_id="zip.corrupt", hint=_REBUILD_HINT)
+
+    def _too_many_entries(self) -> IpaError:
+        return IpaError(f"{self.path} has more than {MAX_ENTRIES} zip entries; refused as a likely zip bomb.",
+                        finding_id="zip.too_many_entries",
+                        hint="A real app bundle has far fewer files; rebuild the .ipa from the Xcode archive.")
 
     def _parse_entries(self, data: bytes) -> dict[str, ZipEntry]:
         entries: dict[str, ZipEntry] = {}
@@ -235,10 +215,7 @@ class ZipArchive:
         while pos < end:
             count += 1
             if count > MAX_ENTRIES:
-                raise IpaError(
-                    f"{self.path} has more than {MAX_ENTRIES} zip entries; refused as a likely zip bomb.",
-                    finding_id="zip.too_many_entries",
-                    hint="A real app bundle has far fewer files; rebuild the .ipa from the Xcode archive.")
+                raise self._too_many_entries()
             if end - pos < _CENTRAL.size or data[pos:pos + 4] != _CENTRAL_SIG:
                 raise IpaError(f"{self.path}: the zip central directory is damaged (bad record at byte {pos}).",
                                finding_id="zip.corrupt", hint=_REBUILD_HINT)

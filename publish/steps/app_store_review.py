@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from functools import partial
 
 from publish.asc import AppStoreConnect, AscAmbiguousWriteError, AscApiError, AscNotFoundError, Resource
 from publish.errors import PublishError, RemoteError
@@ -35,7 +36,7 @@ from publish.steps.app_store_waits import (
 from publish.steps.app_store_whats_new import require_whats_new_everywhere
 from publish.steps.appstore import UNDER_REVIEW_STATES, SubmissionConflict, version_state
 from publish.steps.base import StepContext
-from publish.steps.testflight import create_once, set_values
+from publish.steps.safe_writes import create_once, set_values
 
 OPEN_SUBMISSION_STATES = ("READY_FOR_REVIEW", "WAITING_FOR_REVIEW", "IN_REVIEW", "UNRESOLVED_ISSUES")
 IN_MOTION_STATES = ("CANCELING", "COMPLETING")
@@ -92,7 +93,7 @@ def submit_for_review(ctx: StepContext, client: AppStoreConnect, app_id: str, ve
                     "to cancel that draft",
                 )
             set_values(ctx, "cancel the previous draft",
-                       lambda submission=submission: client.update_review_submission(submission.id, canceled=True))
+                       partial(client.update_review_submission, submission.id, canceled=True))
             ctx.log.info("cancelled the previous draft review submission %s", submission.id)
     require_whats_new_everywhere(ctx, client, version.id, first_release=first_release, known=whats_new)
     in_motion = patience(ctx, IN_MOTION_BUDGET, deadline)

@@ -23,7 +23,7 @@ from publish.asc import AppStoreConnect, AscApiError, Resource
 from publish.errors import InputError
 from publish.steps.appstore import EVERY_LOCALE
 from publish.steps.base import StepContext
-from publish.steps.testflight import create_once, set_values
+from publish.steps.safe_writes import create_once, set_values
 
 PER_LOCALE_HINT = ("give whats_new per locale, e.g.\n  whats_new:\n    en-US: Faster start.\n    de-DE: Schnellerer "
                    "Start.\n(or a plain string without `locale:`, which is written to every locale the version has)")
@@ -68,15 +68,7 @@ def upsert_whats_new(ctx: StepContext, client: AppStoreConnect, app_id: str, ver
     if not notes and not for_review:
         return None
     existing = _by_locale(client.list_app_store_version_localizations(version_id))
-    wanted: dict[str, str] = {}  # locale as the version spells it (or as the flow does, for a new one) -> text
-    if EVERY_LOCALE in notes:
-        text = notes[EVERY_LOCALE]
-        wanted = {str(loc.attr("locale")): text for loc in existing.values()}
-        if not wanted:  # Apple always creates the primary locale's localization; if it is not there, use that
-            wanted = {str(client.get_app(app_id).attr("primaryLocale") or "en-US"): text}
-    else:
-        wanted = {str(existing[locale.lower()].attr("locale")) if locale.lower() in existing else locale: text
-                  for locale, text in notes.items()}
+    wanted = _wanted(client, app_id, notes, existing)
     new_locales = sorted(locale for locale in wanted if locale.lower() not in existing)
     listing: dict[str, Resource] = dict(existing)
     if new_locales and listing_version_id:
@@ -98,6 +90,21 @@ def upsert_whats_new(ctx: StepContext, client: AppStoreConnect, app_id: str, ver
         raise InputError(missing_whats_new(ctx, lacking), hint=PER_LOCALE_HINT)
     if lacking and notes:
         ctx.warn(missing_whats_new(ctx, lacking) + "; add it before submitting")
+    writes = _write_changed(ctx, client, version_id, wanted, existing)
+    if writes is None:
+        return None
+    if new_languages:
+        ctx.warn(f"added {', '.join(new_languages)} to App Store version {ctx.ipa.version} (add_missing_locales: "
+                 "true): the app's store page now lists that language")
+    if wanted:
+        ctx.log.info("What's New: %s", ", ".join(wanted) + (" (already up to date)" if not writes else ""))
+    return after
+
+
+def _write_changed(ctx: StepContext, client: AppStoreConnect, version_id: str, wanted: Mapping[str, str],
+                   existing: Mapping[str, Resource]) -> int | None:
+    """Write the locales whose text differs; the number written, or None when Apple refuses What's New (a first
+    release it did not know of: warned about, nothing more is written)."""
     writes = 0
     for locale, text in wanted.items():
         current = existing.get(locale.lower())
@@ -111,12 +118,20 @@ def upsert_whats_new(ctx: StepContext, client: AppStoreConnect, app_id: str, ver
             ctx.warn(first_release_warning(ctx) + f" (App Store Connect: {' '.join(exc.detail_text().split())})")
             return None
         writes += 1
-    if new_languages:
-        ctx.warn(f"added {', '.join(new_languages)} to App Store version {ctx.ipa.version} (add_missing_locales: "
-                 "true): the app's store page now lists that language")
-    if wanted:
-        ctx.log.info("What's New: %s", ", ".join(wanted) + (" (already up to date)" if not writes else ""))
-    return after
+    return writes
+
+
+def _wanted(client: AppStoreConnect, app_id: str, notes: Mapping[str, str],
+            existing: dict[str, Resource]) -> dict[str, str]:
+    """The text per locale as the version spells the locale (or as the flow does, for a new one)."""
+    if EVERY_LOCALE in notes:
+        text = notes[EVERY_LOCALE]
+        wanted = {str(loc.attr("locale")): text for loc in existing.values()}
+        if not wanted:  # Apple always creates the primary locale's localization; if it is not there, use that
+            wanted = {str(client.get_app(app_id).attr("primaryLocale") or "en-US"): text}
+        return wanted
+    return {str(existing[locale.lower()].attr("locale")) if locale.lower() in existing else locale: text
+            for locale, text in notes.items()}
 
 
 def _write(ctx: StepContext, client: AppStoreConnect, version_id: str, locale: str, text: str,

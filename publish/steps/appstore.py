@@ -1,19 +1,21 @@
-"""App Store pieces shared by send_to_app_store and submit_for_review (protocol.md E): the settings, the editable
-version, the build attached to it, release type and phased release. What's New lives in app_store_whats_new.py,
+"""App Store pieces shared by send_to_app_store and submit_for_review (protocol.md E): the editable version, the build attached to it, release type and phased release. What's New lives in app_store_whats_new.py,
 the review submission in app_store_review.py, the waits both need in app_store_waits.py."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from publish.asc import AppStoreConnect, AscAmbiguousWriteError, AscApiError, Resource
 from publish.errors import InputError, PublishError, RemoteError
 from publish.steps.app_store_waits import RELEASE_TYPE_BUDGET, patience, retry_refused
-from publish.steps.base import StepContext, release_notes, setting_bool, setting_str
-from publish.steps.testflight import create_once, label, set_values
+from publish.plan import SendToAppStoreSettings
+from publish.plan.values import EVERY_LOCALE as EVERY_LOCALE  # app_store_whats_new.py reads it from here
+from publish.steps.base import StepContext
+from publish.steps.safe_writes import create_once, set_values
+from publish.steps.testflight import label
 from publish.upload.numbers import build_number_key
 
 # Versions whose build and metadata can still be changed (fastlane's "editable" list, less WAITING_FOR_REVIEW,
@@ -25,9 +27,6 @@ UNDER_REVIEW_STATES = ("WAITING_FOR_REVIEW", "IN_REVIEW")
 # with none of them is on its first release, which takes no What's New (protocol.md H6).
 RELEASED_STATES = ("READY_FOR_DISTRIBUTION", "PROCESSING_FOR_DISTRIBUTION", "REPLACED_WITH_NEW_VERSION",
                    "REMOVED_FROM_SALE", "DEVELOPER_REMOVED_FROM_SALE", "READY_FOR_SALE", "PROCESSING_FOR_APP_STORE")
-RELEASE_TYPES = {"manual": "MANUAL", "after_approval": "AFTER_APPROVAL", "scheduled": "SCHEDULED"}
-# A plain-text whats_new without `locale:` goes to every locale the version has (protocol.md H12).
-EVERY_LOCALE = "*"
 
 
 class SubmissionConflict(PublishError):
@@ -66,76 +65,6 @@ def listing_version_id(versions: list[Resource], version_id: str | None) -> str 
     return latest.id if latest is not None else None
 
 
-@dataclass
-class AppStorePlan:
-    whats_new: dict[str, str] = field(default_factory=dict)  # locale (or EVERY_LOCALE) -> text
-    add_missing_locales: bool = False
-    release_type: str | None = None
-    earliest_release_date: str | None = None
-    phased_release: bool | None = None
-    submit: bool = False
-    cancel_previous: bool = False
-
-
-def read_app_store_settings(ctx: StepContext, settings: Mapping[str, Any]) -> AppStorePlan:
-    locale = setting_str(settings, "locale") or EVERY_LOCALE
-    plan = AppStorePlan(
-        whats_new=release_notes(settings.get("whats_new"), default_locale=locale, base_dir=ctx.flow_dir,
-                                setting="whats_new"),
-        add_missing_locales=setting_bool(settings, "add_missing_locales", False),
-        submit=setting_bool(settings, "submit_for_review", False),
-        cancel_previous=setting_bool(settings, "cancel_previous_submission", False),
-    )
-    release_type = setting_str(settings, "release_type")
-    if release_type is not None:
-        if release_type not in RELEASE_TYPES:
-            raise InputError(f"release_type: {release_type!r} is not one of {', '.join(RELEASE_TYPES)}",
-                             hint="write release_type: manual, after_approval or scheduled")
-        plan.release_type = RELEASE_TYPES[release_type]
-    date = settings.get("scheduled_release_date")
-    if plan.release_type == "SCHEDULED":
-        if date is None:
-            raise InputError("release_type: scheduled needs scheduled_release_date",
-                             hint='add scheduled_release_date: "2026-07-01T16:00:00Z" (ISO 8601, UTC or with offset)')
-        plan.earliest_release_date = _release_date(date)
-    elif date is not None:
-        raise InputError("scheduled_release_date is set but release_type is not scheduled",
-                         hint="add release_type: scheduled, or remove scheduled_release_date")
-    if "phased_release" in settings:
-        plan.phased_release = setting_bool(settings, "phased_release", False)
-    return plan
-
-
-def _release_date(value: Any) -> str:
-    text = value.isoformat() if isinstance(value, datetime) else str(value)
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"scheduled_release_date: {text!r} is not an ISO 8601 date-time",
-                         hint='write it like "2026-07-01T16:00:00Z" or "2026-07-01T18:00:00+02:00"') from None
-    if when.tzinfo is None:
-        raise InputError(f"scheduled_release_date: {text!r} has no time zone",
-                         hint='add Z (UTC) or an offset: "2026-07-01T16:00:00Z"')
-    when = when.astimezone(timezone.utc)
-    if when <= datetime.now(timezone.utc):
-        raise InputError(f"scheduled_release_date: {text} is in the past", hint="choose a date in the future")
-    require_on_the_hour(when, setting="scheduled_release_date")
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def require_on_the_hour(when: datetime, *, setting: str) -> None:
-    """App Store Connect schedules releases by the hour only (protocol.md H5): refuse a date with minutes or
-    seconds, whatever path it came by, with the whole hours around it suggested."""
-    if not (when.minute or when.second or when.microsecond):
-        return
-    earlier = when.replace(minute=0, second=0, microsecond=0)
-    later = earlier + timedelta(hours=1)
-    raise InputError(
-        f"{setting}: {when.isoformat()} is not on the hour; App Store Connect schedules releases by the hour only",
-        hint=f'use "{earlier.strftime("%Y-%m-%dT%H:%M:%SZ")}" or "{later.strftime("%Y-%m-%dT%H:%M:%SZ")}"',
-    )
-
-
 # ------------------------------------------------------------------------------------------------ the version
 
 
@@ -159,7 +88,7 @@ def find_version(ctx: StepContext, client: AppStoreConnect, app_id: str) \
               "limit": 200}
     versions: list[Resource] = []
     included: list[Resource] = []
-    for document in client.paginate_documents(f"/v1/apps/{app_id}/appStoreVersions", params):
+    for document in client.app_store_version_pages(app_id, params):
         versions += document.resources
         included += document.included
     exact = next((v for v in versions if v.attr("versionString") == ctx.ipa.version), None) or \
@@ -213,7 +142,7 @@ def check_version(ctx: StepContext, client: AppStoreConnect, found: VersionLooku
     )
 
 
-def ensure_version(ctx: StepContext, client: AppStoreConnect, app_id: str, plan: AppStorePlan,
+def ensure_version(ctx: StepContext, client: AppStoreConnect, app_id: str, plan: SendToAppStoreSettings,
                    build_id: str, found: VersionLookup | None = None) -> tuple[Resource, bool, VersionState]:
     """The editable App Store version for the IPA's version string (found, renamed or created).
 
@@ -253,7 +182,7 @@ def ensure_version(ctx: StepContext, client: AppStoreConnect, app_id: str, plan:
         ctx, f"App Store version {ipa.version}",
         lambda: client.create_app_store_version(app_id, platform=ipa.platform, version_string=ipa.version,
                                                 release_type=plan.release_type,
-                                                earliest_release_date=plan.earliest_release_date),
+                                                earliest_release_date=plan.scheduled_release_date),
         lambda: find_version(ctx, client, app_id)[0],
     )
     ctx.log.info("created App Store version %s (id %s)", ipa.version, version.id)
@@ -268,7 +197,7 @@ def attach_build(ctx: StepContext, client: AppStoreConnect, version: Resource, b
     if known is not None and known.build_known:
         current_id = known.build_id
     else:
-        current_id = None if ctx.dry_run else getattr(client.get_app_store_version_build(version.id), "id", None)
+        current_id = getattr(client.get_app_store_version_build(version.id), "id", None)
     if current_id == build_id:
         ctx.log.info("build %s is already attached to version %s", label(ctx), ctx.ipa.version)
         return False
@@ -283,7 +212,7 @@ def attach_build(ctx: StepContext, client: AppStoreConnect, version: Resource, b
     return True
 
 
-def apply_release_type(ctx: StepContext, client: AppStoreConnect, version: Resource, plan: AppStorePlan,
+def apply_release_type(ctx: StepContext, client: AppStoreConnect, version: Resource, plan: SendToAppStoreSettings,
                        deadline: float | None = None) -> bool:
     """Set releaseType (and earliestReleaseDate) - before the localizations, as fastlane does (protocol.md H16):
     a version whose localizations were just written can refuse it for a while ("releaseType can't be modified"),
@@ -294,7 +223,7 @@ def apply_release_type(ctx: StepContext, client: AppStoreConnect, version: Resou
         return False
     attributes: dict[str, Any] = {"release_type": plan.release_type}
     if plan.release_type == "SCHEDULED":
-        attributes["earliest_release_date"] = plan.earliest_release_date
+        attributes["earliest_release_date"] = plan.scheduled_release_date
 
     def already_set() -> Resource | None:
         current = client.get_app_store_version(version.id)
@@ -314,7 +243,7 @@ def apply_release_type(ctx: StepContext, client: AppStoreConnect, version: Resou
                   transient=release_type_locked, bound=patience(ctx, RELEASE_TYPE_BUDGET, deadline),
                   gave_up=gave_up, between=already_set)
     ctx.log.info("release type: %s%s", plan.release_type,
-                 f" on {plan.earliest_release_date}" if plan.release_type == "SCHEDULED" else "")
+                 f" on {plan.scheduled_release_date}" if plan.release_type == "SCHEDULED" else "")
     return True
 
 
@@ -326,10 +255,10 @@ def release_type_locked(exc: AscApiError) -> bool:
                                     "try again later"))
 
 
-def _release_type_is(version: Resource, plan: AppStorePlan) -> bool:
+def _release_type_is(version: Resource, plan: SendToAppStoreSettings) -> bool:
     same_type = version.attr("releaseType") == plan.release_type
     same_date = plan.release_type != "SCHEDULED" or _same_instant(version.attr("earliestReleaseDate"),
-                                                                   plan.earliest_release_date)
+                                                                   plan.scheduled_release_date)
     return same_type and same_date
 
 
@@ -342,14 +271,14 @@ def _same_instant(a: str | None, b: str | None) -> bool:
         return a == b
 
 
-def apply_phased_release(ctx: StepContext, client: AppStoreConnect, version_id: str, plan: AppStorePlan,
+def apply_phased_release(ctx: StepContext, client: AppStoreConnect, version_id: str, plan: SendToAppStoreSettings,
                          known: VersionState | None = None) -> bool:
     if plan.phased_release is None:
         return False
     if known is not None and known.phased_known:
         current = known.phased_release
     else:
-        current = None if ctx.dry_run else client.get_phased_release(version_id)
+        current = client.get_phased_release(version_id)
     if plan.phased_release and current is None:
         create_once(ctx, "phased release", lambda: client.create_phased_release(version_id, "INACTIVE"),
                     lambda: client.get_phased_release(version_id))

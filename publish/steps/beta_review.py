@@ -15,118 +15,17 @@ needs, and the rule of one build in beta review per app, decided before anything
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from publish.asc import AppStoreConnect, AscAmbiguousWriteError, Resource
 from publish.errors import InputError, RemoteError
-from publish.spec import SecretRef
+from publish.plan.beta_review_info import APP_INFORMATION, CONTACT, EXAMPLE as _EXAMPLE, TestInformation
 from publish.secrets import read_value
 from publish.steps.base import StepContext
 from publish.upload.lifecycle import Waiting
 
-OTHER_REVIEW_CHOICES = ("fail", "wait", "expire_other")
 IN_REVIEW = ("WAITING_FOR_REVIEW", "IN_REVIEW")
-# Beta App Review detail: Apple attribute -> where it goes in the step
-CONTACT = {"contactFirstName": "test_information.contact.first_name",
-           "contactLastName": "test_information.contact.last_name",
-           "contactPhone": "test_information.contact.phone",
-           "contactEmail": "test_information.contact.email"}
-APP_INFORMATION = {"feedbackEmail": "test_information.feedback_email",
-                   "description": "test_information.description"}
-_EXAMPLE = ("test_information: {description: What the app does, feedback_email: beta@example.com, contact: "
-            "{first_name: Ann, last_name: Lee, phone: '+1 555 0100', email: ann@example.com}}")
-
-
-@dataclass
-class TestInformation:
-    """What the step gives for beta review (None: not given; App Store Connect's value is kept)."""
-
-    review_detail: dict[str, Any] = field(default_factory=dict)  # Apple attribute names
-    app_information: dict[str, str] = field(default_factory=dict)
-    demo_password: SecretRef | None = None
-
-    @property
-    def given(self) -> bool:
-        return bool(self.review_detail or self.app_information or self.demo_password)
-
-
-def read_test_information(settings: Mapping[str, Any]) -> TestInformation:
-    """The step's `test_information`, checked offline (types, e-mails, the password a secret reference)."""
-    raw = settings.get("test_information")
-    info = TestInformation()
-    if raw is None:
-        return info
-    if not isinstance(raw, Mapping):
-        raise InputError(f"test_information: {raw!r} is not a mapping", hint="write " + _EXAMPLE)
-    for key, attribute in (("description", "description"), ("feedback_email", "feedbackEmail")):
-        value = _text(raw, key, "test_information")
-        if value is not None:
-            info.app_information[attribute] = value
-    contact = raw.get("contact") or {}
-    if not isinstance(contact, Mapping):
-        raise InputError(f"test_information.contact: {contact!r} is not a mapping", hint="write " + _EXAMPLE)
-    for attribute, where in CONTACT.items():
-        value = _text(contact, where.rsplit(".", 1)[1], "test_information.contact")
-        if value is not None:
-            info.review_detail[attribute] = value
-    notes = _text(raw, "notes", "test_information")
-    if notes is not None:
-        info.review_detail["notes"] = notes
-    demo = raw.get("demo_account")
-    if demo is not None:
-        if not isinstance(demo, Mapping):
-            raise InputError(f"test_information.demo_account: {demo!r} is not a mapping",
-                             hint="write demo_account: {required: true, name: demo@example.com, password: "
-                             "{env: DEMO_PASSWORD}}")
-        required = demo.get("required", True)
-        if not isinstance(required, bool):
-            raise InputError(f"test_information.demo_account.required: {required!r} is not true or false")
-        info.review_detail["demoAccountRequired"] = required
-        name = _text(demo, "name", "test_information.demo_account")
-        if name is not None:
-            info.review_detail["demoAccountName"] = name
-        info.demo_password = _secret(demo.get("password"))
-        if required and (name is None or info.demo_password is None):
-            raise InputError("test_information.demo_account: a required demo account needs a name and a password",
-                             hint="add name: and password: {env: DEMO_PASSWORD} (Apple's reviewers sign in with it)")
-    for key in ("feedback_email",):
-        email = info.app_information.get("feedbackEmail")
-        if email is not None and "@" not in email:
-            raise InputError(f"test_information.{key}: {email!r} is not an e-mail address")
-    email = info.review_detail.get("contactEmail")
-    if email is not None and "@" not in email:
-        raise InputError(f"test_information.contact.email: {email!r} is not an e-mail address")
-    return info
-
-
-def _text(mapping: Mapping[str, Any], key: str, where: str) -> str | None:
-    value = mapping.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, (str, int)) or isinstance(value, bool) or not str(value).strip():
-        raise InputError(f"{where}.{key}: {value!r} is not a non-empty text", hint="write " + _EXAMPLE)
-    return str(value).strip()
-
-
-def _secret(value: Any) -> SecretRef | None:
-    if value is None:
-        return None
-    if isinstance(value, SecretRef):
-        return value
-    if isinstance(value, Mapping) and (value.get("env") or value.get("file")):
-        return SecretRef(env=value.get("env"), file=value.get("file"), encoding=value.get("encoding"))
-    raise InputError("test_information.demo_account.password must be a secret reference, never written inline",
-                     hint="write password: {env: DEMO_PASSWORD} and set that variable from your CI's secrets")
-
-
-def read_other_review_choice(settings: Mapping[str, Any]) -> str:
-    choice = settings.get("if_another_build_in_review", "fail")
-    if choice not in OTHER_REVIEW_CHOICES:
-        raise InputError(f"if_another_build_in_review: {choice!r} is not one of {', '.join(OTHER_REVIEW_CHOICES)}",
-                         hint="fail (default) stops before any change; wait waits for the other review to end; "
-                         "expire_other expires the other build, then submits")
-    return str(choice)
 
 
 # ------------------------------------------------------------------------------------------ before the upload
@@ -210,7 +109,7 @@ def write_test_information(ctx: StepContext, client: AppStoreConnect, app_id: st
             info.demo_password, what="test_information.demo_account.password", env=ctx.env,
             base_dir=ctx.flow_dir, register=ctx.register_secret, secret=True)
     if detail_changes and readiness.review_detail is not None:
-        _repeatable(lambda: client.update_beta_app_review_detail(readiness.review_detail.id,  # type: ignore[union-attr]
+        _repeatable(lambda: client.update_beta_app_review_detail(readiness.review_detail.id,
                                                                  **detail_changes))
         ctx.log.info("Beta App Review details: %s", ", ".join(sorted(k for k in detail_changes)))
     app_changes = {k: v for k, v in info.app_information.items()
@@ -218,7 +117,7 @@ def write_test_information(ctx: StepContext, client: AppStoreConnect, app_id: st
     if not app_changes:
         return
     if readiness.app_localization is not None:
-        _repeatable(lambda: client.update_beta_app_localization(readiness.app_localization.id,  # type: ignore[union-attr]
+        _repeatable(lambda: client.update_beta_app_localization(readiness.app_localization.id,
                                                                 **app_changes))
     else:
         try:

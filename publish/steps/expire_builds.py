@@ -22,61 +22,27 @@ when it is not among the newest).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from publish.asc import AppStoreConnect, Resource
 from publish.errors import InputError
 from publish.steps.appstore import find_version, version_state
-from publish.steps.base import StepContext, setting_bool
-from publish.steps.testflight import set_values
+from publish.plan.values import ExpiryPolicy
+from publish.steps.base import StepContext
+from publish.steps.safe_writes import set_values
 from publish.upload.numbers import build_number_key, builds_on_train
 
 # App Store version states in which the attached build is under (or through) Apple's review: never to be touched.
 IN_REVIEW_VERSION_STATES = ("READY_FOR_REVIEW", "WAITING_FOR_REVIEW", "IN_REVIEW", "WAITING_FOR_EXPORT_COMPLIANCE",
                             "PENDING_DEVELOPER_RELEASE", "PENDING_APPLE_RELEASE", "ACCEPTED",
                             "PROCESSING_FOR_DISTRIBUTION")
-MAX_KEEP = 10_000  # more builds than a version train ever holds; a larger number is a typo
-
-
-@dataclass(frozen=True)
-class ExpiryPolicy:
-    keep: int | None  # None: expire every lower build number; N: keep the newest N, counting the one shipped
-    in_beta_review: bool = False
-
-    def describe(self) -> str:
-        return "every earlier build of the version" if self.keep is None else \
-            f"all but the newest {self.keep} build(s) of the version"
 
 
 @dataclass
 class ExpiryPlan:
     expire: list[Resource] = field(default_factory=list)
     kept: list[tuple[Resource, str]] = field(default_factory=list)  # (build, why it stays)
-
-
-def read_expiry(settings: Mapping[str, Any]) -> ExpiryPolicy | None:
-    """The step's expiry setting, checked offline (None: nothing to expire)."""
-    value = settings.get("expire_previous_builds", False)
-    in_beta = setting_bool(settings, "expire_builds_in_beta_review", False)
-    if value is None or value is False:
-        if in_beta:
-            raise InputError("send_to_testflight: expire_builds_in_beta_review is set, but expire_previous_builds "
-                             "is not", hint="add expire_previous_builds: true (or a number of builds to keep), or "
-                             "remove expire_builds_in_beta_review")
-        return None
-    if value is True:
-        return ExpiryPolicy(keep=None, in_beta_review=in_beta)
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_KEEP:
-        return ExpiryPolicy(keep=value, in_beta_review=in_beta)
-    shown = repr(value) if isinstance(value, (int, float, bool)) or value is None else type(value).__name__
-    raise InputError(
-        f"send_to_testflight: expire_previous_builds must be true or a number of builds to keep (1 or more), "
-        f"not {shown}",
-        hint="write expire_previous_builds: true (expire every earlier build of the version) or, e.g., "
-        "expire_previous_builds: 3 (keep the newest 3 builds of the version, this one included)",
-    )
 
 
 def choose(builds: Sequence[Resource], shipped_number: str, shipped_id: str | None,

@@ -3,21 +3,16 @@ later `send_to_app_store` with `require_rc: true` accepts it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from publish.errors import InputError
-from publish.steps.base import Step, StepContext, StepOutcome, setting_str
+from publish.plan import MarkAsRcSettings
+from publish.steps.base import Step, StepContext, StepOutcome
 
 
 class MarkAsRc(Step):
     name = "mark_as_rc"
 
-    def check(self, ctx: StepContext, settings: Mapping[str, Any]) -> None:
-        setting_str(settings, "note")
-
-    def run(self, ctx: StepContext, settings: Mapping[str, Any]) -> StepOutcome:
-        note = setting_str(settings, "note")
+    def run(self, ctx: StepContext, settings: MarkAsRcSettings) -> StepOutcome:
+        note = settings.note
         label = f"{ctx.ipa.version} ({ctx.ipa.build_number})"
         if ctx.dry_run:
             return StepOutcome(f"dry run: would mark {label} as a release candidate")

@@ -16,7 +16,6 @@ went through is recognised rather than repeated.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +23,9 @@ from publish.asc import AppStoreConnect, AscApiError
 from publish.asc.errors import AscAmbiguousWriteError
 from publish.asc.resources import Resource
 from publish.errors import InputError, RemoteError
+from publish.plan import ReleaseSettings
 from publish.steps.appstore import same_version, version_state
-from publish.steps.base import Step, StepContext, StepOutcome, setting_str
+from publish.steps.base import Step, StepContext, StepOutcome
 
 ACTIONS = ("release", "pause", "resume", "complete")
 # What each phased-release action moves to, and the states it may start from.
@@ -54,14 +54,6 @@ class ReleaseResult:
     def to_json(self) -> dict[str, Any]:
         return {"action": self.action, "app_store_version_id": self.version_id, "version_state": self.version_state,
                 "phased_release_state": self.phased_release_state, "changed": self.changed, "message": self.message}
-
-
-def check_action(value: Any) -> str:
-    if value not in ACTIONS:
-        raise InputError(f"release: action {value!r} is not one of {', '.join(ACTIONS)}",
-                         hint="use action: release (put an approved MANUAL version on sale), pause, resume or "
-                         "complete (its phased release)")
-    return str(value)
 
 
 def find_store_version(client: AppStoreConnect, app_id: str, version: str, platform: str) -> Resource:
@@ -98,10 +90,8 @@ def _release(client: AppStoreConnect, version: Resource, label: str, log: Any) -
                              f"({state}); nothing to do")
     if state != "PENDING_DEVELOPER_RELEASE":
         raise _refuse_release(label, state)
-    body = {"data": {"type": "appStoreVersionReleaseRequests", "relationships": {
-        "appStoreVersion": {"data": {"type": "appStoreVersions", "id": version.id}}}}}
     try:
-        client.request("POST", "/v1/appStoreVersionReleaseRequests", json=body, expect=(201, 200))
+        client.create_release_request(version.id)
     except AscAmbiguousWriteError:
         # The answer was lost: the version says whether the request went through.
         if version_state(client.get_app_store_version(version.id)) not in RELEASED:
@@ -161,15 +151,11 @@ def perform(client: AppStoreConnect, app_id: str, version: str, platform: str, a
 class ReleaseStep(Step):
     name = "release"
 
-    def check(self, ctx: StepContext, settings: Mapping[str, Any]) -> None:
-        check_action(settings.get("action", "release"))
-        setting_str(settings, "api_key")
-
-    def run(self, ctx: StepContext, settings: Mapping[str, Any]) -> StepOutcome:
+    def run(self, ctx: StepContext, settings: ReleaseSettings) -> StepOutcome:
         from publish.steps.testflight import ensure_app  # noqa: PLC0415 - only a run needs the app
 
-        action = check_action(settings.get("action", "release"))
-        client = ctx.client_for(settings.get("api_key"))
+        action = settings.action
+        client = ctx.client_for(settings.api_key)
         app_id = ensure_app(ctx, client)
         if ctx.dry_run and app_id.startswith("dry-run-"):
             return StepOutcome(f"dry run: would {action} version {ctx.ipa.version}")

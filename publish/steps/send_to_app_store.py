@@ -4,11 +4,11 @@ release, and with `submit_for_review: true` the review submission (protocol.md C
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from publish.asc import AppStoreConnect, Resource
 from publish.errors import InputError
+from publish.plan import SendToAppStoreSettings
 from publish.steps.app_store_review import (
     IN_REVIEW_HINT,
     WITHDRAW_HINT,
@@ -24,99 +24,38 @@ from publish.steps.appstore import (
     check_version,
     ensure_version,
     find_version,
-    read_app_store_settings,
     SubmissionConflict,
     VersionLookup,
     version_state,
 )
-from publish.steps.base import Step, StepContext, StepOutcome, setting_bool
-from publish.steps.testflight import (
-    apply_export_compliance,
-    distribute,
-    ensure_app,
-    ensure_build,
-    label,
-    processing_timeout,
-    read_testflight_settings,
-    require_export_compliance,
-    resolve_groups,
-)
-
-STAGE_TYPES = ("app_store", "testflight")
+from publish.steps.base import Step, StepContext, StepOutcome
+from publish.steps.export_compliance import apply_export_compliance, require_export_compliance
+from publish.steps.testflight import ensure_app, ensure_build, label
+from publish.steps.testflight_distribution import TestFlightPlan, distribute, resolve_groups
 
 
 class SendToAppStore(Step):
     name = "send_to_app_store"
 
-    def check(self, ctx: StepContext, settings: Mapping[str, Any]) -> None:
-        stage = settings.get("stage_type")
-        if stage not in STAGE_TYPES:
-            raise InputError(f"send_to_app_store: stage_type {stage!r} is not one of {', '.join(STAGE_TYPES)}",
-                             hint="add stage_type: app_store (App Store version and review) or testflight "
-                             "(TestFlight only)")
-        processing_timeout(settings)
-        read_testflight_settings(ctx, settings, only_given=True)
-        plan = read_app_store_settings(ctx, settings)
-        waits = setting_bool(settings, "wait_for_processing", True)
-        if stage == "app_store" and not waits:
-            raise InputError("send_to_app_store with stage_type: app_store needs the processed build, but "
-                             "wait_for_processing is false", hint="remove `wait_for_processing: false`")
-        withdraw = setting_bool(settings, "cancel_submission_in_review", False)
-        if withdraw and stage == "app_store" and not plan.submit:
-            raise InputError("send_to_app_store: cancel_submission_in_review withdraws a submission so that this "
-                             "one can take its place, but submit_for_review is not true",
-                             hint="add submit_for_review: true, or remove cancel_submission_in_review")
-        if stage == "testflight" and (plan.whats_new or plan.submit or plan.release_type or withdraw or
-                                      plan.phased_release is not None or plan.add_missing_locales):
-            raise InputError("send_to_app_store: whats_new, add_missing_locales, release_type, phased_release, "
-                             "submit_for_review and cancel_submission_in_review "
-                             "apply to stage_type: app_store, not testflight",
-                             hint="set stage_type: app_store, or remove those settings")
-        setting_bool(settings, "require_rc", False)
-
-    def run(self, ctx: StepContext, settings: Mapping[str, Any]) -> StepOutcome:
-        stage = settings["stage_type"]
+    def run(self, ctx: StepContext, settings: SendToAppStoreSettings) -> StepOutcome:
+        stage = settings.stage_type
         # The App Store waits (H1, H11, H16) stay within the step's timeout, counted from its start.
-        deadline = ctx.clock() + processing_timeout(settings)
+        deadline = ctx.clock() + settings.processing_timeout
         self._require_rc(ctx, settings)
-        testflight = read_testflight_settings(ctx, settings, only_given=True)
-        plan = read_app_store_settings(ctx, settings)
-        client = ctx.client_for(settings.get("api_key"))
+        testflight = TestFlightPlan.of(settings)
+        client = ctx.client_for(settings.api_key)
         app_id = ensure_app(ctx, client)
         if testflight is not None:
             resolve_groups(ctx, client, app_id, testflight)
-        compliance_required = (testflight is not None and testflight.distributes) or plan.submit
-        withdraw = setting_bool(settings, "cancel_submission_in_review", False)
+        compliance_required = (testflight is not None and testflight.distributes) or settings.submit_for_review
+        withdraw = settings.cancel_submission_in_review
         looked_up: dict[str, Any] = {}
 
         def before_upload(existing: Any) -> None:
             if compliance_required:
                 require_export_compliance(ctx, settings, existing)
             if stage == "app_store":
-                # Refuse now, not after an hour of upload and processing, when the version cannot take the build.
-                looked_up["version"] = find_version(ctx, client, app_id)
-                looked_up["for_build"] = existing.id if existing is not None else None
-                try:
-                    check_version(ctx, client, looked_up["version"], looked_up["for_build"])
-                except SubmissionConflict as exc:
-                    # Withdrawn only once the new build is there (nothing changes before the upload succeeds).
-                    state = version_state(looked_up["version"][0])
-                    if state != "WAITING_FOR_REVIEW":
-                        raise SubmissionConflict(exc.message, hint=IN_REVIEW_HINT) from None
-                    if not withdraw:
-                        raise SubmissionConflict(exc.message, hint=WITHDRAW_HINT) from None
-                    ctx.log.info("App Store version %s is WAITING_FOR_REVIEW with another build: it is withdrawn "
-                                 "once this build is ready (cancel_submission_in_review: true)", ctx.ipa.version)
-                blocking = _other_version_in_review(looked_up["version"])
-                if blocking is not None:
-                    state = version_state(blocking)
-                    if state != "WAITING_FOR_REVIEW" or not withdraw:
-                        raise SubmissionConflict(
-                            f"App Store version {blocking.attr('versionString')} is {state}; App Store Connect "
-                            f"keeps one version per platform in flight, so version {ctx.ipa.version} cannot be "
-                            "created now", hint=WITHDRAW_HINT if state == "WAITING_FOR_REVIEW" else IN_REVIEW_HINT)
-                    ctx.log.info("App Store version %s is WAITING_FOR_REVIEW: it is withdrawn once this build is "
-                                 "ready (cancel_submission_in_review: true)", blocking.attr("versionString"))
+                _check_version_before_upload(ctx, client, app_id, existing, withdraw, looked_up)
 
         build = ensure_build(ctx, client, settings, before_upload=before_upload)
         if build is None:
@@ -134,22 +73,24 @@ class SendToAppStore(Step):
         fresh = looked_up.get("version") if looked_up.get("for_build") == build.id else None
         if withdraw:
             fresh = self._withdraw_other_build(ctx, client, app_id, build.id, fresh, deadline)
-        version, under_review, attached = ensure_version(ctx, client, app_id, plan, build.id, fresh)
+        version, under_review, attached = ensure_version(ctx, client, app_id, settings, build.id, fresh)
         ctx.run.app_store_version_id = version.id
         ctx.remember(app_store_version_id=version.id)
         whats_new = None
         if not under_review:
             attach_build(ctx, client, version, build.id, attached)
             # releaseType before the localizations: written after them, Apple may refuse it for a while (H16).
-            apply_release_type(ctx, client, version, plan, deadline)
-            whats_new = upsert_whats_new(ctx, client, app_id, version.id, plan.whats_new,
+            apply_release_type(ctx, client, version, settings, deadline)
+            whats_new = upsert_whats_new(ctx, client, app_id, version.id, settings.whats_new,
                                          first_release=attached.first_release,
-                                         add_missing_locales=plan.add_missing_locales, for_review=plan.submit,
+                                         add_missing_locales=settings.add_missing_locales,
+                                         for_review=settings.submit_for_review,
                                          listing_version_id=attached.listing_version_id)
-            apply_phased_release(ctx, client, version.id, plan, attached)
+            apply_phased_release(ctx, client, version.id, settings, attached)
         message = f"build {label(ctx)} is on App Store version {ctx.ipa.version}"
-        if plan.submit:
-            submission = submit_for_review(ctx, client, app_id, version, cancel_previous=plan.cancel_previous,
+        if settings.submit_for_review:
+            submission = submit_for_review(ctx, client, app_id, version,
+                                           cancel_previous=settings.cancel_previous_submission,
                                            first_release=attached.first_release, whats_new=whats_new,
                                            deadline=deadline, cancel_in_review=withdraw)
             ctx.remember(review_submission_id=submission.id)
@@ -178,8 +119,8 @@ class SendToAppStore(Step):
         return found
 
     @staticmethod
-    def _require_rc(ctx: StepContext, settings: Mapping[str, Any]) -> None:
-        if not setting_bool(settings, "require_rc", False):
+    def _require_rc(ctx: StepContext, settings: SendToAppStoreSettings) -> None:
+        if not settings.require_rc:
             return
         label_text = f"{ctx.ipa.version} ({ctx.ipa.build_number})"
         if ctx.store is None:
@@ -191,6 +132,35 @@ class SendToAppStore(Step):
                 hint=f"mark it with `appstore-publish mark-rc '{label_text}'` (or add a mark_as_rc step before this "
                 "one) and run the flow again",
             )
+
+
+def _check_version_before_upload(ctx: StepContext, client: AppStoreConnect, app_id: str, existing: Any,
+                                 withdraw: bool, looked_up: dict[str, Any]) -> None:
+    """Refuse now, not after an hour of upload and processing, when the version cannot take the build. What was
+    read is left in `looked_up` (the version, and the build it was read for)."""
+    looked_up["version"] = find_version(ctx, client, app_id)
+    looked_up["for_build"] = existing.id if existing is not None else None
+    try:
+        check_version(ctx, client, looked_up["version"], looked_up["for_build"])
+    except SubmissionConflict as exc:
+        # Withdrawn only once the new build is there (nothing changes before the upload succeeds).
+        state = version_state(looked_up["version"][0])
+        if state != "WAITING_FOR_REVIEW":
+            raise SubmissionConflict(exc.message, hint=IN_REVIEW_HINT) from None
+        if not withdraw:
+            raise SubmissionConflict(exc.message, hint=WITHDRAW_HINT) from None
+        ctx.log.info("App Store version %s is WAITING_FOR_REVIEW with another build: it is withdrawn "
+                     "once this build is ready (cancel_submission_in_review: true)", ctx.ipa.version)
+    blocking = _other_version_in_review(looked_up["version"])
+    if blocking is not None:
+        state = version_state(blocking)
+        if state != "WAITING_FOR_REVIEW" or not withdraw:
+            raise SubmissionConflict(
+                f"App Store version {blocking.attr('versionString')} is {state}; App Store Connect "
+                f"keeps one version per platform in flight, so version {ctx.ipa.version} cannot be "
+                "created now", hint=WITHDRAW_HINT if state == "WAITING_FOR_REVIEW" else IN_REVIEW_HINT)
+        ctx.log.info("App Store version %s is WAITING_FOR_REVIEW: it is withdrawn once this build is "
+                     "ready (cancel_submission_in_review: true)", blocking.attr("versionString"))
 
 
 def _other_version_in_review(found: VersionLookup) -> Resource | None:

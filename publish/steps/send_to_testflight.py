@@ -3,22 +3,18 @@ groups, testers, notifications and the external beta review (protocol.md C-D).""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from publish.errors import InputError
-from publish.steps.base import Step, StepContext, StepOutcome, setting_bool
-from publish.steps.expire_builds import expire_builds, plan_expiry, read_expiry
-from publish.steps.testflight import (
-    apply_export_compliance,
+from publish.env_keys import env_offers_api_key
+from publish.plan import SendToTestflightSettings
+from publish.steps.base import Step, StepContext, StepOutcome
+from publish.steps.expire_builds import expire_builds, plan_expiry
+from publish.steps.export_compliance import apply_export_compliance, require_export_compliance
+from publish.steps.testflight import ensure_app, ensure_build, label
+from publish.steps.testflight_distribution import (
+    TestFlightPlan,
     check_beta_review_before_upload,
     distribute,
-    ensure_app,
-    ensure_build,
-    label,
-    processing_timeout,
-    read_testflight_settings,
-    require_export_compliance,
     resolve_groups,
 )
 
@@ -26,29 +22,16 @@ from publish.steps.testflight import (
 class SendToTestflight(Step):
     name = "send_to_testflight"
 
-    def check(self, ctx: StepContext, settings: Mapping[str, Any]) -> None:
-        plan = read_testflight_settings(ctx, settings)
-        processing_timeout(settings)
-        if read_expiry(settings) is not None and not setting_bool(settings, "wait_for_processing", True):
-            raise InputError(
-                "send_to_testflight: expire_previous_builds expires the older builds once this one is on TestFlight, "
-                "but wait_for_processing is false",
-                hint="remove `wait_for_processing: false`, or remove expire_previous_builds",
-            )
-        if plan is not None and plan.distributes and not setting_bool(settings, "wait_for_processing", True):
-            raise InputError(
-                "send_to_testflight: groups and testers can only get the build once it is processed, but "
-                "wait_for_processing is false",
-                hint="remove `wait_for_processing: false`, or move groups/testers to a later run",
-            )
-
-    def run(self, ctx: StepContext, settings: Mapping[str, Any]) -> StepOutcome:
-        plan = read_testflight_settings(ctx, settings)
-        assert plan is not None
-        client = ctx.client_for(settings.get("api_key"))
+    def run(self, ctx: StepContext, settings: SendToTestflightSettings) -> StepOutcome:
+        if settings.apple_id and not (settings.api_key or env_offers_api_key(ctx.env)):
+            # no API key: the upload is all an Apple ID can do
+            from publish.credentials_upload_only import upload_with_apple_id_only
+            return upload_with_apple_id_only(ctx, settings)
+        plan = TestFlightPlan(settings)
+        client = ctx.client_for(settings.api_key)
         app_id = ensure_app(ctx, client)
         resolve_groups(ctx, client, app_id, plan)  # an unknown group fails here, before the upload
-        expiry = read_expiry(settings)
+        expiry = settings.expire_previous_builds
 
         def before_upload(existing: Any) -> None:
             require_export_compliance(ctx, settings, existing)

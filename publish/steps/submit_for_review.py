@@ -3,25 +3,19 @@ version first and submit after an approval step)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from publish.errors import InputError
+from publish.plan import SubmitForReviewSettings
 from publish.steps.app_store_review import submit_for_review
 from publish.steps.appstore import find_version
-from publish.steps.base import Step, StepContext, StepOutcome, setting_bool
+from publish.steps.base import Step, StepContext, StepOutcome
 from publish.steps.testflight import ensure_app, find_existing_build, label
 
 
 class SubmitForReview(Step):
     name = "submit_for_review"
 
-    def check(self, ctx: StepContext, settings: Mapping[str, Any]) -> None:
-        setting_bool(settings, "cancel_previous_submission", False)
-        setting_bool(settings, "cancel_submission_in_review", False)
-
-    def run(self, ctx: StepContext, settings: Mapping[str, Any]) -> StepOutcome:
-        client = ctx.client_for(settings.get("api_key"))
+    def run(self, ctx: StepContext, settings: SubmitForReviewSettings) -> StepOutcome:
+        client = ctx.client_for(settings.api_key)
         app_id = ensure_app(ctx, client)
         known = (ctx.store.get_binary(ctx.ipa.fingerprint) or {}).get("remote", {}) if ctx.store else {}
         build_id = ctx.run.build_id or known.get("build_id")
@@ -50,10 +44,9 @@ class SubmitForReview(Step):
             )
         ctx.run.app_store_version_id = version.id
         submission = submit_for_review(ctx, client, app_id, version,
-                                       cancel_previous=setting_bool(settings, "cancel_previous_submission", False),
+                                       cancel_previous=settings.cancel_previous_submission,
                                        first_release=known.first_release,
-                                       cancel_in_review=setting_bool(settings, "cancel_submission_in_review",
-                                                                     False))
+                                       cancel_in_review=settings.cancel_submission_in_review)
         ctx.remember(review_submission_id=submission.id, app_store_version_id=version.id)
         return StepOutcome(f"version {ctx.ipa.version} submitted for review ({submission.attr('state')})",
                            asc_ids=ctx.run.ids(), outputs={"review_state": submission.attr("state")})

@@ -95,8 +95,7 @@ def same_version(a: str, b: str) -> bool:
 def find_train(client: AppStoreConnect, app_id: str, version: str, platform: str = "IOS") -> Resource | None:
     """The app's preReleaseVersion for `version` in the form App Store Connect holds (H.8: only the form first
     uploaded is queryable, so the app's trains are listed and matched numerically rather than filtered)."""
-    params = {"filter[app]": app_id, "filter[platform]": platform, "limit": 200}
-    for train in client.paginate("/v1/preReleaseVersions", params):
+    for train in client.pre_release_versions(app_id, platform=platform):
         if same_version(str(train.attr("version", "")), version) and train.attr("platform", platform) == platform:
             return train
     return None
