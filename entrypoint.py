@@ -35,6 +35,7 @@ from publish.action_inputs import (  # noqa: F401 - read_flag, one_step_flow ...
     debug_requested,
     one_step_flow,
     read_aliased,
+    read_build,
     read_concurrency,
     read_flag,
     read_input,
@@ -55,7 +56,7 @@ from publish.workspace_owner import OwnerError, become_owner_of
 # CLI flags named in messages, and the action input that does the same; inside the action hints name inputs.
 FLAG_TO_INPUT = {
     "--restart": "`restart: true`", "--dry-run": "`dry-run: true`", "--state-dir": "`state-dir`",
-    "--ipa": "`ipa`", "--profile": "`profile`", "--api-base-url": "`api-base-url`",
+    "--ipa": "`ipa`", "--build": "`build`", "--profile": "`profile`", "--api-base-url": "`api-base-url`",
     "--poll-interval": "`poll-interval`", "--concurrency": "`concurrency`", "--verbose": "`verbose: true`",
 }
 _FLAG_PATTERN = re.compile(r"(?<![\w-])(" + "|".join(re.escape(f) for f in FLAG_TO_INPUT) + r")(?![\w-])")
@@ -161,15 +162,7 @@ class ActionRun:
         dry_run = read_flag(environ, "dry-run")
         restart = read_flag(environ, "restart")
         concurrency, poll_interval = read_concurrency(environ), read_poll_interval(environ)
-        ipa = read_aliased(environ, "ipa")
-        if not ipa:
-            raise InputError("input ipa is required: the path of the .ipa to publish",
-                             hint="add `ipa: path/to/App.ipa` under `with:` (relative to the workspace; "
-                             "`app-path` is accepted as another name)")
-        if not Path(ipa).is_file():
-            raise InputError(f"input ipa: {ipa} " + ("is a directory, not an .ipa file" if Path(ipa).is_dir()
-                             else "does not exist"), hint="build or download the IPA in an earlier step (on another runner: hand "
-                             "it over with actions/upload-artifact and actions/download-artifact)")
+        ipa, build = self.binary()
         base_url = read_input(environ, "api-base-url")
         sandbox_data = read_input(environ, "sandbox-data")
         if sandbox_data and base_url:
@@ -182,19 +175,35 @@ class ActionRun:
         if sandbox_data:
             base_url = self.start_simulator(sandbox_data)
         if not flow:
-            from publish.ipa import IpaError
-            from publish.ipa.binary import inspect_binary  # an .ipa or a macOS .pkg, by content
-
-            try:
-                bundle_id = inspect_binary(ipa).bundle_id
-            except IpaError as exc:
-                raise InputError(exc.message, hint=exc.hint) from None
+            bundle_id = self.bundle_id_for_one_step_flow(ipa, build)
             generated_flow = result_path.parent / "flow.yaml"  # holds env references only, no secret
             generated_flow.write_text(one_step_flow(environ, bundle_id), encoding="utf-8")
             flow = str(generated_flow)
             self.names[flow] = "the one-step flow made from the inputs"
         argv = ["-v"] if self.debug else []
-        argv += ["run", flow, "--ipa", ipa, "--result-json", str(result_path)]
+        argv += ["run", flow, *(["--build", build] if build else ["--ipa", ipa]), "--result-json", str(result_path)]
+        return argv + self.option_argv(base_url=base_url, concurrency=concurrency, poll_interval=poll_interval,
+                                       restart=bool(restart), dry_run=bool(dry_run))
+
+    def binary(self) -> tuple[str, str]:
+        """(ipa, build): the IPA to publish, or the build to promote (a build App Store Connect has, no IPA)."""
+        ipa = read_aliased(self.environ, "ipa")
+        build = read_build(self.environ, ipa)
+        if not ipa and not build:
+            raise InputError("input ipa is required: the path of the .ipa to publish",
+                             hint="add `ipa: path/to/App.ipa` under `with:` (relative to the workspace; "
+                             "`app-path` is accepted as another name), or `build: '1.2.3 (45)'` to promote a build "
+                             "App Store Connect already has")
+        if ipa and not Path(ipa).is_file():
+            raise InputError(f"input ipa: {ipa} " + ("is a directory, not an .ipa file" if Path(ipa).is_dir()
+                             else "does not exist"), hint="build or download the IPA in an earlier step (on another runner: hand "
+                             "it over with actions/upload-artifact and actions/download-artifact)")
+        return ipa, build
+
+    def option_argv(self, *, base_url: str, concurrency: int | None, poll_interval: float | None, restart: bool,
+                    dry_run: bool) -> list[str]:
+        environ = self.environ
+        argv: list[str] = []
         if read_input(environ, "profile"):
             argv += ["--profile", read_input(environ, "profile")]
         if read_state_dir(environ):
@@ -210,6 +219,23 @@ class ActionRun:
         if dry_run:
             argv.append("--dry-run")
         return argv
+
+    def bundle_id_for_one_step_flow(self, ipa: str, build: str) -> str:
+        """The app the one-step flow is for: the IPA's, or for a promote (no IPA to read it from) `profile`."""
+        if build:
+            bundle_id = read_input(self.environ, "profile")
+            if not bundle_id:
+                raise InputError("input build without a flow needs profile: the bundle ID of the app the build "
+                                 "belongs to", hint="add `profile: com.example.app` (the one-step TestFlight flow "
+                                 "is made for it), or give a `flow` file")
+            return bundle_id
+        from publish.ipa import IpaError
+        from publish.ipa.binary import inspect_binary  # an .ipa or a macOS .pkg, by content
+
+        try:
+            return inspect_binary(ipa).bundle_id
+        except IpaError as exc:
+            raise InputError(exc.message, hint=exc.hint) from None
 
     def check_flow(self, flow: str) -> None:
         """Load the flow once up front so that each problem becomes an annotation on its line of the file."""

@@ -118,6 +118,28 @@ def scenario_compliance_patched(world: FlowWorld) -> Outcome:
     return world.run_counted(flow, world.ipa("1", uses_non_exempt_encryption=None))
 
 
+def promote_counted(world: FlowWorld, flow: Path, build: str) -> Outcome:
+    """`run FLOW --build BUILD` through run_command (what `run` calls), recording every App Store Connect call."""
+    import io
+
+    from publish.cli import CliContext
+    from publish.commands.run import run_command
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    calls: list[tuple[str, str, object]] = []
+    ctx = CliContext(stdout=stdout, stderr=stderr, env={})
+    code = run_command(ctx, flow_path=flow, build=build, api_base_url=world.server.url, state_dir=world.state_dir,
+                       poll_interval=0.01, on_call=lambda method, url, body: calls.append((method, url, body)))
+    return Outcome(code, stdout.getvalue(), stderr.getvalue(), None, calls)
+
+
+def scenario_promote_to_app_store(world: FlowWorld) -> Outcome:
+    """The build uploaded to TestFlight by an earlier run (not counted), promoted with `run --build`: no upload."""
+    first = world.run_counted(world.flow(TESTFLIGHT, name="testflight.yml"), world.ipa("1"))
+    assert first.code == 0, first.output
+    return promote_counted(world, world.flow(APP_STORE + SUBMIT, name="app-store.yml"), "1.0.0 (1)")
+
+
 def scenario_unknown_group(world: FlowWorld) -> Outcome:
     flow = world.flow("- step: send_to_testflight\n  api_key: main\n  groups: [Nobody]\n")
     return world.run_counted(flow, world.ipa("1"))
@@ -127,6 +149,7 @@ SCENARIOS: list[tuple[str, Callable[[FlowWorld], Outcome]]] = [
     ("TestFlight only (internal group, notes, 2 testers)", scenario_testflight),
     ("App Store only (version, build, What's New, release type, phased)", scenario_app_store),
     ("TestFlight then App Store with submission", scenario_testflight_app_store_submit),
+    ("promote to App Store (run --build, with submission; no upload)", scenario_promote_to_app_store),
     ("App Store update (2 locales) with submission", scenario_app_store_update_submit),
     ("flow changed after a run: 2nd run (TestFlight skipped)", scenario_changed_flow),
     ("failure in the middle (require_rc), failing run", scenario_failure_in_middle),

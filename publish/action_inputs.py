@@ -20,7 +20,7 @@ from publish.secrets import (
 
 # Every input action.yml declares (the image holds no action.yml; tests keep the two equal).
 ACTION_INPUTS = frozenset({
-    "ipa", "app-path", "flow", "api-key-id", "api-issuer-id", "issuer-id", "api-private-key",
+    "ipa", "app-path", "build", "flow", "api-key-id", "api-issuer-id", "issuer-id", "api-private-key",
     "api-private-key-base64", "apple-id", "app-specific-password", "profile", "dry-run", "api-base-url",
     "state-dir", "restart", "concurrency", "poll-interval", "verbose", "sandbox-data", "working-directory",
     "groups", "what-to-test", "uses-non-exempt-encryption", "wait-for-processing",
@@ -140,6 +140,16 @@ def debug_requested(env: Mapping[str, str]) -> bool:
     """Re-running a job with debug logging sets RUNNER_DEBUG=1; ACTIONS_STEP_DEBUG is the older switch."""
     return env.get("RUNNER_DEBUG") == "1" or env.get("ACTIONS_STEP_DEBUG", "").lower() == "true" \
         or bool(read_flag(env, "verbose"))
+
+
+def read_build(env: Mapping[str, str], ipa: str) -> str:
+    """The build to promote (`build`), which replaces `ipa`: both given is a mistake worth naming."""
+    build = read_input(env, "build")
+    if build and ipa:
+        raise InputError("inputs build and ipa are both set",
+                         hint="`ipa` publishes a binary (and uploads it); `build` promotes a build App Store Connect "
+                         "already has, without an IPA; keep one of them")
+    return build
 
 
 def one_step_flow(env: Mapping[str, str], bundle_id: str) -> str:

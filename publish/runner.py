@@ -28,6 +28,8 @@ from publish.errors import InputError, PublishError
 from publish.ipa import IpaError
 from publish.ipa.binary import BinaryInfo, binary_kind, inspect_binary
 from publish.plan import DeliverySettings, Plan, PlannedStep, StepSettings, build_plan
+from publish.promote import provisional_binary
+from publish.promote_lookup import promoted_plan
 from publish.redact import Redactor
 from publish.run_report import POLLS, RETRIES, RunMeter
 from publish.secrets import resolve_api_key, resolve_apple_id
@@ -46,7 +48,7 @@ OnCall = Callable[[str, str, Any], None]
 @dataclass
 class RunOptions:
     flow: FlowSpec
-    ipa_path: Path
+    ipa_path: Path | None  # None only with `build` (a promote)
     state_dir: Path
     profile: str | None = None
     base_url: str = DEFAULT_BASE_URL
@@ -61,6 +63,7 @@ class RunOptions:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     progress_stream: Any = None  # where upload progress goes (stderr by default)
+    build: str | None = None  # promote hook: "VERSION (NUMBER)" of a build App Store Connect has (publish.promote)
 
 
 class FlowFailed(PublishError):
@@ -156,11 +159,12 @@ def _transporter_factory(options: RunOptions) -> Callable[[str, DeliverySettings
 def run_flow(options: RunOptions) -> dict[str, Any]:
     """Run the flow on the IPA; returns the result (status succeeded). A failing step raises FlowFailed."""
     started = time.monotonic()
-    ipa = inspect(options.ipa_path)
+    # promote hook: no binary to inspect, a build App Store Connect has (publish.promote)
+    ipa = inspect(options.ipa_path) if options.ipa_path is not None else provisional_binary(options)
     store = _existing_store(options)
     try:
         plan = build_plan(options.flow, ipa, profile=options.profile, store=store, restart=options.restart)
-        plan.require_preflight(options.ipa_path)
+        plan.require_preflight(options.ipa_path or "")
         for warning in plan.preflight_warnings:
             log.warning("warning: %s", warning)
         result = _new_result(options, ipa, plan)
@@ -177,7 +181,6 @@ def run_flow(options: RunOptions) -> dict[str, Any]:
 def _run_plan(options: RunOptions, plan: Plan, store: StateStore | None, result: dict[str, Any],
               started: float) -> dict[str, Any]:
     ipa, profile = plan.binary, plan.profile
-    steps = [(planned, get_step(planned.spec.step)) for planned in plan.steps]
     meter = RunMeter()  # the run report: calls, bytes, waits, as they happen
     clients = _Clients(options, sleep=meter.sleep(options.sleep, RETRIES))
     run_state = RunState()
@@ -191,10 +194,14 @@ def _run_plan(options: RunOptions, plan: Plan, store: StateStore | None, result:
     )
     try:
         check_profile_credentials(profile, options.env, binary=None if options.dry_run else options.ipa_path)
+        if options.build is not None:  # promote hook: the build found and checked before any step; now ctx.ipa
+            plan = promoted_plan(ctx, plan, options, result)
+            ipa = plan.binary
+        steps = [(planned, get_step(planned.spec.step)) for planned in plan.steps]
         if store is not None and not options.dry_run:
             store.record_binary(ipa.to_json())
             _preload(run_state, store, ipa.fingerprint)
-            if profile.keep_binaries and store.artifact_path(ipa.fingerprint) is None:
+            if profile.keep_binaries and options.build is None and store.artifact_path(ipa.fingerprint) is None:
                 sha256 = store.keep_binary(ipa.fingerprint, ipa.path)
                 log.info("kept a copy of the %s in the state directory (sha256 %s)", binary_kind(ipa), sha256[:12])
         log.info("%s %s (%s) [%s]: %d step%s%s", ipa.display_name, ipa.version, ipa.build_number, ipa.bundle_id,
@@ -261,6 +268,7 @@ def _new_result(options: RunOptions, ipa: BinaryInfo, plan: Plan) -> dict[str, A
         "error": None,
         "api_calls": 0,
         "duration_s": 0.0,
+        "promote": None,  # a promote (publish.promote) says which build it ran on
     }
 
 

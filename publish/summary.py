@@ -110,6 +110,8 @@ def render_markdown(result: Mapping[str, Any]) -> str:
     lines = [f"### {title}", ""]
     if result.get("dry_run"):
         lines += ["_Dry run: nothing was sent to App Store Connect._", ""]
+    if result.get("promote"):  # publish.promote
+        lines += [f"_Promoted build {result['promote']['build']}, already in App Store Connect: nothing was uploaded._", ""]
     lines += [
         "| | |",
         "|---|---|",
@@ -158,7 +160,8 @@ def render_text(result: Mapping[str, Any]) -> str:
     """The closing lines a person sees on the terminal."""
     status = result.get("status")
     lines = [f"{result.get('app_name')} {result.get('version')} ({result.get('build_number')}) "
-             f"[{result.get('bundle_id')}]: {status}{' (dry run)' if result.get('dry_run') else ''}"]
+             f"[{result.get('bundle_id')}]: {status}{' (dry run)' if result.get('dry_run') else ''}"
+             f"{' (promoted: nothing uploaded)' if result.get('promote') else ''}"]
     for step in result.get("steps") or []:
         number = _number(step.get("index"))
         detail = step.get("error") if step.get("status") == "failed" else step.get("message")

@@ -139,7 +139,7 @@ CASES: dict[str, Case] = {
     "unknown-flag-5000": Case(run_with("--" + LONG), "unknown option '--ddd"),
     "unknown-flag": Case(run_with("--dryrun"), "unknown option '--dryrun' for 'run'; did you mean '--dry-run'?"),
     "unknown-choice": Case(["completion", "powershell"], "invalid value 'powershell' for SHELL"),
-    "missing-ipa": Case(["run", "{flow}"], "the following arguments are required: --ipa"),
+    "missing-ipa": Case(["run", "{flow}"], "one of the arguments --ipa --build is required"),
     "missing-version": Case(["mark-rc"], "the following arguments are required: VERSION"),
     "extra-argument": Case(["validate", "{flow}", "other.yml"], "unexpected argument 'other.yml'"),
     "verbose-and-quiet": Case(["-v", *run_with("--quiet")], "contradict"),

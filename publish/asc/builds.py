@@ -53,9 +53,10 @@ class BuildsApi(AscSession):
                 return train
         return None
 
-    def pre_release_versions(self, app_id: str, *, platform: str = "IOS") -> Iterator[Resource]:
-        """The app's trains of one platform, page by page as they are read (a caller that finds its train stops
-        reading). Not filtered by version: only the form first uploaded is queryable (protocol.md H.8)."""
+    def pre_release_versions(self, app_id: str, *, platform: str | None = "IOS") -> Iterator[Resource]:
+        """The app's trains of one platform (None: of every platform), page by page as they are read (a caller
+        that finds its train stops reading). Not filtered by version: only the form first uploaded is queryable
+        (protocol.md H.8)."""
         params = {"filter[app]": app_id, "filter[platform]": platform, "limit": PAGE_LIMIT}
         return self.paginate("/v1/preReleaseVersions", params)
 

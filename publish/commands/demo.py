@@ -1,6 +1,8 @@
 """`appstore-publish demo`: a complete publish flow against the built-in App Store Connect simulator — upload,
-processing, TestFlight (internal and external group, beta review), App Store version and review submission.
-No account, no network; the flow runs through the same code as `appstore-publish run`."""
+processing, TestFlight (internal and external group, beta review); then, as after testing, the build is marked
+as release candidate and promoted to the App Store (version, review submission) with `run --build`, without the
+IPA and without a second upload. No account, no network; each run goes through the same code as
+`appstore-publish run`."""
 
 from __future__ import annotations
 
@@ -12,7 +14,14 @@ from typing import Any
 from publish.commands._arguments import local_path
 from publish.commands.run import run_command
 from publish.errors import InputError
-from publish.sandbox.demo import DEMO_PART_SIZE, DEMO_RELEASED_VERSION, DEMO_VERSION, prepare_demo
+from publish.sandbox.demo import (
+    DEMO_BUILD_NUMBER,
+    DEMO_PART_SIZE,
+    DEMO_RELEASED_VERSION,
+    DEMO_VERSION,
+    DemoWorkspace,
+    prepare_demo,
+)
 
 DEMO_POLL_INTERVAL = 0.05
 
@@ -42,6 +51,27 @@ def handle(args: argparse.Namespace, ctx: Any) -> int:
         return _demo(ctx, Path(tmp), SandboxServer, keep=False)
 
 
+def _upload_then_promote(ctx: Any, workspace: DemoWorkspace, base_url: str) -> int:
+    """Upload to TestFlight; mark the tested build; promote that same build to the App Store (no IPA)."""
+    from publish.cli import main  # noqa: PLC0415 - the CLI imports this module
+
+    build = f"{DEMO_VERSION} ({DEMO_BUILD_NUMBER})"
+    ctx.print(f"\n$ appstore-publish run {workspace.flow_path.name} --ipa {workspace.ipa_path.name}\n")
+    code = run_command(ctx, flow_path=workspace.flow_path, ipa_path=workspace.ipa_path, api_base_url=base_url,
+                       state_dir=workspace.state_dir, poll_interval=DEMO_POLL_INTERVAL, concurrency=4)
+    if code != 0:
+        return code
+    ctx.print(f"\n(the testers try build {build} on TestFlight; it is good)\n")
+    ctx.print(f"$ appstore-publish mark-rc '{build}'")
+    code = main(["mark-rc", build, "--note", "tested on TestFlight", "--state-dir", str(workspace.state_dir)],
+                ctx=ctx)
+    if code != 0:
+        return code
+    ctx.print(f"\n$ appstore-publish run {workspace.app_store_flow_path.name} --build '{build}'\n")
+    return run_command(ctx, flow_path=workspace.app_store_flow_path, build=build, api_base_url=base_url,
+                       state_dir=workspace.state_dir, poll_interval=DEMO_POLL_INTERVAL)
+
+
 def _demo(ctx: Any, directory: Path, server_class: Any, *, keep: bool) -> int:
     server = server_class(part_size=DEMO_PART_SIZE, processing_polls=2)
     server.start()
@@ -52,11 +82,9 @@ def _demo(ctx: Any, directory: Path, server_class: Any, *, keep: bool) -> int:
                   f"version {DEMO_RELEASED_VERSION} on the store (en-US, de-DE)")
         ctx.print("  it answers as App Store Connect really does: not-yet answers and delays are waited out, and "
                   "each wait is shown")
-        ctx.print(f"  sample IPA {workspace.ipa_path.name}, throwaway API key, flow {workspace.flow_path.name}")
-        ctx.print(f"\n$ appstore-publish run {workspace.flow_path.name} --ipa {workspace.ipa_path.name}\n")
-        code = run_command(ctx, flow_path=workspace.flow_path, ipa_path=workspace.ipa_path,
-                           api_base_url=server.url, state_dir=workspace.state_dir,
-                           poll_interval=DEMO_POLL_INTERVAL, concurrency=4)
+        ctx.print(f"  sample IPA {workspace.ipa_path.name}, throwaway API key, flows {workspace.flow_path.name} "
+                  f"(TestFlight) and {workspace.app_store_flow_path.name} (App Store)")
+        code = _upload_then_promote(ctx, workspace, server.url)
     finally:
         server.stop()
     if keep:
@@ -65,6 +93,7 @@ def _demo(ctx: Any, directory: Path, server_class: Any, *, keep: bool) -> int:
         ctx.print(f"  appstore-publish show {DEMO_VERSION} --state-dir {workspace.state_dir}")
     else:
         ctx.print("\nNext: write your own flow (appstore-publish schema prints its JSON Schema), check it with "
-                  "`appstore-publish validate`, and run it with `appstore-publish run FLOW --ipa YOUR.ipa`. "
+                  "`appstore-publish validate`, and run it with `appstore-publish run FLOW --ipa YOUR.ipa` (or on a build "
+                  "App Store Connect has, with `--build 'VERSION (NUMBER)'`). "
                   "`appstore-publish demo --keep DIR` keeps the demo's files to start from.")
     return code

@@ -1,4 +1,5 @@
-"""`appstore-publish run FLOW --ipa IPA`: run the publish flow of the IPA's profile (see publish.runner)."""
+"""`appstore-publish run FLOW --ipa IPA`: run the publish flow of the IPA's profile (see publish.runner).
+`run FLOW --build 'VERSION (NUMBER)'` runs it on a build App Store Connect already has (see publish.promote)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the same settings are skipped; a failing step stops the flow (exit 1, or 2 for bad input).",
     )
     parser.add_argument("flow", metavar="FLOW", type=local_path, help="the publish flow file (YAML)")
-    parser.add_argument("--ipa", required=True, metavar="IPA", type=local_path, help="the .ipa (or macOS .pkg) to publish")
+    binary = parser.add_mutually_exclusive_group(required=True)
+    binary.add_argument("--ipa", metavar="IPA", type=local_path, help="the .ipa (or macOS .pkg) to publish")
+    binary.add_argument("--build", metavar="'VERSION (NUMBER)'", help="promote a build App Store Connect already "
+                        "has, e.g. --build '1.2.3 (45)': the flow runs on it without an IPA and without uploading")
     parser.add_argument("--profile", metavar="ID", help="use this profile (bundle ID or name) instead of the one "
-                        "matching the IPA's bundle ID")
+                        "matching the IPA's bundle ID (with --build: required when the state store does not know "
+                        "the build)")
     parser.add_argument("--api-base-url", metavar="URL", help=f"App Store Connect API base URL (env {BASE_URL_ENV}; "
                         "http:// only for loopback, e.g. the simulator)")
     parser.add_argument("--state-dir", metavar="DIR", type=local_path,
@@ -51,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace, ctx: Any) -> int:
-    return run_command(ctx, flow_path=args.flow, ipa_path=args.ipa, profile=args.profile,
+    return run_command(ctx, flow_path=args.flow, ipa_path=args.ipa, build=args.build, profile=args.profile,
                        api_base_url=args.api_base_url, state_dir=args.state_dir, restart=args.restart,
                        dry_run=args.dry_run, result_json=args.result_json, concurrency=args.concurrency,
                        poll_interval=args.poll_interval, json_output=args.json)
@@ -61,7 +66,7 @@ def run_command(
     ctx: Any,
     *,
     flow_path: str | os.PathLike[str],
-    ipa_path: str | os.PathLike[str],
+    ipa_path: str | os.PathLike[str] | None = None,
     profile: str | None = None,
     api_base_url: str | None = None,
     state_dir: str | os.PathLike[str] | None = None,
@@ -73,6 +78,7 @@ def run_command(
     sleep: Callable[[float], None] = time.sleep,
     on_call: Callable[[str, str, Any], None] | None = None,
     json_output: bool = False,
+    build: str | None = None,
 ) -> int:
     """What `run` does; `demo` calls it too, so the demo goes through the very same path.
 
@@ -83,7 +89,8 @@ def run_command(
     if json_output:
         json_stdout, ctx = ctx.stdout, ctx.with_stdout(ctx.stderr)
     try:
-        outcome = _run(ctx, flow_path=flow_path, ipa_path=ipa_path, profile=profile, api_base_url=api_base_url,
+        outcome = _run(ctx, flow_path=flow_path, ipa_path=ipa_path, build=build, profile=profile,
+                       api_base_url=api_base_url,
                        state_dir=state_dir, restart=restart, dry_run=dry_run, result_path=result_path,
                        concurrency=concurrency, poll_interval=poll_interval, sleep=sleep, on_call=on_call)
     except PublishError as error:
@@ -100,7 +107,8 @@ def _run(
     ctx: Any,
     *,
     flow_path: str | os.PathLike[str],
-    ipa_path: str | os.PathLike[str],
+    ipa_path: str | os.PathLike[str] | None,
+    build: str | None,
     profile: str | None,
     api_base_url: str | None,
     state_dir: str | os.PathLike[str] | None,
@@ -123,11 +131,8 @@ def _run(
     try:
         if state_dir is not None:
             checked_path(os.fspath(state_dir), "--state-dir")
-        ipa = Path(ipa_path)
-        if not ipa.is_file():
-            raise InputError(f"the IPA {ipa} " + ("is not a regular file" if ipa.exists() else "does not exist"),
-                             hint="pass the path of the built .ipa with --ipa")
-        flow = load_flow(flow_path)
+        ipa = _checked_binary(ipa_path, build)
+        flow = load_flow(os.fspath(flow_path))
         base_url = resolve_base_url(api_base_url, ctx.env)
         directory = resolve_state_dir(str(state_dir) if state_dir else None, ctx.env,
                                       getattr(flow, "state_dir", None) or flow.raw.get("state_dir"), Path.cwd(),
@@ -145,7 +150,8 @@ def _run(
                 ctx.print(f"would call: {text}")
 
         options = RunOptions(
-            flow=flow, ipa_path=ipa, state_dir=directory, profile=profile, base_url=base_url, restart=restart,
+            flow=flow, ipa_path=ipa, build=build, state_dir=directory, profile=profile, base_url=base_url,
+            restart=restart,
             dry_run=dry_run, concurrency=concurrency, poll_interval=poll_interval, env=ctx.env,
             redactor=ctx.redactor, register_secret=ctx.register_secret, on_call=report_call, sleep=sleep,
             progress_stream=_Discard() if getattr(ctx, "quiet", False) else ctx.stderr,
@@ -164,6 +170,23 @@ def _run(
     if dry_run:
         ctx.print(f"dry run: {len(calls)} App Store Connect call(s) would be made; none was made")
     return 0, result
+
+
+def _checked_binary(ipa_path: str | os.PathLike[str] | None, build: str | None) -> Path | None:
+    """The IPA to publish, or None for a promote (--build); exactly one of the two."""
+    if (ipa_path is None) == (build is None):
+        raise InputError("give either --ipa (publish a binary) or --build (promote a build App Store Connect has)",
+                         hint="e.g. --ipa App.ipa, or --build '1.2.3 (45)'")
+    if build is not None:
+        from publish.promote import parse_build_label  # noqa: PLC0415
+
+        parse_build_label(build)  # a malformed label is refused before the flow file is even read
+        return None
+    ipa = Path(ipa_path)  # type: ignore[arg-type]
+    if not ipa.is_file():
+        raise InputError(f"the IPA {ipa} " + ("is not a regular file" if ipa.exists() else "does not exist"),
+                         hint="pass the path of the built .ipa with --ipa")
+    return ipa
 
 
 class _Discard:

@@ -170,8 +170,10 @@ def build_plan(flow: FlowSpec, binary: BinaryInfo, *, profile: str | None = None
     profile that does not exist or settings that cannot be used (a notes file missing, a date in the past ...)."""
     chosen = choose_profile(flow, binary.bundle_id, profile)
     # A Mac package without a provisioning profile uploads, but cannot be used in TestFlight: an error only then.
-    findings = run_binary_preflight(binary.path, expected_bundle_id=chosen.bundle_id,
-                                    for_testflight=any(s.step == "send_to_testflight" for s in chosen.flow))
+    # promote hook: a promoted build (publish.promote) has no file here; it was checked before its upload.
+    findings = [] if getattr(binary, "is_promote", False) else \
+        run_binary_preflight(binary.path, expected_bundle_id=chosen.bundle_id,
+                             for_testflight=any(s.step == "send_to_testflight" for s in chosen.flow))
     steps = tuple(_planned(spec, build_settings(spec, flow.base_dir), binary, store, restart)
                   for spec in chosen.flow)
     return Plan(flow=flow, binary=binary, profile=chosen, matched_by="override" if profile else "bundle_id",

@@ -1,5 +1,6 @@
 """The demo's workspace: an app with two beta groups and an earlier release (store page in English and German) on
-a running simulator, a throwaway API key registered with it, a sample signed IPA and a flow file that uses them.
+a running simulator, a throwaway API key registered with it, a sample signed IPA and two flow files that use them:
+one ships the IPA to TestFlight, the other promotes that very build to the App Store (`run --build`, no IPA).
 The simulator behaves as App Store Connect really does (protocol.md H, every behaviour on), so the run shows the
 waits a real release meets. Shares no code with the client: the demo command
 (publish/commands/demo.py) runs the flow through the same path as `appstore-publish run`."""
@@ -34,8 +35,7 @@ EXTERNAL_GROUP = "Public Beta"
 DEMO_IPA_SIZE = 600 * 1024
 DEMO_PART_SIZE = 256 * 1024
 
-FLOW_TEMPLATE = """\
-# A complete publish flow, run by `appstore-publish demo` against the built-in App Store Connect simulator.
+_FLOW_HEADER = """\
 version: 1
 api_keys:
   demo:
@@ -48,15 +48,26 @@ profiles:
     name: {app_name}
     keep_binaries: true
     flow:
+"""
+TESTFLIGHT_FLOW_TEMPLATE = """\
+# Step one of the demo (`appstore-publish demo`, against the built-in App Store Connect simulator): upload the IPA
+# and give it to the testers.
+""" + _FLOW_HEADER + """\
       - step: send_to_testflight
         api_key: demo
         what_to_test: {{file: WHAT_TO_TEST.md}}
         groups: [{internal}, {external}]
         testers:
           - {{email: ann@example.com, first_name: Ann, last_name: Tester}}
+"""
+APP_STORE_FLOW_TEMPLATE = """\
+# Step two of the demo: once tested and marked as release candidate, the same build goes to the App Store,
+# promoted with `appstore-publish run THIS_FILE --build '{version} ({build_number})'` (no IPA, no second upload).
+""" + _FLOW_HEADER + """\
       - step: send_to_app_store
         api_key: demo
         stage_type: app_store
+        require_rc: true
         whats_new:
           en-US: Faster start and fewer crashes.
           de-DE: Schnellerer Start und weniger Abstürze.
@@ -69,7 +80,8 @@ profiles:
 @dataclass(frozen=True)
 class DemoWorkspace:
     directory: Path
-    flow_path: Path
+    flow_path: Path  # the TestFlight flow, run with the IPA
+    app_store_flow_path: Path  # the App Store flow, run on the uploaded build (--build)
     ipa_path: Path
     state_dir: Path
     app_id: str
@@ -111,9 +123,12 @@ def prepare_demo(directory: Path, server: Any) -> DemoWorkspace:
                          build_number=DEMO_BUILD_NUMBER, display_name=DEMO_APP_NAME,
                          uses_non_exempt_encryption=False, pad_to=DEMO_IPA_SIZE)
     (directory / "WHAT_TO_TEST.md").write_text("Try the new onboarding and report anything odd.\n")
+    values = dict(key_id=DEMO_KEY_ID, issuer_id=issuer_id, key_file=key_file, bundle_id=DEMO_BUNDLE_ID,
+                  app_name=DEMO_APP_NAME, internal=INTERNAL_GROUP, external=EXTERNAL_GROUP, version=DEMO_VERSION,
+                  build_number=DEMO_BUILD_NUMBER)
     flow_path = directory / "appstore-publish.yml"
-    flow_path.write_text(FLOW_TEMPLATE.format(key_id=DEMO_KEY_ID, issuer_id=issuer_id, key_file=key_file,
-                                              bundle_id=DEMO_BUNDLE_ID, app_name=DEMO_APP_NAME,
-                                              internal=INTERNAL_GROUP, external=EXTERNAL_GROUP))
-    return DemoWorkspace(directory=directory, flow_path=flow_path, ipa_path=Path(ipa_path),
-                         state_dir=directory / "state", app_id=str(app_id))
+    flow_path.write_text(TESTFLIGHT_FLOW_TEMPLATE.format(**values))
+    app_store_flow_path = directory / "appstore-publish.app-store.yml"
+    app_store_flow_path.write_text(APP_STORE_FLOW_TEMPLATE.format(**values))
+    return DemoWorkspace(directory=directory, flow_path=flow_path, app_store_flow_path=app_store_flow_path,
+                         ipa_path=Path(ipa_path), state_dir=directory / "state", app_id=str(app_id))

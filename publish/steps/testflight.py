@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from publish.asc import AppStoreConnect, AscNotFoundError, Resource
 from publish.errors import InputError, RemoteError
+from publish.promote import build_gone, is_promote
 from publish.steps.base import StepContext, format_duration
 from publish.steps.testflight_state import read_build_with_testflight_state
 from publish.upload import lifecycle
@@ -130,6 +131,8 @@ def ensure_build(
         if build is None:
             ctx.log.info("build %s recorded earlier is gone from App Store Connect; looking again", ctx.run.build_id)
             ctx.run.build_id = None
+    if build is None and is_promote(ctx.ipa):  # promote hook: never an upload (publish.promote)
+        raise build_gone(ctx.ipa)  # type: ignore[arg-type]
     if build is None:
         build = find_existing_build(ctx, client, app_id)
     if before_upload is not None:
