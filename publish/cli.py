@@ -294,16 +294,12 @@ def unknown_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Usag
     """A `--flag` that the parser it falls to does not know (argparse would first complain of a missing
     required argument, which sends the user to the wrong fix). The flags of the parsers above count too:
     `-v` belongs to every level."""
-    chain = [parser]
-    for token in argv:
+    for index, token in enumerate(argv):
         if token == "--":
             break
-        subcommand = _subcommand(chain[-1], token)
-        if subcommand is not None:
-            chain.append(subcommand)
-            continue
         if not token.startswith("--") or " " in token:
-            continue
+            continue  # a command's name among them moves the flags that follow to its parser
+        chain = parser_chain(parser, argv[:index])
         name = token.partition("=")[0]
         leaf = chain[-1]
         known = {s for p in chain for s in p._option_string_actions}
