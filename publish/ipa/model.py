@@ -98,9 +98,7 @@ class IpaInfo:
     def to_json(self) -> dict[str, Any]:
         return {
             "format_version": JSON_FORMAT_VERSION,
-            "path": self.path,
-            "file_size": self.file_size,
-            "fingerprint": self.fingerprint,
+            **binary_file_json(self),
             "entry_count": self.entry_count,
             **app_identity_json(self),
             "device_families": list(self.device_families),
@@ -115,6 +113,11 @@ class IpaInfo:
             "profile": self.profile.to_json() if self.profile else None,
             "extensions": [b.to_json() for b in self.extensions],
         }
+
+
+def binary_file_json(info: IpaInfo | PkgInfo) -> dict[str, Any]:
+    """The file an inspection read, as every inspection reports it: the state store knows a binary by these."""
+    return {"path": info.path, "file_size": info.file_size, "fingerprint": info.fingerprint}
 
 
 def app_identity_json(info: BundleInfo | IpaInfo | PkgInfo) -> dict[str, Any]:
