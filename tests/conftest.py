@@ -1,13 +1,28 @@
-"""Shared fixtures. Tests that need ../shared skip with a reason when it is absent."""
+"""Shared fixtures and the session-wide checks. Where a test goes (tests/README.md has the rule):
+
+    tests/unit/     no server and no process: functions, the client over `responses`, the CLI in-process
+    tests/sandbox/  the simulator itself (publish/sandbox, contract.py), spoken to over raw HTTP
+    tests/e2e/      a flow or the project's client against a live server (simulator, hostile server), or a process
+
+Helpers shared by several modules sit here in tests/ and are imported by name (flow_harness, sandbox_api,
+action_harness, flow_faults, hostile_server, inputs_world, pkg_xar_writer, figures, contract, suite_paths); a test
+module never imports another test module. Tests that need ../shared skip with a reason when it is absent."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+from suite_paths import OPENAPI, SHARED
+
+if TYPE_CHECKING:
+    from flow_harness import FlowWorld
+    from publish.sandbox.server import SandboxServer
+    from sandbox_api import Api
 
 
 @pytest.fixture(scope="session")
@@ -18,17 +33,42 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def real_world(shared_dir: Path) -> Callable[[str], Path]:
+    """`real_world("ipas")`: a folder of ../shared/fixtures/real-world (real IPAs, profiles, keys, recorded
+    answers); the test skips with a reason when it is absent."""
+
+    def folder(name: str) -> Path:
+        path = shared_dir / "fixtures" / "real-world" / name
+        if not path.is_dir():
+            pytest.skip(f"{path} is absent")
+        return path
+
+    return folder
+
+
+@pytest.fixture(scope="session")
 def openapi_path(shared_dir: Path) -> Path:
-    path = shared_dir / "reference" / "asc" / "app-store-connect-openapi.json"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
-    return path
+    if not OPENAPI.is_file():
+        pytest.skip(f"{OPENAPI} is absent")
+    return OPENAPI
+
+
+def assert_contract_kept(server: SandboxServer) -> None:
+    """Every exchange with `server` satisfies Apple's OpenAPI description (when ../shared has it)."""
+    if OPENAPI.is_file():
+        from contract import check_exchanges
+
+        problems = check_exchanges(server.exchanges, OPENAPI)
+        _checked[id(server)] = len(server.exchanges)
+        assert not problems, "contract violations:\n" + "\n".join(problems[:30])
 
 
 # --- Contract: every exchange with every simulator started anywhere in the suite ---------------------------------
-# Fixtures in single modules check their own servers at teardown; this hook catches the rest (servers started by the
-# CLI's demo, the entrypoint, the upload tests...), so "zero violations across the whole suite" is checked, not hoped.
+# Fixtures check their own servers at teardown; this hook catches the rest (servers started by the CLI's demo, the
+# entrypoint, the upload tests...), so "zero violations across the whole suite" is checked, not hoped. Under xdist
+# each worker checks its own and figures.py adds the counts up in the controller, which fails the run.
 _servers: list = []
+_checked: dict[int, int] = {}  # id(server) -> how many of its exchanges a fixture has checked already
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -46,44 +86,103 @@ def _record_every_sandbox():
     SandboxServer.start = original_start  # type: ignore[method-assign]
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    spec = SHARED / "reference" / "asc" / "app-store-connect-openapi.json"
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if not _servers:
-        return
-    if not spec.is_file():
-        if reporter:
-            reporter.write_line(f"contract: skipped, {spec} is absent")
-        return
-    from contract import check_exchanges
+@pytest.hookimpl(hookwrapper=True)
+def pytest_collection(session: pytest.Session) -> Iterator[None]:
+    """PYTHONDONTWRITEBYTECODE (set on some machines, this one included) also stops pytest keeping the test modules
+    it rewrites for their asserts, and rewriting ~90 modules again costs ~4 s of CPU in every process that collects
+    (each xdist worker). While collecting, the suite writes them (to __pycache__/, which git ignores)."""
+    writing = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = writing
 
-    exchanges = [exchange for server in _servers for exchange in server.exchanges]
-    problems = check_exchanges(exchanges, spec)
-    if reporter:
-        reporter.write_line(
-            f"contract: {len(exchanges)} exchanges with {len(_servers)} simulators checked against the OpenAPI "
-            f"description, {len(problems)} violations"
-        )
-        for problem in problems[:50]:
-            reporter.write_line(f"  {problem}")
-    if problems:
-        session.exitstatus = 1
+
+def pytest_configure(config: pytest.Config) -> None:
+    from figures import PLUGIN_NAME, Figures
+
+    config.pluginmanager.register(Figures(config), PLUGIN_NAME)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from figures import PLUGIN_NAME, ContractCount
+
+    figures = session.config.pluginmanager.get_plugin(PLUGIN_NAME)
+    if _servers:
+        if OPENAPI.is_file():
+            from contract import check_exchanges
+
+            exchanges = sum(len(server.exchanges) for server in _servers)
+            unchecked = [exchange for server in _servers for exchange in server.exchanges[_checked.get(id(server), 0):]]
+            problems = check_exchanges(unchecked, OPENAPI)  # a fixture's finding already failed its test
+            figures.contract.add(ContractCount(exchanges, len(_servers), problems, len(problems)))
+        else:
+            figures.contract.add(ContractCount(simulators=len(_servers), skipped=f"{OPENAPI} is absent"))
+    figures.finish(session)
 
 
 # --- The flow world: one simulator with an app, groups and a key, over loopback; its exchanges checked against the
-# OpenAPI description when the test ends (a module may define its own `world` for other settings) -----------------
+# OpenAPI description when the test ends. A module that wants other settings defines
+# `world(make_world)` returning `make_world(part_size=..., beta_test_information=...)` ---------------------------
 @pytest.fixture
-def world(tmp_path: Path):
+def make_world(tmp_path: Path) -> Iterator[Callable[..., FlowWorld]]:
     from flow_harness import FlowWorld
 
-    world = FlowWorld(tmp_path)
-    try:
-        yield world
-    finally:
-        world.close()
-    spec = SHARED / "reference" / "asc" / "app-store-connect-openapi.json"
-    if spec.is_file():
-        from contract import check_exchanges
+    made: list[FlowWorld] = []
 
-        problems = check_exchanges(world.server.exchanges, spec)
-        assert not problems, "contract violations:\n" + "\n".join(problems[:30])
+    def make(**options: Any) -> FlowWorld:
+        made.append(FlowWorld(tmp_path, **options))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for world in made:
+            world.close()
+    for world in made:
+        assert_contract_kept(world.server)
+
+
+@pytest.fixture
+def world(make_world: Callable[..., FlowWorld]) -> FlowWorld:
+    return make_world()
+
+
+# --- The simulator alone, for its own tests over raw HTTP (sandbox_api.Api) ----------------------------------------
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    """A started simulator with one registered key; at teardown every exchange must satisfy the OpenAPI contract."""
+    from publish.sandbox.server import SandboxServer
+    from sandbox_api import ISSUER, KEY_ID, PUBLIC_PEM
+
+    server = SandboxServer(part_size=64 * 1024)
+    server.register_key(KEY_ID, ISSUER, PUBLIC_PEM)
+    with server:
+        yield server
+    assert_contract_kept(server)
+
+
+@pytest.fixture
+def api(sandbox: SandboxServer) -> Api:
+    from sandbox_api import Api
+
+    return Api(sandbox)
+
+
+@pytest.fixture(scope="session")
+def ipa_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Sample IPAs made once a session (per xdist worker) for each distinct set of arguments."""
+    from publish.sandbox.sample_ipa import build_ipa
+
+    cache: dict[tuple, Path] = {}
+    folder = tmp_path_factory.mktemp("ipas")
+
+    def make(bundle_id: str = "com.example.app", version: str = "1.0.0", build: str = "1", **kwargs: Any) -> Path:
+        key = (bundle_id, version, build, tuple(sorted(kwargs.items())))
+        if key not in cache:
+            path = folder / f"{len(cache)}.ipa"
+            cache[key] = Path(build_ipa(path, bundle_id=bundle_id, version=version, build_number=build, **kwargs))
+        return cache[key]
+
+    return make

@@ -21,14 +21,21 @@ from urllib.parse import parse_qsl
 import jsonschema
 
 
-def _to_json_schema(node: Any) -> Any:
-    """OpenAPI 3.0 -> JSON Schema: nullable becomes a union with null; listed properties only (strict)."""
+# OpenAPI 3.0 keywords JSON Schema does not have (or reads differently): dropped where they are keywords, never
+# where they are the names of properties (a "deprecated" attribute stays an attribute).
+_OPENAPI_ONLY = ("nullable", "example", "deprecated", "discriminator")
+
+
+def to_json_schema(node: Any) -> Any:
+    """OpenAPI 3.0 -> JSON Schema (the one converter of the test suite): nullable becomes a union with null, and a
+    schema that lists its properties allows no others (so a misspelt attribute is caught)."""
     if isinstance(node, list):
-        return [_to_json_schema(item) for item in node]
+        return [to_json_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {k: _to_json_schema(v) for k, v in node.items()
-           if k not in ("nullable", "example", "deprecated", "discriminator")}
+    out = {k: ({name: to_json_schema(schema) for name, schema in v.items()} if k == "properties" and
+               isinstance(v, dict) else to_json_schema(v))
+           for k, v in node.items() if k not in _OPENAPI_ONLY}
     if "properties" in out and "additionalProperties" not in out:
         out["additionalProperties"] = False
     if node.get("nullable"):
@@ -43,38 +50,55 @@ def _to_json_schema(node: Any) -> Any:
     return out
 
 
-class _Spec:
+class OpenApiDescription:
+    """Apple's OpenAPI file, read once: its schemas as JSON Schema, its path templates most specific first."""
+
     def __init__(self, path: Path) -> None:
         self.doc = json.loads(Path(path).read_text())
-        self.root = {"components": {"schemas": _to_json_schema(self.doc["components"]["schemas"])}}
+        self.root = {"components": {"schemas": to_json_schema(self.doc["components"]["schemas"])}}
         routes = []
         for template in self.doc["paths"]:
             regex = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
             routes.append((template.count("{"), template, re.compile(regex)))
         self.routes = sorted(routes)
+        self._validators: dict[str, jsonschema.protocols.Validator] = {}
+        self._verdicts: dict[tuple[str, str], list[str]] = {}
 
-    def route(self, path: str) -> str | None:
+    def route(self, path: str, method: str | None = None) -> str | None:
+        """The template `path` matches (with `method`: the first whose operations include it)."""
         for _, template, pattern in self.routes:
-            if pattern.match(path):
+            if pattern.match(path) and (method is None or method.lower() in self.doc["paths"][template]):
                 return template
         return None
 
-    @functools.cache
     def validator(self, ref: str) -> jsonschema.protocols.Validator:
-        return jsonschema.Draft202012Validator({"$ref": ref, **self.root},
-                                               format_checker=jsonschema.FormatChecker())
+        if ref not in self._validators:
+            self._validators[ref] = jsonschema.Draft202012Validator({"$ref": ref, **self.root},
+                                                                    format_checker=jsonschema.FormatChecker())
+        return self._validators[ref]
 
     def problems(self, ref: str, instance: Any) -> list[str]:
-        found = []
-        for error in self.validator(ref).iter_errors(instance):
-            where = "/" + "/".join(str(p) for p in error.absolute_path)
-            found.append(f"{where}: {error.message[:300]}")
-        return found
+        """The instance's violations of the schema at `ref`. The same document is often seen many times (a poll
+        answered alike, the same request in every flow), and validating is the costly part of the whole check: a
+        verdict is kept per schema and exact document (its canonical JSON)."""
+        key = (ref, json.dumps(instance, sort_keys=True, separators=(",", ":")))
+        if key not in self._verdicts:
+            found = []
+            for error in self.validator(ref).iter_errors(instance):
+                where = "/" + "/".join(str(p) for p in error.absolute_path)
+                found.append(f"{where}: {error.message[:300]}")
+            self._verdicts[key] = found
+        return list(self._verdicts[key])
+
+
+def load_description(path: str | Path) -> OpenApiDescription:
+    """The description at `path`, read and converted once a process (it is large: seconds of work)."""
+    return _load(str(Path(path).resolve()))
 
 
 @functools.cache
-def _load(path: str) -> _Spec:
-    return _Spec(Path(path))
+def _load(path: str) -> OpenApiDescription:
+    return OpenApiDescription(Path(path))
 
 
 def _field(exchange: Any, name: str) -> Any:
@@ -88,60 +112,71 @@ def _json_ref(content: dict[str, Any] | None) -> str | None:
 def check_exchanges(exchanges: Iterable[Any], openapi_path: str | Path, *, allow_rejected: bool = True) -> list[str]:
     """Violations of the OpenAPI description, one line each. With allow_rejected, a request the server refused
     with 400/422 is not itself reported (tests send such requests on purpose); its error response still is."""
-    spec = _load(str(openapi_path))
+    spec = load_description(str(openapi_path))
     problems: list[str] = []
     for number, exchange in enumerate(exchanges):
         method = _field(exchange, "method").lower()
         path = _field(exchange, "path")
         status = int(_field(exchange, "status"))
-        request = _field(exchange, "request")
-        response = _field(exchange, "response")
         label = f"#{number} {method.upper()} {path} -> {status}"
         template = spec.route(path)
         operation = spec.doc["paths"].get(template, {}).get(method) if template else None
         if status >= 400:
-            ref = _json_ref(operation["responses"].get(str(status), {}).get("content")) if operation else None
-            problems += [f"{label}: error body {p}" for p in spec.problems(ref or "#/components/schemas/ErrorResponse",
-                                                                            response)]
-            if isinstance(response, dict):
-                for item in response.get("errors", []):
-                    if isinstance(item, dict) and item.get("status") != str(status):
-                        problems.append(f"{label}: error item status {item.get('status')!r} != {str(status)!r}")
+            problems += _error_problems(spec, operation, status, _field(exchange, "response"), label)
         if operation is None:
             if status < 400:
                 problems.append(f"{label}: {method.upper()} {path} is not an operation of the OpenAPI description")
             continue
-        rejected = allow_rejected and status in (400, 422)
-        if not rejected:
-            allowed = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"} | {"cursor"}
-            for name, _ in parse_qsl(_field(exchange, "query") or "", keep_blank_values=True):
-                if name not in allowed:
-                    problems.append(f"{label}: query parameter {name!r} is not defined for this operation")
-            body_ref = _json_ref((operation.get("requestBody") or {}).get("content"))
-            if body_ref is not None:
-                if request is None:
-                    problems.append(f"{label}: request has no body; {body_ref.rsplit('/', 1)[1]} expected")
-                else:
-                    problems += [f"{label}: request body {p}" for p in spec.problems(body_ref, request)]
-            elif request is not None:
-                problems.append(f"{label}: request has a body but the operation takes none")
-        if status >= 400:
-            continue
-        documented = operation["responses"].get(str(status))
-        if documented is None:
-            problems.append(f"{label}: status {status} is not documented (documented: "
-                            f"{', '.join(sorted(operation['responses']))})")
-            continue
-        ref = _json_ref(documented.get("content"))
-        if ref is None:
-            if response is not None:
-                problems.append(f"{label}: {status} must have no body")
-            continue
-        if (isinstance(response, dict) and response.get("data", "") is None and method == "get"
-                and template.count("/") == 4 and "/relationships/" not in template):
-            # an empty to-one relationship: JSON:API (and App Store Connect) answer data: null
-            response = {**response, "data": None}
-            problems += [f"{label}: response {p}" for p in spec.problems(ref, response) if not p.startswith("/data:")]
-            continue
-        problems += [f"{label}: response {p}" for p in spec.problems(ref, response)]
+        if not (allow_rejected and status in (400, 422)):
+            problems += _request_problems(spec, operation, exchange, label)
+        if status < 400:
+            problems += _response_problems(spec, operation, template or "", exchange, label)
     return problems
+
+
+def _error_problems(spec: OpenApiDescription, operation: dict[str, Any] | None, status: int, response: Any,
+                    label: str) -> list[str]:
+    ref = _json_ref(operation["responses"].get(str(status), {}).get("content")) if operation else None
+    problems = [f"{label}: error body {p}" for p in spec.problems(ref or "#/components/schemas/ErrorResponse",
+                                                                   response)]
+    if isinstance(response, dict):
+        for item in response.get("errors", []):
+            if isinstance(item, dict) and item.get("status") != str(status):
+                problems.append(f"{label}: error item status {item.get('status')!r} != {str(status)!r}")
+    return problems
+
+
+def _request_problems(spec: OpenApiDescription, operation: dict[str, Any], exchange: Any, label: str) -> list[str]:
+    problems = []
+    allowed = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"} | {"cursor"}
+    for name, _ in parse_qsl(_field(exchange, "query") or "", keep_blank_values=True):
+        if name not in allowed:
+            problems.append(f"{label}: query parameter {name!r} is not defined for this operation")
+    request = _field(exchange, "request")
+    body_ref = _json_ref((operation.get("requestBody") or {}).get("content"))
+    if body_ref is not None:
+        if request is None:
+            problems.append(f"{label}: request has no body; {body_ref.rsplit('/', 1)[1]} expected")
+        else:
+            problems += [f"{label}: request body {p}" for p in spec.problems(body_ref, request)]
+    elif request is not None:
+        problems.append(f"{label}: request has a body but the operation takes none")
+    return problems
+
+
+def _response_problems(spec: OpenApiDescription, operation: dict[str, Any], template: str, exchange: Any,
+                       label: str) -> list[str]:
+    status = int(_field(exchange, "status"))
+    response = _field(exchange, "response")
+    documented = operation["responses"].get(str(status))
+    if documented is None:
+        return [f"{label}: status {status} is not documented (documented: {', '.join(sorted(operation['responses']))})"]
+    ref = _json_ref(documented.get("content"))
+    if ref is None:
+        return [f"{label}: {status} must have no body"] if response is not None else []
+    if (isinstance(response, dict) and response.get("data", "") is None and _field(exchange, "method").lower() == "get"
+            and template.count("/") == 4 and "/relationships/" not in template):
+        # an empty to-one relationship: JSON:API (and App Store Connect) answer data: null
+        return [f"{label}: response {p}" for p in spec.problems(ref, {**response, "data": None})
+                if not p.startswith("/data:")]
+    return [f"{label}: response {p}" for p in spec.problems(ref, response)]

@@ -1,11 +1,24 @@
-"""Suites that keep a property print one figure line (`faults: 12 of 12 seeded runs completed, 0 duplicates`)
-into pytest's terminal report, whatever the capture mode."""
+"""The suite's figure lines: a suite that keeps a property prints one line (`faults: 12 of 12 seeded runs completed,
+0 duplicates`), and the session-wide contract check prints its count of exchanges and violations, in pytest's
+terminal summary whatever the capture mode.
+
+Under pytest-xdist every worker only sees its share of the tests, and a worker has no terminal and no say in the
+run's exit status. So each worker sends what it counted in its `workeroutput` when it finishes, the controller adds
+the workers' counts up when each goes down, and only the process that owns the terminal prints, and fails the run
+on a shortfall (fewer passed than run) or a contract violation: with or without xdist, the same lines and the same
+verdict. conftest.py registers the one `Figures` plugin; suites call `report(config, tally)`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import pytest
+
+PLUGIN_NAME = "suite-figures"
+_OUTPUT_KEY = "suite-figures"
+SHOWN_PROBLEMS = 50
 
 
 @dataclass
@@ -14,34 +27,112 @@ class Tally:
     unit: str
     passed: int = 0
     total: int = 0
+    counts: dict[str, int] = field(default_factory=dict)  # shown after the tally as "N key", summed across workers
     notes: list[str] = field(default_factory=list)
 
     def record(self, ok: bool) -> None:
         self.total += 1
         self.passed += int(ok)
 
+    def add(self, other: Tally) -> None:
+        self.passed += other.passed
+        self.total += other.total
+        for key, number in other.counts.items():
+            self.counts[key] = self.counts.get(key, 0) + number
+        self.notes += other.notes
+
+    @property
+    def short(self) -> bool:
+        return self.passed < self.total
+
     def line(self) -> str:
-        extra = f", {', '.join(self.notes)}" if self.notes else ""
-        return f"{self.name}: {self.passed} of {self.total} {self.unit}{extra}"
+        extra = [f"{number} {key}" for key, number in self.counts.items()] + self.notes
+        shown = f", {', '.join(extra)}" if extra else ""
+        return f"{self.name}: {self.passed} of {self.total} {self.unit}{shown}"
 
 
-class _Summary:
-    """A plugin registered on first use: prints every tally in the terminal summary, after capture has ended."""
+@dataclass
+class ContractCount:
+    """The session-wide check of every simulator exchange against the OpenAPI description."""
 
-    def __init__(self) -> None:
-        self.tallies: list[Tally] = []
+    exchanges: int = 0
+    simulators: int = 0
+    problems: list[str] = field(default_factory=list)
+    violations: int = 0
+    skipped: str | None = None  # why it could not run (the description is absent)
+
+    def add(self, other: ContractCount) -> None:
+        self.exchanges += other.exchanges
+        self.simulators += other.simulators
+        self.violations += other.violations
+        self.problems += other.problems[:max(0, SHOWN_PROBLEMS - len(self.problems))]
+        self.skipped = self.skipped or other.skipped
+
+    def lines(self) -> list[str]:
+        if not self.simulators:
+            return []
+        if self.skipped:
+            return [f"contract: skipped, {self.skipped}"]
+        head = (f"contract: {self.exchanges} exchanges with {self.simulators} simulators checked against the OpenAPI "
+                f"description, {self.violations} violations")
+        return [head, *(f"  {problem}" for problem in self.problems[:SHOWN_PROBLEMS])]
+
+
+class Figures:
+    """Collects tallies and the contract count in this process; in an xdist controller, also the workers'."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.tallies: list[Tally] = []  # this process's own, as the suites hold them
+        self.received: list[Tally] = []  # from xdist workers
+        self.contract = ContractCount()
+
+    @property
+    def in_worker(self) -> bool:
+        return hasattr(self.config, "workerinput")
+
+    def add_tally(self, tally: Tally) -> None:
+        if not any(held is tally for held in self.tallies):
+            self.tallies.append(tally)
+
+    def merged(self) -> list[Tally]:
+        by_name: dict[str, Tally] = {}
+        for tally in [*self.tallies, *self.received]:
+            if tally.name not in by_name:
+                by_name[tally.name] = Tally(tally.name, tally.unit)
+            by_name[tally.name].add(tally)
+        return [tally for tally in by_name.values() if tally.total]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        sent = getattr(node, "workeroutput", {}).get(_OUTPUT_KEY)
+        if not sent:
+            return  # a worker that crashed sends nothing: xdist reports that itself
+        self.received += [Tally(**fields) for fields in sent["tallies"]]
+        self.contract.add(ContractCount(**sent["contract"]))
+
+    def finish(self, session: pytest.Session) -> None:
+        """Called from conftest's pytest_sessionfinish once the contract count of this process is in."""
+        if self.in_worker:
+            self.config.workeroutput[_OUTPUT_KEY] = {  # type: ignore[attr-defined]
+                "tallies": [asdict(tally) for tally in self.tallies],
+                "contract": asdict(self.contract),
+            }
+            return
+        if self.contract.violations or any(tally.short for tally in self.merged()):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        for tally in self.tallies:
+        if self.in_worker:
+            return
+        for line in self.contract.lines():
+            terminalreporter.write_line(line)
+        for tally in self.merged():
             terminalreporter.write_line(tally.line())
 
 
 def report(config: pytest.Config, tally: Tally) -> None:
-    if not tally.total:
-        return
-    summary = config.pluginmanager.get_plugin("figures-summary")
-    if summary is None:
-        summary = _Summary()
-        config.pluginmanager.register(summary, "figures-summary")
-    if not any(t is tally for t in summary.tallies):
-        summary.tallies.append(tally)
+    """Shows `tally` in the summary (once, however often it is reported). Call it at module teardown."""
+    figures = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    if figures is not None:
+        figures.add_tally(tally)

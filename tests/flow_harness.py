@@ -21,6 +21,15 @@ ISSUER_ID = "69a6de70-03db-47e3-e053-5b8c7c11a4d1"
 INTERNAL = "QA Team"
 EXTERNAL = "Public Beta"
 ALL_ACCESS = "Everyone Internal"
+# The App Store step the flow suites share: a manual release with a phased rollout (suites add submit_for_review).
+APP_STORE_PHASED = """
+- step: send_to_app_store
+  api_key: main
+  stage_type: app_store
+  whats_new: Faster start.
+  release_type: manual
+  phased_release: true
+"""
 
 
 @dataclass

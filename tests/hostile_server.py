@@ -4,12 +4,20 @@ redirects, gigantic lengths). Shares nothing with the simulator."""
 
 from __future__ import annotations
 
+import datetime
+import os
 import socket
 import ssl
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 Scenario = Callable[["HostileHandler"], None]
 
@@ -68,7 +76,10 @@ class HostileServer(ThreadingHTTPServer):
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.date: str | None = None  # the Date header every answer carries (None: the real time)
         self._tls = tls
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.005}, daemon=True)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return  # a client that refuses the certificate or hangs up is what these tests provoke: no traceback on stderr
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = super().get_request()
@@ -90,3 +101,24 @@ class HostileServer(ThreadingHTTPServer):
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
         self.server_close()
+
+
+def self_signed_tls() -> ssl.SSLContext:
+    """A server context with a fresh self-signed certificate for 127.0.0.1, which no client trusts."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    directory = Path(os.environ.get("TMPDIR", "/tmp"))
+    cert_path = directory / f"hostile-{os.getpid()}.pem"
+    key_path = directory / f"hostile-{os.getpid()}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    cert_path.unlink()
+    key_path.unlink()
+    return context

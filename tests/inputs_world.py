@@ -1,9 +1,9 @@
-"""The `world` fixture of the inputs tests: a FlowWorld (simulator, API key, flows and IPAs in a temporary folder)."""
+"""The `world` fixture of the inputs tests, for a module that imports it: conftest's own (a FlowWorld: simulator,
+API key, flows and IPAs in a temporary folder, its exchanges checked against the OpenAPI description)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -11,9 +11,5 @@ from flow_harness import FlowWorld
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[FlowWorld]:
-    instance = FlowWorld(tmp_path)
-    try:
-        yield instance
-    finally:
-        instance.close()
+def world(make_world: Callable[..., FlowWorld]) -> FlowWorld:
+    return make_world()

@@ -108,6 +108,25 @@ class AnswerHeaders:
             )
 
 
+def loggable_body(body: bytes) -> str:
+    """A request body for the debug log, with every attribute whose name says it is a password (the beta review's
+    `demoAccountPassword`) replaced: the client may be used at DEBUG outside a run, where no redactor knows the
+    value."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")
+    return json.dumps(_masked(document), ensure_ascii=False)
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: "***" if "password" in str(k).lower() and v is not None else _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
+
+
 class ObservingTransport(Transport):
     """Counts, reports and logs every exchange (including a re-signed repeat), then hands the answer's headers
     to `headers`."""
@@ -137,7 +156,7 @@ class ObservingTransport(Transport):
         log.debug("%s %s -> %d in %.0f ms", request.method, shown, response.status,
                   (time.monotonic() - started) * 1000)
         if request.body is not None and log.isEnabledFor(logging.DEBUG):
-            log.debug("  request body: %s", request.body.decode("utf-8", "replace"))
+            log.debug("  request body: %s", loggable_body(request.body))
         self._headers.read(response)
         return response
 

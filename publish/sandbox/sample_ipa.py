@@ -303,6 +303,7 @@ def _mach_o(name: str, seed: int, size: int) -> bytes:
     return header + rng.randbytes(max(0, size - len(header)))
 
 
+@functools.lru_cache(maxsize=64)  # pure and slow (pixel by pixel, then zlib level 9): every sample IPA has icons
 def _png(pixels: int, seed: int) -> bytes:
     """A real RGBA PNG of pixels x pixels: a diagonal gradient."""
     rng = random.Random(seed)

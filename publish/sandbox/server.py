@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import selectors
 import socket
 import threading
 import time
@@ -87,14 +88,13 @@ class SandboxServer:
     # lifecycle -------------------------------------------------------------------------------------------------
     def start(self) -> SandboxServer:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                            name="asc-sandbox", daemon=True)
+            self._thread = threading.Thread(target=self._httpd.serve_until_stopped, name="asc-sandbox", daemon=True)
             self._thread.start()
         return self
 
     def stop(self) -> None:
         if self._thread is not None:
-            self._httpd.shutdown()
+            self._httpd.stop_serving()
             self._thread.join()
             self._thread = None
         self._httpd.server_close()
@@ -193,9 +193,38 @@ class SandboxServer:
 
 
 class _HttpServer(ThreadingHTTPServer):
+    """serve_forever notices shutdown() only when its select times out (poll_interval), so every stop waited up to
+    that long (0.1 s a simulator, 20 s over the test suite). This loop blocks on the listening socket and on a
+    wake-up socket that stop_serving writes to: stopping is immediate and an idle simulator spends no CPU."""
+
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        self._wake_reader, self._wake_writer = socket.socketpair()  # first: a failed bind calls server_close
+        self._stopping = threading.Event()
+        super().__init__(address, handler)
+
+    def serve_until_stopped(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake_reader, selectors.EVENT_READ)
+            while not self._stopping.is_set():
+                for key, _ in selector.select():
+                    if key.fileobj is self and not self._stopping.is_set():
+                        self.handle_request()  # ready: it accepts at once
+                self.service_actions()
+
+    def stop_serving(self) -> None:
+        """Ends serve_until_stopped at once; returns without waiting (join the serving thread for that)."""
+        self._stopping.set()
+        self._wake_writer.send(b"\0")
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake_reader.close()
+        self._wake_writer.close()
 
 
 def _make_request_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
