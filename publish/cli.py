@@ -377,6 +377,9 @@ def _run(handler_function: Any, args: argparse.Namespace, ctx: CliContext) -> in
     handler.addFilter(ctx.redactor.logging_filter())
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("publish")
+    # The logger is process-wide: what this call changes it puts back, so a CLI call made in-process (tests, the
+    # action's entrypoint) leaves logging as it found it.
+    saved_level, saved_propagate = root.level, root.propagate
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if ctx.verbose else logging.WARNING if ctx.quiet else logging.INFO)
     root.propagate = False
@@ -390,3 +393,5 @@ def _run(handler_function: Any, args: argparse.Namespace, ctx: CliContext) -> in
         return 130
     finally:
         root.removeHandler(handler)
+        root.setLevel(saved_level)
+        root.propagate = saved_propagate

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-PUBLISH = Path(__file__).resolve().parent.parent / "publish"
+PUBLISH = Path(__file__).resolve().parents[2] / "publish"
 MAX_LINES = 400
 
 

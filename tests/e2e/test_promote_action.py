@@ -11,7 +11,7 @@ from pathlib import Path
 
 from flow_harness import BUNDLE_ID, INTERNAL, ISSUER_ID, KEY_ID, FlowWorld
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 # entrypoint.py sits beside the package, not in it: its functions, as the container's `python entrypoint.py` has them
 run_action_entrypoint = runpy.run_path(str(REPO / "entrypoint.py"), run_name="promote_action_entrypoint")["run"]
 APP_STORE = """
