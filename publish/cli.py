@@ -77,7 +77,8 @@ class ClosedPipeTolerantStream:
 
 
 def _tolerant(stream: TextIO) -> TextIO:
-    return ClosedPipeTolerantStream(stream)  # type: ignore[return-value] - a TextIO by delegation
+    # A TextIO by delegation (__getattr__), which a checker cannot see; typing.cast would cost typing's import.
+    return ClosedPipeTolerantStream(stream)  # type: ignore[return-value]
 
 
 class CliContext:
@@ -222,7 +223,7 @@ def _add_command_parsers(parser: CliParser, load: Collection[str] | None) -> Non
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     loaded: set[str] = set()
-    stand_in: CliParser | None = None
+    stand_in: argparse.ArgumentParser | None = None
     for command in COMMANDS:
         if command.name in subparsers.choices:
             continue  # registered with a sibling (mark-rc and unmark-rc share a module)
@@ -241,7 +242,8 @@ def _add_command_parsers(parser: CliParser, load: Collection[str] | None) -> Non
         # Listed with its summary, for --help and did-you-mean, but not built: each parser costs ~0.4 ms (argparse
         # looks up translations of its headings on disk). One shared stand-in answers for all of them.
         stand_in = stand_in or argparse.ArgumentParser(prog=f"{PROG} COMMAND", add_help=False)
-        subparsers._name_parser_map[command.name] = stand_in
+        # A plain parser on purpose (no -v/--quiet, no examples to look up); argparse only lists it.
+        subparsers._name_parser_map[command.name] = stand_in  # type: ignore[assignment]
         subparsers._choices_actions.append(subparsers._ChoicesPseudoAction(command.name, (), command.summary))
 
 
@@ -274,26 +276,30 @@ def parser_chain(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[a
     for token in argv:
         if token == "--":
             break
-        actions = [a for a in chain[-1]._actions if isinstance(a, argparse._SubParsersAction)]
-        if actions and not token.startswith("-") and token in actions[0].choices:
-            chain.append(actions[0].choices[token])
+        subcommand = _subcommand(chain[-1], token)
+        if subcommand is not None:
+            chain.append(subcommand)
     return chain
+
+
+def _subcommand(parser: argparse.ArgumentParser, token: str) -> argparse.ArgumentParser | None:
+    """The parser of the command (or subcommand) `token` names under `parser`, if it names one."""
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if actions and not token.startswith("-") and token in actions[0].choices:
+        return actions[0].choices[token]
+    return None
 
 
 def unknown_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> UsageError | None:
     """A `--flag` that the parser it falls to does not know (argparse would first complain of a missing
     required argument, which sends the user to the wrong fix). The flags of the parsers above count too:
     `-v` belongs to every level."""
-    chain = [parser]
-    for token in argv:
+    for index, token in enumerate(argv):
         if token == "--":
             break
-        subcommands = [a for a in chain[-1]._actions if isinstance(a, argparse._SubParsersAction)]
-        if subcommands and not token.startswith("-") and token in subcommands[0].choices:
-            chain.append(subcommands[0].choices[token])
-            continue
         if not token.startswith("--") or " " in token:
-            continue
+            continue  # a command's name among them moves the flags that follow to its parser
+        chain = parser_chain(parser, argv[:index])
         name = token.partition("=")[0]
         leaf = chain[-1]
         known = {s for p in chain for s in p._option_string_actions}
@@ -323,7 +329,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     --help or --version."""
     word = command_word(argv)
     known_names = {c.name for c in COMMANDS}
-    parser = build_parser(load={word} if word in known_names else ())
+    parser = build_parser(load={word} if word is not None and word in known_names else ())
     chain = parser_chain(parser, argv)
     if word in known_names and not any(t in ("-h", "--help") for t in argv):
         refused = unknown_option(parser, argv)

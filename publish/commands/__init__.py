@@ -1,7 +1,7 @@
 """One module per CLI command (see publish.cli), and the light table that lists them.
 
 The table is what `appstore-publish --help` and the did-you-mean of a misspelt command need: names, one-line
-summaries and examples. It imports nothing, so the CLI can list every command while importing only the module
+summaries and examples; with them, each command's description, so that its help is all in one place. It imports nothing, so the CLI can list every command while importing only the module
 of the one that runs (and with it requests, cryptography, jsonschema, yaml). Each summary must equal the `help=`
 its module registers; tests/test_cli_startup.py holds the two in step.
 """
@@ -40,6 +40,75 @@ COMMANDS: tuple[Command, ...] = (
     Command("demo", "demo", "try a complete publish flow offline, against the built-in App Store Connect simulator"),
     Command("completion", "completion", "print a shell completion script (bash, zsh or fish)"),
 )
+
+# `appstore-publish <command> --help` opens with these (above the options): what the command does, in full.
+DESCRIPTIONS: dict[str, str] = {
+    "validate": (
+        "Check a publish-flow file: YAML syntax, the JSON Schema, and references (API key and Apple ID "
+        "names, duplicate bundle IDs, release-note files). Every problem is listed as FILE:LINE:COLUMN. Exit code 2 "
+        "when the file has problems."
+    ),
+    "info": (
+        "Show an IPA's app information — bundle ID, version, build, platform, icons, app extensions and "
+        "watch app, provisioning profile and signing — reading only the zip directory and a few small files. A macOS "
+        "installer package (.pkg, told apart by its content) shows its app, installer signature and profile."
+    ),
+    "check": (
+        "Run the pre-flight checks (layout, Info.plist, version format, signing, provisioning profile, "
+        "extensions; for a .pkg: package kind, installer signature) that every upload runs before sending a byte. "
+        "Exit 2 if any error is found, 0 otherwise (warnings are printed but do not fail)."
+    ),
+    "profiles": (
+        "The publish profiles of a flow file with, for each, the app name and icon name of the latest "
+        "binary seen, its number of versions and the latest version's state."
+    ),
+    "versions": (
+        "The versions this tool has handled, from the state store; with --remote, merged with App Store "
+        "Connect's builds of the app (uploaded date, processing, TestFlight and App Store version states, expired). "
+        "Builds known only to App Store Connect are listed too."
+    ),
+    "show": (
+        "Everything known about one binary: the IPA inspection, its App Store Connect IDs and states, "
+        "the release-candidate mark, the kept binary and its recent history."
+    ),
+    "release": (
+        "Release an App Store version that App Review approved and that waits for you "
+        "(release type MANUAL, state PENDING_DEVELOPER_RELEASE); or, with --pause, --resume or --complete, change "
+        "its phased release (only once the version is released). What the version's state does not allow is "
+        "refused before anything changes."
+    ),
+    "status": (
+        "Where each build and App Store version of an app stands in App Store Connect: processing, "
+        "TestFlight (internal/external), beta review, App Store version state, phased release. With VERSION, only "
+        "that version; with --wait-until STATE, poll until VERSION (its App Store version, its phased release or "
+        "its newest build) is in STATE. Nothing is changed in App Store Connect."
+    ),
+    "history": (
+        "The log of past actions (step runs with time, duration, outcome, App Store Connect IDs and "
+        "errors; RC marks; downloads; deletions), newest first."
+    ),
+    "mark-rc": (
+        "Mark a version as release candidate (recorded in history). A send_to_app_store step with "
+        "require_rc: true only ships marked versions."
+    ),
+    "unmark-rc": (
+        "Remove the release-candidate mark from a version (recorded in history)."
+    ),
+    "delete": (
+        "Remove a version and its kept binary from the local state directory (its history is kept). "
+        "Nothing is removed from App Store Connect; --expire-build additionally expires the build in TestFlight. "
+        "Without VERSION, --profile BUNDLE_ID removes every version of that profile."
+    ),
+    "schema": (
+        "Print a JSON Schema: by default the publish-flow file's (point your editor at it to complete "
+        "and check flow files); NAME picks another, e.g. the JSON output of a command."
+    ),
+    "completion": (
+        "Print a completion script for SHELL on stdout: commands, subcommands, options and their "
+        "choices, generated from this version's parser. Install it where your shell looks (see the examples) "
+        "and open a new shell."
+    ),
+}
 
 # `appstore-publish <path> --help` ends with these; tests parse every line, so an example cannot go stale.
 EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -156,6 +225,11 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("appstore-publish completion fish > ~/.config/fish/completions/appstore-publish.fish", "fish"),
     ),
 }
+
+
+def summary_of(name: str) -> str:
+    """The one-line summary of the command `name` (its `help=` in `--help`'s list)."""
+    return next(command.summary for command in COMMANDS if command.name == name)
 
 
 def examples_text(path: str) -> str | None:

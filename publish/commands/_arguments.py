@@ -12,8 +12,31 @@ import argparse
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from publish.commands import DESCRIPTIONS, summary_of
 from publish.local_paths import output_file_problem, path_problem
+
+Handler = Callable[[argparse.Namespace, Any], int]
+
+
+def add_command(subparsers: argparse._SubParsersAction, name: str, handler: Handler, *,
+                description: str | None = None) -> argparse.ArgumentParser:
+    """The parser of the command `name`, run by `handler`. Its one-line help is its summary in publish.commands,
+    so the list `--help` prints without importing the command and the command's own help cannot disagree; its
+    description is the one there too, unless the command words its own."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=summary_of(name), description=description or DESCRIPTIONS[name])
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def add_api_arguments(parser: argparse.ArgumentParser, *, flow_help: str) -> None:
+    """--flow, --api-key and --api-base-url: how a command that talks to App Store Connect finds its API key."""
+    parser.add_argument("--flow", metavar="FLOW", type=local_path, help=flow_help)
+    parser.add_argument("--api-key", metavar="NAME", help="the flow's api_keys entry to use (default: the "
+                        "profile's; without a flow: fastlane's or Codemagic's APP_STORE_CONNECT_* variables)")
+    parser.add_argument("--api-base-url", metavar="URL", help="App Store Connect API base URL (the simulator's)")
 
 
 def bounded_int(low: int, high: int, *, example: int | None = None) -> Callable[[str], int]:

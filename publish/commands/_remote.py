@@ -44,6 +44,27 @@ def connect(args: argparse.Namespace, ctx: Any, flow: FlowSpec | None, bundle_id
     return AppStoreConnect(key, base_url=base_url)
 
 
+def connect_for_app(args: argparse.Namespace, ctx: Any, bundle_id: str) -> AppStoreConnect:
+    """A client for the app `bundle_id` with the API key --api-key names, else the one its profile in --flow uses
+    (or the flow's only key), else the conventional environment variables."""
+    flow = load_flow_file(args.flow) if args.flow else None
+    if not args.api_key and flow is not None:
+        args.api_key = profile_api_key_name(flow, bundle_id)
+        if args.api_key is None and len(flow.api_keys) == 1:  # a flow of one team need not list every app
+            args.api_key = next(iter(flow.api_keys))
+    return connect(args, ctx, flow, bundle_id)
+
+
+def require_app(client: AppStoreConnect, bundle_id: str, *, also: str = "") -> Any:
+    """The app App Store Connect holds under `bundle_id`; InputError when this key's team has none."""
+    app = client.find_app(bundle_id)
+    if app is None:
+        raise InputError(f"App Store Connect has no app with bundle ID {bundle_id} (for this API key's team)",
+                         hint="check the bundle ID (App Store Connect → the app → App Information), and that the "
+                         f"API key belongs to the team that owns the app{also}")
+    return app
+
+
 def remote_builds_by_bundle(
     args: argparse.Namespace, ctx: Any, flow: FlowSpec | None, rows: list[dict], warnings: list[str]
 ) -> dict[str, list[dict[str, Any]]]:

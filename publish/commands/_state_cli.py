@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from publish.commands._arguments import local_path
 from publish.errors import InputError
@@ -55,6 +55,12 @@ def state_dir_for(args: argparse.Namespace, ctx: Any, flow: Any | None = None) -
     return resolve_state_dir(getattr(args, "state_dir", None), ctx.env, flow_state_dir, Path.cwd(), flow_base=flow_base)
 
 
+@overload
+def open_store(args: argparse.Namespace, ctx: Any, flow: Any | None = None, *,
+               required: Literal[True]) -> StateStore: ...
+@overload
+def open_store(args: argparse.Namespace, ctx: Any, flow: Any | None = None, *,
+               required: bool) -> StateStore | None: ...
 def open_store(args: argparse.Namespace, ctx: Any, flow: Any | None = None, *, required: bool) -> StateStore | None:
     """The store of this state directory; None (or an InputError when `required`) when nothing was recorded there."""
     state_dir = state_dir_for(args, ctx, flow)

@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from publish.commands._arguments import local_path
+from publish.commands import summary_of
+from publish.commands._arguments import add_api_arguments, add_command
 from publish.commands._state_cli import add_json_argument, print_json
 
 PLATFORMS = ("IOS", "MAC_OS", "TV_OS", "VISION_OS")
@@ -29,16 +30,11 @@ BUNDLE_ID_MAX = 155  # Apple's limit for a bundle ID
 VERSION_MAX_COMPONENTS = 3  # CFBundleShortVersionString: one to three period-separated integers
 NUMBER_MAX_CHARS = 64  # far above any real CFBundleVersion; bounds what is echoed back in a message
 
-_SUMMARIES = {
-    "next-build-number": "the next free build number (CFBundleVersion) of a version, from App Store Connect",
-    "latest-build-number": "the highest build number App Store Connect holds for a version",
-}
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
-    for name, summary in _SUMMARIES.items():
-        parser = subparsers.add_parser(
-            name, help=summary,
+    for name in ("next-build-number", "latest-build-number"):
+        summary = summary_of(name)
+        parser = add_command(
+            subparsers, name, run,
             description=f"{summary[0].upper()}{summary[1:]}: the highest over the builds and the build uploads "
             "(AWAITING_UPLOAD, PROCESSING, COMPLETE) of the version, or of the whole app without VERSION, compared "
             "as Apple compares them (integer by integer; 1.0 and 1.0.0 are one version). Plain output is the "
@@ -50,16 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.add_argument("--platform", choices=PLATFORMS, default="IOS", help="the platform (default IOS)")
         parser.add_argument("--initial", metavar="NUMBER", default="1",
                             help="the next number when none is used yet (default 1)")
-        parser.add_argument("--flow", metavar="FLOW", type=local_path,
-                            help="a flow file: its api_keys (the profile's api_key is used)")
-        parser.add_argument("--api-key", metavar="NAME", help="the flow's api_keys entry to use (default: the "
-                            "profile's; without a flow: fastlane's or Codemagic's APP_STORE_CONNECT_* variables)")
-        parser.add_argument("--api-base-url", metavar="URL", help="App Store Connect API base URL (the simulator's)")
+        add_api_arguments(parser, flow_help="a flow file: its api_keys (the profile's api_key is used)")
         parser.add_argument("--github-output", action="store_true",
                             help="also set the step outputs latest-build-number and next-build-number "
                             "($GITHUB_OUTPUT)")
         add_json_argument(parser)
-        parser.set_defaults(handler=run, command_name=name)
+        parser.set_defaults(command_name=name)
 
 
 # ----------------------------------------------------------------------------------------- checks, offline
@@ -197,14 +189,11 @@ def _builds_of_app(client: Any, app_id: str, platform: str) -> list[UsedNumber]:
 
 def build_numbers(client: Any, bundle_id: str, version: str | None, platform: str, initial: str) -> dict[str, Any]:
     """The document `--json` prints (schemas/build-numbers.schema.json)."""
+    from publish.commands._remote import require_app  # noqa: PLC0415
     from publish.upload.numbers import next_build_number  # noqa: PLC0415
 
-    app = client.find_app(bundle_id)
-    if app is None:
-        raise _input_error(f"App Store Connect has no app with bundle ID {bundle_id} (for this API key's team)",
-                           "check the bundle ID (App Store Connect → the app → App Information), and that the API "
-                           "key belongs to the team that owns the app; an app that was never created has no build "
-                           "numbers: its first build can use --initial (default 1)")
+    app = require_app(client, bundle_id, also="; an app that was never created has no build numbers: its first "
+                      "build can use --initial (default 1)")
     form = None
     if version is None:
         builds = _builds_of_app(client, app.id, platform)
@@ -228,19 +217,6 @@ def build_numbers(client: Any, bundle_id: str, version: str | None, platform: st
 # ----------------------------------------------------------------------------------------- the command
 
 
-def api_key_name(given: str | None, flow: Any, bundle_id: str) -> str | None:
-    """--api-key, else the api_key of the app's profile, else the flow's only key (a flow of one team need not
-    have a profile for every app it asks about); None: the conventional environment variables."""
-    from publish.commands._remote import profile_api_key_name  # noqa: PLC0415
-
-    if given or flow is None:
-        return given
-    name = profile_api_key_name(flow, bundle_id)
-    if name is None and len(flow.api_keys) == 1:
-        name = next(iter(flow.api_keys))
-    return name
-
-
 def run(args: argparse.Namespace, ctx: Any) -> int:
     import logging  # noqa: PLC0415
 
@@ -248,11 +224,9 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     version = check_version(args.version) if args.version is not None else None
     initial = check_build_number(args.initial, "--initial")
     output_path = github_output_path(ctx.env) if args.github_output else None
-    from publish.commands._remote import connect, load_flow_file  # noqa: PLC0415 - heavy: requests, yaml
+    from publish.commands._remote import connect_for_app  # noqa: PLC0415 - heavy: requests, yaml
 
-    flow = load_flow_file(args.flow) if args.flow else None
-    args.api_key = api_key_name(args.api_key, flow, bundle_id)
-    client = connect(args, ctx, flow, bundle_id)
+    client = connect_for_app(args, ctx, bundle_id)
     try:
         document = build_numbers(client, bundle_id, version, args.platform, initial)
     finally:

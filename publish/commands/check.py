@@ -6,17 +6,11 @@ import argparse
 import json
 from typing import Any
 
-from publish.commands._arguments import local_path
+from publish.commands._arguments import add_command, local_path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "check",
-        help="check that an .ipa or a macOS .pkg would be accepted by App Store Connect",
-        description="Run the pre-flight checks (layout, Info.plist, version format, signing, provisioning profile, "
-        "extensions; for a .pkg: package kind, installer signature) that every upload runs before sending a byte. Exit 2 if any error is found, 0 otherwise "
-        "(warnings are printed but do not fail).",
-    )
+    parser = add_command(subparsers, "check", run)
     parser.add_argument("ipa", metavar="IPA", type=local_path, help="path to the .ipa (or .pkg) file")
     parser.add_argument("--bundle-id", metavar="ID", help="fail unless the IPA's bundle ID is ID")
     parser.add_argument("--for-testflight", action="store_true",
@@ -24,7 +18,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "provisioning profile) is an error")
     parser.add_argument("--json", action="store_true",
                         help="print JSON (the check_report in schemas/ipa-info.schema.json)")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:

@@ -11,22 +11,15 @@ from __future__ import annotations
 import argparse
 from typing import Any, NamedTuple
 
-from publish.commands import COMMANDS
+from publish.commands._arguments import add_command
 
 SHELLS = ("bash", "zsh", "fish")
 _DIRECTORY_METAVARS = {"DIR"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "completion",
-        help=next(c.summary for c in COMMANDS if c.name == "completion"),
-        description="Print a completion script for SHELL on stdout: commands, subcommands, options and their "
-        "choices, generated from this version's parser. Install it where your shell looks (see the examples) "
-        "and open a new shell.",
-    )
+    parser = add_command(subparsers, "completion", handle)
     parser.add_argument("shell", metavar="SHELL", choices=SHELLS, help="bash, zsh or fish")
-    parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace, ctx: Any) -> int:

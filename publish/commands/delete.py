@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from publish.commands._arguments import local_path
+from publish.commands._arguments import add_api_arguments, add_command
 from publish.commands._state_cli import (
     add_state_dir_argument,
     binary_order,
@@ -22,13 +22,7 @@ from publish.errors import InputError, PublishError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "delete",
-        help="remove a version (or a whole profile) from the local state",
-        description="Remove a version and its kept binary from the local state directory (its history is kept). "
-        "Nothing is removed from App Store Connect; --expire-build additionally expires the build in TestFlight. "
-        "Without VERSION, --profile BUNDLE_ID removes every version of that profile.",
-    )
+    parser = add_command(subparsers, "delete", run)
     parser.add_argument("version", nargs="?", metavar="VERSION", help="1.2.3 (its latest build) or 1.2.3(45)")
     parser.add_argument("--profile", metavar="BUNDLE_ID", help="the profile; alone, delete all its versions")
     parser.add_argument("--yes", action="store_true", help="do not ask to type the version again (for CI)")
@@ -37,11 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also expire the build in TestFlight (the build's expired attribute); needs an API key",
     )
-    parser.add_argument("--flow", metavar="FLOW", type=local_path, help="the flow file: its API keys and state_dir")
-    parser.add_argument("--api-key", metavar="NAME", help="the flow's api_keys entry to use (default: the profile's)")
-    parser.add_argument("--api-base-url", metavar="URL", help="App Store Connect API base URL (the simulator's)")
+    add_api_arguments(parser, flow_help="the flow file: its API keys and state_dir")
     add_state_dir_argument(parser)
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, ctx) -> int:

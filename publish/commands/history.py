@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from publish.commands._arguments import add_command
 from publish.commands._state_cli import (
     add_json_argument,
     add_profile_argument,
@@ -22,12 +23,7 @@ MAX_LIMIT = 1_000_000_000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "history",
-        help="the log of past actions, newest first",
-        description="The log of past actions (step runs with time, duration, outcome, App Store Connect IDs and "
-        "errors; RC marks; downloads; deletions), newest first.",
-    )
+    parser = add_command(subparsers, "history", run)
     parser.add_argument("version", nargs="?", metavar="VERSION", help="only this version: 1.2.3 or 1.2.3(45)")
     add_profile_argument(parser, "only this publish profile (bundle ID)")
     parser.add_argument(
@@ -36,7 +32,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_json_argument(parser)
     add_state_dir_argument(parser)
-    parser.set_defaults(handler=run)
 
 
 def _limit(text: str) -> int:
@@ -104,7 +99,7 @@ def run(args: argparse.Namespace, ctx) -> int:
         )
     lines = table(rows, ["TIME", "VERSION", "PROFILE", "ACTION", "STATUS", "DURATION", "IDS / DETAIL"]).splitlines()
     out = [lines[0]]
-    for line, entry in zip(lines[1:], entries):
+    for line, entry in zip(lines[1:], entries, strict=False):  # a cell with a line break adds lines
         out.append(line)
         if entry["error"]:
             out.extend("    " + err for err in entry["error"].splitlines())

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from publish.commands._arguments import local_path, output_path
+from publish.commands._arguments import add_command, local_path, output_path
 from publish.errors import InputError
 if TYPE_CHECKING:
     from publish.ipa import IpaInfo
@@ -28,20 +28,13 @@ def _output_file(text: str) -> Path:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "info",
-        help="show what is inside an .ipa or a macOS .pkg",
-        description="Show an IPA's app information — bundle ID, version, build, platform, icons, app extensions and "
-        "watch app, provisioning profile and signing — reading only the zip directory and a few small files. A macOS "
-        "installer package (.pkg, told apart by its content) shows its app, installer signature and profile.",
-    )
+    parser = add_command(subparsers, "info", run)
     parser.add_argument("ipa", metavar="IPA", type=local_path, help="path to the .ipa (or .pkg) file")
     parser.add_argument("--json", action="store_true",
                         help="print JSON (documented by schemas/ipa-info.schema.json, for a .pkg by "
                         "schemas/pkg-info.schema.json)")
     parser.add_argument("--icon-out", metavar="FILE", type=_output_file,
                         help="write the largest app icon PNG to FILE (byte for byte: Xcode's crushed 'CgBI' PNGs stay as they are)")
-    parser.set_defaults(handler=run)
 
 
 def inspect_or_fail(path: str) -> BinaryInfo:
@@ -191,8 +184,9 @@ def format_info(info: IpaInfo, *, now: datetime | None = None) -> str:
 
 
 def _size(size: int) -> str:
+    scaled: float = size
     for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1000
+        if scaled < 1000 or unit == "GB":
+            return f"{size} {unit}" if unit == "bytes" else f"{scaled:.1f} {unit}"
+        scaled /= 1000
     return str(size)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from publish.commands._arguments import add_command
 from publish.commands._state_cli import (
     add_profile_argument,
     add_state_dir_argument,
@@ -18,27 +19,16 @@ from publish.commands._state_cli import (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    mark = subparsers.add_parser(
-        "mark-rc",
-        help="mark a version as release candidate",
-        description="Mark a version as release candidate (recorded in history). A send_to_app_store step with "
-        "require_rc: true only ships marked versions.",
-    )
+    mark = add_command(subparsers, "mark-rc", run_mark)
     mark.add_argument("version", metavar="VERSION", help="1.2.3 (its latest build) or 1.2.3(45)")
     mark.add_argument("--note", help="why this build is the candidate (shown by show and history)")
     add_profile_argument(mark)
     add_state_dir_argument(mark)
-    mark.set_defaults(handler=run_mark)
 
-    unmark = subparsers.add_parser(
-        "unmark-rc",
-        help="remove the release-candidate mark",
-        description="Remove the release-candidate mark from a version (recorded in history).",
-    )
+    unmark = add_command(subparsers, "unmark-rc", run_unmark)
     unmark.add_argument("version", metavar="VERSION", help="1.2.3 (its latest build) or 1.2.3(45)")
     add_profile_argument(unmark)
     add_state_dir_argument(unmark)
-    unmark.set_defaults(handler=run_unmark)
 
 
 def run_mark(args: argparse.Namespace, ctx) -> int:

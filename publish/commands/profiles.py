@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from publish.commands._arguments import local_path
+from publish.commands._arguments import add_command, local_path
 from publish.commands._state_cli import (
     add_json_argument,
     add_state_dir_argument,
@@ -19,16 +19,10 @@ from publish.commands._state_cli import (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "profiles",
-        help="the flow's publish profiles with their latest version",
-        description="The publish profiles of a flow file with, for each, the app name and icon name of the latest "
-        "binary seen, its number of versions and the latest version's state.",
-    )
+    parser = add_command(subparsers, "profiles", run)
     parser.add_argument("flow", metavar="FLOW", type=local_path, help="the publish flow file (YAML)")
     add_json_argument(parser)
     add_state_dir_argument(parser)
-    parser.set_defaults(handler=run)
 
 
 def describe(store, profile) -> dict[str, Any]:

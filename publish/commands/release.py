@@ -12,21 +12,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from publish.commands._arguments import local_path
+from publish.commands._arguments import add_api_arguments, add_command
 from publish.commands._state_cli import add_json_argument, print_json
 
 PLATFORMS = ("IOS", "MAC_OS", "TV_OS", "VISION_OS")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "release",
-        help="release an approved App Store version, or pause, resume or complete its phased release",
-        description="Release an App Store version that App Review approved and that waits for you "
-        "(release type MANUAL, state PENDING_DEVELOPER_RELEASE); or, with --pause, --resume or --complete, change "
-        "its phased release (only once the version is released). What the version's state does not allow is "
-        "refused before anything changes.",
-    )
+    parser = add_command(subparsers, "release", run)
     parser.add_argument("bundle_id", metavar="BUNDLE_ID", help="the app's bundle ID")
     parser.add_argument("version", metavar="VERSION", help="the App Store version (e.g. 1.2.3)")
     actions = parser.add_mutually_exclusive_group()
@@ -35,35 +28,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        ("complete", "release to everyone now, ending the phased release (-> COMPLETE)")):
         actions.add_argument(f"--{name}", dest="action", action="store_const", const=name, help=text)
     parser.add_argument("--platform", choices=PLATFORMS, default="IOS", help="the platform (default IOS)")
-    parser.add_argument("--flow", metavar="FLOW", type=local_path,
-                        help="a flow file: its api_keys (the profile's api_key is used)")
-    parser.add_argument("--api-key", metavar="NAME", help="the flow's api_keys entry to use (default: the "
-                        "profile's; without a flow: fastlane's or Codemagic's APP_STORE_CONNECT_* variables)")
-    parser.add_argument("--api-base-url", metavar="URL", help="App Store Connect API base URL (the simulator's)")
+    add_api_arguments(parser, flow_help="a flow file: its api_keys (the profile's api_key is used)")
     add_json_argument(parser)
-    parser.set_defaults(handler=run, action="release")
+    parser.set_defaults(action="release")
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
     import logging  # noqa: PLC0415
 
-    from publish.commands.build_numbers import api_key_name, check_bundle_id, check_version  # noqa: PLC0415
+    from publish.commands.build_numbers import check_bundle_id, check_version  # noqa: PLC0415
 
     bundle_id = check_bundle_id(args.bundle_id)
     version = check_version(args.version)
-    from publish.commands._remote import connect, load_flow_file  # noqa: PLC0415 - heavy: requests, yaml
-    from publish.errors import InputError  # noqa: PLC0415
+    from publish.commands._remote import connect_for_app, require_app  # noqa: PLC0415 - heavy: requests, yaml
     from publish.steps.release import perform  # noqa: PLC0415
 
-    flow = load_flow_file(args.flow) if args.flow else None
-    args.api_key = api_key_name(args.api_key, flow, bundle_id)
-    client = connect(args, ctx, flow, bundle_id)
+    client = connect_for_app(args, ctx, bundle_id)
     try:
-        app = client.find_app(bundle_id)
-        if app is None:
-            raise InputError(f"App Store Connect has no app with bundle ID {bundle_id} (for this API key's team)",
-                             hint="check the bundle ID (App Store Connect → the app → App Information), and that "
-                             "the API key belongs to the team that owns the app")
+        app = require_app(client, bundle_id)
         result = perform(client, app.id, version, args.platform, args.action, logging.getLogger(__name__))
         calls = client.call_count
     finally:

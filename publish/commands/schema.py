@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from importlib import resources
 
+from publish.commands._arguments import add_command
 from publish.errors import InputError
 
 DEFAULT = "publish-flow"
@@ -17,16 +18,10 @@ def available() -> list[str]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "schema",
-        help="print the publish-flow JSON Schema",
-        description="Print a JSON Schema: by default the publish-flow file's (point your editor at it to complete "
-        "and check flow files); NAME picks another, e.g. the JSON output of a command.",
-    )
+    parser = add_command(subparsers, "schema", run)
     parser.add_argument("name", nargs="?", default=DEFAULT, metavar="NAME",
                         help=f"which schema (default {DEFAULT}); `--list` shows them")
     parser.add_argument("--list", action="store_true", help="list the available schemas")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, ctx) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from publish.commands._arguments import add_command
 from publish.commands._state_cli import (
     add_json_argument,
     add_profile_argument,
@@ -20,19 +21,13 @@ RECENT_HISTORY = 10
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "show",
-        help="everything known about one version",
-        description="Everything known about one binary: the IPA inspection, its App Store Connect IDs and states, "
-        "the release-candidate mark, the kept binary and its recent history.",
-    )
+    parser = add_command(subparsers, "show", run)
     parser.add_argument(
         "version", metavar="VERSION", help="1.2.3 (its latest build), or 1.2.3(45), 1.2.3+45, '1.2.3 (45)'"
     )
     add_profile_argument(parser)
     add_json_argument(parser)
     add_state_dir_argument(parser)
-    parser.set_defaults(handler=run)
 
 
 def describe(store, binary: dict) -> dict[str, Any]:
@@ -170,8 +165,9 @@ def _size(size: int | None) -> str | None:
     if size is None:
         return None
     # Powers of 1024, so the binary units (as the upload's progress prints them: "600.0 KiB" for 614400 bytes).
+    scaled: float = size
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
+        if scaled < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{scaled:.1f} {unit}"
+        scaled /= 1024
     return None

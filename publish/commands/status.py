@@ -17,7 +17,7 @@ import math
 import time
 from typing import Any
 
-from publish.commands._arguments import bounded_float, local_path
+from publish.commands._arguments import add_api_arguments, add_command, bounded_float
 from publish.commands._state_cli import add_json_argument, print_json, table
 
 PLATFORMS = ("IOS", "MAC_OS", "TV_OS", "VISION_OS")
@@ -44,14 +44,7 @@ DEAD_ENDS = {"FAILED", "INVALID", "REJECTED", "METADATA_REJECTED", "DEVELOPER_RE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "status",
-        help="where each build and App Store version of an app stands in App Store Connect",
-        description="Where each build and App Store version of an app stands in App Store Connect: processing, "
-        "TestFlight (internal/external), beta review, App Store version state, phased release. With VERSION, only "
-        "that version; with --wait-until STATE, poll until VERSION (its App Store version, its phased release or "
-        "its newest build) is in STATE. Nothing is changed in App Store Connect.",
-    )
+    parser = add_command(subparsers, "status", run)
     parser.add_argument("bundle_id", metavar="BUNDLE_ID", help="the app's bundle ID (the profile)")
     parser.add_argument("version", metavar="VERSION", nargs="?", help="one marketing version (default: all)")
     parser.add_argument("--platform", choices=PLATFORMS, default="IOS", help="the platform (default IOS)")
@@ -64,13 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--poll-interval", metavar="SECONDS", dest="poll_interval",
                         type=bounded_float(0, MAX_POLL_INTERVAL, low_open=True, example=30), default=30.0,
                         help="seconds between two looks while waiting (default 30)")
-    parser.add_argument("--flow", metavar="FLOW", type=local_path,
-                        help="a flow file: its api_keys (the profile's api_key is used)")
-    parser.add_argument("--api-key", metavar="NAME", help="the flow's api_keys entry to use (default: the "
-                        "profile's; without a flow: fastlane's or Codemagic's APP_STORE_CONNECT_* variables)")
-    parser.add_argument("--api-base-url", metavar="URL", help="App Store Connect API base URL (the simulator's)")
+    add_api_arguments(parser, flow_help="a flow file: its api_keys (the profile's api_key is used)")
     add_json_argument(parser)
-    parser.set_defaults(handler=run)
 
 
 def _input_error(message: str, hint: str) -> Exception:
@@ -247,23 +235,17 @@ def _wait(client: Any, app: Any, args: argparse.Namespace, state: str, ctx: Any)
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
-    from publish.commands.build_numbers import api_key_name, check_bundle_id, check_version  # noqa: PLC0415
+    from publish.commands.build_numbers import check_bundle_id, check_version  # noqa: PLC0415
 
     bundle_id = check_bundle_id(args.bundle_id)
     args.version = check_version(args.version) if args.version is not None else None
     state = check_state(args.wait_until, args.version) if args.wait_until is not None else None
-    from publish.commands._remote import connect, load_flow_file  # noqa: PLC0415 - heavy: requests, yaml
+    from publish.commands._remote import connect_for_app, require_app  # noqa: PLC0415 - heavy: requests, yaml
     from publish.errors import RemoteError  # noqa: PLC0415
 
-    flow = load_flow_file(args.flow) if args.flow else None
-    args.api_key = api_key_name(args.api_key, flow, bundle_id)
-    client = connect(args, ctx, flow, bundle_id)
+    client = connect_for_app(args, ctx, bundle_id)
     try:
-        app = client.find_app(bundle_id)
-        if app is None:
-            raise _input_error(f"App Store Connect has no app with bundle ID {bundle_id} (for this API key's team)",
-                               "check the bundle ID (App Store Connect → the app → App Information), and that the "
-                               "API key belongs to the team that owns the app")
+        app = require_app(client, bundle_id)
         if state is None:
             document, reached = read_status(client, app, args.platform, args.version), True
         else:

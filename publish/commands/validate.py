@@ -5,23 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 
-from publish.commands._arguments import local_path
+from publish.commands._arguments import add_command, local_path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "validate",
-        help="check a publish-flow file",
-        description="Check a publish-flow file: YAML syntax, the JSON Schema, and references (API key and Apple ID "
-        "names, duplicate bundle IDs, release-note files). Every problem is listed as FILE:LINE:COLUMN. Exit code 2 "
-        "when the file has problems.",
-    )
+    parser = add_command(subparsers, "validate", run)
     parser.add_argument("flow", metavar="FLOW", type=local_path, help="the publish-flow YAML file")
     parser.add_argument("--check-secrets", action="store_true",
                         help="also resolve every API key and Apple ID the flow uses (environment variables, files) "
                         "and check the private keys; nothing is sent anywhere")
     parser.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, ctx) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from publish.commands._arguments import local_path
+from publish.commands._arguments import add_api_arguments, add_command
 from publish.commands._state_cli import (
     add_json_argument,
     add_state_dir_argument,
@@ -20,23 +20,14 @@ from publish.commands._state_cli import (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "versions",
-        help="the versions handled (and, with --remote, App Store Connect's builds)",
-        description="The versions this tool has handled, from the state store; with --remote, merged with App Store "
-        "Connect's builds of the app (uploaded date, processing, TestFlight and App Store version states, expired). "
-        "Builds known only to App Store Connect are listed too.",
-    )
+    parser = add_command(subparsers, "versions", run)
     parser.add_argument("--profile", metavar="BUNDLE_ID", help="only this publish profile (bundle ID)")
     parser.add_argument(
         "--remote", action="store_true", help="also read the builds from App Store Connect (needs an API key)"
     )
-    parser.add_argument("--flow", metavar="FLOW", type=local_path, help="the flow file: its profiles, API keys and state_dir")
-    parser.add_argument("--api-key", metavar="NAME", help="the flow's api_keys entry to use (default: the profile's)")
-    parser.add_argument("--api-base-url", metavar="URL", help="App Store Connect API base URL (the simulator's)")
+    add_api_arguments(parser, flow_help="the flow file: its profiles, API keys and state_dir")
     add_json_argument(parser)
     add_state_dir_argument(parser)
-    parser.set_defaults(handler=run)
 
 
 def local_row(store, binary: dict) -> dict[str, Any]:
@@ -162,8 +153,13 @@ def _text(rows: list[dict[str, Any]], remote: bool) -> str:
                 build.get("processing_state") or "",
                 testflight if build else "",
                 build.get("app_store_version_state") or "",
-                {True: "yes", False: "no"}.get(build.get("expired"), ""),
+                _yes_no(build.get("expired")),
                 "both" if row["local"] and build else ("local only" if row["local"] else "App Store Connect only"),
             ]
         table_rows.append(line)
     return table(table_rows, headers)
+
+
+def _yes_no(flag: object) -> str:
+    """A true/false answer of App Store Connect as a table cell; empty where it gave none."""
+    return {True: "yes", False: "no"}.get(flag, "") if isinstance(flag, bool) else ""

@@ -55,7 +55,7 @@ def inspect_archive(archive: ZipArchive, *, strict: bool) -> IpaInfo:
         raise IpaError(message, finding_id=finding_id, hint=hint)
     if strict:
         missing = [k for k in ("CFBundleIdentifier", "CFBundleShortVersionString", "CFBundleVersion")
-                   if not isinstance(app.info_plist.get(k), str) or not app.info_plist.get(k).strip()]
+                   if not (_str(app.info_plist.get(k)) or "").strip()]
         if missing:
             raise IpaError(f"{layout.app_path}Info.plist lacks {', '.join(missing)}.", finding_id="plist.missing_key",
                            hint="Set them in the target's build settings (Version, Build, Bundle Identifier) and archive again.")
@@ -175,7 +175,8 @@ def read_bundle(archive: ZipArchive, path: str, kind: str) -> BundleInfo:
         except IpaError as exc:
             problems.append((exc.finding_id, exc.message, exc.hint))
     executable = _str(info.get("CFBundleExecutable"))
-    extension = info.get("NSExtension") if isinstance(info.get("NSExtension"), dict) else {}
+    extension = info.get("NSExtension")
+    extension = extension if isinstance(extension, dict) else {}
     platforms = info.get("CFBundleSupportedPlatforms")
     families = info.get("UIDeviceFamily")
     return BundleInfo(

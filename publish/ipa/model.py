@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from publish.ipa.profile import ProvisioningProfile, json_safe
+
+if TYPE_CHECKING:
+    from publish.ipa.pkg_model import PkgInfo  # which imports this module
 
 JSON_FORMAT_VERSION = 1
 
@@ -57,12 +60,7 @@ class BundleInfo:
             "kind": self.kind,
             "path": self.path,
             "name": self.name,
-            "bundle_id": self.bundle_id,
-            "version": self.version,
-            "build_number": self.build_number,
-            "display_name": self.display_name,
-            "executable": self.executable,
-            "minimum_os": self.minimum_os,
+            **app_identity_json(self),
             "platforms": list(self.platforms),
             "device_families": list(self.device_families),
             "extension_point": self.extension_point,
@@ -100,16 +98,9 @@ class IpaInfo:
     def to_json(self) -> dict[str, Any]:
         return {
             "format_version": JSON_FORMAT_VERSION,
-            "path": self.path,
-            "file_size": self.file_size,
-            "fingerprint": self.fingerprint,
+            **binary_file_json(self),
             "entry_count": self.entry_count,
-            "bundle_id": self.bundle_id,
-            "version": self.version,
-            "build_number": self.build_number,
-            "display_name": self.display_name,
-            "executable": self.executable,
-            "minimum_os": self.minimum_os,
+            **app_identity_json(self),
             "device_families": list(self.device_families),
             "platforms": list(self.platforms),
             "platform": self.platform,
@@ -122,6 +113,18 @@ class IpaInfo:
             "profile": self.profile.to_json() if self.profile else None,
             "extensions": [b.to_json() for b in self.extensions],
         }
+
+
+def binary_file_json(info: IpaInfo | PkgInfo) -> dict[str, Any]:
+    """The file an inspection read, as every inspection reports it: the state store knows a binary by these."""
+    return {"path": info.path, "file_size": info.file_size, "fingerprint": info.fingerprint}
+
+
+def app_identity_json(info: BundleInfo | IpaInfo | PkgInfo) -> dict[str, Any]:
+    """What names an app and its build, in the words every inspection reports it (an IPA, one of its bundles, a
+    macOS package): the upload and the state store read these keys alike."""
+    return {"bundle_id": info.bundle_id, "version": info.version, "build_number": info.build_number,
+            "display_name": info.display_name, "executable": info.executable, "minimum_os": info.minimum_os}
 
 
 def platform_of(platforms: list[str], device_families: list[int]) -> str:

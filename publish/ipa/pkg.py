@@ -209,6 +209,17 @@ _EXECUTABLES = "Contents/MacOS/"
 _RESOURCES = "Contents/Resources/"
 
 
+def _note_file(files: _AppFiles, rest: str, entry_type: str) -> None:
+    """What the presence of a file inside an app bundle tells, without reading it: signature, executables, icons."""
+    if rest == _CODE_RESOURCES:
+        files.has_code_signature = True
+    elif rest.startswith(_EXECUTABLES) and "/" not in rest[len(_EXECUTABLES):] and entry_type in ("file", "symlink"):
+        files.executables.add(rest[len(_EXECUTABLES):])
+    elif rest.startswith(_RESOURCES) and (rest.endswith(".icns") or rest.endswith("/Assets.car")) \
+            and "/" not in rest[len(_RESOURCES):] and len(files.icons) < 64:
+        files.icons.add(rest[len(_RESOURCES):])
+
+
 def _scan_payload(archive: XarArchive, component: str, max_expanded: int) -> tuple[str, int, list[PkgApp]]:
     name = _payload_name(component)
     source = f"{archive.path}: {name}"
@@ -235,13 +246,7 @@ def _scan_payload(archive: XarArchive, component: str, max_expanded: int) -> tup
             return MAX_INFO_PLIST_BYTES
         if rest == _PROFILE:
             return MAX_PROFILE_BYTES
-        if rest == _CODE_RESOURCES:
-            files.has_code_signature = True
-        elif rest.startswith(_EXECUTABLES) and "/" not in rest[len(_EXECUTABLES):] and entry.type in ("file", "symlink"):
-            files.executables.add(rest[len(_EXECUTABLES):])
-        elif rest.startswith(_RESOURCES) and (rest.endswith(".icns") or rest.endswith("/Assets.car")) \
-                and "/" not in rest[len(_RESOURCES):] and len(files.icons) < 64:
-            files.icons.add(rest[len(_RESOURCES):])
+        _note_file(files, rest, entry.type)
         return None
 
     count = 0

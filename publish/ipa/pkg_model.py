@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from publish.ipa.model import app_identity_json, binary_file_json
 from publish.ipa.profile import ProvisioningProfile
 
 JSON_FORMAT_VERSION = 1
@@ -120,18 +121,11 @@ class PkgInfo:
     def to_json(self) -> dict[str, Any]:
         return {
             "format_version": JSON_FORMAT_VERSION,
-            "path": self.path,
-            "file_size": self.file_size,
-            "fingerprint": self.fingerprint,
+            **binary_file_json(self),
             "kind": self.kind,
             "uti": self.uti,
             "asset_type": self.asset_type,
-            "bundle_id": self.bundle_id,
-            "version": self.version,
-            "build_number": self.build_number,
-            "display_name": self.display_name,
-            "executable": self.executable,
-            "minimum_os": self.minimum_os,
+            **app_identity_json(self),
             "platform": self.platform,
             "category": self.category,
             "uses_non_exempt_encryption": self.uses_non_exempt_encryption,

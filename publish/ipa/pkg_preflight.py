@@ -6,23 +6,22 @@ only a package can get wrong); every finding says how to fix it.
 from __future__ import annotations
 
 import os
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from publish.ipa.errors import IpaError
 from publish.ipa.pkg import inspect_archive
 from publish.ipa.pkg_model import (COMPONENT_PACKAGE, MAC_PROFILE_DEVELOPER_ID, MAC_PROFILE_DEVELOPMENT,
                                    SIGNED_DEVELOPER_ID, SIGNED_DEVELOPMENT, SIGNED_OTHER, UNSIGNED, PkgInfo)
 from publish.ipa.pkg_payload import MAX_EXPANDED_PAYLOAD_BYTES
-from publish.ipa.preflight import ERROR, WARNING, Finding
+from publish.ipa.findings import (ERROR, UNDECLARED_ENCRYPTION, WARNING, Finding, SigningAdvice, profile_findings,
+                                  version_findings)
 from publish.ipa.xar import XarArchive
 
-EXPIRY_WARNING_WINDOW = timedelta(days=7)
-_APPLE_VERSION = re.compile(r"^[0-9]+(\.[0-9]+){0,2}$")
 _SIGN = ('sign it with your "3rd Party Mac Developer Installer" (also named "Mac Installer Distribution") '
          'certificate: `productbuild --component Example.app /Applications --sign "3rd Party Mac Developer '
          'Installer: <Team> (<TEAMID>)" Example.pkg`, or export from Xcode with Distribute App > App Store Connect')
 _EXPORT = "export again with Xcode's Distribute App > App Store Connect (or `xcodebuild -exportArchive`, method app-store-connect)"
+_ADVICE = SigningAdvice(export=_EXPORT, distribution_profile="a Mac App Store distribution profile")
 
 
 def run_pkg_preflight(path: str | os.PathLike[str], *, expected_bundle_id: str | None = None,
@@ -123,16 +122,7 @@ def _bundle(info: PkgInfo) -> list[Finding]:
             "pkg.not_mac_app", ERROR,
             f"{label} is built for {', '.join(info.supported_platforms)}, not macOS (CFBundleSupportedPlatforms has no "
             f"MacOSX). Archive the macOS target (destination \"Any Mac\") and package that app."))
-    for fid, what, key, setting, example, value in (
-            ("version.format", "version", "CFBundleShortVersionString", "Version (MARKETING_VERSION)", "1.4 or 2.0.1",
-             info.version),
-            ("build_number.format", "build number", "CFBundleVersion", "Build (CURRENT_PROJECT_VERSION)", "42 or 1.0.7",
-             info.build_number)):
-        if value and not _APPLE_VERSION.match(value):
-            findings.append(Finding(
-                fid, ERROR,
-                f"The {what} ({key}) {value!r} is not in Apple's format: one to three period-separated integers such "
-                f"as {example}. Fix the {setting} build setting."))
+    findings += version_findings(info.version, info.build_number)
     bundle_name = app.path.rsplit("/", 1)[-1]
     if info.installed_path is not None and info.installed_path != f"/Applications/{bundle_name}":
         findings.append(Finding(
@@ -180,44 +170,13 @@ def _profile(info: PkgInfo, now: datetime) -> list[Finding]:
             "profile.developer_id", ERROR,
             f"The app is signed with the Developer ID profile \"{label}\", which is for distribution outside the Mac "
             f"App Store. Use a Mac App Store distribution profile and {_EXPORT}."))
-    if profile.expiration_date is not None:
-        expires = profile.expiration_date.strftime("%Y-%m-%d %H:%M UTC")
-        if profile.is_expired(now):
-            findings.append(Finding(
-                "profile.expired", ERROR,
-                f"The provisioning profile \"{label}\" expired on {expires}. Regenerate it in the Apple Developer "
-                f"portal (Certificates, Identifiers & Profiles), download it and {_EXPORT}."))
-        elif profile.expiration_date - now <= EXPIRY_WARNING_WINDOW:
-            findings.append(Finding(
-                "profile.expiring_soon", WARNING,
-                f"The provisioning profile \"{label}\" expires on {expires} (within 7 days). The upload still works "
-                f"now, but regenerate the profile before the next build."))
-    if info.bundle_id and profile.app_id is not None and not profile.matches_bundle_id(info.bundle_id):
-        findings.append(Finding(
-            "profile.app_id_mismatch", ERROR,
-            f"The provisioning profile \"{label}\" is for the app ID {profile.app_id}, which does not cover the "
-            f"bundle ID {info.bundle_id}. Sign with a profile created for {info.bundle_id} and package again."))
-    if profile.certificates and all(c.not_valid_after <= now for c in profile.certificates):
-        findings.append(Finding(
-            "certificate.expired", ERROR,
-            f"Every signing certificate in the provisioning profile \"{label}\" has expired, so the app's signature "
-            f"cannot be valid. Create a new distribution certificate, regenerate the profile with it and {_EXPORT}."))
-    if profile.get_task_allow:
-        findings.append(Finding(
-            "entitlements.get_task_allow", ERROR,
-            f"The profile \"{label}\" allows debugging (get-task-allow), which App Store Connect rejects. Archive the "
-            f"Release configuration and sign with a Mac App Store distribution profile."))
-    return findings
+    return findings + profile_findings(profile, now, subject="The app", bundle_id=info.bundle_id, advice=_ADVICE)
 
 
 def _warnings(info: PkgInfo) -> list[Finding]:
     findings = []
     if info.uses_non_exempt_encryption is None:
-        findings.append(Finding(
-            "encryption.undeclared", WARNING,
-            "Info.plist does not set ITSAppUsesNonExemptEncryption, so App Store Connect will ask the export "
-            "compliance question for this build. Add the key to Info.plist (false if the app only uses exempt "
-            "encryption such as HTTPS), or set uses_non_exempt_encryption in the flow step."))
+        findings.append(UNDECLARED_ENCRYPTION)
     if not info.minimum_os:
         findings.append(Finding(
             "plist.minimum_os_missing", WARNING,

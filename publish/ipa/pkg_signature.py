@@ -13,6 +13,7 @@ distributed outside the store.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from asn1crypto import cms
 from cryptography import x509
@@ -42,8 +43,8 @@ _KIND_BY_EXTENSION = (
     ("1.2.840.113635.100.6.1.12", SIGNED_DEVELOPMENT),  # Mac development signing
     ("1.2.840.113635.100.6.1.2", SIGNED_DEVELOPMENT),  # (iPhone / Apple) development signing
 )
-_HASHES = {"sha1": hashes.SHA1, "md5": hashes.MD5, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
-           "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {"sha1": hashes.SHA1, "md5": hashes.MD5, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
+                                                           "sha384": hashes.SHA384, "sha512": hashes.SHA512}
 
 
 def installer_signature(archive: XarArchive) -> InstallerSignature:
@@ -84,7 +85,8 @@ def certificate_kind(certificate: x509.Certificate) -> str:
 
 def _choose(signatures: list[XarSignature]) -> XarSignature | None:
     rsa_signatures = [s for s in signatures if s.element == "signature"]
-    return (rsa_signatures or signatures or [None])[0]
+    preferred = rsa_signatures or signatures
+    return preferred[0] if preferred else None
 
 
 def _verify(archive: XarArchive, signature: XarSignature, leaf: x509.Certificate) -> bool:
@@ -114,7 +116,7 @@ def _verify_cms(archive: XarArchive, signature: XarSignature, leaf: x509.Certifi
         attributes = signer["signed_attrs"]
         if attributes.native is not None:
             digests = [a["values"][0].native for a in attributes if a["type"].native == "message_digest"]
-            if digests != [hashlib.new(algorithm.name, archive.toc_digest).digest()]:
+            if digests != [hashlib.new(algorithm().name, archive.toc_digest).digest()]:
                 return False
             signed = attributes.untag().dump()  # what is signed is the attributes as a SET, not as [0]
         key = leaf.public_key()

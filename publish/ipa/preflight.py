@@ -4,45 +4,30 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import datetime, timezone
 
 from publish.ipa.archive import ZipArchive
 from publish.ipa.errors import IpaError
+from publish.ipa.findings import (ERROR, EXPIRY_WARNING_WINDOW, MAX_VERSION_DIGITS, UNDECLARED_ENCRYPTION, WARNING,
+                                  Finding, SigningAdvice, profile_findings, quote, version_findings)
+
+# Where callers have always found them; the definitions live in publish.ipa.findings.
+__all__ = ["ERROR", "EXPIRY_WARNING_WINDOW", "MAX_VERSION_DIGITS", "WARNING", "Finding", "has_errors",
+           "run_preflight"]
 from publish.ipa.inspect import REQUIRED_APP_KEYS, REQUIRED_NESTED_KEYS, inspect_archive
 from publish.ipa.model import BundleInfo, IpaInfo
 from publish.ipa.profile import AD_HOC, DEVELOPMENT, ENTERPRISE, ProvisioningProfile
 
-ERROR = "error"
-WARNING = "warning"
-EXPIRY_WARNING_WINDOW = timedelta(days=7)
-
-# Apple's format for CFBundleShortVersionString and CFBundleVersion: one to three period-separated integers. Each is
-# bounded: App Store Connect orders builds by these numbers as 64-bit integers, and a 5000-digit "integer" is past
-# what Python will even convert (it would pass here and fail halfway through a run).
-MAX_VERSION_DIGITS = 18
-_APPLE_VERSION = re.compile(r"^[0-9]{1,%d}(\.[0-9]{1,%d}){0,2}$" % (MAX_VERSION_DIGITS, MAX_VERSION_DIGITS))
 # CFBundleIdentifier: "only alphanumeric characters (A-Z, a-z, and 0-9), hyphens (-), and periods (.)" (Apple's
 # Information Property List reference); an ID outside it cannot be registered, so its upload can only fail.
 _APPLE_BUNDLE_ID = re.compile(r"^[A-Za-z0-9.-]+$")
-_LONG_COMPONENT = re.compile(r"[0-9]{%d,}" % (MAX_VERSION_DIGITS + 1))
 
 _HOW = ("(Xcode: Distribute App > App Store Connect; xcodebuild -exportArchive: method app-store-connect in the "
         "export options plist)")
 _EXPORT = f"re-export the archive with the App Store Connect method {_HOW}"
+_ADVICE = SigningAdvice(export=_EXPORT, distribution_profile="an App Store distribution profile")
 _KIND_LABEL = {"app": "The app", "extension": "App extension", "watch_extension": "Watch extension",
                "watch_app": "Watch app", "app_clip": "App Clip"}
-
-
-@dataclass(frozen=True)
-class Finding:
-    id: str
-    severity: str  # "error" | "warning"
-    message: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "severity": self.severity, "message": self.message}
 
 
 def run_preflight(path: str | os.PathLike[str], *, expected_bundle_id: str | None = None,
@@ -114,7 +99,7 @@ def _bundle(bundle: BundleInfo, info: IpaInfo) -> list[Finding]:
     if bundle.bundle_id and not _APPLE_BUNDLE_ID.match(bundle.bundle_id):
         findings.append(Finding(
             "bundle_id.format", ERROR,
-            f"{_label(bundle)} has the bundle ID {_quote(bundle.bundle_id)} (CFBundleIdentifier); App Store Connect "
+            f"{_label(bundle)} has the bundle ID {quote(bundle.bundle_id)} (CFBundleIdentifier); App Store Connect "
             f"takes only letters A-Z and a-z, digits, hyphens and periods. Set the target's "
             f"Bundle Identifier (PRODUCT_BUNDLE_IDENTIFIER) to the ID registered in Certificates, Identifiers & "
             f"Profiles and archive again."))
@@ -127,39 +112,13 @@ def _bundle(bundle: BundleInfo, info: IpaInfo) -> list[Finding]:
     if bundle.executable and not bundle.has_executable:
         findings.append(Finding(
             "bundle.executable_missing", ERROR,
-            f"{_label(bundle)} names its executable {_quote(bundle.executable)} (CFBundleExecutable), but "
+            f"{_label(bundle)} names its executable {quote(bundle.executable)} (CFBundleExecutable), but "
             f"{bundle.path}{bundle.executable} is not in the IPA. Export the IPA again from a complete archive."))
     return findings
 
 
 def _versions(info: IpaInfo) -> list[Finding]:
-    findings = []
-    checks = (("version.format", "The version (CFBundleShortVersionString)", info.version, "1.4 or 2.0.1",
-               "Version (MARKETING_VERSION)"),
-              ("build_number.format", "The build number (CFBundleVersion)", info.build_number, "42 or 1.0.7",
-               "Build (CURRENT_PROJECT_VERSION)"))
-    for finding_id, what, value, example, setting in checks:
-        if not value or _APPLE_VERSION.match(value):
-            continue
-        long_part = _LONG_COMPONENT.search(value)
-        if long_part:
-            findings.append(Finding(
-                finding_id, ERROR,
-                f"{what} {_quote(value)} has a number of {len(long_part.group())} digits; App Store Connect takes at "
-                f"most {MAX_VERSION_DIGITS} digits a number, such as {example}. Fix the {setting} build setting."))
-        else:
-            findings.append(Finding(
-                finding_id, ERROR,
-                f"{what} {_quote(value)} is not in Apple's format: one to three period-separated integers such as "
-                f"{example}. Fix the {setting} build setting."))
-    return findings
-
-
-def _quote(text: str, limit: int = 40) -> str:
-    """A value from the IPA as it reads in a message: quoted, and cut short when it is long."""
-    if len(text) <= limit:
-        return repr(text)
-    return repr(text[:limit]) + f"... ({len(text)} characters)"
+    return version_findings(info.version, info.build_number)
 
 
 def _profile(profile: ProvisioningProfile | None, info: IpaInfo, now: datetime, *, main: bool,
@@ -191,37 +150,8 @@ def _profile(profile: ProvisioningProfile | None, info: IpaInfo, now: datetime, 
                 f"{where} is signed with an in-house (enterprise) profile (\"{label}\"), which can never be uploaded to "
                 f"App Store Connect. Sign with an App Store distribution profile of a paid developer account and "
                 f"{_EXPORT}."))
-    if profile.expiration_date is not None:
-        expires = profile.expiration_date.strftime("%Y-%m-%d %H:%M UTC")
-        if profile.is_expired(now):
-            findings.append(Finding(
-                "profile.expired", ERROR,
-                f"{where}: the provisioning profile \"{label}\" expired on {expires}. Renew or regenerate it in the "
-                f"Apple Developer portal (Certificates, Identifiers & Profiles), download it and {_EXPORT}."))
-        elif profile.expiration_date - now <= EXPIRY_WARNING_WINDOW:
-            findings.append(Finding(
-                "profile.expiring_soon", WARNING,
-                f"{where}: the provisioning profile \"{label}\" expires on {expires} (within 7 days). The upload still "
-                f"works now, but regenerate the profile in the Apple Developer portal before the next build."))
     bundle_id = info.bundle_id if main else (bundle.bundle_id if bundle else None)
-    if bundle_id and profile.app_id is not None and not profile.matches_bundle_id(bundle_id):
-        findings.append(Finding(
-            "profile.app_id_mismatch", ERROR,
-            f"{where}: the provisioning profile \"{label}\" is for the app ID {profile.app_id}, which does not cover the "
-            f"bundle ID {bundle_id}. Sign with a profile created for {bundle_id} (or a matching wildcard) and export again."))
-    if profile.certificates and all(c.not_valid_after <= now for c in profile.certificates):
-        last = max(c.not_valid_after for c in profile.certificates)
-        findings.append(Finding(
-            "certificate.expired", ERROR,
-            f"{where}: every signing certificate in the provisioning profile \"{label}\" expired (the last on "
-            f"{last:%Y-%m-%d}), so the signature cannot be valid. Create a new Apple Distribution certificate, "
-            f"regenerate the profile with it and {_EXPORT}."))
-    if profile.get_task_allow:
-        findings.append(Finding(
-            "entitlements.get_task_allow", ERROR,
-            f"{where}: the entitlements have get-task-allow = true (a debuggable build), which App Store Connect rejects "
-            f"(ITMS-90164). Archive with the Release configuration and sign with an App Store distribution profile."))
-    return findings
+    return findings + profile_findings(profile, now, subject=where, bundle_id=bundle_id, advice=_ADVICE)
 
 
 def _nested(bundle: BundleInfo, info: IpaInfo) -> list[Finding]:
@@ -259,11 +189,7 @@ def _signature(info: IpaInfo) -> list[Finding]:
 def _warnings(info: IpaInfo) -> list[Finding]:
     findings = []
     if info.uses_non_exempt_encryption is None:
-        findings.append(Finding(
-            "encryption.undeclared", WARNING,
-            "Info.plist does not set ITSAppUsesNonExemptEncryption, so App Store Connect will ask the export "
-            "compliance question for this build. Add the key to Info.plist (false if the app only uses exempt "
-            "encryption such as HTTPS), or set uses_non_exempt_encryption in the flow step."))
+        findings.append(UNDECLARED_ENCRYPTION)
     if not info.icon_names and info.platform == "IOS":
         findings.append(Finding(
             "icon.missing", WARNING,

@@ -122,12 +122,11 @@ def _cms_content(data: bytes, source: str) -> bytes:
 
 
 def _profile_from_plist(plist: dict[str, Any]) -> ProvisioningProfile:
-    entitlements = plist.get("Entitlements") if isinstance(plist.get("Entitlements"), dict) else {}
+    entitlements = _dict(plist.get("Entitlements"))
     application_identifier = _str(entitlements.get("application-identifier"))
-    team_ids = plist.get("TeamIdentifier") if isinstance(plist.get("TeamIdentifier"), list) else []
+    team_ids = _list(plist.get("TeamIdentifier"))
     team_id = _str(team_ids[0]) if team_ids else _str(entitlements.get("com.apple.developer.team-identifier"))
-    prefixes = [p for p in plist.get("ApplicationIdentifierPrefix", []) if isinstance(p, str)] if isinstance(
-        plist.get("ApplicationIdentifierPrefix"), list) else []
+    prefixes = [p for p in _list(plist.get("ApplicationIdentifierPrefix")) if isinstance(p, str)]
     app_id = _strip_prefix(application_identifier, [*prefixes, *([team_id] if team_id else [])])
     devices = plist.get("ProvisionedDevices")
     devices_count = len(devices) if isinstance(devices, list) else 0
@@ -141,8 +140,8 @@ def _profile_from_plist(plist: dict[str, Any]) -> ProvisioningProfile:
         kind = AD_HOC
     else:
         kind = APP_STORE
-    certificates = [c for c in (_certificate(der) for der in plist.get("DeveloperCertificates", []) or []) if c]
-    platforms = plist.get("Platform") if isinstance(plist.get("Platform"), list) else []
+    certificates = [c for c in (_certificate(der) for der in _list(plist.get("DeveloperCertificates"))) if c]
+    platforms = _list(plist.get("Platform"))
     return ProvisioningProfile(
         name=_str(plist.get("Name")),
         uuid=_str(plist.get("UUID")),
@@ -189,6 +188,14 @@ def _strip_prefix(identifier: str | None, prefixes: list[str]) -> str | None:
             return identifier[len(prefix) + 1:]
     _team, dot, rest = identifier.partition(".")
     return rest if dot else identifier
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _str(value: object) -> str | None:

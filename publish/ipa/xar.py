@@ -40,8 +40,9 @@ MAX_SIGNATURE_BYTES = 1024 * 1024  # an RSA signature is 256-512 bytes, a CMS on
 CHUNK = 256 * 1024
 
 _HEADER = struct.Struct(">4sHHQQI")
-_DIGESTS: dict[str, Callable[[], Any]] = {"sha1": hashlib.sha1, "md5": hashlib.md5, "sha224": hashlib.sha224,
-                                          "sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
+# Called with no argument (an incremental hash) or with the bytes to hash at once.
+_DIGESTS: dict[str, Callable[..., Any]] = {"sha1": hashlib.sha1, "md5": hashlib.md5, "sha224": hashlib.sha224,
+                                           "sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashlib.sha512}
 _ALGORITHM_BY_NUMBER = {0: "none", 1: "sha1", 2: "md5"}
 _RAW = ("application/octet-stream", "")
 _REBUILD_HINT = "Build the package again (productbuild / Xcode's Distribute App > App Store Connect > Export)."

@@ -83,13 +83,18 @@ class Call:
         linkage = ((self.data.get("relationships") or {}).get(name) or {}).get("data")
         return linkage["id"] if isinstance(linkage, dict) else None
 
-    def related_record(self, name: str, type_: str, *, required: bool = True) -> Record | None:
-        """The record a request's relationship points at; 409 as Apple does when it does not exist."""
+    def related_record(self, name: str, type_: str) -> Record:
+        """The record a request's required relationship points at; 409 as Apple does when it is absent or unknown."""
+        record = self.optional_related_record(name, type_)
+        if record is None:
+            raise ApiError(409, "ENTITY_ERROR.RELATIONSHIP.REQUIRED", f"The relationship '{name}' is required.",
+                           pointer=f"/data/relationships/{name}")
+        return record
+
+    def optional_related_record(self, name: str, type_: str) -> Record | None:
+        """The record an optional relationship points at (None when the body leaves it out); 409 when unknown."""
         id_ = self.relationship_id(name)
         if id_ is None:
-            if required:
-                raise ApiError(409, "ENTITY_ERROR.RELATIONSHIP.REQUIRED", f"The relationship '{name}' is required.",
-                               pointer=f"/data/relationships/{name}")
             return None
         record = self.store.get(type_, id_)
         if record is None:

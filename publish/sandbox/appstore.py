@@ -153,7 +153,7 @@ def create_app_store_version(call: Call) -> Reply:
                            f"{platform}. Change its versionString with PATCH instead.",
                            pointer="/data/attributes/versionString")
     _check_release(attributes, call.sim)
-    build = call.related_record("build", "builds", required=False)
+    build = call.optional_related_record("build", "builds")
     version = create_version(call.sim, app.id, version_string, platform, attributes=attributes)
     if build is not None:
         _attach(call.sim, version, build)
@@ -210,7 +210,7 @@ def update_app_store_version(call: Call) -> Reply:
         version.attributes[name] = value
     if attributes.get("releaseType") in ("MANUAL", "AFTER_APPROVAL"):
         version.attributes["earliestReleaseDate"] = None
-    build = call.related_record("build", "builds", required=False)
+    build = call.optional_related_record("build", "builds")
     if build is not None:
         _attach(call.sim, version, build)
     return call.ok(version)

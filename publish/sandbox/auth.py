@@ -7,10 +7,12 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl
 
 import jwt
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
 from publish.sandbox.model import ApiError
 
@@ -24,7 +26,7 @@ WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 class RegisteredKey:
     key_id: str
     issuer_id: str | None  # None: an individual key (tokens carry sub "user" instead of iss)
-    public_key: object
+    public_key: EllipticCurvePublicKey
     read_only: bool = False
     revoked: bool = False
     calls: deque[float] = field(default_factory=deque)  # times of calls within the last hour
@@ -47,6 +49,9 @@ class KeyRing:
             public_key = serialization.load_pem_public_key(public_key_pem.encode())
         except ValueError as exc:
             raise ValueError(f"key {key_id}: not a PEM public key ({exc}); give the public half of the .p8 key") from exc
+        if not isinstance(public_key, EllipticCurvePublicKey):
+            raise ValueError(f"key {key_id}: not an elliptic-curve key; App Store Connect keys are ES256 (P-256), "
+                             "give the public half of the .p8 key")
         with self._lock:
             self._keys[key_id] = RegisteredKey(key_id, issuer_id, public_key, read_only)
 
@@ -63,6 +68,22 @@ class KeyRing:
 
     def authenticate(self, authorization: str | None, method: str, path: str, query: str, *,
                      strict_lifetime: bool = True) -> RegisteredKey:
+        key, claims = self._verified(authorization)
+        _check_lifetime(claims, self.clock(), strict_lifetime=strict_lifetime)
+        if key.issuer_id is None:
+            if claims.get("sub") != "user":
+                raise _unauthorized("Tokens for an individual key must carry sub 'user'.")
+        elif claims.get("iss") != key.issuer_id:
+            raise _unauthorized("The token's iss is not the issuer ID of this key.")
+        if "scope" in claims and not _scope_allows(claims["scope"], method, path, query):
+            raise ApiError(403, "FORBIDDEN_ERROR", f"The token's scope does not allow {method} {path}.")
+        if key.read_only and method in WRITE_METHODS:
+            raise ApiError(403, "FORBIDDEN_ERROR",
+                           "This API key's role does not allow this operation; use a key with the App Manager role.")
+        return key
+
+    def _verified(self, authorization: str | None) -> tuple[RegisteredKey, dict[str, Any]]:
+        """The registered key a bearer token names and the claims its signature vouches for (401 otherwise)."""
         if not authorization or not authorization.startswith("Bearer "):
             raise _unauthorized("The request has no 'Authorization: Bearer <token>' header.")
         token = authorization[len("Bearer "):].strip()
@@ -79,37 +100,13 @@ class KeyRing:
         if key.revoked:
             raise _unauthorized(f"The API key {key.key_id} has been revoked.")
         try:
-            # exp/iat are checked below against the injectable clock, not the wall clock
+            # exp/iat are checked by _check_lifetime against the injectable clock, not the wall clock
             claims = jwt.decode(token, key.public_key, algorithms=["ES256"], audience=AUDIENCE,
                                 options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
                                          "require": ["exp", "aud"]})
         except jwt.PyJWTError as exc:
             raise _unauthorized(f"The token failed verification ({exc}).") from None
-        now = self.clock()
-        exp = claims["exp"]
-        iat = claims.get("iat", now)
-        if not isinstance(exp, (int, float)) or not isinstance(iat, (int, float)):
-            raise _unauthorized("The token's exp and iat must be numbers (seconds since the epoch).")
-        if exp <= now:
-            raise _unauthorized("The token has expired.")
-        if iat > now + CLOCK_SKEW:
-            raise _unauthorized("The token's iat is in the future.")
-        if exp - iat > MAX_LIFETIME:
-            raise _unauthorized(f"The token's lifetime (exp - iat = {int(exp - iat)} s) exceeds 20 minutes.")
-        if strict_lifetime and exp - now > MAX_LIFETIME:
-            # protocol.md H.14: judged by the server's clock, so a client clock running ahead is refused too.
-            raise _unauthorized(f"The token is valid for {int(exp - now)} s from now; the maximum is 20 minutes.")
-        if key.issuer_id is None:
-            if claims.get("sub") != "user":
-                raise _unauthorized("Tokens for an individual key must carry sub 'user'.")
-        elif claims.get("iss") != key.issuer_id:
-            raise _unauthorized("The token's iss is not the issuer ID of this key.")
-        if "scope" in claims and not _scope_allows(claims["scope"], method, path, query):
-            raise ApiError(403, "FORBIDDEN_ERROR", f"The token's scope does not allow {method} {path}.")
-        if key.read_only and method in WRITE_METHODS:
-            raise ApiError(403, "FORBIDDEN_ERROR",
-                           "This API key's role does not allow this operation; use a key with the App Manager role.")
-        return key
+        return key, claims
 
     def consume(self, key: RegisteredKey) -> int:
         """Counts one call against the key's rolling hour; the remaining count, or ApiError 429 at 0."""
@@ -126,6 +123,22 @@ class KeyRing:
 
     def header(self, remaining: int) -> dict[str, str]:
         return {"X-Rate-Limit": f"user-hour-lim:{self.hourly_limit};user-hour-rem:{remaining};"}
+
+
+def _check_lifetime(claims: dict[str, Any], now: float, *, strict_lifetime: bool) -> None:
+    exp = claims["exp"]
+    iat = claims.get("iat", now)
+    if not isinstance(exp, (int, float)) or not isinstance(iat, (int, float)):
+        raise _unauthorized("The token's exp and iat must be numbers (seconds since the epoch).")
+    if exp <= now:
+        raise _unauthorized("The token has expired.")
+    if iat > now + CLOCK_SKEW:
+        raise _unauthorized("The token's iat is in the future.")
+    if exp - iat > MAX_LIFETIME:
+        raise _unauthorized(f"The token's lifetime (exp - iat = {int(exp - iat)} s) exceeds 20 minutes.")
+    if strict_lifetime and exp - now > MAX_LIFETIME:
+        # protocol.md H.14: judged by the server's clock, so a client clock running ahead is refused too.
+        raise _unauthorized(f"The token is valid for {int(exp - now)} s from now; the maximum is 20 minutes.")
 
 
 def _scope_allows(scope: object, method: str, path: str, query: str) -> bool:

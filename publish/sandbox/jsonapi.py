@@ -63,11 +63,9 @@ def parse_query(openapi: OpenApi, operation: dict[str, Any], pairs: Sequence[tup
     enum (PARAMETER_ERROR.INVALID); `cursor` is ours (we write it into links.next) so it is always accepted."""
     allowed = openapi.query_parameters(operation)
     query = Query()
-    given: dict[str, str] = {}
-    for name, value in pairs:
-        given[name] = value
-    for name, spec in allowed.items():
-        if spec.get("required") and name not in given:
+    given = dict(pairs)  # the last of repeated parameters wins
+    for name, described in allowed.items():
+        if described.get("required") and name not in given:
             raise ApiError(400, "PARAMETER_ERROR.REQUIRED", f"The parameter '{name}' is required for this request.",
                            parameter=name)
     for name, raw in given.items():
@@ -79,41 +77,55 @@ def parse_query(openapi: OpenApi, operation: dict[str, Any], pairs: Sequence[tup
             raise ApiError(400, "PARAMETER_ERROR.ILLEGAL",
                            f"The parameter '{name}' can not be used with this request. Allowed: "
                            f"{', '.join(sorted(allowed)) or 'none'}.", parameter=name)
-        schema = spec.get("schema", {})
-        if schema.get("type") == "array":
-            values = [v for v in raw.split(",")] if raw != "" else []
-            enum = schema.get("items", {}).get("enum")
-            bad = [v for v in values if enum is not None and v not in enum]
-            if bad or not values:
-                raise ApiError(400, "PARAMETER_ERROR.INVALID",
-                               f"'{raw}' is not a valid value for '{name}'."
-                               + (f" Expected a comma-separated list of: {', '.join(enum)}." if enum else ""),
-                               parameter=name)
-            value: Any = values
-        elif schema.get("type") == "integer":
-            if not re.fullmatch(r"\d+", raw):
-                raise ApiError(400, "PARAMETER_ERROR.INVALID", f"'{raw}' is not a valid integer for '{name}'.",
-                               parameter=name)
-            value = int(raw)
-        else:
-            value = raw
-        if name == "limit":
-            if not 1 <= value <= MAX_LIMIT:
-                raise ApiError(400, "PARAMETER_ERROR.INVALID",
-                               f"limit must be between 1 and {MAX_LIMIT}; got {value}.", parameter=name)
-            query.limit = value
-        elif name == "include":
-            query.include = value
-        elif name == "sort":
-            query.sort = value
-        elif name.startswith("fields["):
-            query.fields[name[7:-1]] = set(value)
-        elif name.startswith("filter["):
-            query.filters[name[7:-1]] = value if isinstance(value, list) else [value]
-        elif name.startswith("exists["):
-            query.exists[name[7:-1]] = str(value).lower() == "true"
-        # limit[...] on included to-many relationships: accepted, the simulator's lists are short
+        _apply_parameter(query, name, _parameter_value(name, raw, spec.get("schema", {})))
     return query
+
+
+ParameterValue = str | int | list[str]
+
+
+def _parameter_value(name: str, raw: str, schema: dict[str, Any]) -> ParameterValue:
+    """A query parameter's value as its schema types it: a comma-separated list (checked against the items' enum),
+    an integer, or the text as given."""
+    if schema.get("type") == "array":
+        values = raw.split(",") if raw != "" else []
+        enum = schema.get("items", {}).get("enum")
+        bad = [v for v in values if enum is not None and v not in enum]
+        if bad or not values:
+            raise ApiError(400, "PARAMETER_ERROR.INVALID",
+                           f"'{raw}' is not a valid value for '{name}'."
+                           + (f" Expected a comma-separated list of: {', '.join(enum)}." if enum else ""),
+                           parameter=name)
+        return values
+    if schema.get("type") == "integer":
+        if not re.fullmatch(r"\d+", raw):
+            raise ApiError(400, "PARAMETER_ERROR.INVALID", f"'{raw}' is not a valid integer for '{name}'.",
+                           parameter=name)
+        return int(raw)
+    return raw
+
+
+def _as_list(value: ParameterValue) -> list[str]:
+    return value if isinstance(value, list) else [str(value)]
+
+
+def _apply_parameter(query: Query, name: str, value: ParameterValue) -> None:
+    if name == "limit":
+        if not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+            raise ApiError(400, "PARAMETER_ERROR.INVALID",
+                           f"limit must be between 1 and {MAX_LIMIT}; got {value}.", parameter=name)
+        query.limit = value
+    elif name == "include":
+        query.include = _as_list(value)
+    elif name == "sort":
+        query.sort = _as_list(value)
+    elif name.startswith("fields["):
+        query.fields[name[7:-1]] = set(_as_list(value))
+    elif name.startswith("filter["):
+        query.filters[name[7:-1]] = _as_list(value)
+    elif name.startswith("exists["):
+        query.exists[name[7:-1]] = str(value).lower() == "true"
+    # limit[...] on included to-many relationships: accepted, the simulator's lists are short
 
 
 def _decode_cursor(raw: str) -> int:
@@ -276,8 +288,9 @@ class Renderer:
                    observe: Callable[[Record], None] | None = None) -> dict[str, Any]:
         selected = self.sort([r for r in records if self.matches(r, query)], query)
         page = selected[query.offset:query.offset + query.limit]
-        for record in page if observe else ():
-            observe(record)
+        if observe is not None:
+            for record in page:
+                observe(record)
         links = {"self": self.url(path, pairs)}
         if query.offset + query.limit < len(selected):
             next_pairs = [(k, v) for k, v in pairs if k != "cursor"]

@@ -93,6 +93,11 @@ class OpenApi:
             routes.append(Route(template, re.compile(regex), operations))
         # literal segments before parameters: /v1/apps/{id}/builds must not be shadowed by anything broader
         self.routes = sorted(routes, key=lambda r: (r.template.count("{"), r.template))
+        # Memoized per instance (not functools.cache on the methods, which would keep every instance alive); a race
+        # between threads only computes the same value twice.
+        self._validators: dict[str, jsonschema.protocols.Validator] = {}
+        self._attributes: dict[str, dict[str, bool]] = {}
+        self._relationships: dict[str, dict[str, RelationshipInfo]] = {}
 
     @classmethod
     @functools.cache
@@ -107,10 +112,13 @@ class OpenApi:
                 return route, found.groupdict()
         return None
 
-    @functools.cache
     def _validator(self, ref: str) -> jsonschema.protocols.Validator:
-        root = {"$ref": ref, "components": {"schemas": self._strict}}
-        return jsonschema.Draft202012Validator(root, format_checker=jsonschema.FormatChecker())
+        validator = self._validators.get(ref)
+        if validator is None:
+            root = {"$ref": ref, "components": {"schemas": self._strict}}
+            validator = jsonschema.Draft202012Validator(root, format_checker=jsonschema.FormatChecker())
+            self._validators[ref] = validator
+        return validator
 
     def request_problems(self, operation: dict[str, Any], body: Any) -> list[BodyProblem]:
         ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
@@ -118,10 +126,12 @@ class OpenApi:
         for error in sorted(self._validator(ref).iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path]):
             path = [str(p) for p in error.absolute_path]
             if error.validator == "required":  # point at the missing member itself
-                missing = [name for name in error.validator_value if name not in (error.instance or {})]
+                required = error.validator_value if isinstance(error.validator_value, list) else []
+                present = error.instance if isinstance(error.instance, dict) else {}
+                missing = [name for name in required if name not in present]
                 path += missing[:1]
             elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
-                allowed = error.schema.get("properties", {})
+                allowed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
                 path += [name for name in error.instance if name not in allowed][:1]
             problems.append(BodyProblem("/" + "/".join(path) if path else "", _message(error)))
         return problems
@@ -132,14 +142,19 @@ class OpenApi:
     def resource_schema(self, type_: str) -> dict[str, Any]:
         return self.schemas[RESOURCE_SCHEMAS[type_]]
 
-    @functools.cache
     def attributes(self, type_: str) -> dict[str, bool]:
         """attribute name -> nullable?"""
-        props = self.resource_schema(type_).get("properties", {}).get("attributes", {}).get("properties", {})
-        return {name: bool(spec.get("nullable")) for name, spec in props.items()}
+        if type_ not in self._attributes:
+            props = self.resource_schema(type_).get("properties", {}).get("attributes", {}).get("properties", {})
+            self._attributes[type_] = {name: bool(spec.get("nullable")) for name, spec in props.items()}
+        return self._attributes[type_]
 
-    @functools.cache
     def relationships(self, type_: str) -> dict[str, RelationshipInfo]:
+        if type_ not in self._relationships:
+            self._relationships[type_] = self._read_relationships(type_)
+        return self._relationships[type_]
+
+    def _read_relationships(self, type_: str) -> dict[str, RelationshipInfo]:
         props = self.resource_schema(type_).get("properties", {}).get("relationships", {}).get("properties", {})
         found = {}
         for name, spec in props.items():

@@ -106,17 +106,17 @@ def _expand(file: BinaryIO, offset: int, length: int, encoding: str) -> Iterator
     return _uncompress(raw)
 
 
-def _inflate(pieces: Iterator[bytes], engine: object) -> Iterator[bytes]:
+def _inflate(pieces: Iterator[bytes], engine: zlib._Decompress) -> Iterator[bytes]:
     expanded = 0
     for piece in pieces:
         while piece:
-            out = engine.decompress(piece, _CHUNK)  # type: ignore[attr-defined]
+            out = engine.decompress(piece, _CHUNK)
             expanded += len(out)
             if expanded > MAX_PAYLOAD_EXPANDED:
                 raise ValueError("the Payload expands beyond any app's size")
             if out:
                 yield out
-            piece = engine.unconsumed_tail if hasattr(engine, "unconsumed_tail") else b""  # type: ignore[attr-defined]
+            piece = engine.unconsumed_tail
             if not out and not piece:
                 break
 

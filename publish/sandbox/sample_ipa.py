@@ -161,9 +161,7 @@ def build_ipa(
             nested.append(("Watch/WatchApp.app/",
                            _watch_files(bundle_id, version, build_number, display_name, seed, executable_size,
                                         signer, profile_settings, code_signature)))
-        for prefix, child in nested:
-            for rel, value in child.items():
-                files[prefix + rel] = value
+        files.update(_flattened(nested))
         if not info_plist:
             files.pop("Info.plist")
         elif info_plist_bytes is not None:
@@ -183,6 +181,11 @@ def build_ipa(
                                     platform=platform)
         members += [(f"{root}{extra}.app/{rel}", data, ex) for rel, (data, ex) in sorted(extra_files.items())]
     return _write_zip(Path(path), members, pad_to=pad_to, pad_name=app_dir + _PAD_NAME, seed=seed)
+
+
+def _flattened(nested: list[tuple[str, dict[str, tuple[bytes, bool]]]]) -> dict[str, tuple[bytes, bool]]:
+    """Nested bundles' files as paths inside the app bundle."""
+    return {prefix + rel: value for prefix, child in nested for rel, value in child.items()}
 
 
 # -- Info.plist and bundle contents ----------------------------------------------------------------

@@ -123,16 +123,7 @@ def build_pkg(
     seed: int = 1,
 ) -> Path:
     """Write a sample .pkg to `path` and return it. See DEFECTS for the arguments producing each defective kind."""
-    if kind not in ("product", "component"):
-        raise ValueError(f"kind must be 'product' or 'component', not {kind!r}")
-    if installer_certificate not in (*INSTALLER_CERTIFICATES, None):
-        raise ValueError(f"installer_certificate must be one of {INSTALLER_CERTIFICATES} or None")
-    if profile_type not in (*MAC_PROFILE_TYPES, None):
-        raise ValueError(f"profile_type must be one of {MAC_PROFILE_TYPES} or None")
-    if payload_format not in PAYLOAD_FORMATS or cpio_format not in ("odc", "newc"):
-        raise ValueError(f"payload_format must be one of {PAYLOAD_FORMATS}, cpio_format 'odc' or 'newc'")
-    if toc_checksum not in ("sha1", "sha256"):
-        raise ValueError("toc_checksum must be 'sha1' or 'sha256'")
+    _check_choices(kind, installer_certificate, profile_type, payload_format, cpio_format, toc_checksum)
     name = "".join(ch for ch in display_name if ch.isalnum()) or "App"
     plist = _info_plist(bundle_id, version, build_number, name, display_name, category, minimum_os,
                         uses_non_exempt_encryption)
@@ -184,6 +175,21 @@ def build_pkg(
         _write_xar(path, members, signer, signature_styles, cms_signed_attributes, toc_checksum, tamper_after_signing,
                    magic, Path(tmp))
     return path
+
+
+def _check_choices(kind: str, installer_certificate: str | None, profile_type: str | None, payload_format: str,
+                   cpio_format: str, toc_checksum: str) -> None:
+    """The arguments of build_pkg that name one of a few kinds: a typo fails here, not as a puzzling package."""
+    if kind not in ("product", "component"):
+        raise ValueError(f"kind must be 'product' or 'component', not {kind!r}")
+    if installer_certificate not in (*INSTALLER_CERTIFICATES, None):
+        raise ValueError(f"installer_certificate must be one of {INSTALLER_CERTIFICATES} or None")
+    if profile_type not in (*MAC_PROFILE_TYPES, None):
+        raise ValueError(f"profile_type must be one of {MAC_PROFILE_TYPES} or None")
+    if payload_format not in PAYLOAD_FORMATS or cpio_format not in ("odc", "newc"):
+        raise ValueError(f"payload_format must be one of {PAYLOAD_FORMATS}, cpio_format 'odc' or 'newc'")
+    if toc_checksum not in ("sha1", "sha256"):
+        raise ValueError("toc_checksum must be 'sha1' or 'sha256'")
 
 
 # -- app contents -----------------------------------------------------------------------------------
@@ -362,14 +368,16 @@ def _write_xar(path: Path, members: list[tuple[str, str, bytes | Path]],
         if kind == "directory":
             described[name] = ""
             continue
+        archived: bytes | Path
         if isinstance(data, Path):
             archived, encoding = data, "application/octet-stream"  # the Payload is compressed already
             length, extracted = data.stat().st_size, _file_sha1(data)
             archived_sum, size = extracted, length
         else:
-            archived, encoding = zlib.compress(data, 9), "application/x-gzip"  # xar's name for zlib
-            length, extracted, archived_sum, size = len(archived), hashlib.sha1(data).hexdigest(), \
-                hashlib.sha1(archived).hexdigest(), len(data)
+            compressed, encoding = zlib.compress(data, 9), "application/x-gzip"  # xar's name for zlib
+            length, extracted, archived_sum, size = len(compressed), hashlib.sha1(data).hexdigest(), \
+                hashlib.sha1(compressed).hexdigest(), len(data)
+            archived = compressed
         described[name] = (f"<data><length>{length}</length><offset>{offset}</offset><size>{size}</size>"
                            f"<encoding style=\"{encoding}\"/><extracted-checksum style=\"sha1\">{extracted}"
                            f"</extracted-checksum><archived-checksum style=\"sha1\">{archived_sum}</archived-checksum>"

@@ -76,8 +76,8 @@ class SandboxServer:
                 self.sim.renderer.computed[type_] = (lambda c: lambda r: c(self.sim, r))(computed)
         self.sim.renderer.computed["buildBetaDetails"] = lambda r: catalog.beta_detail_states(self.sim, r)
         self._httpd = _HttpServer((host, port), _make_request_handler(self))
-        bound_host, bound_port = self._httpd.server_address[:2]
-        shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+        bound_host, bound_port = str(self._httpd.server_address[0]), self._httpd.server_address[1]
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         self.url = f"http://{shown}:{bound_port}"
         self.sim.set_base_url(self.url)
         self.blobs.base_url = self.url
@@ -227,97 +227,99 @@ class _HttpServer(ThreadingHTTPServer):
         self._wake_writer.close()
 
 
+class _RequestHandler(BaseHTTPRequestHandler):
+    sandbox: SandboxServer  # the server this handler answers for: set per server by _make_request_handler
+    protocol_version = "HTTP/1.1"  # keep-alive: clients pool connections
+    server_version = "asc-sandbox"
+    sys_version = ""
+    timeout = 300  # idle keep-alive connections are closed after this
+    # Headers and body go out in separate writes; with Nagle on, the body waits for the client's delayed ACK
+    # (~40 ms on Linux loopback) on every answer.
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("sandbox: " + format, *args)
+
+    def _headers(self) -> dict[str, str]:
+        return {k.lower(): v for k, v in self.headers.items()}
+
+    def _latency(self) -> None:
+        if self.sandbox.faults.latency_ms:
+            time.sleep(self.sandbox.faults.latency_ms / 1000)
+
+    def _dispatch(self) -> None:
+        target = urlsplit(self.path)
+        self._latency()
+        if target.path.startswith("/blob/"):
+            self._part(target.path, target.query)
+        else:
+            self._api(target.path, target.query)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = do_OPTIONS = _dispatch
+
+    def _api(self, path: str, query: str) -> None:
+        headers = self._headers()
+        length = headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > MAX_API_BODY:
+            self.close_connection = True
+            self._send(413 if length.isdigit() else 400, ApiError(
+                400, "PARAMETER_ERROR.INVALID", "Send a JSON body with a Content-Length under 10 MiB.").document())
+            return
+        body = self.rfile.read(int(length)) if int(length) else b""
+        reply = self.sandbox.sim.handle(self.command, path, query, headers, body)
+        self._send(reply.status, reply.document, reply.headers)
+
+    def _part(self, path: str, query: str) -> None:
+        headers = self._headers()
+        try:
+            if self.command != "PUT":
+                raise PartError(405, "MethodNotAllowed", "Part URLs accept PUT only.")
+            target = self.sandbox.blobs.authorize(path, query, headers)
+        except PartError as exc:
+            self.close_connection = True  # the body (if any) was not read
+            self._send(exc.status, exc.document())
+            return
+        faults = self.sandbox.faults
+        if faults.chance(faults.error_rate_5xx):
+            self.close_connection = True
+            self._send(503, PartError(503, "SlowDown", "Simulated blob store error; retry the part.").document())
+            return
+        stop_after = target.length // 2 if faults.chance(faults.drop_part_rate) else None
+        rate = faults.bandwidth_bytes_per_sec
+        throttle = _Throttle(rate) if rate else None
+        try:
+            written = self.sandbox.blobs.write(target, self.rfile.read, throttle, stop_after,
+                                         chunk_size=max(16 * 1024, min(1 << 20, rate // 20)) if rate else 1 << 20)
+        except (ConnectionError, socket.timeout, OSError):
+            written = -1
+        if stop_after is not None or written != target.length:
+            self.close_connection = True
+            try:  # drop the connection without an answer, as a flaky network does
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        self.sandbox.blobs.mark_received(target)
+        self._send(200, None)
+
+    def _send(self, status: int, document: dict[str, Any] | None, headers: dict[str, str] | None = None) -> None:
+        payload = b"" if document is None else json.dumps(document).encode()
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if status != 204:
+            if document is not None:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if status != 204 and self.command != "HEAD":
+            self.wfile.write(payload)
+
+
 def _make_request_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
-    class RequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive: clients pool connections
-        server_version = "asc-sandbox"
-        sys_version = ""
-        timeout = 300  # idle keep-alive connections are closed after this
-        # Headers and body go out in separate writes; with Nagle on, the body waits for the client's delayed ACK
-        # (~40 ms on Linux loopback) on every answer.
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            log.debug("sandbox: " + format, *args)
-
-        def _headers(self) -> dict[str, str]:
-            return {k.lower(): v for k, v in self.headers.items()}
-
-        def _latency(self) -> None:
-            if server.faults.latency_ms:
-                time.sleep(server.faults.latency_ms / 1000)
-
-        def _dispatch(self) -> None:
-            target = urlsplit(self.path)
-            self._latency()
-            if target.path.startswith("/blob/"):
-                self._part(target.path, target.query)
-            else:
-                self._api(target.path, target.query)
-
-        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = do_OPTIONS = _dispatch
-
-        def _api(self, path: str, query: str) -> None:
-            headers = self._headers()
-            length = headers.get("content-length", "0")
-            if not length.isdigit() or int(length) > MAX_API_BODY:
-                self.close_connection = True
-                self._send(413 if length.isdigit() else 400, ApiError(
-                    400, "PARAMETER_ERROR.INVALID", "Send a JSON body with a Content-Length under 10 MiB.").document())
-                return
-            body = self.rfile.read(int(length)) if int(length) else b""
-            reply = server.sim.handle(self.command, path, query, headers, body)
-            self._send(reply.status, reply.document, reply.headers)
-
-        def _part(self, path: str, query: str) -> None:
-            headers = self._headers()
-            try:
-                if self.command != "PUT":
-                    raise PartError(405, "MethodNotAllowed", "Part URLs accept PUT only.")
-                target = server.blobs.authorize(path, query, headers)
-            except PartError as exc:
-                self.close_connection = True  # the body (if any) was not read
-                self._send(exc.status, exc.document())
-                return
-            faults = server.faults
-            if faults.chance(faults.error_rate_5xx):
-                self.close_connection = True
-                self._send(503, PartError(503, "SlowDown", "Simulated blob store error; retry the part.").document())
-                return
-            stop_after = target.length // 2 if faults.chance(faults.drop_part_rate) else None
-            rate = faults.bandwidth_bytes_per_sec
-            throttle = _Throttle(rate) if rate else None
-            try:
-                written = server.blobs.write(target, self.rfile.read, throttle, stop_after,
-                                             chunk_size=max(16 * 1024, min(1 << 20, rate // 20)) if rate else 1 << 20)
-            except (ConnectionError, socket.timeout, OSError):
-                written = -1
-            if stop_after is not None or written != target.length:
-                self.close_connection = True
-                try:  # drop the connection without an answer, as a flaky network does
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                return
-            server.blobs.mark_received(target)
-            self._send(200, None)
-
-        def _send(self, status: int, document: dict[str, Any] | None, headers: dict[str, str] | None = None) -> None:
-            payload = b"" if document is None else json.dumps(document).encode()
-            self.send_response(status)
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            if status != 204:
-                if document is not None:
-                    self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if status != 204 and self.command != "HEAD":
-                self.wfile.write(payload)
-
-    return RequestHandler
+    return type("RequestHandler", (_RequestHandler,), {"sandbox": server})
 
 
 class _Throttle:

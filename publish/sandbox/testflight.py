@@ -4,6 +4,7 @@ with App Store Connect's rules (a build must be VALID; external testing needs ex
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from publish.sandbox.app import Call, Reply, Sandbox
 from publish.sandbox.model import ApiError, Record, conflict, iso
@@ -60,6 +61,12 @@ def _add_unique(values: list[str], new: str) -> None:
         values.append(new)
 
 
+def _remove_link(record: Record, rel: str, other_id: str) -> None:
+    """Forget a to-many link; forgetting one that is not there is not an error (Apple answers 204 as well)."""
+    if other_id in record.rels.get(rel, []):
+        record.rels[rel].remove(other_id)
+
+
 def _tester_joins_app(tester: Record, app_id: str) -> None:
     _add_unique(tester.rels.setdefault("apps", []), app_id)
 
@@ -78,34 +85,42 @@ def _add_build_to_group(sim: Sandbox, store_build: Record, group: Record) -> Non
     _add_unique(store_build.rels.setdefault("betaGroups", []), group.id)
 
 
-def add_groups_to_build(call: Call) -> Reply:
-    build = call.target("builds")
-    for group in linked(call, "betaGroups"):
+def _builds_and_groups(call: Call, target: str) -> list[tuple[Record, Record]]:
+    """The (build, group) pairs a linkage request names, from either side: /v1/builds/{id}/relationships/betaGroups
+    (target "builds") or /v1/betaGroups/{id}/relationships/builds (target "betaGroups")."""
+    if target == "builds":
+        build = call.target("builds")
+        return [(build, group) for group in linked(call, "betaGroups")]
+    group = call.target("betaGroups")
+    return [(build, group) for build in linked(call, "builds")]
+
+
+def _link_builds_and_groups(call: Call, target: str) -> Reply:
+    for build, group in _builds_and_groups(call, target):
         _add_build_to_group(call.sim, build, group)
     return Reply(204)
+
+
+def _unlink_builds_and_groups(call: Call, target: str) -> Reply:
+    for build, group in _builds_and_groups(call, target):
+        _remove_link(build, "betaGroups", group.id)
+    return Reply(204)
+
+
+def add_groups_to_build(call: Call) -> Reply:
+    return _link_builds_and_groups(call, "builds")
 
 
 def remove_groups_from_build(call: Call) -> Reply:
-    build = call.target("builds")
-    for group in linked(call, "betaGroups"):
-        if group.id in build.rels.get("betaGroups", []):
-            build.rels["betaGroups"].remove(group.id)
-    return Reply(204)
+    return _unlink_builds_and_groups(call, "builds")
 
 
 def add_builds_to_group(call: Call) -> Reply:
-    group = call.target("betaGroups")
-    for build in linked(call, "builds"):
-        _add_build_to_group(call.sim, build, group)
-    return Reply(204)
+    return _link_builds_and_groups(call, "betaGroups")
 
 
 def remove_builds_from_group(call: Call) -> Reply:
-    group = call.target("betaGroups")
-    for build in linked(call, "builds"):
-        if group.id in build.rels.get("betaGroups", []):
-            build.rels["betaGroups"].remove(group.id)
-    return Reply(204)
+    return _unlink_builds_and_groups(call, "betaGroups")
 
 
 def create_beta_group(call: Call) -> Reply:
@@ -140,11 +155,8 @@ def create_beta_tester(call: Call) -> Reply:
     attributes = call.attributes
     email = attributes["email"].strip()
     rels = call.data.get("relationships") or {}
-    groups = [call.store.get("betaGroups", i["id"]) for i in (rels.get("betaGroups") or {}).get("data", [])]
-    builds = [call.store.get("builds", i["id"]) for i in (rels.get("builds") or {}).get("data", [])]
-    if None in groups or None in builds:
-        raise conflict("ENTITY_ERROR.RELATIONSHIP.INVALID", "A beta group or build named in the relationships "
-                       "does not exist.", pointer="/data/relationships")
+    groups = _named_records(call, rels, "betaGroups")
+    builds = _named_records(call, rels, "builds")
     for build in builds:
         require_testable(build, what="adding a tester to it")
     # testers are unique per email across the team: creating one again adds the new relationships to it
@@ -162,11 +174,20 @@ def create_beta_tester(call: Call) -> Reply:
     return call.created(tester)
 
 
+def _named_records(call: Call, rels: dict[str, Any], type_: str) -> list[Record]:
+    """The records a to-many relationship of a create body names; 409 when one of them does not exist."""
+    records = [call.store.get(type_, item["id"]) for item in (rels.get(type_) or {}).get("data", [])]
+    found = [record for record in records if record is not None]
+    if len(found) != len(records):
+        raise conflict("ENTITY_ERROR.RELATIONSHIP.INVALID", "A beta group or build named in the relationships "
+                       "does not exist.", pointer="/data/relationships")
+    return found
+
+
 def delete_beta_tester(call: Call) -> Reply:
     tester = call.target("betaTesters")
     for build in call.store.all("builds"):
-        if tester.id in build.rels.get("individualTesters", []):
-            build.rels["individualTesters"].remove(tester.id)
+        _remove_link(build, "individualTesters", tester.id)
     call.store.remove(tester)
     return Reply(204)
 
@@ -183,8 +204,7 @@ def add_individual_testers(call: Call) -> Reply:
 def remove_individual_testers(call: Call) -> Reply:
     build = call.target("builds")
     for tester in linked(call, "betaTesters"):
-        if tester.id in build.rels.get("individualTesters", []):
-            build.rels["individualTesters"].remove(tester.id)
+        _remove_link(build, "individualTesters", tester.id)
     return Reply(204)
 
 
@@ -199,8 +219,7 @@ def add_testers_to_group(call: Call) -> Reply:
 def remove_testers_from_group(call: Call) -> Reply:
     group = call.target("betaGroups")
     for tester in linked(call, "betaTesters"):
-        if group.id in tester.rels.get("betaGroups", []):
-            tester.rels["betaGroups"].remove(group.id)
+        _remove_link(tester, "betaGroups", group.id)
     return Reply(204)
 
 

@@ -12,7 +12,7 @@ from publish.sandbox.blobs import BlobFile, BlobStore
 from publish.sandbox.ipa_check import ProcessingFailure, read_uploaded_app
 from publish.sandbox.jsonapi import version_key
 from publish.sandbox.pkg_check import read_uploaded_pkg
-from publish.sandbox.model import ApiError, Record, conflict, iso, not_found
+from publish.sandbox.model import Record, conflict, iso, not_found
 
 NUMBERS = re.compile(r"^\d+(\.\d+){0,2}$")
 EXPIRY_DAYS = 90

@@ -93,10 +93,19 @@ def _check_path(path: Path_, text: str, report: Reporter) -> None:
                     + ("state_dir: .appstore-publish" if path == ("state_dir",) else "file: AuthKey_ABC123.p8"))
 
 
+def _mapping(value: object) -> dict[str, Any]:
+    """A part of the flow that should be a mapping; the schema has already reported it when it is not."""
+    return value if isinstance(value, dict) else {}
+
+
+def _sequence(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _check_references(data: dict[str, Any], report: Reporter, base_dir: Path | None) -> None:
-    api_keys = data.get("api_keys") if isinstance(data.get("api_keys"), dict) else {}
-    apple_ids = data.get("apple_ids") if isinstance(data.get("apple_ids"), dict) else {}
-    profiles = data.get("profiles") if isinstance(data.get("profiles"), list) else []
+    api_keys = _mapping(data.get("api_keys"))
+    apple_ids = _mapping(data.get("apple_ids"))
+    profiles = _sequence(data.get("profiles"))
     first_profile: dict[str, int] = {}
     for p_index, profile in enumerate(profiles):
         if not isinstance(profile, dict):
@@ -109,7 +118,7 @@ def _check_references(data: dict[str, Any], report: Reporter, base_dir: Path | N
                                 f"(the first starts on line {line}); an app has one profile: merge their flows")
             else:
                 first_profile[bundle_id] = p_index
-        flow = profile.get("flow") if isinstance(profile.get("flow"), list) else []
+        flow = _sequence(profile.get("flow"))
         for s_index, step in enumerate(flow):
             if isinstance(step, dict):
                 _check_step(("profiles", p_index, "flow", s_index), step, api_keys, apple_ids, report)

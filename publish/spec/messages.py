@@ -26,22 +26,15 @@ _TYPE_WORDS = {
 }
 
 
+# JSON Schema's type names of the values YAML gives; bool before int, since a bool is an int to Python.
+_JSON_TYPES: tuple[tuple[type, str], ...] = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+                                             (list, "array"), (dict, "object"))
+
+
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__)
 
 
 def _is_secret_path(path: Path_) -> bool:
@@ -118,25 +111,16 @@ class Reporter:
 
     def schema_error(self, error: ValidationError) -> None:
         path: Path_ = tuple(error.absolute_path)
-        kind = error.validator
+        kind = str(error.validator)
         schema = error.schema if isinstance(error.schema, dict) else {}
-        value = error.instance
+        value: Any = error.instance  # always set on the errors a validator yields (Unset only on hand-made ones)
 
         if kind in ("anyOf", "oneOf"):
             self._alternatives(error, path, schema)
         elif kind == "additionalProperties":
-            allowed = list(schema.get("properties", {}))
-            for key in value:
-                if key not in allowed:
-                    self._unknown_key(path, key, allowed, where=self._where(path))
+            self._unknown_keys(path, value, list(schema.get("properties", {})))
         elif kind == "unevaluatedProperties":
-            step = value.get("step") if isinstance(value, dict) else None
-            if step not in step_types():
-                return  # the unknown step type is reported on its own
-            allowed = step_settings(step)
-            for key in value:
-                if key not in allowed:
-                    self._unknown_setting(path, step, key, allowed)
+            self._unknown_settings(path, value)
         elif kind == "required":
             self._missing(error, path, schema)
         elif kind == "type":
@@ -144,19 +128,13 @@ class Reporter:
         elif kind == "enum":
             self._not_in_enum(path, value, schema["enum"])
         elif kind == "const":
-            if path == ("version",):
-                self.at_value(path, f"unsupported format version {_show(value, path)}: only `version: {FORMAT_VERSION}` "
-                              "exists")
-            else:
-                self.at_value(path, f"must be {schema['const']!r}, got {_show(value, path)}")
+            self._not_const(path, value, schema)
         elif kind in ("minItems", "minProperties", "minLength"):
             self._empty(path)
         elif kind == "uniqueItems":
-            seen: set[str] = set()
-            twice = sorted({json.dumps(v) for v in value if json.dumps(v) in seen or seen.add(json.dumps(v))})
-            self.at_value(path, f"lists {', '.join(twice)} more than once; give each only once")
+            self._repeated(path, value)
         elif kind == "pattern" and "propertyNames" in error.relative_schema_path:
-            self._bad_name(path, value)
+            self._bad_name(path, str(value))
         elif kind == "pattern":
             self._bad_pattern(path, value)
         elif kind == "minimum":
@@ -165,6 +143,35 @@ class Reporter:
             self._forbidden_combination(path, value)
         else:  # a keyword we do not word specially
             self.at_value(path, error.message if not _looks_secret(value, path) else f"is not valid ({kind})")
+
+    def _unknown_keys(self, path: Path_, value: Any, allowed: list[str]) -> None:
+        for key in value:
+            if key not in allowed:
+                self._unknown_key(path, key, allowed, where=self._where(path))
+
+    def _unknown_settings(self, path: Path_, value: Any) -> None:
+        step = value.get("step") if isinstance(value, dict) else None
+        if step not in step_types():
+            return  # the unknown step type is reported on its own
+        allowed = step_settings(step)
+        for key in value:
+            if key not in allowed:
+                self._unknown_setting(path, step, key, allowed)
+
+    def _not_const(self, path: Path_, value: Any, schema: dict[str, Any]) -> None:
+        if path == ("version",):
+            self.at_value(path, f"unsupported format version {_show(value, path)}: only `version: {FORMAT_VERSION}` "
+                          "exists")
+        else:
+            self.at_value(path, f"must be {schema['const']!r}, got {_show(value, path)}")
+
+    def _repeated(self, path: Path_, value: Any) -> None:
+        seen: set[str] = set()
+        twice: set[str] = set()
+        for item in value:
+            text = json.dumps(item)
+            (twice if text in seen else seen).add(text)
+        self.at_value(path, f"lists {', '.join(sorted(twice))} more than once; give each only once")
 
     def _where(self, path: Path_) -> str:
         if not path:
@@ -218,7 +225,7 @@ class Reporter:
         expected = schema.get("type")
         words = _TYPE_WORDS.get(expected, str(expected)) if isinstance(expected, str) else "something else"
         if path and path[-1] in SECRET_FIELDS and expected == "object":
-            self.at_value(path, f"a secret cannot be written in the flow file: use {{env: NAME}} (a CI secret mapped "
+            self.at_value(path, "a secret cannot be written in the flow file: use {env: NAME} (a CI secret mapped "
                           "to an environment variable) or {file: path}, optionally with `encoding: base64`")
             return
         hint = ""
@@ -293,7 +300,7 @@ class Reporter:
             self.at_value(path, "this combination of keys is not allowed")
 
     def _alternatives(self, error: ValidationError, path: Path_, schema: dict[str, Any]) -> None:
-        kind = error.validator
+        kind = str(error.validator)
         branches: list[dict[str, Any]] = schema[kind]
         value = error.instance
         if kind == "oneOf" and not isinstance(value, dict):
@@ -307,9 +314,11 @@ class Reporter:
             return
         by_branch: dict[int, list[ValidationError]] = {}
         for sub in error.context or []:
-            by_branch.setdefault(sub.relative_schema_path[0], []).append(sub)
+            branch_index = sub.relative_schema_path[0]  # anyOf/oneOf: the index of the branch that failed
+            if isinstance(branch_index, int):
+                by_branch.setdefault(branch_index, []).append(sub)
         fitting = []
-        for index, branch in enumerate(branches):
+        for index in range(len(branches)):
             errors = by_branch.get(index, [])
             type_mismatch = any(e.validator == "type" and tuple(e.absolute_path) == path for e in errors)
             if not type_mismatch:

@@ -196,6 +196,7 @@ class _Builder:
             if node.tag != _SEQ:
                 self.problem(node, path, f"the tag {node.tag} is not used in flow files; remove it")
             return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)  # the composer makes only these three kinds of node
         return self._scalar(node, path)
 
     def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[str, Any]:

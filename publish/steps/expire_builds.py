@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from publish.asc import AppStoreConnect, Resource
 from publish.errors import InputError
@@ -140,7 +141,7 @@ def expire_builds(ctx: StepContext, client: AppStoreConnect, plan: ExpiryPlan, p
             ctx.log.info("dry run: would expire build %s (id %s)", label, build.id)
         else:
             # Setting expired:true twice leaves the same state, so a lost answer is simply repeated.
-            set_values(ctx, f"expire build {label}", lambda build=build: client.update_build(build.id, expired=True))
+            set_values(ctx, f"expire build {label}", partial(client.update_build, build.id, expired=True))
             ctx.log.info("expired build %s (id %s): it is no longer available in TestFlight", label, build.id)
         done.append(label)
     if not done:

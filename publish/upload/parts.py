@@ -213,8 +213,10 @@ class PartUploader:
                              buffer=self._buffer())
             retry_after: float | None = None
             try:
-                response = self._session.request(op.method, op.url, data=body, headers=headers,
-                                                 timeout=self._timeout, allow_redirects=False, stream=True)
+                # types-requests wants read() -> str | bytes; http.client sends the memoryview FileRange gives as is.
+                response = self._session.request(op.method, op.url, data=body,  # type: ignore[arg-type]
+                                                 headers=headers, timeout=self._timeout, allow_redirects=False,
+                                                 stream=True)
                 try:
                     status = response.status_code
                     text = _answer_excerpt(response)
