@@ -84,3 +84,11 @@ def test_the_image_passes_every_cli_command_to_the_cli_not_to_a_program_of_that_
     names = entrypoint.cli_commands()
     assert {c.name for c in COMMANDS} <= names
     assert {"next-build-number", "latest-build-number", "mark-rc", "unmark-rc", "validate"} <= names
+
+
+def test_every_package_of_publish_is_in_the_wheel() -> None:
+    """`pip install .` (the README's first command) installs only the packages pyproject lists: a new package left
+    out installs a tool that fails on its first import."""
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "publish").rglob("__init__.py")}
+    assert on_disk - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
