@@ -157,8 +157,6 @@ class ReleaseStep(Step):
         action = settings.action
         client = ctx.client_for(settings.api_key)
         app_id = ensure_app(ctx, client)
-        if ctx.dry_run and app_id.startswith("dry-run-"):
-            return StepOutcome(f"dry run: would {action} version {ctx.ipa.version}")
         result = perform(client, app_id, ctx.ipa.version, ctx.ipa.platform, action, ctx.log)
         ctx.run.app_store_version_id = result.version_id
         ctx.remember(app_store_version_id=result.version_id)

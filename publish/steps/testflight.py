@@ -30,9 +30,6 @@ def ensure_app(ctx: StepContext, client: AppStoreConnect) -> str:
         return ctx.run.app_id
     app = client.find_app(ctx.ipa.bundle_id)
     if app is None:
-        if ctx.dry_run:
-            ctx.run.app_id, ctx.run.app_name = "dry-run-app", ctx.ipa.display_name
-            return ctx.run.app_id
         raise InputError(
             f"App Store Connect has no app with bundle ID {ctx.ipa.bundle_id} (or this API key cannot see it)",
             hint="create the app record in App Store Connect (Apps > + > New App) with this bundle ID, or use an "
