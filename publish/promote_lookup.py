@@ -15,7 +15,6 @@ changes nothing remotely.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from publish.asc import AppStoreConnect, Resource
