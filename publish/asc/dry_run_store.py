@@ -41,6 +41,8 @@ FINISHED: dict[str, dict[str, Any]] = {
 _SUBMISSION_STATES = (("canceled", "CANCELING"), ("submitted", "WAITING_FOR_REVIEW"))
 # A to-many relationship whose name is not its resources' type.
 _MEMBER_TYPES = {"items": "reviewSubmissionItems", "individualTesters": "betaTesters"}
+# Real resources remembered from reads (`FabricatedResources.saw`).
+_SEEN_TYPES = ("preReleaseVersions",)
 
 
 def is_fabricated(id_: str) -> bool:
@@ -71,6 +73,7 @@ class FabricatedResources:
         self._resources: dict[tuple[str, str], dict[str, Any]] = {}
         self._patched: dict[tuple[str, str], dict[str, Any]] = {}
         self._deleted: set[tuple[str, str]] = set()
+        self._seen: dict[tuple[str, str], dict[str, Any]] = {}  # real resources read earlier (see `saw`)
         self._numbers = itertools.count(1)
 
     # ------------------------------------------------------------------ writes
@@ -117,14 +120,24 @@ class FabricatedResources:
             current += [item for item in linkages if item not in current]
         relationships[rel] = {"data": current}
 
+    def saw(self, resources: Iterable[Any]) -> None:
+        """Real resources a read brought back. Only trains are kept: an upload of a version App Store Connect
+        already has a train for joins that train (as Apple does), so the build it becomes is found where a listing
+        of the real train's builds looks."""
+        for resource in resources:
+            if isinstance(resource, Mapping) and resource.get("type") in _SEEN_TYPES and resource.get("id"):
+                self._seen[_key(resource)] = copy.deepcopy(dict(resource))
+
     def _add_build_for(self, upload: dict[str, Any]) -> None:
         """Apple makes a build (and the version's train, if new) out of a processed upload."""
         attributes = upload["attributes"]
         app = upload["relationships"].get("app") or {"data": None}
         version, platform = attributes.get("cfBundleShortVersionString"), attributes.get("platform", "IOS")
-        train = next((r for r in self.of_type("preReleaseVersions") if r["attributes"].get("version") == version
-                      and r["attributes"].get("platform") == platform and _linked(r, "app") == _linked(upload, "app")),
-                     None)
+        seen = [r for (t, _), r in self._seen.items() if t == "preReleaseVersions"]
+        train = next((r for r in self.of_type("preReleaseVersions") + seen
+                      if (r.get("attributes") or {}).get("version") == version
+                      and (r.get("attributes") or {}).get("platform") == platform
+                      and _linked(r, "app") in ([], _linked(upload, "app"))), None)
         if train is None:
             train = self.create({"type": "preReleaseVersions", "attributes": {"version": version, "platform": platform},
                                  "relationships": {"app": app}})
@@ -192,7 +205,7 @@ class FabricatedResources:
         wanted = set(value.split(","))
         head, _, tail = name.partition(".")
         if tail:
-            targets = [self.get(t, i) for t, i in _linked(resource, head)]
+            targets = [self.get(t, i) or self._seen.get((t, i)) for t, i in _linked(resource, head)]
             return any(t is not None and self._passes(t, tail, value) for t in targets)
         if head in ("id", "ids"):
             return str(resource.get("id")) in wanted
