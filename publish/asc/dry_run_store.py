@@ -37,8 +37,11 @@ FINISHED: dict[str, dict[str, Any]] = {
     "appStoreVersions": {"appStoreState": "PREPARE_FOR_SUBMISSION", "appVersionState": "PREPARE_FOR_SUBMISSION"},
     "reviewSubmissions": {"state": "READY_FOR_REVIEW"},
 }
-# A review submission's state follows what was PATCHed into it.
-_SUBMISSION_STATES = (("canceled", "CANCELING"), ("submitted", "WAITING_FOR_REVIEW"))
+# A review submission's state follows what was PATCHed into it, as a read after Apple's work shows it: a cancel
+# has passed CANCELING (H11) and is COMPLETE, a submit is waiting for review.
+_SUBMISSION_STATES = (("canceled", "COMPLETE"), ("submitted", "WAITING_FOR_REVIEW"))
+# A version in a review submission's items reads as ready for review once Apple has checked it (H1).
+_READY_FOR_REVIEW = {"appStoreState": "READY_FOR_REVIEW", "appVersionState": "READY_FOR_REVIEW"}
 # A to-many relationship whose name is not its resources' type.
 _MEMBER_TYPES = {"items": "reviewSubmissionItems", "individualTesters": "betaTesters"}
 # Real resources remembered from reads (`FabricatedResources.saw`).
@@ -87,7 +90,15 @@ class FabricatedResources:
         self._resources[_key(resource)] = resource
         if type_ == "buildUploads":
             self._add_build_for(resource)
+        for version in _linked(resource, "appStoreVersion") if type_ == "reviewSubmissionItems" else []:
+            self._change(version, _READY_FOR_REVIEW)
         return copy.deepcopy(resource)
+
+    def _change(self, key: tuple[str, str], attributes: Mapping[str, Any]) -> None:
+        if key in self._resources:
+            self._resources[key]["attributes"].update(attributes)
+        else:
+            self._patched.setdefault(key, {}).update(attributes)
 
     def update(self, type_: str, id_: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
         """The resource after a PATCH of `attributes` (only those, for a resource this dry run did not create)."""
@@ -95,8 +106,13 @@ class FabricatedResources:
         if key in self._resources:
             self._resources[key]["attributes"].update(attributes)
             return self.finished(self._resources[key])
-        self._patched.setdefault(key, {}).update(attributes)
-        return {"type": type_, "id": str(id_), "attributes": dict(self._patched[key])}
+        patch = self._patched.setdefault(key, {})
+        patch.update(attributes)
+        if type_ == "reviewSubmissions":
+            state = next((state for flag, state in _SUBMISSION_STATES if patch.get(flag)), None)
+            if state is not None:
+                patch["state"] = state
+        return {"type": type_, "id": str(id_), "attributes": dict(patch)}
 
     def delete(self, type_: str, id_: str) -> None:
         self._resources.pop((type_, str(id_)), None)
