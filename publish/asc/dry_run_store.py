@@ -40,8 +40,12 @@ FINISHED: dict[str, dict[str, Any]] = {
 # A review submission's state follows what was PATCHed into it, as a read after Apple's work shows it: a cancel
 # has passed CANCELING (H11) and is COMPLETE, a submit is waiting for review.
 _SUBMISSION_STATES = (("canceled", "COMPLETE"), ("submitted", "WAITING_FOR_REVIEW"))
-# A version in a review submission's items reads as ready for review once Apple has checked it (H1).
-_READY_FOR_REVIEW = {"appStoreState": "READY_FOR_REVIEW", "appVersionState": "READY_FOR_REVIEW"}
+# What creating one of these does to the version it names, as a read after Apple's work shows it: a version in a
+# review submission's items is ready for review once Apple has checked it (H1); a released one is on sale.
+_VERSION_AFTER: dict[str, dict[str, str]] = {
+    "reviewSubmissionItems": {"appStoreState": "READY_FOR_REVIEW", "appVersionState": "READY_FOR_REVIEW"},
+    "appStoreVersionReleaseRequests": {"appStoreState": "READY_FOR_SALE", "appVersionState": "READY_FOR_DISTRIBUTION"},
+}
 # A to-many relationship whose name is not its resources' type.
 _MEMBER_TYPES = {"items": "reviewSubmissionItems", "individualTesters": "betaTesters"}
 # Real resources remembered from reads (`FabricatedResources.saw`).
@@ -90,8 +94,8 @@ class FabricatedResources:
         self._resources[_key(resource)] = resource
         if type_ == "buildUploads":
             self._add_build_for(resource)
-        for version in _linked(resource, "appStoreVersion") if type_ == "reviewSubmissionItems" else []:
-            self._change(version, _READY_FOR_REVIEW)
+        for version in _linked(resource, "appStoreVersion") if type_ in _VERSION_AFTER else []:
+            self._change(version, _VERSION_AFTER[type_])
         return copy.deepcopy(resource)
 
     def _change(self, key: tuple[str, str], attributes: Mapping[str, Any]) -> None:
