@@ -15,7 +15,6 @@ changes nothing remotely.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from publish.asc import AppStoreConnect, Resource
@@ -61,8 +60,6 @@ def locate_promoted_build(ctx: StepContext, provisional: PromotedBuild, label: B
 
 def _locate(ctx: StepContext, provisional: PromotedBuild, label: BuildLabel, api_key: str | None) -> PromotedBuild:
     client = ctx.client_for(api_key)
-    if ctx.dry_run:
-        return _dry_run(ctx, provisional, label)
     app = client.find_app(provisional.bundle_id)
     if app is None:
         raise InputError(f"--build {label}: App Store Connect has no app with bundle ID {provisional.bundle_id} "
@@ -217,14 +214,3 @@ def _explain(ctx: StepContext, promoted: PromotedBuild) -> None:
             ctx.log.info("step %d (%s): its upload is skipped (the build is there); the rest of the step runs on it",
                          spec.index + 1, spec.step)
 
-
-def _dry_run(ctx: StepContext, provisional: PromotedBuild, label: BuildLabel) -> PromotedBuild:
-    """Nothing is read in a dry run: the build the state store recorded (or a placeholder) stands for it."""
-    build_id = provisional.build_id or "dry-run-build"
-    ctx.log.info("dry run: would look up build %s of %s in App Store Connect (app, version, build) and check it "
-                 "is processed", label, provisional.bundle_id)
-    ctx.run.build_id = build_id
-    ctx.run.build = Resource(type="builds", id=build_id, attributes={
-        "version": provisional.build_number, "processingState": "VALID",
-        "usesNonExemptEncryption": provisional.uses_non_exempt_encryption})
-    return replace(provisional, build_id=build_id)

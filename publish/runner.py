@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from publish.asc import AppStoreConnect
+from publish.asc.errors import AscTransportError
 from publish.asc.transport import DEFAULT_BASE_URL
 from publish.credentials_needed import check_profile_credentials
 from publish.errors import InputError, PublishError
@@ -43,6 +44,11 @@ RESULT_FORMAT_VERSION = 1
 ASC_WEB = "https://appstoreconnect.apple.com"
 PLATFORM_PATH = {"IOS": "ios", "TV_OS": "tvos", "VISION_OS": "visionos", "MAC_OS": "macos"}
 OnCall = Callable[[str, str, Any], None]
+# A dry run reads App Store Connect (it checks the key and the flow's names for real): unreachable, it cannot run.
+DRY_RUN_UNREACHABLE_HINT = (
+    "a dry run reads App Store Connect (only writes are left out), so it needs the network and a working API key; "
+    "to check the flow offline instead, run `validate` (the flow file), `plan` (the steps it would run) or `check` "
+    "(the binary)")
 
 
 @dataclass
@@ -98,7 +104,8 @@ class _Clients:
             key = resolve_api_key(o.flow, api_key_name, env=o.env, base_dir=o.flow.base_dir, redactor=o.redactor,
                                   mask=o.register_secret)
             self._clients[api_key_name] = AppStoreConnect(key, base_url=o.base_url, sleep=self._sleep,
-                                                          dry_run=o.dry_run, on_call=o.on_call)
+                                                          dry_run=o.dry_run, dry_run_reads=o.dry_run,
+                                                          on_call=o.on_call)
             self._clients[api_key_name].deadline = self._deadline
         return self._clients[api_key_name]
 
@@ -205,7 +212,7 @@ def _run_plan(options: RunOptions, plan: Plan, store: StateStore | None, result:
                 sha256 = store.keep_binary(ipa.fingerprint, ipa.path)
                 log.info("kept a copy of the %s in the state directory (sha256 %s)", binary_kind(ipa), sha256[:12])
         log.info("%s %s (%s) [%s]: %d step%s%s", ipa.display_name, ipa.version, ipa.build_number, ipa.bundle_id,
-                 len(steps), "s" if len(steps) != 1 else "", " (dry run: nothing is sent)" if options.dry_run else "")
+                 len(steps), "s" if len(steps) != 1 else "", " (dry run: App Store Connect is read, nothing is written)" if options.dry_run else "")
         result["flow_hash"] = plan.flow_hash
         for position, (planned, step) in enumerate(steps):
             spec = planned.spec
@@ -218,12 +225,15 @@ def _run_plan(options: RunOptions, plan: Plan, store: StateStore | None, result:
                                             "message": "not run: an earlier step failed"})
                 error = entry.pop("_exception")
                 hint = error.hint if isinstance(error, PublishError) else None
+                if options.dry_run and isinstance(error, AscTransportError):
+                    hint = DRY_RUN_UNREACHABLE_HINT
                 result["error"] = {"step": spec.step, "index": spec.index, "message": options.redactor.redact(
                     getattr(error, "message", str(error))), "hint": hint}
                 raise FlowFailed(
                     f"step {spec.index + 1} ({spec.step}) failed: {getattr(error, 'message', str(error))}",
-                    hint=(hint + " " if hint else "") + "Steps after it did not run; fix the problem and run the "
-                    "same command again: the steps already done are skipped.",
+                    hint=(hint + " " if hint else "") + ("Steps after it did not run." if options.dry_run else
+                                                         "Steps after it did not run; fix the problem and run the "
+                                                         "same command again: the steps already done are skipped."),
                     exit_code=getattr(error, "exit_code", 1),
                     result=options.redactor.redact_obj(result),  # type: ignore[arg-type]
                 ) from error

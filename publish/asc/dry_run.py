@@ -7,10 +7,11 @@ with plausible JSON:API documents, and remembering them (`dry_run_store.Fabricat
 run in both modes; a read of a fabricated upload, build, submission or version answers it in its finished state,
 and a listing that would find one includes it.
 
-What is safe to send: only GETs, and only when `reads` is given. A GET naming a fabricated id (in its path or a
-filter) is answered from memory alone: App Store Connect has never heard of it. Without `reads` (the default of
-`run --dry-run`, which promises to make no call at all), a GET nothing fabricated can answer reads as empty: a
-listing without members, a resource that is `null`.
+What is safe to send: only GETs, and only when `reads` is given (as `run --dry-run` gives it: a dry run changes
+nothing but reads for real, so it checks the key and the flow's names). A GET naming a fabricated id (in its path
+or a filter) is answered from memory alone: App Store Connect has never heard of it. Real trains a read brings back
+are remembered (`FabricatedResources.saw`) so that an upload of an existing version joins its train. Without
+`reads`, a GET nothing fabricated can answer reads as empty: a listing without members, a resource that is `null`.
 
 Every call is recorded (`calls`: method, path with query, body and its shape) so that `run --dry-run` can list
 what would have been sent; calls not forwarded are also reported to `on_call`, as the observing layer reports the
@@ -120,6 +121,10 @@ class DryRunTransport(Transport):
         response = self._reads.send(request)
         document = _decode(response.body)
         next_url = (document.get("links") or {}).get("next") if isinstance(document, dict) else None
+        if isinstance(document, dict):
+            data = document.get("data")
+            with self._lock:
+                self.store.saw([*(data if isinstance(data, list) else [data]), *(document.get("included") or [])])
         if isinstance(next_url, str):
             with self._lock:
                 self._next_pages.add(shown_url(next_url, ()))

@@ -37,10 +37,19 @@ FINISHED: dict[str, dict[str, Any]] = {
     "appStoreVersions": {"appStoreState": "PREPARE_FOR_SUBMISSION", "appVersionState": "PREPARE_FOR_SUBMISSION"},
     "reviewSubmissions": {"state": "READY_FOR_REVIEW"},
 }
-# A review submission's state follows what was PATCHed into it.
-_SUBMISSION_STATES = (("canceled", "CANCELING"), ("submitted", "WAITING_FOR_REVIEW"))
+# A review submission's state follows what was PATCHed into it, as a read after Apple's work shows it: a cancel
+# has passed CANCELING (H11) and is COMPLETE, a submit is waiting for review.
+_SUBMISSION_STATES = (("canceled", "COMPLETE"), ("submitted", "WAITING_FOR_REVIEW"))
+# What creating one of these does to the version it names, as a read after Apple's work shows it: a version in a
+# review submission's items is ready for review once Apple has checked it (H1); a released one is on sale.
+_VERSION_AFTER: dict[str, dict[str, str]] = {
+    "reviewSubmissionItems": {"appStoreState": "READY_FOR_REVIEW", "appVersionState": "READY_FOR_REVIEW"},
+    "appStoreVersionReleaseRequests": {"appStoreState": "READY_FOR_SALE", "appVersionState": "READY_FOR_DISTRIBUTION"},
+}
 # A to-many relationship whose name is not its resources' type.
 _MEMBER_TYPES = {"items": "reviewSubmissionItems", "individualTesters": "betaTesters"}
+# Real resources remembered from reads (`FabricatedResources.saw`).
+_SEEN_TYPES = ("preReleaseVersions",)
 
 
 def is_fabricated(id_: str) -> bool:
@@ -71,6 +80,7 @@ class FabricatedResources:
         self._resources: dict[tuple[str, str], dict[str, Any]] = {}
         self._patched: dict[tuple[str, str], dict[str, Any]] = {}
         self._deleted: set[tuple[str, str]] = set()
+        self._seen: dict[tuple[str, str], dict[str, Any]] = {}  # real resources read earlier (see `saw`)
         self._numbers = itertools.count(1)
 
     # ------------------------------------------------------------------ writes
@@ -84,7 +94,15 @@ class FabricatedResources:
         self._resources[_key(resource)] = resource
         if type_ == "buildUploads":
             self._add_build_for(resource)
+        for version in _linked(resource, "appStoreVersion") if type_ in _VERSION_AFTER else []:
+            self._change(version, _VERSION_AFTER[type_])
         return copy.deepcopy(resource)
+
+    def _change(self, key: tuple[str, str], attributes: Mapping[str, Any]) -> None:
+        if key in self._resources:
+            self._resources[key]["attributes"].update(attributes)
+        else:
+            self._patched.setdefault(key, {}).update(attributes)
 
     def update(self, type_: str, id_: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
         """The resource after a PATCH of `attributes` (only those, for a resource this dry run did not create)."""
@@ -92,8 +110,13 @@ class FabricatedResources:
         if key in self._resources:
             self._resources[key]["attributes"].update(attributes)
             return self.finished(self._resources[key])
-        self._patched.setdefault(key, {}).update(attributes)
-        return {"type": type_, "id": str(id_), "attributes": dict(self._patched[key])}
+        patch = self._patched.setdefault(key, {})
+        patch.update(attributes)
+        if type_ == "reviewSubmissions":
+            state = next((state for flag, state in _SUBMISSION_STATES if patch.get(flag)), None)
+            if state is not None:
+                patch["state"] = state
+        return {"type": type_, "id": str(id_), "attributes": dict(patch)}
 
     def delete(self, type_: str, id_: str) -> None:
         self._resources.pop((type_, str(id_)), None)
@@ -117,14 +140,24 @@ class FabricatedResources:
             current += [item for item in linkages if item not in current]
         relationships[rel] = {"data": current}
 
+    def saw(self, resources: Iterable[Any]) -> None:
+        """Real resources a read brought back. Only trains are kept: an upload of a version App Store Connect
+        already has a train for joins that train (as Apple does), so the build it becomes is found where a listing
+        of the real train's builds looks."""
+        for resource in resources:
+            if isinstance(resource, Mapping) and resource.get("type") in _SEEN_TYPES and resource.get("id"):
+                self._seen[_key(resource)] = copy.deepcopy(dict(resource))
+
     def _add_build_for(self, upload: dict[str, Any]) -> None:
         """Apple makes a build (and the version's train, if new) out of a processed upload."""
         attributes = upload["attributes"]
         app = upload["relationships"].get("app") or {"data": None}
         version, platform = attributes.get("cfBundleShortVersionString"), attributes.get("platform", "IOS")
-        train = next((r for r in self.of_type("preReleaseVersions") if r["attributes"].get("version") == version
-                      and r["attributes"].get("platform") == platform and _linked(r, "app") == _linked(upload, "app")),
-                     None)
+        seen = [r for (t, _), r in self._seen.items() if t == "preReleaseVersions"]
+        train = next((r for r in self.of_type("preReleaseVersions") + seen
+                      if (r.get("attributes") or {}).get("version") == version
+                      and (r.get("attributes") or {}).get("platform") == platform
+                      and _linked(r, "app") in ([], _linked(upload, "app"))), None)
         if train is None:
             train = self.create({"type": "preReleaseVersions", "attributes": {"version": version, "platform": platform},
                                  "relationships": {"app": app}})
@@ -192,7 +225,7 @@ class FabricatedResources:
         wanted = set(value.split(","))
         head, _, tail = name.partition(".")
         if tail:
-            targets = [self.get(t, i) for t, i in _linked(resource, head)]
+            targets = [self.get(t, i) or self._seen.get((t, i)) for t, i in _linked(resource, head)]
             return any(t is not None and self._passes(t, tail, value) for t in targets)
         if head in ("id", "ids"):
             return str(resource.get("id")) in wanted

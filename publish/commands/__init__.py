@@ -130,7 +130,7 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "run": (
         ("appstore-publish run publish.yml --ipa build/App.ipa", "upload, TestFlight, App Store"),
-        ("appstore-publish run publish.yml --ipa build/App.ipa --dry-run", "print the calls, make none"),
+        ("appstore-publish run publish.yml --ipa build/App.ipa --dry-run", "read for real, print the writes, make none"),
         ("appstore-publish run app-store.yml --build '1.2.3 (45)'", "promote an uploaded build: no IPA, no upload"),
         ("appstore-publish run publish.yml --ipa build/App.ipa --json > result.json", "the result as JSON"),
         ("appstore-publish run publish.yml --ipa build/App.ipa --restart --poll-interval 30 -v",

@@ -42,7 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"state directory (default: ${STATE_DIR_ENV}, else the "
                         "flow's state_dir, else .appstore-publish/)")
     parser.add_argument("--restart", action="store_true", help="run every step, even those already done")
-    parser.add_argument("--dry-run", action="store_true", help="print every call that would be made; make none")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="change nothing: read App Store Connect for real (it needs a working key; the flow's "
+                        "app, groups, versions and builds are checked) and print every write that would be made "
+                        "without making one; offline checks: validate, plan, check")
     parser.add_argument("--result-json", metavar="FILE", type=output_path,
                         help="write the run result (schemas/run-result.schema.json)")
     parser.add_argument("--json", action="store_true", help="print the run result as JSON on stdout (the same "
@@ -137,12 +140,15 @@ def _run(
         directory = resolve_state_dir(str(state_dir) if state_dir else None, ctx.env,
                                       getattr(flow, "state_dir", None) or flow.raw.get("state_dir"), Path.cwd(),
                                       flow_base=flow.base_dir)
-        calls: list[str] = []
+        calls: list[str] = []  # the writes a dry run would make
+        reads: list[str] = []
 
         def report_call(method: str, url: str, body: Any) -> None:
             if on_call is not None:
                 on_call(method, url, body)
-            if dry_run:
+            if dry_run and method == "GET":
+                reads.append(method)
+            elif dry_run:  # a write: recorded by the dry run, never sent
                 parts = urlsplit(url)
                 shown = parts.path + (f"?{parts.query}" if parts.query else "")
                 text = f"{method} {shown}" + (f" {json.dumps(body, sort_keys=True)}" if body is not None else "")
@@ -168,7 +174,8 @@ def _run(
     _write_result(result_path, result, ctx)
     ctx.print(render_text(result))
     if dry_run:
-        ctx.print(f"dry run: {len(calls)} App Store Connect call(s) would be made; none was made")
+        ctx.print(f"dry run: {len(calls)} App Store Connect write(s) would be made; none was made "
+                  f"({len(reads)} read(s) made)")
     return 0, result
 
 

@@ -141,10 +141,6 @@ def withdraw_from_review(ctx: StepContext, client: AppStoreConnect, submission: 
         version_id = submission.related_id("appStoreVersionForReview")
         held = client.get_app_store_version(version_id) if version_id else None
         version_string = str(held.attr("versionString")) if held is not None else "(unknown version)"
-    if ctx.dry_run:
-        ctx.log.info("dry run: would withdraw App Store version %s from App Review (review submission %s)",
-                     version_string, submission.id)
-        return
     try:
         client.update_review_submission(submission.id, canceled=True)
     except AscAmbiguousWriteError:
@@ -264,10 +260,6 @@ class _StillInProgress(AscApiError):
 def _submit_when_ready(ctx: StepContext, client: AppStoreConnect, draft: Resource, version: Resource,
                        bound: Patience) -> Resource:
     what = f"make version {ctx.ipa.version} ready for review"
-    if ctx.dry_run:
-        ctx.log.info("dry run: would wait for App Store Connect to %s, then submit", what)
-        return client.update_review_submission(draft.id, submitted=True)
-
     def look() -> tuple[Resource | None, str | None]:
         current = client.get_app_store_version(version.id)
         state = version_state(current)

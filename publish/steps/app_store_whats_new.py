@@ -56,11 +56,6 @@ def upsert_whats_new(ctx: StepContext, client: AppStoreConnect, app_id: str, ver
                      for_review: bool, listing_version_id: str | None = None) -> dict[str, str] | None:
     """Write What's New; returns the text per locale the version then has (None when not read). With
     `for_review`, a locale left without text is refused before any write."""
-    if ctx.dry_run:  # nothing is read in a dry run: what the version has (and whether it is a first release) is unknown
-        if notes:
-            ctx.log.info("dry run: would write What's New (%s), or leave it out on the app's first App Store release",
-                         "every locale of the version" if EVERY_LOCALE in notes else ", ".join(notes))
-        return None
     if first_release:
         if notes:
             ctx.warn(first_release_warning(ctx))

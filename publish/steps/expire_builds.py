@@ -127,22 +127,14 @@ def plan_expiry(ctx: StepContext, client: AppStoreConnect, app_id: str, policy: 
 def expire_builds(ctx: StepContext, client: AppStoreConnect, plan: ExpiryPlan, policy: ExpiryPolicy) -> list[str]:
     """Expire the planned builds, one log line each; returns their labels."""
     version = ctx.ipa.version
-    if ctx.dry_run and not plan.expire and not plan.kept:
-        # A dry run reads nothing from App Store Connect: which builds it would be is not known.
-        ctx.log.info("dry run: would expire %s, except build %s (the builds are not read in a dry run)",
-                     policy.describe(), f"{version} ({ctx.ipa.build_number})")
-        return []
     for build, why in plan.kept:
         ctx.log.info("keeping build %s: %s", _label(version, build), why)
     done: list[str] = []
     for build in plan.expire:
         label = _label(version, build)
-        if ctx.dry_run:
-            ctx.log.info("dry run: would expire build %s (id %s)", label, build.id)
-        else:
-            # Setting expired:true twice leaves the same state, so a lost answer is simply repeated.
-            set_values(ctx, f"expire build {label}", partial(client.update_build, build.id, expired=True))
-            ctx.log.info("expired build %s (id %s): it is no longer available in TestFlight", label, build.id)
+        # Setting expired:true twice leaves the same state, so a lost answer is simply repeated.
+        set_values(ctx, f"expire build {label}", partial(client.update_build, build.id, expired=True))
+        ctx.log.info("expired build %s (id %s): it is no longer available in TestFlight", label, build.id)
         done.append(label)
     if not done:
         ctx.log.info("expire_previous_builds: no earlier build of version %s to expire", version)

@@ -14,7 +14,7 @@ class MarkAsRc(Step):
     def run(self, ctx: StepContext, settings: MarkAsRcSettings) -> StepOutcome:
         note = settings.note
         label = f"{ctx.ipa.version} ({ctx.ipa.build_number})"
-        if ctx.dry_run:
+        if ctx.dry_run:  # its one write is to the state store, which a dry run never writes (the runner's rule)
             return StepOutcome(f"dry run: would mark {label} as a release candidate")
         if ctx.store is None:
             raise InputError("mark_as_rc needs the state store", hint="run without --dry-run")

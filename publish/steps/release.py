@@ -97,8 +97,6 @@ def _release(client: AppStoreConnect, version: Resource, label: str, log: Any) -
         if version_state(client.get_app_store_version(version.id)) not in RELEASED:
             raise
         log.info("the release request's answer was lost; version %s reads as released", label)
-    if client.dry_run:
-        return ReleaseResult("release", version.id, state, None, False, f"dry run: would release version {label}")
     after = version_state(client.get_app_store_version(version.id))
     log.info("released version %s: it is %s", label, after)
     return ReleaseResult("release", version.id, after, None, True, f"version {label} released ({after})")
@@ -157,8 +155,6 @@ class ReleaseStep(Step):
         action = settings.action
         client = ctx.client_for(settings.api_key)
         app_id = ensure_app(ctx, client)
-        if ctx.dry_run and app_id.startswith("dry-run-"):
-            return StepOutcome(f"dry run: would {action} version {ctx.ipa.version}")
         result = perform(client, app_id, ctx.ipa.version, ctx.ipa.platform, action, ctx.log)
         ctx.run.app_store_version_id = result.version_id
         ctx.remember(app_store_version_id=result.version_id)

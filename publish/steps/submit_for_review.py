@@ -22,14 +22,12 @@ class SubmitForReview(Step):
         if not build_id:
             build = find_existing_build(ctx, client, app_id)
             build_id = build.id if build is not None else None
-        if not build_id and not ctx.dry_run:
+        if not build_id:
             raise InputError(
                 f"build {label(ctx)} is not in App Store Connect, so there is nothing to submit",
                 hint="add a send_to_app_store step (stage_type: app_store) before submit_for_review",
             )
         version, _, known = find_version(ctx, client, app_id)
-        if version is None and ctx.dry_run:
-            return StepOutcome(f"dry run: would submit App Store version {ctx.ipa.version} for review")
         attached_id = None
         if version is not None:
             attached_id = known.build_id if known.build_known else \

@@ -30,9 +30,6 @@ def ensure_app(ctx: StepContext, client: AppStoreConnect) -> str:
         return ctx.run.app_id
     app = client.find_app(ctx.ipa.bundle_id)
     if app is None:
-        if ctx.dry_run:
-            ctx.run.app_id, ctx.run.app_name = "dry-run-app", ctx.ipa.display_name
-            return ctx.run.app_id
         raise InputError(
             f"App Store Connect has no app with bundle ID {ctx.ipa.bundle_id} (or this API key cannot see it)",
             hint="create the app record in App Store Connect (Apps > + > New App) with this bundle ID, or use an "
@@ -188,7 +185,9 @@ def _upload(ctx: StepContext, client: AppStoreConnect, settings: DeliverySetting
 
 
 def _dry_run_upload(ctx: StepContext, client: AppStoreConnect, app_id: str) -> Resource:
-    """Show the Build Upload API calls an upload makes (nothing is sent in a dry run)."""
+    """Show the Build Upload API calls an upload makes. The one branch a dry run keeps in the steps: the bytes go to
+    presigned URLs outside the API (and the upload journal is a file in the state directory), so the dry-run
+    transport cannot leave them out; the calls to the API go through it as in a real upload."""
     ipa = ctx.ipa
     upload = client.create_build_upload(app_id, version=ipa.version, build_number=ipa.build_number,
                                         platform=ipa.platform)

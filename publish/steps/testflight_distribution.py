@@ -59,7 +59,7 @@ def check_beta_review_before_upload(ctx: StepContext, client: AppStoreConnect, a
                                     existing_build: Resource | None) -> None:
     """H.3/H.4 before anything is uploaded: when the flow will submit for beta review, the test information and
     What to Test must be there, and (unless the flow says otherwise) no other build may be in review."""
-    if ctx.dry_run or not plan.submits_for_review():
+    if not plan.submits_for_review():
         return
     if existing_build is not None and _already_in_review(client, existing_build.id):
         return  # submitted by an earlier run: nothing more is sent
@@ -84,11 +84,6 @@ def resolve_groups(ctx: StepContext, client: AppStoreConnect, app_id: str, plan:
     groups = client.list_beta_groups(app_id)
     by_name = {str(g.attr("name")): g for g in groups}
     missing = [name for name in plan.settings.groups if name not in by_name]
-    if missing and ctx.dry_run:
-        ctx.log.info("dry run: group names are not checked (nothing is read from App Store Connect)")
-        plan.groups = [Resource(type="betaGroups", id=f"dry-run-group-{name}", attributes={"name": name})
-                       for name in plan.settings.groups]
-        return
     if missing:
         listing = ", ".join(f"{name} ({_group_kind(g)})" for name, g in sorted(by_name.items())) or "none"
         close = [name for name in by_name for m in missing if name.lower() == m.lower()]
@@ -243,7 +238,7 @@ def submit_beta_review(ctx: StepContext, client: AppStoreConnect, build_id: str,
         ctx.run.beta_review_submission_id = existing.id
         return existing
     app_id = ctx.run.app_id or ""
-    if plan is not None and not ctx.dry_run:
+    if plan is not None:
         readiness = plan.review_readiness
         if readiness is None:  # not checked before an upload (e.g. the build was reused): check now
             readiness = beta_review.check_before_upload(ctx, client, app_id, plan.settings.test_information,

@@ -4,7 +4,10 @@ $GITHUB_OUTPUT's heredoc form, the job summary, and no secret anywhere but in `:
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -27,6 +30,26 @@ def private_key() -> str:
 def ipa(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_ipa(tmp_path_factory.mktemp("ipa") / "App.ipa", bundle_id="com.example.app", version="2.1.0",
                      build_number="77", uses_non_exempt_encryption=False)
+
+
+@contextmanager
+def simulated_asc(private_key: str, issuer_id: str | None = "issuer-1") -> Iterator[Any]:
+    """The simulator with the key, the app and its group QA: a dry run reads App Store Connect, so the dry runs
+    below read it here (over loopback), never Apple's real address."""
+    server_module = pytest.importorskip("publish.sandbox.server")
+    key = serialization.load_pem_private_key(private_key.encode(), password=None)
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    with server_module.SandboxServer(processing_polls=1) as server:
+        server.register_key("KEY123ABCD", issuer_id, public_pem)
+        server.add_beta_group(server.add_app("com.example.app", "Example"), "QA", internal=True)
+        yield server
+
+
+def assert_read_only(server: Any) -> None:
+    """A dry run read App Store Connect and wrote nothing to it."""
+    assert [e.method for e in server.exchanges if e.method != "GET"] == []
+    assert any(e.path.startswith("/v1/apps") for e in server.exchanges)
 
 
 def test_inputs_are_read_in_both_spellings() -> None:
@@ -61,11 +84,13 @@ def test_outputs_use_the_heredoc_form(tmp_path: Path) -> None:
 def test_dry_run_from_inputs_writes_outputs_and_summary_and_leaks_nothing(
     tmp_path: Path, ipa: Path, private_key: str
 ) -> None:
-    env = github_env(tmp_path, **{"ipa": str(ipa), "api-key-id": "KEY123ABCD", "api-issuer-id": "issuer-1",
-                                  "api-private-key": private_key, "dry-run": "true",
-                                  "state-dir": str(tmp_path / "state"), "groups": "QA"})
-    code, out, err = run_action(env)
+    with simulated_asc(private_key) as server:
+        env = github_env(tmp_path, **{"ipa": str(ipa), "api-key-id": "KEY123ABCD", "api-issuer-id": "issuer-1",
+                                      "api-private-key": private_key, "dry-run": "true", "api-base-url": server.url,
+                                      "state-dir": str(tmp_path / "state"), "groups": "QA"})
+        code, out, err = run_action(env)
     assert code == 0, err
+    assert_read_only(server)
     outputs = parse_outputs((tmp_path / "output").read_text())
     assert outputs["status"] == "succeeded"
     assert (outputs["version"], outputs["build-number"]) == ("2.1.0", "77")
@@ -85,10 +110,13 @@ def test_dry_run_from_inputs_writes_outputs_and_summary_and_leaks_nothing(
 def test_base64_key_input_and_underscore_spelling(tmp_path: Path, ipa: Path, private_key: str) -> None:
     encoded = base64.b64encode(private_key.encode()).decode()
     env = github_env(tmp_path)
-    env.update({"INPUT_IPA": str(ipa), "INPUT_API_KEY_ID": "KEY123ABCD", "INPUT_API_PRIVATE_KEY_BASE64": encoded,
-                "INPUT_DRY_RUN": "true", "INPUT_STATE_DIR": str(tmp_path / "state")})
-    code, out, err = run_action(env)
+    with simulated_asc(private_key, issuer_id=None) as server:
+        env.update({"INPUT_IPA": str(ipa), "INPUT_API_KEY_ID": "KEY123ABCD", "INPUT_API_PRIVATE_KEY_BASE64": encoded,
+                    "INPUT_DRY_RUN": "true", "INPUT_STATE_DIR": str(tmp_path / "state"),
+                    "INPUT_API_BASE_URL": server.url})
+        code, out, err = run_action(env)
     assert code == 0, err
+    assert_read_only(server)
     for text in (out, err, (tmp_path / "summary").read_text()):
         assert_no_leak(text, private_key, "output")
         assert encoded not in "\n".join(l for l in text.splitlines() if not l.startswith("::add-mask::"))
@@ -112,11 +140,13 @@ profiles:
 """)
     (project / "App.ipa").write_bytes(ipa.read_bytes())
     monkeypatch.chdir(tmp_path)
-    env = github_env(tmp_path, **{"flow": "publish.yaml", "ipa": "App.ipa", "working-directory": "app",
-                                  "dry-run": "true"})
-    env["ASC_PRIVATE_KEY"] = private_key
-    code, out, err = run_action(env)
+    with simulated_asc(private_key, issuer_id=None) as server:
+        env = github_env(tmp_path, **{"flow": "publish.yaml", "ipa": "App.ipa", "working-directory": "app",
+                                      "dry-run": "true", "api-base-url": server.url})
+        env["ASC_PRIVATE_KEY"] = private_key
+        code, out, err = run_action(env)
     assert code == 0, err
+    assert_read_only(server)
     assert parse_outputs((tmp_path / "output").read_text())["status"] == "succeeded"
     assert_no_leak(out + err, private_key, "output")
 

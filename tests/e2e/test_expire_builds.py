@@ -194,10 +194,14 @@ def test_read_expiry() -> None:
         read_expiry({"expire_previous_builds": 0})
 
 
-def test_a_dry_run_says_what_it_would_expire_and_changes_nothing(world: FlowWorld) -> None:
-    _earlier(world, "1", "2")
-    out = world.run(world.flow(_flow("2")), world.ipa("3"), "--dry-run")
+def test_a_dry_run_reads_which_builds_it_would_expire_and_changes_nothing(world: FlowWorld) -> None:
+    """The dry run reads the version's builds, so it names the very builds a real run expires (issue 14: it used
+    to say only "would expire all but the newest 2"), and writes none of it."""
+    ids = _earlier(world, "1", "2", "3")
+    out = world.run(world.flow(_flow("2")), world.ipa("4"), "--dry-run")
     assert out.code == 0, out.output
-    assert "dry run: would expire all but the newest 2 build(s) of the version, except build 1.0.0 (3)" in out.stderr
-    assert _expired(world) == {"1": False, "2": False}
-    assert world.server.exchanges == []
+    assert f"would call: PATCH /v1/builds/{ids['1']}" in out.stdout
+    assert f"would call: PATCH /v1/builds/{ids['2']}" in out.stdout
+    assert f"PATCH /v1/builds/{ids['3']}" not in out.stdout
+    assert _expired(world) == {"1": False, "2": False, "3": False}
+    assert [e.method for e in world.server.exchanges if e.method != "GET"] == []

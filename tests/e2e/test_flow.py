@@ -196,13 +196,41 @@ def test_internal_group_with_access_to_all_builds_is_skipped(world: FlowWorld) -
     assert not any(e.path.endswith("/relationships/betaGroups") for e in world.server.exchanges)
 
 
-def test_dry_run_makes_no_call(world: FlowWorld) -> None:
+def _writes(world: FlowWorld) -> list[str]:
+    return [f"{e.method} {e.path}" for e in world.server.exchanges if e.method != "GET"]
+
+
+def test_dry_run_reads_and_writes_nothing(world: FlowWorld) -> None:
+    """Issue 14: a dry run changes nothing (no write reaches App Store Connect, no state store) but reads for real;
+    it used to make no call at all."""
     out = world.run(world.flow(TESTFLIGHT + APP_STORE_SUBMIT), world.ipa("1"), "--dry-run")
     assert out.code == 0, out.output
-    assert not world.server.exchanges
+    assert _writes(world) == [] and world.server.exchanges  # read, never written
     assert "would call: POST /v1/buildUploads" in out.stdout and "would call: PATCH /v1/reviewSubmissions/" in out.stdout
+    assert not any(line.startswith("would call: GET") for line in out.stdout.splitlines())
     assert not (world.state_dir / "state.sqlite3").exists()
-    assert out.result["dry_run"] is True and out.result["api_calls"] == 0
+    assert out.result["dry_run"] is True and out.result["api_calls"] == len(world.server.exchanges)
+
+
+def test_a_dry_run_reads_the_groups_kind_and_refuses_an_unknown_group_like_a_real_run(world: FlowWorld) -> None:
+    def beta_review_writes(groups: str) -> list[str]:
+        out = world.run(world.flow(f"- step: send_to_testflight\n  api_key: main\n  groups: [{groups}]\n"
+                                   "  what_to_test: Try it\n"),
+                        world.ipa("1"), "--dry-run")
+        assert out.code == 0, out.output
+        return [line for line in out.stdout.splitlines() if line.startswith("would call: POST /v1/betaAppReview")]
+
+    # internal: no beta review; external: the submission a real run sends. Before issue 14 the dry run did not
+    # read the groups, took every one for external and would have submitted an internal-only build for review.
+    assert beta_review_writes(INTERNAL) == []
+    assert len(beta_review_writes(EXTERNAL)) == 1
+    unknown = world.flow("- step: send_to_testflight\n  api_key: main\n  groups: [qa team, Nobody]\n")
+    dry, real = world.run(unknown, world.ipa("1"), "--dry-run"), world.run(unknown, world.ipa("1"))
+    assert dry.code == real.code == 2, dry.output
+    message = next(line for line in dry.stderr.splitlines() if line.startswith("error:"))
+    assert message == next(line for line in real.stderr.splitlines() if line.startswith("error:"))
+    assert "'qa team', 'Nobody' not found" in message and f"{EXTERNAL} (external)" in message
+    assert _writes(world) == []
 
 
 def test_secrets_never_in_output_result_or_state(world: FlowWorld) -> None:

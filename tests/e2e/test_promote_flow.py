@@ -223,12 +223,17 @@ def test_a_binary_recorded_as_another_build_is_not_promoted_as_this_one(world: F
     assert writes(world) == before
 
 
-def test_a_dry_run_promote_sends_nothing(world: FlowWorld) -> None:
+def test_a_dry_run_promote_looks_the_build_up_for_real_and_writes_nothing(world: FlowWorld) -> None:
+    """Issue 14: the dry run reads App Store Connect, so it finds (and checks) the very build a real promote would,
+    and refuses a build that is not there exactly like a real run."""
     uploaded(world)
     before = writes(world)
     out = promote(world, world.flow(APP_STORE), "1.2.3 (45)", "--dry-run")
     assert out.code == 0, out.output
-    assert "would look up build 1.2.3 (45)" in out.stderr
+    assert "promote: build 1.2.3 (45) (id " in out.stderr and "is in App Store Connect and processed" in out.stderr
+    assert "would call: POST /v1/appStoreVersions " in out.stdout
+    missing = promote(world, world.flow(APP_STORE), "1.2.3 (46)", "--profile", "com.example.flow", "--dry-run")
+    assert missing.code == 2 and "has no build 46 of version 1.2.3" in missing.stderr
     assert writes(world) == before
 
 

@@ -409,8 +409,14 @@ def test_demo_ships_an_update_and_shows_the_waits() -> None:
     assert "each wait is shown" in stdout.getvalue()
 
 
-def test_a_dry_run_does_not_guess_a_first_release(world: FlowWorld) -> None:
+def test_a_dry_run_reads_that_it_is_a_first_release_and_does_not_wait(world: FlowWorld) -> None:
+    """Issue 14: the dry run reads the app's versions, so it knows a first release as a real run does (it used to
+    leave that unknown); the version it adds to the review submission reads as ready for review (H1), so it
+    submits without waiting - and nothing of it is written."""
     out = world.run(world.flow(SUBMIT + "  whats_new: Faster start.\n"), world.ipa("1"), "--dry-run")
     assert out.code == 0, out.output
-    assert "What's New left out" not in out.output and "dry run: would write What's New" in out.stderr
-    assert "would wait for App Store Connect to make version 1.0.0 ready for review" in out.stderr
+    assert "What's New left out: version 1.0.0 is the app's first App Store release" in out.stderr
+    assert "appStoreVersionLocalizations" not in out.stdout  # no What's New write on a first release
+    assert "waiting for App Store Connect to make version 1.0.0 ready for review" not in out.stderr
+    assert "would call: PATCH /v1/reviewSubmissions/" in out.stdout
+    assert [e.method for e in world.server.exchanges if e.method != "GET"] == []

@@ -111,14 +111,17 @@ def test_a_failed_run_carries_its_report(world: FlowWorld) -> None:
     assert "**Run report:**" in render_markdown(result)
 
 
-def test_a_dry_run_reports_nothing_sent_and_no_wait(world: FlowWorld) -> None:
+def test_a_dry_run_reports_its_reads_nothing_uploaded_and_no_wait(world: FlowWorld) -> None:
+    """A dry run reads App Store Connect (issue 14): its calls are those reads, and no byte is uploaded."""
     result_path = world.directory / "result.json"
     code = run_command(CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env={}),
                        flow_path=world.flow(FLOW), ipa_path=world.ipa("1"), api_base_url=world.server.url,
                        state_dir=world.state_dir, dry_run=True, sleep=lambda s: None, result_json=result_path)
     assert code == 0
     report = json.loads(result_path.read_text())["report"]
-    assert report["api_calls"] == 0 and report["bytes_sent"] == 0 and report["waiting_s"] == 0
+    sent = world.server.exchanges
+    assert [e.method for e in sent if e.method != "GET"] == []
+    assert report["api_calls"] == len(sent) > 0 and report["bytes_sent"] == 0 and report["waiting_s"] == 0
 
 
 # ------------------------------------------------------------------------------------------- the meter alone

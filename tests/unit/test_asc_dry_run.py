@@ -216,3 +216,19 @@ def test_each_call_not_sent_is_logged_as_what_it_would_do(caplog: Any) -> None:
     with caplog.at_level(logging.INFO, logger="publish.asc"):
         client.update_build("B1", expired=True)
     assert 'dry run: would PATCH /v1/builds/B1 {"data": {"attributes": {"expired": true}' in caplog.text
+
+
+def test_what_apple_does_after_a_review_write_reads_done_on_real_resources_too() -> None:
+    """A version added to a review submission reads READY_FOR_REVIEW (H1) and a cancelled submission COMPLETE
+    (past CANCELING, H11): a dry run that reads the real ones need not wait for what it never sent."""
+    version = {"type": "appStoreVersions", "id": "V1", "attributes": {"appStoreState": "PREPARE_FOR_SUBMISSION",
+                                                                      "versionString": "1.2"}}
+    held = {"type": "reviewSubmissions", "id": "S0", "attributes": {"state": "WAITING_FOR_REVIEW"}}
+    client = _client(_server({"/v1/appStoreVersions/V1": {"data": version},
+                              "/v1/reviewSubmissions/S0": {"data": held}}), reads=True)
+    draft = client.create_review_submission("A1")
+    client.create_review_submission_item(draft.id, "V1")
+    assert client.get_app_store_version("V1").attr("appStoreState") == "READY_FOR_REVIEW"
+    assert client.get_app_store_version("V1").attr("versionString") == "1.2"  # the rest as App Store Connect has it
+    client.update_review_submission("S0", canceled=True)
+    assert client.get_review_submission("S0").attr("state") == "COMPLETE"

@@ -92,7 +92,7 @@ class FakeAsc:
                dry_run: bool = False) -> AppStoreConnect:
         """The real client over this fake; in a dry run its dry-run transport answers and nothing reaches here."""
         return AppStoreConnect(API_KEY, base_url=BASE_URL, transport=MockTransport(self.handle), clock=clock,
-                               sleep=sleep, random=random.Random(7), dry_run=dry_run)
+                               sleep=sleep, random=random.Random(7), dry_run=dry_run, dry_run_reads=dry_run)
 
     def handle(self, request: WireRequest) -> WireResponse:
         parts = urlsplit(request.url)

@@ -1,13 +1,33 @@
-"""Steps in a dry run: nothing is written to App Store Connect or the state store, and each step says what it
-would do. (Issue 14 turns dry run into a transport that records calls; these tests are the ones to adapt then.)"""
+"""Steps in a dry run (issue 14): App Store Connect is read as in a real run - so names, kinds and states are
+checked for real and bad ones refused the same way - and nothing is written to it or to the state store. The
+writes are recorded by the client's dry-run transport (publish/asc/dry_run.py); no step branches on dry_run."""
 
 from __future__ import annotations
 
-import logging
+import pytest
 
+from publish.errors import InputError
+from steps_fake_asc import apple_error, many, one, res
+
+INTERNAL = res("betaGroups", "G-INT", name="Internal", isInternalGroup=True, hasAccessToAllBuilds=False)
+BETA = res("betaGroups", "G-EXT", name="Beta", isInternalGroup=False)
+
+
+def _writes_recorded(world) -> list[str]:
+    return [f"{c.method} {c.path.split('?')[0]}" for c in world.client.dry_run_calls if c.method != "GET"]
+
+
+def _processed_build(world) -> None:
+    """App Store Connect has this binary's build, processed, and the app's groups Internal and Beta."""
+    world.app()
+    answer = world.ready_build()
+    world.builds(answer["data"])
+    world.build_reads(answer)
+    world.asc.on("GET", "/v1/betaGroups", many(INTERNAL, BETA))
 
 
 def test_a_dry_run_marks_nothing(world) -> None:
+    # mark_as_rc writes only the state store, which a dry run never writes: its one "would" is that decision.
     world.dry_run = True
     outcome = world.run("mark_as_rc", {})
 
@@ -15,53 +35,57 @@ def test_a_dry_run_marks_nothing(world) -> None:
     assert world.store.get_binary(world.ipa.fingerprint) is None
 
 
-def test_release_in_a_dry_run_without_the_app_says_what_it_would_do(world) -> None:
+def test_release_in_a_dry_run_reads_the_version_and_writes_nothing(world) -> None:
+    world.app()
+    world.asc.on("GET", "/v1/apps/APP1/appStoreVersions", many(res("appStoreVersions", "V1", versionString="1.2",
+                                                                   appVersionState="PENDING_DEVELOPER_RELEASE")))
+    world.asc.on("GET", "/v1/appStoreVersions/V1/appStoreVersionPhasedRelease",
+                 apple_error(404, "NOT_FOUND", "no phased release"))
+    world.asc.on("GET", "/v1/appStoreVersions/V1", one(res("appStoreVersions", "V1", versionString="1.2",
+                                                            appVersionState="PENDING_DEVELOPER_RELEASE")))
     world.dry_run = True
-    outcome = world.run("release", {"action": "pause"})
-    assert outcome.message == "dry run: would pause version 1.2.0"
-    assert world.asc.calls == []
 
+    outcome = world.run("release", {})
 
-def test_send_to_testflight_in_a_dry_run_sends_nothing_and_says_what_it_would_send(world, caplog) -> None:
-    world.dry_run = True
-    caplog.set_level(logging.INFO)
-
-    outcome = world.run("send_to_testflight", {"groups": ["Beta"], "testers": ["ann@example.com"],
-                                               "what_to_test": "Try it", "expire_previous_builds": True})
-
-    assert world.asc.calls == []
+    assert world.asc.writes == [] and world.asc.sent("GET", "/v1/apps/APP1/appStoreVersions")
+    assert _writes_recorded(world) == ["POST /v1/appStoreVersionReleaseRequests"]
+    assert outcome.message == "version 1.2 released (READY_FOR_DISTRIBUTION)"  # as the read after a release shows
     assert world.store.get_binary(world.ipa.fingerprint) is None
-    assert outcome.message.startswith("build 1.2.0 (45) is on TestFlight; groups: Beta; 1 tester(s)")
-    would = [m for m in caplog.messages if m.startswith("dry run: would") and not m.startswith("dry run: would GET")]
-    assert [m.split(" {")[0] for m in would[:3]] == ["dry run: would POST /v1/buildUploads",
-                                                     "dry run: would POST /v1/buildUploadFiles",
-                                                     "dry run: would PUT the 1.2 KiB IPA in parts to the presigned "
-                                                     "URLs App Store Connect returns"]
-    assert "dry run: group names are not checked (nothing is read from App Store Connect)" in caplog.messages
-    assert any(m.startswith("dry run: would POST /v1/betaAppReviewSubmissions") for m in would)
-    assert ("dry run: would expire every earlier build of the version, except build 1.2.0 (45) (the builds are not "
-            "read in a dry run)") in caplog.messages
 
 
-def test_send_to_app_store_in_a_dry_run_walks_the_whole_path_without_a_call(world, caplog) -> None:
+def test_release_in_a_dry_run_refuses_an_app_app_store_connect_does_not_have(world) -> None:
+    world.asc.on("GET", "/v1/apps", many())
     world.dry_run = True
-    caplog.set_level(logging.INFO)
-
-    outcome = world.run("send_to_app_store", {"stage_type": "app_store", "whats_new": "Fixes",
-                                              "phased_release": True, "submit_for_review": True})
-
-    assert world.asc.calls == []
-    would = [m.split(" {")[0] for m in caplog.messages if m.startswith("dry run: would")]
-    assert "dry run: would POST /v1/appStoreVersions" in would
-    assert "dry run: would POST /v1/appStoreVersionPhasedReleases" in would
-    assert any(w.startswith("dry run: would PATCH /v1/reviewSubmissions/dry-run-reviewSubmissions-") for w in would)
-    assert ("dry run: would write What's New (every locale of the version), or leave it out on the app's first App "
-            "Store release") in caplog.messages
-    assert outcome.message.endswith("submitted for review (WAITING_FOR_REVIEW)")
+    with pytest.raises(InputError, match="App Store Connect has no app with bundle ID"):
+        world.run("release", {"action": "pause"})
+    assert world.asc.writes == [] and _writes_recorded(world) == []
 
 
-def test_submit_for_review_in_a_dry_run_says_what_it_would_submit(world) -> None:
+def test_send_to_testflight_in_a_dry_run_links_the_real_group_and_writes_nothing(world) -> None:
+    _processed_build(world)
     world.dry_run = True
-    outcome = world.run("submit_for_review", {})
-    assert outcome.message == "dry run: would submit App Store version 1.2.0 for review"
-    assert world.asc.calls == []
+
+    outcome = world.run("send_to_testflight", {"groups": ["Internal"], "submit_for_beta_review": False})
+
+    assert world.asc.writes == [] and world.asc.sent("GET", "/v1/betaGroups")
+    assert "POST /v1/builds/BUILD1/relationships/betaGroups" in _writes_recorded(world)
+    assert outcome.message == "build 1.2.0 (45) is on TestFlight; groups: Internal"
+    assert world.store.get_binary(world.ipa.fingerprint) is None
+
+
+def test_send_to_testflight_in_a_dry_run_refuses_an_unknown_group_as_a_real_run_does(world) -> None:
+    _processed_build(world)
+    world.dry_run = True
+    with pytest.raises(InputError, match="did you mean 'Internal'") as refused:
+        world.run("send_to_testflight", {"groups": ["internal"]})
+    assert "Beta (external), Internal (internal)" in refused.value.message
+    assert world.asc.writes == [] and _writes_recorded(world) == []
+
+
+def test_submit_for_review_in_a_dry_run_refuses_a_build_app_store_connect_does_not_have(world) -> None:
+    world.app()
+    world.builds()
+    world.dry_run = True
+    with pytest.raises(InputError, match=r"build 1\.2\.0 \(45\) is not in App Store Connect"):
+        world.run("submit_for_review", {})
+    assert world.asc.writes == [] and _writes_recorded(world) == []
