@@ -71,6 +71,37 @@ _servers: list = []
 _checked: dict[int, int] = {}  # id(server) -> how many of its exchanges a fixture has checked already
 
 
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "", None}
+
+
+def _is_loopback(host: object) -> bool:
+    return host in _LOOPBACK_NAMES or (isinstance(host, str) and (host.startswith("127.") or host.endswith(".localhost")))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_network_but_loopback():
+    """The suite never reaches a real server (Apple's, or any other): a test that would (say, a dry run left on
+    Apple's address: a dry run reads) fails at once with this message instead of waiting on the network."""
+    import socket
+
+    original_getaddrinfo, original_connect = socket.getaddrinfo, socket.socket.connect
+
+    def getaddrinfo(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if not _is_loopback(host.decode() if isinstance(host, bytes) else host):
+            raise socket.gaierror(socket.EAI_NONAME, f"the test suite resolves no name but loopback ({host})")
+        return original_getaddrinfo(host, *args, **kwargs)
+
+    def connect(self, address):  # noqa: ANN001, ANN202
+        if isinstance(address, tuple) and not _is_loopback(address[0]):
+            raise ConnectionRefusedError(f"the test suite connects to nothing but loopback ({address[0]})")
+        return original_connect(self, address)
+
+    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    yield
+    socket.getaddrinfo, socket.socket.connect = original_getaddrinfo, original_connect  # type: ignore[method-assign]
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _record_every_sandbox():
     from publish.sandbox.server import SandboxServer

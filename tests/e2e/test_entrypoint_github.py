@@ -175,11 +175,22 @@ def test_preflight_warnings_become_warning_annotations(tmp_path: Path, key_pem: 
     """An IPA without the export-compliance answer is a pre-flight warning (not an error)."""
     unanswered = build_ipa(tmp_path / "Warn.ipa", bundle_id="com.example.app", version="3.0.0", build_number="10",
                            uses_non_exempt_encryption=None)
-    env = github_env(tmp_path, ipa=str(unanswered), **{"api-key-id": "KEY123ABCD", "api-private-key": key_pem,
-                                                       "dry-run": "true", "state-dir": str(tmp_path / "s")})
-    code, out, err = run_action(env)
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    with pytest.importorskip("publish.sandbox.server").SandboxServer(processing_polls=1) as server:
+        # A dry run reads App Store Connect: here the simulator, never Apple's address.
+        server.register_key("KEY123ABCD", "issuer-1", public)
+        server.add_app("com.example.app", "Example")
+        env = github_env(tmp_path, ipa=str(unanswered), **{
+            "api-key-id": "KEY123ABCD", "issuer-id": "issuer-1", "api-private-key": key_pem,
+            "api-base-url": server.url, "dry-run": "true", "state-dir": str(tmp_path / "s")})
+        code, out, err = run_action(env)
+    # The step itself then stops at the unknown answer (exit 2, before any write): the warning came first.
+    assert code == 2 and "export compliance is not known" in err, err
     result_warnings = [line for line in err.splitlines() if line.startswith("::warning title=pre-flight::")]
     assert result_warnings, err
+    assert [e.method for e in server.exchanges if e.method != "GET"] == []
 
 
 def test_workflow_command_escaping() -> None:
