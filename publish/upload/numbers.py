@@ -160,7 +160,7 @@ def check_build_number(client: AppStoreConnect, app_id: str, version: str, build
     raise InputError(
         f"Build number {build_number} of version {version} ({platform}) is not higher than the highest build "
         f"number already used on App Store Connect for that version: {highest_number} ({where}).",
-        hint=f"Set CFBundleVersion to {next_build_number(highest_number)} or higher, rebuild the IPA and run again "
+        hint=f"Set CFBundleVersion to {next_build_number(highest_number)} or higher, rebuild the app (IPA or package) and run again "
              "(App Store Connect takes each build number once per version). Nothing was uploaded.",
     )
 

@@ -123,7 +123,7 @@ class FileRange:
                 f"The file ended at byte {position + len(data)}, inside the part that needs bytes {self._offset}-"
                 f"{self._offset + self._length - 1}: it shrank while it was being uploaded (was it rebuilt or "
                 "overwritten meanwhile?).",
-                hint="Let whatever writes the IPA finish, then run again with the final file.",
+                hint="Let whatever writes the file (IPA or package) finish, then run again with the final file.",
             )
         self._position += len(data)
         if self._on_read is not None:
@@ -310,7 +310,7 @@ def _check_size(fd: int, op: PartOperation) -> None:
         raise SourceFileChanged(
             f"The file is now {size} bytes, but {op.label} needs bytes up to {op.end - 1}: it shrank while it was "
             "being uploaded (was it rebuilt or overwritten meanwhile?).",
-            hint="Let whatever writes the IPA finish, then run again with the final file.",
+            hint="Let whatever writes the file (IPA or package) finish, then run again with the final file.",
         )
 
 
