@@ -47,6 +47,20 @@ class Outcome:
         return self.stdout + self.stderr
 
 
+def flow_document(steps_yaml: str, *, key_id: str = KEY_ID, issuer_id: str = ISSUER_ID, bundle_id: str = BUNDLE_ID,
+                  profile_name: str = "Flow App", keep_binaries: bool = True) -> str:
+    """A one-profile publish flow whose key `main` is the AuthKey.p8 beside it, with these steps."""
+    return (
+        "version: 1\n"
+        "api_keys:\n"
+        f"  main:\n    key_id: {key_id}\n    issuer_id: {issuer_id}\n    private_key: {{file: AuthKey.p8}}\n"
+        "profiles:\n"
+        f"  - bundle_id: {bundle_id}\n"
+        f"    name: {profile_name}\n"
+        f"    keep_binaries: {'true' if keep_binaries else 'false'}\n"
+        "    flow:\n" + textwrap.indent(textwrap.dedent(steps_yaml).strip(), " " * 6) + "\n"
+    )
+
 class FlowWorld:
     """A simulator with one app and three beta groups, an API key, and a working directory for flows and IPAs."""
 
@@ -85,20 +99,8 @@ class FlowWorld:
         return path
 
     def flow(self, steps_yaml: str, *, name: str = "flow.yml") -> Path:
-        body = textwrap.indent(textwrap.dedent(steps_yaml).strip(), " " * 6)
-        text = (
-            "version: 1\n"
-            "api_keys:\n"
-            f"  main:\n    key_id: {KEY_ID}\n    issuer_id: {ISSUER_ID}\n    private_key: {{file: AuthKey.p8}}\n"
-            "profiles:\n"
-            f"  - bundle_id: {BUNDLE_ID}\n"
-            "    name: Flow App\n"
-            "    keep_binaries: true\n"
-            "    flow:\n"
-            f"{body}\n"
-        )
         path = self.directory / name
-        path.write_text(text)
+        path.write_text(flow_document(steps_yaml))
         return path
 
     def run(self, flow: Path, ipa: Path, *extra: str, env: dict[str, str] | None = None) -> Outcome:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing
-import textwrap
 from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from flow_harness import flow_document
 from publish.cli import CliContext, main
 from publish.sandbox.sample_ipa import build_ipa
 from publish.sandbox.server import SandboxServer
@@ -67,16 +67,8 @@ class World:
         self.state_dir = directory / "state"
 
     def flow(self, steps: str, name: str = "flow.yml", keep_binaries: bool = True) -> Path:
-        text = (
-            "version: 1\n"
-            "api_keys:\n"
-            f"  main:\n    key_id: {KEY_ID}\n    issuer_id: {ISSUER_ID}\n    private_key: {{file: AuthKey.p8}}\n"
-            "profiles:\n"
-            f"  - bundle_id: {BUNDLE_ID}\n"
-            "    name: Versions\n"
-            f"    keep_binaries: {'true' if keep_binaries else 'false'}\n"
-            "    flow:\n" + textwrap.indent(textwrap.dedent(steps).strip(), " " * 6) + "\n"
-        )
+        text = flow_document(steps, key_id=KEY_ID, issuer_id=ISSUER_ID, bundle_id=BUNDLE_ID, profile_name="Versions",
+                             keep_binaries=keep_binaries)
         path = self.directory / name
         path.write_text(text)
         return path
