@@ -47,11 +47,18 @@ def secret_fragments(secret: str) -> set[str]:
 
 
 class Redactor:
-    """Replaces registered secrets with `***` in any text."""
+    """Replaces registered secrets with `***` in any text.
+
+    Masking is plain substring search, not one regex alternation of every fragment: compiling that alternation cost
+    ~12 ms on each `add` (three a run), and `re`'s own cache cannot help since every run has new secrets. Searching
+    each fragment with `str.find` and masking the union of every occurrence is also at least as safe as the
+    alternation was: an alternation masks the first fragment to match at a position and then goes on after it, so of
+    two overlapping occurrences the second one's tail stayed in clear; here every character inside any occurrence
+    of any fragment is masked.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._fragments: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
         for secret in secrets:
             self.add(secret)
 
@@ -60,11 +67,7 @@ class Redactor:
         if not secret:
             return []
         new = sorted(secret_fragments(secret) - self._fragments)
-        if new:
-            self._fragments.update(new)
-            # Longest first, so a whole key is masked before its lines are.
-            ordered = sorted(self._fragments, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(f) for f in ordered))
+        self._fragments.update(new)
         return new
 
     @property
@@ -72,9 +75,23 @@ class Redactor:
         return frozenset(self._fragments)
 
     def redact(self, text: str) -> str:
-        if self._pattern is None or not text:
+        if not self._fragments or not text:
             return text
-        return self._pattern.sub(MASK, text)
+        spans = _occurrences(text, self._fragments)
+        if not spans:
+            return text
+        parts: list[str] = []
+        written = 0  # text[:written] is in `parts` already
+        start, end = spans[0]
+        for next_start, next_end in spans[1:]:
+            if next_start < end:  # overlapping occurrences become one mask
+                end = max(end, next_end)
+                continue
+            parts += (text[written:start], MASK)
+            written = end
+            start, end = next_start, next_end
+        parts += (text[written:start], MASK, text[end:])
+        return "".join(parts)
 
     def redact_obj(self, value: object) -> object:
         """Redact every string inside a JSON-like structure."""
@@ -88,6 +105,18 @@ class Redactor:
 
     def logging_filter(self) -> logging.Filter:
         return _RedactingFilter(self)
+
+
+def _occurrences(text: str, fragments: Iterable[str]) -> list[tuple[int, int]]:
+    """(start, end) of every occurrence of every fragment in `text`, overlapping ones included, in order."""
+    spans: list[tuple[int, int]] = []
+    for fragment in fragments:
+        found = text.find(fragment)
+        while found != -1:
+            spans.append((found, found + len(fragment)))
+            found = text.find(fragment, found + 1)
+    spans.sort()
+    return spans
 
 
 class _RedactingFilter(logging.Filter):

@@ -21,3 +21,25 @@ def test_plain_text_untouched() -> None:
     r = Redactor(["s3cr3t-password"])
     assert r.redact("nothing to see") == "nothing to see"
     assert r.redact("pw=s3cr3t-password") == "pw=***"
+
+
+def test_overlapping_secrets_are_masked_whole() -> None:
+    # Two secrets sharing "1234": masking the first occurrence and going on after it (what one regex alternation
+    # did) left "BBBBsecret" of the second in clear.
+    r = Redactor(["secretAAAA1234", "1234BBBBsecret"])
+    assert r.redact("x=secretAAAA1234BBBBsecret;") == "x=***;"
+    same = Redactor(["abababab"])  # overlapping occurrences of one fragment
+    assert same.redact("<ababababab>") == "<***>"
+
+
+def test_each_occurrence_and_secrets_added_later_are_masked() -> None:
+    r = Redactor(["first-secret"])
+    assert r.redact("first-secretfirst-secret and first-secret.") == "****** and ***."
+    assert r.redact("later-secret") == "later-secret"
+    assert "later-secret" in r.add("later-secret")
+    assert r.add("later-secret") == []
+    assert r.redact("first-secret, later-secret, PEM line by line") == "***, ***, PEM line by line"
+    lines = Redactor([KEY]).redact("".join(f"log: {line}\n" for line in KEY.splitlines()))
+    assert "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg" not in lines
+    assert "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH" not in lines
+    assert lines.startswith("log: -----BEGIN PRIVATE KEY-----\nlog: ***\nlog: ***\nlog: -----END")
