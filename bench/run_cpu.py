@@ -15,10 +15,11 @@ from __future__ import annotations
 import os
 import sys
 
-# bench/ holds scripts named like stdlib modules (inspect.py): take it off the path before importing anything.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-sys.path.insert(0, os.path.join(os.path.dirname(_HERE), "tests"))
+# bench/ holds scripts named like stdlib modules (inspect.py): it goes to the end of the path, behind the standard
+# library, and the tests' helpers to the front.
+_BENCH = os.path.dirname(os.path.abspath(__file__))
+sys.path = [os.path.join(os.path.dirname(_BENCH), "tests"),
+            *(p for p in sys.path if os.path.abspath(p or ".") != _BENCH), _BENCH]
 
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
@@ -29,17 +30,11 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from flow_harness import APP_STORE_PHASED, INTERNAL, FlowWorld  # noqa: E402
+from api_calls import APP_STORE, SUBMIT, TESTFLIGHT  # noqa: E402
+from flow_harness import FlowWorld  # noqa: E402
 
-FLOW = f"""
-- step: send_to_testflight
-  api_key: main
-  what_to_test: Check the login screen
-  groups: [{INTERNAL}]
-  testers: [ann@example.com, bob@example.com]
-{APP_STORE_PHASED.strip()}
-  submit_for_review: true
-"""
+# The flow of api_calls' "TestFlight then App Store with submission".
+FLOW = TESTFLIGHT + APP_STORE + SUBMIT
 
 
 def _process_cpu() -> float:
