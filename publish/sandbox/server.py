@@ -240,6 +240,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("sandbox: " + format, *args)
 
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except ConnectionError:
+            # The client hung up or reset the connection mid-exchange (the hostile and fault tests do it on purpose,
+            # and so does any client that gives up): that ends this exchange and the connection, and is nobody's
+            # error to report. socketserver would print a traceback to stderr for it.
+            self.close_connection = True
+
     def _headers(self) -> dict[str, str]:
         return {k.lower(): v for k, v in self.headers.items()}
 
