@@ -4,7 +4,7 @@ as App Store Connect does (protocol.md section A)."""
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +20,7 @@ AUDIENCE = "appstoreconnect-v1"
 MAX_LIFETIME = 20 * 60
 CLOCK_SKEW = 60
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
+VERIFIED_TOKENS = 256  # signatures remembered per key ring: a client reuses one token for up to 20 minutes
 
 
 @dataclass
@@ -43,6 +44,11 @@ class KeyRing:
         self.hourly_limit = hourly_limit
         self._keys: dict[str, RegisteredKey] = {}
         self._lock = threading.Lock()
+        # token -> (the key whose signature check it passed, its claims). What a signature vouches for depends only
+        # on the token and the public key, so it is checked once per pair; revocation, lifetime, iss/sub, scope,
+        # role and rate limit are judged on every request. Entries name the RegisteredKey object itself: a key
+        # registered again under the same kid is another object, so the old key's tokens are verified afresh.
+        self._verified_tokens: OrderedDict[str, tuple[RegisteredKey, dict[str, Any]]] = OrderedDict()
 
     def register(self, key_id: str, issuer_id: str | None, public_key_pem: str, *, read_only: bool = False) -> None:
         try:
@@ -54,6 +60,7 @@ class KeyRing:
                              "give the public half of the .p8 key")
         with self._lock:
             self._keys[key_id] = RegisteredKey(key_id, issuer_id, public_key, read_only)
+            self._verified_tokens.clear()
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -61,6 +68,7 @@ class KeyRing:
     def revoke(self, key_id: str) -> None:
         with self._lock:
             self._keys[key_id].revoked = True
+            self._verified_tokens.clear()
 
     def set_read_only(self, key_id: str, read_only: bool = True) -> None:
         with self._lock:
@@ -87,6 +95,9 @@ class KeyRing:
         if not authorization or not authorization.startswith("Bearer "):
             raise _unauthorized("The request has no 'Authorization: Bearer <token>' header.")
         token = authorization[len("Bearer "):].strip()
+        remembered = self._remembered(token)
+        if remembered is not None:
+            return remembered
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -106,7 +117,25 @@ class KeyRing:
                                          "require": ["exp", "aud"]})
         except jwt.PyJWTError as exc:
             raise _unauthorized(f"The token failed verification ({exc}).") from None
+        with self._lock:
+            if self._keys.get(key.key_id) is key:  # not replaced while the signature was being checked
+                self._verified_tokens[token] = (key, dict(claims))
+                while len(self._verified_tokens) > VERIFIED_TOKENS:
+                    self._verified_tokens.popitem(last=False)
         return key, claims
+
+    def _remembered(self, token: str) -> tuple[RegisteredKey, dict[str, Any]] | None:
+        """A token whose signature the key still registered under its kid has verified already (None otherwise);
+        a revoked key is refused here as on the full path."""
+        with self._lock:
+            entry = self._verified_tokens.get(token)
+            if entry is None or self._keys.get(entry[0].key_id) is not entry[0]:
+                return None
+            self._verified_tokens.move_to_end(token)
+        key, claims = entry
+        if key.revoked:
+            raise _unauthorized(f"The API key {key.key_id} has been revoked.")
+        return key, dict(claims)
 
     def consume(self, key: RegisteredKey) -> int:
         """Counts one call against the key's rolling hour; the remaining count, or ApiError 429 at 0."""

@@ -93,11 +93,20 @@ class OpenApi:
             routes.append(Route(template, re.compile(regex), operations))
         # literal segments before parameters: /v1/apps/{id}/builds must not be shadowed by anything broader
         self.routes = sorted(routes, key=lambda r: (r.template.count("{"), r.template))
+        # match() runs on every request: only templates with the path's number of segments and its version and
+        # resource type can match (a parameter matches one segment, [^/]+), so it tries those alone, in the same
+        # order. Templates with a parameter among their first two segments (none in Apple's paths) are tried always.
+        self._candidates: dict[tuple[int, str | None], list[tuple[int, Route]]] = {}
+        for index, route in enumerate(self.routes):
+            prefix = _prefix(route.template)
+            self._candidates.setdefault((route.template.count("/"), None if "{" in prefix else prefix),
+                                        []).append((index, route))
         # Memoized per instance (not functools.cache on the methods, which would keep every instance alive); a race
         # between threads only computes the same value twice.
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
         self._attributes: dict[str, dict[str, bool]] = {}
         self._relationships: dict[str, dict[str, RelationshipInfo]] = {}
+        self._query_parameters: dict[int, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {}
 
     @classmethod
     @functools.cache
@@ -106,7 +115,12 @@ class OpenApi:
         return cls(json.loads(text))
 
     def match(self, path: str) -> tuple[Route, dict[str, str]] | None:
-        for route in self.routes:
+        slashes = path.count("/")
+        candidates = self._candidates.get((slashes, _prefix(path)), [])
+        anywhere = self._candidates.get((slashes, None))
+        if anywhere:
+            candidates = sorted(candidates + anywhere, key=lambda entry: entry[0])
+        for _, route in candidates:
             found = route.pattern.match(path)
             if found:
                 return route, found.groupdict()
@@ -137,7 +151,13 @@ class OpenApi:
         return problems
 
     def query_parameters(self, operation: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        return {p["name"]: p for p in operation.get("parameters", []) if p.get("in") == "query"}
+        """name -> parameter, read once per operation (every request asks); callers do not change it."""
+        known = self._query_parameters.get(id(operation))
+        if known is not None and known[0] is operation:  # the same dict, not a later one at a reused address
+            return known[1]
+        parameters = {p["name"]: p for p in operation.get("parameters", []) if p.get("in") == "query"}
+        self._query_parameters[id(operation)] = (operation, parameters)
+        return parameters
 
     def resource_schema(self, type_: str) -> dict[str, Any]:
         return self.schemas[RESOURCE_SCHEMAS[type_]]
@@ -164,6 +184,11 @@ class OpenApi:
             related = linkage.get("properties", {}).get("type", {}).get("enum", [None])[0]
             found[name] = RelationshipInfo(name, related, to_many, "links" in spec.get("properties", {}))
         return found
+
+
+def _prefix(path: str) -> str:
+    """The version and resource type of a path or template: "/v1/apps" of "/v1/apps/{id}/builds"."""
+    return "/".join(path.split("/", 3)[:3])
 
 
 def _message(error: jsonschema.ValidationError) -> str:

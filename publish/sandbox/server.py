@@ -236,9 +236,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
     # Headers and body go out in separate writes; with Nagle on, the body waits for the client's delayed ACK
     # (~40 ms on Linux loopback) on every answer.
     disable_nagle_algorithm = True
+    _headers_buffer: list[bytes]  # BaseHTTPRequestHandler's: status line and headers until flush_headers
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("sandbox: " + format, *args)
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except ConnectionError:
+            # The client hung up or reset the connection mid-exchange (the hostile and fault tests do it on purpose,
+            # and so does any client that gives up): that ends this exchange and the connection, and is nobody's
+            # error to report. socketserver would print a traceback to stderr for it.
+            self.close_connection = True
 
     def _headers(self) -> dict[str, str]:
         return {k.lower(): v for k, v in self.headers.items()}
@@ -313,9 +323,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(payload)))
         if self.close_connection:
             self.send_header("Connection", "close")
-        self.end_headers()
-        if status != 204 and self.command != "HEAD":
-            self.wfile.write(payload)
+        body = payload if status != 204 and self.command != "HEAD" else b""
+        if not body or self.request_version == "HTTP/0.9":  # HTTP/0.9: no headers, nothing buffered
+            self.end_headers()
+            if body:
+                self.wfile.write(body)
+            return
+        # end_headers, with the body in the same write: one send (and one wake-up of the client) an answer, not two.
+        # send_response buffered the status line and headers in _headers_buffer; flush_headers writes it at once.
+        self._headers_buffer.extend((b"\r\n", body))
+        self.flush_headers()
 
 
 def _make_request_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
