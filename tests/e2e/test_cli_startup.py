@@ -93,25 +93,35 @@ def test_the_constants_copied_to_keep_run_light_are_the_real_ones() -> None:
     assert run.BASE_URL_ENV == BASE_URL_ENV and run.STATE_DIR_ENV == STATE_DIR_ENV
 
 
-def test_validate_and_the_entrypoints_start_import_no_client_and_no_crypto() -> None:
-    """`validate` reads YAML and checks the schema; the key readers (cryptography, jwt) and the client (requests)
-    cost it ~0.3 s and come in only with --check-secrets. The container's entrypoint, before it decides what to
-    run, imports no more than the CLI's start does. One fresh interpreter for both: the entrypoint first."""
+def test_validate_plan_and_the_entrypoints_start_import_no_client(tmp_path: Path) -> None:
+    """`validate` reads YAML and checks the schema, `plan` also reads the IPA; the key readers (cryptography, jwt)
+    and the client (requests) cost each ~0.3 s and come in only with --check-secrets. The container's entrypoint,
+    before it decides what to run, imports no more than the CLI's start does. One fresh interpreter for the three,
+    in that order: the entrypoint, validate, plan."""
+    from publish.sandbox.sample_ipa import build_ipa
+
     flow = REPO / "examples" / "testflight.yaml"
+    ipa = build_ipa(tmp_path / "App.ipa", bundle_id="com.example.app")
     code = (
-        "import importlib.util, json, sys\n"
+        "import importlib.util, io, json, sys\n"
         f"spec = importlib.util.spec_from_file_location('entrypoint', {str(REPO / 'entrypoint.py')!r})\n"
         "module = importlib.util.module_from_spec(spec)\n"
         "spec.loader.exec_module(module)\n"
         "at_start = sorted(sys.modules)\n"
         f"assert module.cli_main(['validate', {str(flow)!r}]) == 0\n"
-        "sys.__stderr__.write(json.dumps([at_start, sorted(sys.modules)]))\n"
+        "after_validate = sorted(sys.modules)\n"
+        "ctx = module.CliContext(stdout=io.StringIO(), env={})\n"
+        f"assert module.cli_main(['plan', {str(flow)!r}, '--ipa', {str(ipa)!r}, '--json'], ctx=ctx) == 0\n"
+        "assert json.loads(ctx.stdout.getvalue())['steps'], ctx.stdout.getvalue()\n"
+        "sys.__stderr__.write(json.dumps([at_start, after_validate, sorted(sys.modules)]))\n"
     )
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
-    at_start, after_validate = (set(m) for m in json.loads(completed.stderr.strip().splitlines()[-1]))
+    at_start, after_validate, after_plan = (set(m) for m in json.loads(completed.stderr.strip().splitlines()[-1]))
     assert sorted(m for m in at_start if m.split(".")[0] in HEAVY) == []
     assert not {"publish.asc", "publish.secrets", "publish.spec"} & at_start
     assert "publish.spec" in after_validate and "jsonschema" in after_validate  # it did validate
     assert sorted({m.split(".")[0] for m in after_validate} & {"requests", "cryptography", "jwt", "urllib3"}) == []
-    assert "publish.asc" not in after_validate
+    assert "publish.plan" in after_plan  # it did plan; the IPA's profile reader may use cryptography's x509
+    assert sorted({m.split(".")[0] for m in after_plan} & {"requests", "jwt", "urllib3"}) == []
+    assert not {"publish.asc", "publish.secrets"} & after_plan
