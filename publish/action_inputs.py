@@ -9,7 +9,7 @@ import math
 from collections.abc import Collection, Mapping
 
 from publish.errors import InputError
-from publish.secrets import (
+from publish.env_key_names import (
     ACTION_APP_SPECIFIC_PASSWORD,
     ACTION_APPLE_ID,
     ACTION_ISSUER_ID,
@@ -25,7 +25,7 @@ ACTION_INPUTS = frozenset({
     "state-dir", "restart", "concurrency", "poll-interval", "verbose", "sandbox-data", "working-directory",
     "groups", "what-to-test", "uses-non-exempt-encryption", "wait-for-processing",
 })
-# action input -> the environment variable publish.secrets reads it from
+# action input -> the environment variable publish.secrets reads it from (named in publish.env_key_names)
 CREDENTIAL_INPUTS = {
     "api-key-id": ACTION_KEY_ID,
     "api-issuer-id": ACTION_ISSUER_ID,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from publish.env_keys import env_offers_api_key
+from publish.env_key_names import env_offers_api_key
 from publish.errors import InputError
 from publish.spec import ProfileSpec, StepSpec
 from publish.upload.transporter import UploadTool, find_asset_description, find_upload_tool

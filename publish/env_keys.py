@@ -14,33 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from publish.asc.auth import ApiKey
+from publish.env_key_names import (  # noqa: F401 - ENV_KEY_VARIABLES, env_offers_api_key are this module's API too
+    ACTION_APP_SPECIFIC_PASSWORD, ACTION_APPLE_ID, ACTION_ISSUER_ID, ACTION_KEY_ID, ACTION_PRIVATE_KEY,
+    ACTION_PRIVATE_KEY_BASE64, CODEMAGIC_ISSUER_ID, CODEMAGIC_KEY_ID, CODEMAGIC_PRIVATE_KEY, ENV_KEY_VARIABLES,
+    FASTLANE_APP_SPECIFIC_PASSWORD, FASTLANE_ISSUER_ID, FASTLANE_KEY, FASTLANE_KEY_FILEPATH, FASTLANE_KEY_ID,
+    FASTLANE_KEY_IS_BASE64, FASTLANE_KEY_JSON_PATH, FASTLANE_USER, env_offers_api_key)
 from publish.errors import InputError
 from publish.secret_values import (SECRET_HINT, Register, bounded, decode_base64, make_api_key, parse_fastlane_json,
                                    read_value)
 from publish.spec import SecretRef
 
 log = logging.getLogger(__name__)
-
-# The action's inputs, as entrypoint.py exports them.
-ACTION_KEY_ID = "APPSTORE_PUBLISH_API_KEY_ID"
-ACTION_ISSUER_ID = "APPSTORE_PUBLISH_API_ISSUER_ID"
-ACTION_PRIVATE_KEY = "APPSTORE_PUBLISH_API_PRIVATE_KEY"
-ACTION_PRIVATE_KEY_BASE64 = "APPSTORE_PUBLISH_API_PRIVATE_KEY_BASE64"
-ACTION_APPLE_ID = "APPSTORE_PUBLISH_APPLE_ID"
-ACTION_APP_SPECIFIC_PASSWORD = "APPSTORE_PUBLISH_APP_SPECIFIC_PASSWORD"
-# fastlane's app_store_connect_api_key action.
-FASTLANE_KEY_ID = "APP_STORE_CONNECT_API_KEY_KEY_ID"
-FASTLANE_ISSUER_ID = "APP_STORE_CONNECT_API_KEY_ISSUER_ID"
-FASTLANE_KEY = "APP_STORE_CONNECT_API_KEY_KEY"
-FASTLANE_KEY_FILEPATH = "APP_STORE_CONNECT_API_KEY_KEY_FILEPATH"
-FASTLANE_KEY_IS_BASE64 = "APP_STORE_CONNECT_API_KEY_IS_KEY_CONTENT_BASE64"
-FASTLANE_KEY_JSON_PATH = "APP_STORE_CONNECT_API_KEY_PATH"
-FASTLANE_USER = "FASTLANE_USER"
-FASTLANE_APP_SPECIFIC_PASSWORD = "FASTLANE_APPLE_APPLICATION_SPECIFIC_PASSWORD"
-# Codemagic CLI tools (app-store-connect); values may also be "@env:NAME" or "@file:path".
-CODEMAGIC_KEY_ID = "APP_STORE_CONNECT_KEY_IDENTIFIER"
-CODEMAGIC_ISSUER_ID = "APP_STORE_CONNECT_ISSUER_ID"
-CODEMAGIC_PRIVATE_KEY = "APP_STORE_CONNECT_PRIVATE_KEY"
 
 
 def _codemagic_value(raw: str, *, variable: str, env: Mapping[str, str], base_dir: Path) -> str:
@@ -201,16 +185,6 @@ ENV_KEY_PROVIDERS: tuple[tuple[str, Callable[[_EnvContext], ApiKey | None]], ...
     ("fastlane's variables", _from_fastlane_variables),
     ("Codemagic's variables", _from_codemagic),
 )
-
-
-# Every variable one of the providers above reads first: when none is set, the environment offers no API key.
-ENV_KEY_VARIABLES = (ACTION_KEY_ID, ACTION_PRIVATE_KEY, ACTION_PRIVATE_KEY_BASE64, FASTLANE_KEY_JSON_PATH,
-                     FASTLANE_KEY_ID, FASTLANE_KEY, FASTLANE_KEY_FILEPATH, CODEMAGIC_KEY_ID, CODEMAGIC_PRIVATE_KEY)
-
-
-def env_offers_api_key(env: Mapping[str, str]) -> bool:
-    """Whether any provider would try to make a key from `env` (offline: nothing is read or checked)."""
-    return any(env.get(name, "").strip() for name in ENV_KEY_VARIABLES)
 
 
 def api_key_from_env(env: Mapping[str, str], *, base_dir: Path, register: Register) -> ApiKey:

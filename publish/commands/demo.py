@@ -9,19 +9,16 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from publish.commands._arguments import local_path
-from publish.commands.run import run_command
 from publish.errors import InputError
-from publish.sandbox.demo import (
-    DEMO_BUILD_NUMBER,
-    DEMO_PART_SIZE,
-    DEMO_RELEASED_VERSION,
-    DEMO_VERSION,
-    DemoWorkspace,
-    prepare_demo,
-)
+
+if TYPE_CHECKING:
+    from publish.sandbox.demo import DemoWorkspace
+
+# The simulator and `run` are imported when the demo runs, not with this module: `demo --help` and `completion`
+# (which registers every command) would otherwise pay for the simulator, jsonschema and cryptography (~0.5 s).
 
 DEMO_POLL_INTERVAL = 0.05
 
@@ -54,6 +51,8 @@ def handle(args: argparse.Namespace, ctx: Any) -> int:
 def _upload_then_promote(ctx: Any, workspace: DemoWorkspace, base_url: str) -> int:
     """Upload to TestFlight; mark the tested build; promote that same build to the App Store (no IPA)."""
     from publish.cli import main  # noqa: PLC0415 - the CLI imports this module
+    from publish.commands.run import run_command  # noqa: PLC0415 - see the top
+    from publish.sandbox.demo import DEMO_BUILD_NUMBER, DEMO_VERSION  # noqa: PLC0415
 
     build = f"{DEMO_VERSION} ({DEMO_BUILD_NUMBER})"
     ctx.print(f"\n$ appstore-publish run {workspace.flow_path.name} --ipa {workspace.ipa_path.name}\n")
@@ -73,6 +72,7 @@ def _upload_then_promote(ctx: Any, workspace: DemoWorkspace, base_url: str) -> i
 
 
 def _demo(ctx: Any, directory: Path, server_class: Any, *, keep: bool) -> int:
+    from publish.sandbox.demo import DEMO_PART_SIZE, DEMO_RELEASED_VERSION, DEMO_VERSION, prepare_demo  # noqa: PLC0415
     server = server_class(part_size=DEMO_PART_SIZE, processing_polls=2)
     server.start()
     try:

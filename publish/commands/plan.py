@@ -51,7 +51,6 @@ def _inspect(path: str):
 
 def run(args: argparse.Namespace, ctx) -> int:
     from publish.plan import build_plan  # noqa: PLC0415 - heavy; `--help` stays fast
-    from publish.secrets import describe_credentials  # noqa: PLC0415
     from publish.spec import load_flow  # noqa: PLC0415
 
     flow = load_flow(args.flow)
@@ -65,6 +64,9 @@ def run(args: argparse.Namespace, ctx) -> int:
 
     credential_lines: list[str] = []
     if args.check_secrets:
+        # Only here: reading keys needs the .p8 parser, cryptography and the client (~0.3 s of a plain plan).
+        from publish.secrets import describe_credentials  # noqa: PLC0415
+
         credential_lines = describe_credentials(flow, plan.api_key_names(), env=ctx.env, base_dir=flow.base_dir,
                                                 redactor=ctx.redactor, mask=ctx.register_secret)
     shown = plan.to_json(flow_path=args.flow, credentials=credential_lines)

@@ -18,8 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, ctx) -> int:
-    from publish.secrets import describe_credentials  # noqa: PLC0415 - heavy; `--help` stays fast
-    from publish.spec import load_flow  # noqa: PLC0415
+    from publish.spec import load_flow  # noqa: PLC0415 - heavy; `--help` stays fast
 
     from publish.credentials_needed import check_profile_credentials, describe_apple_id_only  # noqa: PLC0415
 
@@ -30,6 +29,9 @@ def run(args: argparse.Namespace, ctx) -> int:
     steps = sum(len(p.flow) for p in flow.profiles)
     credentials: list[str] = []
     if args.check_secrets:
+        # Only here: reading keys needs the .p8 parser, cryptography and the client (~0.3 s of a plain validate).
+        from publish.secrets import describe_credentials  # noqa: PLC0415
+
         names = [s.settings.get("api_key") for p in flow.profiles for s in p.flow
                  if s.step != "mark_as_rc" and not s.settings.get("apple_id")]
         credentials = describe_credentials(flow, names, env=ctx.env, base_dir=flow.base_dir,

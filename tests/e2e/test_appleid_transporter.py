@@ -20,8 +20,9 @@ from publish.upload.transporter import xcode_developer_dir
 
 PASSWORD = "qrst-uvwx-yzab-cdef"
 
-# Prints what Transporter prints, by FAKE_MODE; echoes the password once, as a badly behaved tool might.
-FAKE_TOOL = """#!{python}
+# Prints what Transporter prints, by FAKE_MODE; echoes the password once, as a badly behaved tool might. (-S: the
+# tool needs no site-packages, and skipping site halves its start.)
+FAKE_TOOL = """#!{python} -S
 import json
 import os
 import sys

@@ -32,11 +32,13 @@ def test_ci_sets_a_whole_number_floor_and_runs_every_gate() -> None:
     assert "--cov=publish" in gates
 
 
-@pytest.fixture
-def coverage_data(tmp_path: Path) -> Path:
-    """Coverage data of a small module of which the run executes about half."""
+@pytest.fixture(scope="module")
+def coverage_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Coverage data of a small module of which the run executes about half (measured once: the gate only reads
+    it)."""
     if not (VENV_BIN / "coverage").exists():
         pytest.skip("coverage is not installed next to this Python (pip install -e '.[test]')")
+    tmp_path = tmp_path_factory.mktemp("coverage")
     module = tmp_path / "half.py"
     module.write_text("def used():\n    return 1\n\n\ndef unused():\n    a = 1\n    b = 2\n    return a + b\n\n\nused()\n")
     data = tmp_path / "coverage-data"
