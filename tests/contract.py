@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -51,23 +50,20 @@ def to_json_schema(node: Any) -> Any:
 
 
 class OpenApiDescription:
-    """Apple's OpenAPI file, read once: its schemas as JSON Schema, its path templates most specific first."""
+    """Apple's OpenAPI file, read once: its schemas as JSON Schema, its path templates in a tree of segments."""
 
     def __init__(self, path: Path) -> None:
         self.doc = json.loads(Path(path).read_text())
         self.root = {"components": {"schemas": to_json_schema(self.doc["components"]["schemas"])}}
-        routes = []
-        for template in self.doc["paths"]:
-            regex = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
-            routes.append((template.count("{"), template, re.compile(regex)))
-        self.routes = sorted(routes)
+        self.routes = RouteTree(self.doc["paths"])
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
         self._verdicts: dict[tuple[str, str], list[str]] = {}
 
     def route(self, path: str, method: str | None = None) -> str | None:
-        """The template `path` matches (with `method`: the first whose operations include it)."""
-        for _, template, pattern in self.routes:
-            if pattern.match(path) and (method is None or method.lower() in self.doc["paths"][template]):
+        """The template `path` matches (with `method`: the first whose operations include it), most specific
+        (fewest parameters) first."""
+        for template in self.routes.match(path):
+            if method is None or method.lower() in self.doc["paths"][template]:
                 return template
         return None
 
@@ -89,6 +85,30 @@ class OpenApiDescription:
                 found.append(f"{where}: {error.message[:300]}")
             self._verdicts[key] = found
         return list(self._verdicts[key])
+
+
+class RouteTree:
+    """OpenAPI path templates matched segment by segment: a literal segment must be equal, a `{name}` segment takes
+    any non-empty one. No regular expression: ~1000 compiled patterns would flush `re`'s cache of 512 for every
+    other module of the process (a big pattern costs milliseconds to compile again)."""
+
+    def __init__(self, templates: Iterable[str]) -> None:
+        self._tree: dict[str, Any] = {}
+        for template in templates:
+            if any("{" in part and not (part[0] == "{" and part[-1] == "}" and part.count("{") == 1)
+                   for part in template.split("/")):
+                raise ValueError(f"{template}: a parameter that is not a whole segment")
+            node = self._tree
+            for part in template.split("/"):
+                node = node.setdefault("{}" if part.startswith("{") else "=" + part, {})
+            node.setdefault("", []).append(template)
+
+    def match(self, path: str) -> list[str]:
+        """The templates `path` matches, fewest parameters first (then by name)."""
+        nodes = [self._tree]
+        for part in path.split("/"):
+            nodes = [child for node in nodes for child in (node.get("=" + part), part and node.get("{}")) if child]
+        return sorted((t for node in nodes for t in node.get("", [])), key=lambda t: (t.count("{"), t))
 
 
 def load_description(path: str | Path) -> OpenApiDescription:
