@@ -5,8 +5,9 @@
     tests/e2e/      a flow or the project's client against a live server (simulator, hostile server), or a process
 
 Helpers shared by several modules sit here in tests/ and are imported by name (flow_harness, sandbox_api,
-action_harness, flow_faults, hostile_server, inputs_world, pkg_xar_writer, figures, contract, suite_paths); a test
-module never imports another test module. Tests that need ../shared skip with a reason when it is absent."""
+action_harness, flow_faults, hostile_server, inputs_world, pkg_xar_writer, figures, contract, contract_corpus,
+suite_paths); a test module never imports another test module. Tests that need ../shared skip with a reason when it
+is absent."""
 
 from __future__ import annotations
 

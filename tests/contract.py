@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import functools
 import json
-import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 import jsonschema
+
+try:
+    import jsonschema_rs
+except ImportError:  # a platform without its wheel: the arbiter alone (see OpenApiDescription)
+    jsonschema_rs = None  # type: ignore[assignment]
 
 
 # OpenAPI 3.0 keywords JSON Schema does not have (or reads differently): dropped where they are keywords, never
@@ -51,36 +55,64 @@ def to_json_schema(node: Any) -> Any:
 
 
 class OpenApiDescription:
-    """Apple's OpenAPI file, read once: its schemas as JSON Schema, its path templates most specific first."""
+    """Apple's OpenAPI file, read once: its schemas as JSON Schema, its path templates in a tree of segments.
+
+    A document is judged by python-jsonschema (with its FormatChecker), which also words the messages; a compiled
+    validator (jsonschema-rs, where installed) answers first, and only a document it rejects is walked again by
+    python-jsonschema, the arbiter: the fast pass checks formats with the arbiter's own format checker, so the two
+    cannot differ there, and tests/unit/test_contract_fast_pass.py holds them to the same verdicts elsewhere. A
+    document the fast pass cannot read (or a machine without it) goes to the arbiter alone: slower, never weaker."""
 
     def __init__(self, path: Path) -> None:
         self.doc = json.loads(Path(path).read_text())
         self.root = {"components": {"schemas": to_json_schema(self.doc["components"]["schemas"])}}
-        routes = []
-        for template in self.doc["paths"]:
-            regex = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
-            routes.append((template.count("{"), template, re.compile(regex)))
-        self.routes = sorted(routes)
+        self.routes = RouteTree(self.doc["paths"])
+        self.format_checker = jsonschema.FormatChecker()
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
+        self._fast: dict[str, Any] = {}
         self._verdicts: dict[tuple[str, str], list[str]] = {}
 
     def route(self, path: str, method: str | None = None) -> str | None:
-        """The template `path` matches (with `method`: the first whose operations include it)."""
-        for _, template, pattern in self.routes:
-            if pattern.match(path) and (method is None or method.lower() in self.doc["paths"][template]):
+        """The template `path` matches (with `method`: the first whose operations include it), most specific
+        (fewest parameters) first."""
+        for template in self.routes.match(path):
+            if method is None or method.lower() in self.doc["paths"][template]:
                 return template
         return None
 
     def validator(self, ref: str) -> jsonschema.protocols.Validator:
         if ref not in self._validators:
             self._validators[ref] = jsonschema.Draft202012Validator({"$ref": ref, **self.root},
-                                                                    format_checker=jsonschema.FormatChecker())
+                                                                    format_checker=self.format_checker)
         return self._validators[ref]
 
+    def fast_validator(self, ref: str) -> Any:
+        """The compiled validator of the schema at `ref`, or None without jsonschema-rs. It is built from the
+        schemas `ref` reaches only: compiling the whole components section costs ~50 ms a schema."""
+        if ref not in self._fast:
+            self._fast[ref] = None
+            if jsonschema_rs is not None:
+                schemas = self.root["components"]["schemas"]
+                reached = _reached(schemas, ref)
+                formats: dict[str, Callable[..., bool]] = {
+                    name: functools.partial(_conforms, self.format_checker, name)
+                    for name in _formats([schemas[name] for name in reached])}
+                self._fast[ref] = jsonschema_rs.Draft202012Validator(
+                    {"$ref": ref, "components": {"schemas": {name: schemas[name] for name in reached}}},
+                    formats=formats, validate_formats=True)
+        return self._fast[ref]
+
     def problems(self, ref: str, instance: Any) -> list[str]:
-        """The instance's violations of the schema at `ref`. The same document is often seen many times (a poll
-        answered alike, the same request in every flow), and validating is the costly part of the whole check: a
-        verdict is kept per schema and exact document (its canonical JSON)."""
+        """The instance's violations of the schema at `ref`: none when the fast pass accepts it, else the
+        arbiter's. A rejected document is often seen many times (a test planting a violation): its verdict is
+        kept per schema and exact document (its canonical JSON)."""
+        fast = self.fast_validator(ref)
+        if fast is not None:
+            try:
+                if fast.is_valid(instance):
+                    return []
+            except Exception:  # noqa: BLE001 - whatever it cannot read, the arbiter judges
+                pass
         key = (ref, json.dumps(instance, sort_keys=True, separators=(",", ":")))
         if key not in self._verdicts:
             found = []
@@ -89,6 +121,71 @@ class OpenApiDescription:
                 found.append(f"{where}: {error.message[:300]}")
             self._verdicts[key] = found
         return list(self._verdicts[key])
+
+
+class RouteTree:
+    """OpenAPI path templates matched segment by segment: a literal segment must be equal, a `{name}` segment takes
+    any non-empty one. No regular expression: ~1000 compiled patterns would flush `re`'s cache of 512 for every
+    other module of the process (a big pattern costs milliseconds to compile again)."""
+
+    def __init__(self, templates: Iterable[str]) -> None:
+        self._tree: dict[str, Any] = {}
+        for template in templates:
+            if any("{" in part and not (part[0] == "{" and part[-1] == "}" and part.count("{") == 1)
+                   for part in template.split("/")):
+                raise ValueError(f"{template}: a parameter that is not a whole segment")
+            node = self._tree
+            for part in template.split("/"):
+                node = node.setdefault("{}" if part.startswith("{") else "=" + part, {})
+            node.setdefault("", []).append(template)
+
+    def match(self, path: str) -> list[str]:
+        """The templates `path` matches, fewest parameters first (then by name)."""
+        nodes = [self._tree]
+        for part in path.split("/"):
+            nodes = [child for node in nodes for child in (node.get("=" + part), part and node.get("{}")) if child]
+        return sorted((t for node in nodes for t in node.get("", [])), key=lambda t: (t.count("{"), t))
+
+
+def _reached(schemas: dict[str, Any], ref: str) -> set[str]:
+    """The names of the component schemas `ref` reaches through $ref, itself included."""
+    prefix = "#/components/schemas/"
+    reached: set[str] = set()
+    pending = [ref]
+    while pending:
+        name = pending.pop().removeprefix(prefix)
+        if name in reached or name not in schemas:
+            continue
+        reached.add(name)
+        stack = [schemas[name]]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                target = node.get("$ref")
+                if isinstance(target, str) and target.startswith(prefix):
+                    pending.append(target)
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    return reached
+
+
+def _formats(nodes: list[Any]) -> set[str]:
+    found: set[str] = set()
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("format"), str):
+                found.add(node["format"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def _conforms(checker: jsonschema.FormatChecker, name: str, value: str) -> bool:
+    return checker.conforms(value, name)
 
 
 def load_description(path: str | Path) -> OpenApiDescription:

@@ -1,0 +1,63 @@
+"""contract.py's fast pass (jsonschema-rs) may only ever save time: it must accept exactly what the arbiter
+(python-jsonschema with its FormatChecker) accepts, over Apple's recorded responses and their mutants (the
+simulator's answers: tests/e2e/test_contract_fast_pass_flow.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contract import OpenApiDescription, load_description
+from contract_corpus import KINDS, compare
+
+pytest.importorskip("jsonschema_rs", reason="the fast pass needs jsonschema-rs (a test dependency)")
+
+
+@pytest.fixture(scope="module")
+def spec(openapi_path: Path) -> OpenApiDescription:
+    return load_description(openapi_path)
+
+
+def _response_refs(spec: OpenApiDescription, document: dict[str, Any]) -> list[str]:
+    """The response schemas a recorded answer is one of: those whose data is (a list of) its resource type."""
+    data = document["data"]
+    kind = (data[0] if isinstance(data, list) else data)["type"]
+    refs = []
+    for name, schema in spec.root["components"]["schemas"].items():
+        shape = schema.get("properties", {}).get("data", {})
+        target = (shape.get("items", {}) if isinstance(data, list) else shape).get("$ref", "")
+        resource = spec.root["components"]["schemas"].get(target.rsplit("/", 1)[-1], {})
+        if resource.get("properties", {}).get("type", {}).get("enum") == [kind] and name.endswith("Response"):
+            refs.append(f"#/components/schemas/{name}")
+    return refs
+
+
+def test_the_fast_pass_agrees_with_the_arbiter_on_recorded_answers_and_their_mutants(
+        spec: OpenApiDescription, real_world: Any) -> None:
+    documents = []
+    for path in sorted(real_world("asc-responses").glob("*.json")):
+        document = json.loads(path.read_text())
+        if isinstance(document, dict) and document.get("data"):
+            documents += [(ref, document) for ref in _response_refs(spec, document)]
+    assert len(documents) >= 30
+    disagreements, rejected = compare(spec, documents)
+    assert not disagreements, "\n".join(disagreements[:20])
+    assert all(rejected[kind] for kind in KINDS if kind != "original"), rejected  # the mutants have teeth
+    assert rejected["original"] <= len(documents) - 20, rejected  # many recorded answers are valid (some not)
+
+
+def test_a_document_the_fast_pass_accepts_is_not_walked_again(spec: OpenApiDescription, real_world: Any) -> None:
+    document = json.loads((real_world("asc-responses") / "testflight-beta_app_review_detail.json").read_text())
+    fresh = OpenApiDescription.__new__(OpenApiDescription)
+    fresh.__dict__.update({**spec.__dict__, "_validators": {}, "_verdicts": {}})
+
+    def no_arbiter(ref: str) -> Any:
+        raise AssertionError(f"the arbiter was asked about {ref}")
+
+    fresh.validator = no_arbiter  # type: ignore[method-assign]
+    assert fresh.problems("#/components/schemas/BetaAppReviewDetailResponse", document) == []
+    with pytest.raises(AssertionError, match="arbiter was asked"):
+        fresh.problems("#/components/schemas/BetaAppReviewDetailResponse", {**document, "links": 5})

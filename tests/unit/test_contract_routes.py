@@ -1,0 +1,44 @@
+"""contract.py's route tree finds the template a regular expression per template would, most specific first, and
+reading the description compiles no pattern (~1000 would flush `re`'s cache of 512 for every other module)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contract import OpenApiDescription, RouteTree, load_description
+
+
+@pytest.fixture(scope="module")
+def spec(openapi_path: Path) -> OpenApiDescription:
+    return load_description(openapi_path)
+
+
+def test_the_route_tree_finds_what_one_expression_per_template_finds(spec: OpenApiDescription) -> None:
+    templates = list(spec.doc["paths"])
+    regexes: dict[int, list] = {}  # by number of segments: no other count can match ([^/]+ takes no slash)
+    for t in sorted(templates, key=lambda t: (t.count("{"), t)):
+        pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(t)) + "$")
+        regexes.setdefault(t.count("/"), []).append((t, pattern))
+    tree = RouteTree(templates)
+    paths = [re.sub(r"\{[^}]+\}", "x1", t) for t in templates]
+    paths += [p.replace("x1", "relationships") for p in paths] + ["/v1/apps//builds", "/v1/apps", "/v2/nope", "/"]
+    for path in paths:
+        assert tree.match(path) == [t for t, pattern in regexes.get(path.count("/"), []) if pattern.match(path)], path
+
+
+def test_loading_the_description_compiles_no_regular_expression(openapi_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled: list[str] = []
+    original = re._compile  # type: ignore[attr-defined]
+
+    def counting(pattern: Any, flags: Any) -> Any:
+        compiled.append(str(pattern))
+        return original(pattern, flags)
+
+    monkeypatch.setattr(re, "_compile", counting)
+    OpenApiDescription(openapi_path)
+    assert len(compiled) < 10, compiled[:10]
