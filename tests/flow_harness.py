@@ -32,6 +32,9 @@ APP_STORE_PHASED = """
   release_type: manual
   phased_release: true
 """
+# The harness's poll interval: the simulator advances a build or a review by looks, not by seconds
+# (processing_polls), so the waits need only be short; each flow test would otherwise sleep ~70 ms.
+POLL_INTERVAL = 0.001
 
 
 @dataclass
@@ -107,7 +110,7 @@ class FlowWorld:
         result_path = self.directory / "result.json"
         result_path.unlink(missing_ok=True)
         argv = ["run", str(flow), "--ipa", str(ipa), "--api-base-url", self.server.url, "--state-dir",
-                str(self.state_dir), "--poll-interval", "0.01", "--result-json", str(result_path), *extra]
+                str(self.state_dir), "--poll-interval", str(POLL_INTERVAL), "--result-json", str(result_path), *extra]
         return self.cli(argv, env=env, result_path=result_path)
 
     def run_counted(self, flow: Path, ipa: Path, *, restart: bool = False) -> Outcome:
@@ -119,7 +122,7 @@ class FlowWorld:
         ctx = CliContext(stdout=stdout, stderr=stderr, env={})
         try:
             code = run_command(ctx, flow_path=flow, ipa_path=ipa, api_base_url=self.server.url,
-                               state_dir=self.state_dir, restart=restart, poll_interval=0.01,
+                               state_dir=self.state_dir, restart=restart, poll_interval=POLL_INTERVAL,
                                on_call=lambda method, url, body: calls.append((method, url, body)))
         except Exception as error:  # noqa: BLE001 - an early failure is an outcome to count too
             code = getattr(error, "exit_code", 1)

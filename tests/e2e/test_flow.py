@@ -258,11 +258,15 @@ def test_a_different_binary_with_the_same_numbers_is_refused(world: FlowWorld) -
     assert len(world.records("buildUploads")) == 1
 
 
-def test_lost_answers_converge_without_duplicates(world: FlowWorld) -> None:
+def test_lost_answers_converge_without_duplicates(world: FlowWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     """Writes that take effect but whose answer is lost: re-reading before creating again, and running the flow
     again after a failure, ends with everything done exactly once."""
+    from publish.asc.session import AscSession
     from publish.sandbox.faults import Faults
 
+    # The retries are the point, not their pace: backoffs of milliseconds instead of ~1 s each.
+    monkeypatch.setattr(AscSession, "BACKOFF_BASE", 0.001)
+    monkeypatch.setattr(AscSession, "BACKOFF_CAP", 0.005)
     world.server.faults = Faults(lost_response_rate=0.25, seed=7)
     flow = world.flow(TESTFLIGHT.replace(f"[{INTERNAL}]", f"[{INTERNAL}, {EXTERNAL}]") + APP_STORE_SUBMIT)
     ipa = world.ipa("1")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flow_harness import EXTERNAL, INTERNAL, FlowWorld, Outcome
+from flow_harness import EXTERNAL, INTERNAL, POLL_INTERVAL, FlowWorld, Outcome
 from publish.state import StateStore
 import speed_schemas
 
@@ -36,7 +36,7 @@ def promote(world: FlowWorld, flow: Path, build: str, *extra: str) -> Outcome:
     result_path = world.directory / "result.json"
     result_path.unlink(missing_ok=True)
     return world.cli(["run", str(flow), "--build", build, "--api-base-url", world.server.url, "--state-dir",
-                      str(world.state_dir), "--poll-interval", "0.01", "--result-json", str(result_path), *extra],
+                      str(world.state_dir), "--poll-interval", str(POLL_INTERVAL), "--result-json", str(result_path), *extra],
                      result_path=result_path)
 
 
@@ -261,7 +261,7 @@ def test_a_promote_calls_no_upload_endpoint_and_costs_less_than_the_upload_it_fo
 
     def run(kind: str, flow: Path, **binary: object) -> int:
         return run_command(ctx, flow_path=flow, api_base_url=world.server.url, state_dir=world.state_dir,
-                           poll_interval=0.01, on_call=lambda method, url, body: counted[kind].append(
+                           poll_interval=POLL_INTERVAL, on_call=lambda method, url, body: counted[kind].append(
                                f"{method} {url}"), **binary)  # type: ignore[arg-type]
 
     assert run("ipa", world.flow(TESTFLIGHT, name="tf.yml"), ipa_path=world.ipa("45", version="1.2.3")) == 0

@@ -405,7 +405,7 @@ def test_a_writer_holding_the_lock_too_long_is_a_clear_error(tmp_path: Path) -> 
     other = sqlite3.connect(tmp_path / DATABASE_NAME, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
     try:
-        with StateStore.open(tmp_path, busy_timeout=0.2) as store:
+        with StateStore.open(tmp_path, busy_timeout=0.05) as store:  # waited out twice: opening, then the write
             assert store.get_binary(info["fingerprint"]) is not None  # WAL: reads go on
             with pytest.raises(StateError, match="stayed locked for") as excinfo:
                 store.set_rc(info["fingerprint"], True)

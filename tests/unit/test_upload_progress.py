@@ -157,7 +157,9 @@ def test_the_ticker_redraws_on_its_own_clock() -> None:
     progress = ProgressReporter(stream, columns=lambda: 80, label="Uploading App.ipa")
     progress.TTY_INTERVAL = 0.02
     progress.start(100 * MIB)
-    time.sleep(0.3)  # no byte moves at all
+    deadline = time.monotonic() + 3.0  # no byte moves at all: only the ticker's thread can draw
+    while stream.getvalue().count("\r") < 5 and time.monotonic() < deadline:  # ~0.1 s: no longer than proof takes
+        time.sleep(0.01)
     progress.finish()
     assert stream.getvalue().count("\r") >= 5
     assert stream.getvalue().endswith("\n")
