@@ -10,7 +10,7 @@ path, so every error message and every accepted document stays exactly what PyYA
 libyaml takes a tab where PyYAML refuses one (`a: 1<TAB># note`), a `?` inside a plain scalar in a flow collection
 (`[a? b]`) and a comment right after a block scalar's indicator (`|# note`); it skips a byte order mark at the start
 of any line (PyYAML only at the start of the text); and it places an empty value (`key:`) where the next token
-starts, PyYAML where the `:` ends. A text with a tab, a `?`, `|#`, a byte order mark or the NEL, LS or PS line
+starts, PyYAML where the `:` ends (and `key: !` is "" in libyaml, null in PyYAML). A text with a tab, a `?`, `|#`, a byte order mark or the NEL, LS or PS line
 break is read by PyYAML alone; an empty value met in libyaml's events sends the text there too.
 tests/unit/test_yaml_compose.py reads every flow of the repository and generated documents both ways and compares.
 """
@@ -154,8 +154,8 @@ if yaml.__with_libyaml__:
             tag, start, stop = event.tag, event.start_mark, event.end_mark
             node: Node
             if isinstance(event, ScalarEvent):
-                if not event.value and not event.style and tag is None:
-                    raise _Unsure  # an empty value: PyYAML's mark for it is not in libyaml's events
+                if not event.value and not event.style:
+                    raise _Unsure  # an empty value: PyYAML's mark for it is not in libyaml's events, nor its tag
                 if tag is None or tag == "!":
                     tag = self.resolve(ScalarNode, event.value, event.implicit)
                 # libyaml calls the plain style "", PyYAML None (the builder keeps numbers' text only when plain).

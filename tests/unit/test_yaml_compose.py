@@ -63,7 +63,7 @@ HOSTILE = [
     "a: x #c\nb: y# not\n", "a: -\nb: - x\n", "a: [,]\n", "a: [x,,y]\n", "'a\n  b': 1\n", "a: \"x\n\n  y\"\n",
     "a: 'x' y\n", "&a a: 1\n*a : 2\n", "a: !!map\n  b: 1\n", "!!seq [1]\n", "a: !!float 1\nb: !!null ''\n",
     "a:\n  b: 1\n c: 2\n", "- a\nb: 1\n", "a: 1\n  b: 2\n", "a: |\n x\n  y\n z\n", "a: >\n\n\n", "a: |-\n",
-    "a:\nb: 1\n", "a: [x: ]\n", "- \n- x\n", "a: &e\n", "!!str\n",
+    "a:\nb: 1\n", "a: [x: ]\n", "- \n- x\n", "a: &e\n", "!!str\n", "a: !\n", "! # c\n",
 ]
 
 _DEEP = "nested more than 64 levels deep"
