@@ -7,11 +7,11 @@ from __future__ import annotations
 import struct
 import time
 import tracemalloc
-import zlib
 from pathlib import Path
 
 import pytest
 
+from inputs_deflate import deflate_repeated
 from pkg_xar_writer import INFO_PLIST, app_payload, component_pkg, file_xml, gzip_bytes, odc, odc_archive, xar
 from publish.ipa import IpaError
 from publish.ipa.pkg import inspect_pkg
@@ -81,10 +81,8 @@ def test_toc_bomb_declared_sizes(tmp_path: Path) -> None:
 
 
 def test_toc_that_inflates_past_its_declared_size(tmp_path: Path) -> None:
-    engine = zlib.compressobj(9)
-    spaces = b" " * (1024 * 1024)
-    compressed = engine.compress(b"<xar><toc>") + b"".join(engine.compress(spaces) for _ in range(64))
-    compressed += engine.compress(b"</toc></xar>") + engine.flush()  # 64 MiB of TOC in ~64 KiB, declared as 4096
+    # 64 MiB of TOC in ~64 KiB, declared as 4096
+    compressed = deflate_repeated(b"<xar><toc>", b" " * (1024 * 1024), 64, b"</toc></xar>", level=9, wbits=15)
     header = struct.pack(">4sHHQQI", b"xar!", 28, 1, len(compressed), 4096, 0)
     path = write(tmp_path, header + compressed)
     tracemalloc.start()
@@ -146,7 +144,7 @@ def test_member_declaring_or_inflating_past_its_limit(tmp_path: Path) -> None:
     payload = app_payload()
     files = distribution + file_xml("X.pkg", kind="directory", children=file_xml("Payload", offset=1, length=len(payload)))
     refused(write(tmp_path, xar(files, b"<" + payload)), "pkg.member_too_large")
-    bomb = zlib.compress(b"<" * (50 * 1024 * 1024))
+    bomb = deflate_repeated(b"", b"<" * (1024 * 1024), 50, wbits=15)  # 50 MiB of "<"
     files = file_xml("Distribution", offset=0, length=len(bomb), size=100, encoding="application/x-gzip") + \
         file_xml("X.pkg", kind="directory", children=file_xml("Payload", offset=len(bomb), length=len(payload)))
     refused(write(tmp_path, xar(files, bomb + payload), "b.pkg"), "pkg.member_too_large")
@@ -192,7 +190,9 @@ def test_payload_that_is_no_cpio(tmp_path: Path) -> None:
 
 
 def test_payload_expansion_is_capped(tmp_path: Path) -> None:
-    bomb = gzip_bytes(odc_archive(odc("./A.app/Contents/Resources/zeros", b"\0" * (20 * 1024 * 1024))))
+    # A cpio of 20 MiB of zeros, gzipped
+    entry = odc("./A.app/Contents/Resources/zeros", size=20 * 1024 * 1024)
+    bomb = deflate_repeated(entry, b"\0" * (1024 * 1024), 20, odc("TRAILER!!!"), level=9, wbits=31)
     assert "expands to more than" in refused(write(tmp_path, component_pkg(bomb)), "pkg.payload_too_large",
                                              max_expanded_payload=1024 * 1024)
 
@@ -200,12 +200,10 @@ def test_payload_expansion_is_capped(tmp_path: Path) -> None:
 def test_payload_is_streamed_in_bounded_memory(tmp_path: Path) -> None:
     # 64 MiB of zeros among the app's resources (~64 KiB compressed): inspected, never held.
     size = 64 * 1024 * 1024
-    engine = zlib.compressobj(6, zlib.DEFLATED, 31)
     zeros = b"\0" * (1024 * 1024)
     head = odc_archive(odc("./Hand.app/Contents/Info.plist", INFO_PLIST), odc("./Hand.app/Contents/MacOS/Hand", b"x"))
-    cpio = engine.compress(head[:-len(odc("TRAILER!!!"))] + odc("./Hand.app/Contents/Resources/zeros", size=size))
-    cpio += b"".join(engine.compress(zeros) for _ in range(size // len(zeros)))
-    cpio += engine.compress(odc("TRAILER!!!")) + engine.flush()
+    cpio = deflate_repeated(head[:-len(odc("TRAILER!!!"))] + odc("./Hand.app/Contents/Resources/zeros", size=size),
+                            zeros, size // len(zeros), odc("TRAILER!!!"), wbits=31)
     path = write(tmp_path, component_pkg(cpio))
     tracemalloc.start()
     try:
