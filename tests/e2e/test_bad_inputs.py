@@ -428,7 +428,7 @@ def _many_entries(directory: Path) -> Path:
     import struct
 
     header = struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0)
-    central = b"".join(header + b"f%07d" % i for i in range(200_001))
+    central = b"".join(map((header + b"f%07d").__mod__, range(200_001)))  # at C speed
     end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 7, 7, len(central), 0, 0)
     path = directory / "many.ipa"
     path.write_bytes(central + end)
