@@ -5,6 +5,7 @@ deterministic mutations of them (the characters and constructs YAML parsers are 
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ GOOD = ("version: 1\nprofiles:\n  - bundle_id: com.example.app\n    flow:\n"
         "      - step: send_to_testflight\n        groups: [QA]\n")
 
 
+@functools.cache
 def repository_flows() -> list[str]:
     paths = sorted({*REPO.glob("examples/**/*.y*ml"), *REPO.glob("tests/flows/**/*.y*ml")})
     return [path.read_text(encoding="utf-8") for path in paths]
