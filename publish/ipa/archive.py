@@ -320,11 +320,13 @@ def _count_records(data: bytes) -> int | None:
     """How many central-directory records `data` holds, walking only their length fields (None when damaged)."""
     count = pos = 0
     end = len(data)
+    # Names bound once: a hostile directory makes this loop run MAX_ENTRIES times before it is refused.
+    size, last, starts, lengths = _CENTRAL.size, len(data) - _CENTRAL.size, data.startswith, _RECORD_LENGTHS.unpack_from
     while pos < end:
-        if end - pos < _CENTRAL.size or not data.startswith(_CENTRAL_SIG, pos):
+        if pos > last or not starts(_CENTRAL_SIG, pos):
             return None
-        name_len, extra_len, comment_len = _RECORD_LENGTHS.unpack_from(data, pos + 28)
-        pos += _CENTRAL.size + name_len + extra_len + comment_len
+        name_len, extra_len, comment_len = lengths(data, pos + 28)
+        pos += size + name_len + extra_len + comment_len
         count += 1
         if count > MAX_ENTRIES:
             return count
