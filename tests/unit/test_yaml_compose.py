@@ -70,11 +70,10 @@ HOSTILE = [
 
 _DEEP = "nested more than 64 levels deep"
 # Documents PyYAML's pure-Python path takes a tenth of a second or more to read: its answers, recorded, are compared.
-# (5000 nested flow lists are not here: libyaml stops at its own nesting limit, so PyYAML reads them anyway.)
+# (5000 nested flow lists are not here: libyaml stops at its own nesting limit, so PyYAML reads them anyway; nor the
+# billion laughs in values: tests/flows/bad/yaml-alias-bomb.yaml, compared both ways, is the same bound.)
 PINNED = [
     ("a: " + "[{a: " * 1500 + "1" + "}]" * 1500, 1, 160, f"{_DEEP}; a flow needs a handful of levels: write it out flat"),
-    (laughs(9, in_keys=False), 1, 14, "more than 100000 values once aliases are expanded; write the flow out without "
-     "such aliases"),
     ("\n".join(["a0: &a0 {x: 1}"] + [f"a{i}: &a{i} {{<<: *a{i - 1}}}" for i in range(1, 3000)]) + "\n", 1, 13,
      f"{_DEEP} (a recursive alias?); write the flow out without such aliases"),
 ]
@@ -190,7 +189,7 @@ def test_costly_hostile_documents_read_from_libyaml_events_give_pyyaml_answer(te
 
 
 def test_mutated_flows_are_read_alike() -> None:
-    for text in mutations(300):  # bench/yaml_compose.py compares as many as it is asked to
+    for text in mutations(150):  # bench/yaml_compose.py compares as many as it is asked to (60000 when written)
         assert_read_alike(text)
 
 
