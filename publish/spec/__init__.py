@@ -1,9 +1,10 @@
 """The publish-flow file: loading, validation against schemas/publish-flow.schema.json, and the checks a schema
 cannot express (names that refer to nothing, duplicate profiles, a scheduled release without a date ...).
 
-Along its seams: `model` (what a flow means), `yaml_source` (YAML 1.2 text to data with positions, bounded),
-`schema` (the JSON Schema and what it says about steps), `messages` (how a problem is worded and located),
-`checks` (what the schema cannot say) and `load` (the order they run in). Importers use this package's names.
+Along its seams: `model` (what a flow means), `yaml_source` (YAML 1.2 text to data with positions, bounded;
+`yaml_compose` composes its nodes, from libyaml's events where they read alike), `schema` (the JSON Schema and what
+it says about steps), `messages` (how a problem is worded and located), `checks` (what the schema cannot say) and
+`load` (the order they run in). Importers use this package's names.
 """
 
 from publish.spec.checks import on_the_hour, parse_duration, parse_release_date

@@ -3,11 +3,11 @@
 Why not `yaml.safe_load`: it reads YAML 1.1, where `xcode_version: 16.10` is the number 16.1, a locale key `no:`
 is `False` and `1:30` is 90; and it trusts the document: 3000 nested mappings end in a RecursionError, aliases in
 mapping keys expand without limit ("billion laughs"), and a control character escapes as a ReaderError. Here the
-text is screened before the parser sees it, the composer is bounded in depth and node count while it builds, keys
-are never expanded (a key is text, so a list or mapping there is refused unbuilt), every alias expansion is paid
-for out of one budget, and scalars resolve by the YAML 1.2 core schema (only true/false are booleans; octal
-`0o17`, hex `0x1F`; no sexagesimal, no `yes`/`no`/`on`/`off`). Plain scalars read as numbers keep the text they
-were written as, so a later step can give a string-typed field exactly what the user wrote.
+text is screened before the parser sees it, the composer (yaml_compose) is bounded in depth and node count while
+it builds, keys are never expanded (a key is text, so a list or mapping there is refused unbuilt), every alias
+expansion is paid for out of one budget, and scalars resolve by the YAML 1.2 core schema (only true/false are
+booleans; octal `0o17`, hex `0x1F`; no sexagesimal, no `yes`/`no`/`on`/`off`). Plain scalars read as numbers keep
+the text they were written as, so a later step can give a string-typed field exactly what the user wrote.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ from typing import Any
 import yaml
 
 from publish.spec.model import Diagnostic, Path_
+from publish.spec.yaml_compose import FLOAT_TEXT, INT_TEXT, MAX_DEPTH, MAX_NODES, Composer, TooBig, composer_for
 
-# A real flow is a few kilobytes; these bound the work a hostile one can ask for.
+# A real flow is a few kilobytes; these bound the work a hostile one can ask for (and MAX_NODES, MAX_DEPTH).
 MAX_FLOW_CHARS = 256 * 1024
-MAX_NODES = 100_000  # values once aliases are expanded, and nodes composed
-MAX_DEPTH = 64  # nesting, merges and aliases included
 MAX_INT_DIGITS = 30  # past this a "number" is kept as the text it is (int() of 5000 digits is refused by Python)
 
 _STR = "tag:yaml.org,2002:str"
@@ -38,9 +37,6 @@ _MERGE = "tag:yaml.org,2002:merge"
 
 # What YAML allows in a stream (YAML 1.2 section 5.1); PyYAML's reader refuses the rest with a bare ReaderError.
 _NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_INT_TEXT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
-_FLOAT_TEXT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-                         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
 
 
 def format_path(path: Path_) -> str:
@@ -69,47 +65,6 @@ class Positions:
         return self.keys.get(path) or self.of_value(path)
 
 
-class _TooBig(Exception):
-    def __init__(self, mark: yaml.Mark | None, what: str) -> None:
-        self.line: int = mark.line + 1 if mark else 1
-        self.column: int = mark.column + 1 if mark else 1
-        self.what = what
-
-
-class _FlowLoader(yaml.SafeLoader):
-    """Composes nodes only (construction is ours), bounded while it composes; YAML 1.2 core resolvers."""
-
-    yaml_implicit_resolvers: dict[Any, list[tuple[str, re.Pattern[str]]]] = {}
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self._depth = 0
-        self._composed = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        # The composer recurses once per level: bound it before Python's own stack limit is reached.
-        self._composed += 1
-        if self._depth >= MAX_DEPTH:
-            raise _TooBig(self.peek_event().start_mark, f"nested more than {MAX_DEPTH} levels deep; a flow needs "
-                          "a handful of levels: write it out flat")
-        if self._composed > MAX_NODES:
-            raise _TooBig(self.peek_event().start_mark, f"more than {MAX_NODES} values; a flow has a few dozen: is "
-                          "this the right file?")
-        self._depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-_FlowLoader.add_implicit_resolver(_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
-_FlowLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-_FlowLoader.add_implicit_resolver(_INT, _INT_TEXT, list("-+0123456789"))
-_FlowLoader.add_implicit_resolver(_FLOAT, _FLOAT_TEXT, list("-+.0123456789"))
-# Merge keys are YAML 1.1, but flows share settings between steps with them (`<<: *common`): kept.
-_FlowLoader.add_implicit_resolver(_MERGE, re.compile(r"^(?:<<)$"), ["<"])
-
-
 def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
@@ -135,17 +90,17 @@ def _screen(text: str, source: str) -> list[Diagnostic]:
     return found
 
 
-def parse_yaml(text: str, source: str) -> tuple[Any, Positions, list[Diagnostic]]:
+def parse_yaml(text: str, source: str, composer: Composer | None = None) -> tuple[Any, Positions, list[Diagnostic]]:
     """The document as JSON-like data, where each key and value was, and the problems that stopped (or did not stop)
-    reading it. Data is None when the document is empty or could not be read."""
+    reading it. Data is None when the document is empty or could not be read. `composer` is for the tests that
+    compare the two ways of composing (yaml_compose); by default the faster one that reads this text as PyYAML does."""
     positions = Positions()
     screened = _screen(text, source)
     if screened:
         return None, positions, screened
     problems: list[Diagnostic] = []
-    loader = _FlowLoader(text)
     try:
-        root = loader.get_single_node()
+        root = (composer or composer_for(text))(text)
         if root is None:
             return None, positions, problems
         data = _Builder(positions, problems, source).build(root, (), 0)
@@ -160,11 +115,9 @@ def parse_yaml(text: str, source: str) -> tuple[Any, Positions, list[Diagnostic]
         line, column = _position(text, getattr(exc, "position", 0))
         problems.append(Diagnostic(line, column, "(yaml)", f"YAML error: {exc}", source))
         return None, positions, problems
-    except _TooBig as exc:
+    except TooBig as exc:
         problems.append(Diagnostic(exc.line, exc.column, "(yaml)", f"the document is {exc.what}", source))
         return None, positions, problems
-    finally:
-        loader.dispose()
     return data, positions, problems
 
 
@@ -184,10 +137,10 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path_, depth: int) -> Any:
         self.built += 1
         if depth > MAX_DEPTH:
-            raise _TooBig(node.start_mark, f"nested more than {MAX_DEPTH} levels deep (a recursive alias?); write "
+            raise TooBig(node.start_mark, f"nested more than {MAX_DEPTH} levels deep (a recursive alias?); write "
                           "the flow out without such aliases")
         if self.built > MAX_NODES:
-            raise _TooBig(node.start_mark, f"more than {MAX_NODES} values once aliases are expanded; write the "
+            raise TooBig(node.start_mark, f"more than {MAX_NODES} values once aliases are expanded; write the "
                           "flow out without such aliases")
         self.positions.values[path] = _mark(node)
         if isinstance(node, yaml.MappingNode):
@@ -254,14 +207,14 @@ class _Builder:
             return None
         if node.tag == _BOOL and text.lower() in ("true", "false"):
             return text.lower() == "true"
-        if node.tag == _INT and _INT_TEXT.match(text):
+        if node.tag == _INT and INT_TEXT.match(text):
             if len(text) > MAX_INT_DIGITS:
                 return text
             self._written(node, path, text)
             if text.startswith(("0o", "0x")):
                 return int(text[2:], 8 if text[1] == "o" else 16)
             return int(text, 10)
-        if node.tag == _FLOAT and _FLOAT_TEXT.match(text):
+        if node.tag == _FLOAT and FLOAT_TEXT.match(text):
             self._written(node, path, text)
             if text.lstrip("+-").lower() == ".inf":
                 return -math.inf if text.startswith("-") else math.inf
