@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from publish.asc import AppStoreConnect, AscNotFoundError, Resource
 from publish.errors import InputError, RemoteError
+from publish.ipa.binary import binary_kind
 from publish.promote import build_gone, is_promote
 from publish.steps.base import StepContext, format_duration
 from publish.steps.testflight_state import read_build_with_testflight_state
@@ -63,7 +64,7 @@ def find_existing_build(ctx: StepContext, client: AppStoreConnect, app_id: str) 
             raise InputError(
                 f"build {label(ctx)} was already uploaded and App Store Connect marked it {state}{expired}; "
                 "a build number cannot be uploaded twice",
-                hint="increase CFBundleVersion (the build number), rebuild the IPA and run again",
+                hint=f"increase CFBundleVersion (the build number), rebuild the {binary_kind(ctx.ipa)} and run again",
             )
         return None
     _check_same_binary(ctx, build)

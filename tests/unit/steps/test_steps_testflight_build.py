@@ -139,6 +139,23 @@ def test_a_build_number_apple_already_marked_invalid_cannot_be_uploaded_again(wo
     assert caught.value.message == ("build 1.2.0 (45) was already uploaded and App Store Connect marked it INVALID; "
                                     "a build number cannot be uploaded twice")
     assert "increase CFBundleVersion" in caught.value.hint
+    assert "rebuild the IPA and run again" in caught.value.hint
+    assert not world.uploader.uploads
+
+
+def test_the_hint_for_a_used_build_number_names_the_package_for_a_package(world, tmp_path) -> None:
+    from publish.ipa.binary import inspect_binary
+    from publish.sandbox.sample_pkg import build_pkg
+
+    world.ipa = inspect_binary(build_pkg(tmp_path / "Steps.pkg", bundle_id=world.ipa.bundle_id, version="1.2.0",
+                                         build_number="45"))
+    world.app()
+    world.builds(processing(world, "INVALID")["data"])
+
+    with pytest.raises(InputError) as caught:
+        world.run("send_to_testflight", {})
+    assert "rebuild the package and run again" in caught.value.hint
+    assert "IPA" not in caught.value.hint
     assert not world.uploader.uploads
 
 
