@@ -202,7 +202,12 @@ def _run_plan(options: RunOptions, plan: Plan, store: StateStore | None, result:
     try:
         check_profile_credentials(profile, options.env, binary=None if options.dry_run else options.ipa_path)
         if options.build is not None:  # promote hook: the build found and checked before any step; now ctx.ipa
-            plan = promoted_plan(ctx, plan, options, result)
+            try:
+                plan = promoted_plan(ctx, plan, options, result)
+            except AscTransportError as error:  # its reads come before any step: the dry-run hint applies here too
+                if options.dry_run:
+                    error.hint = DRY_RUN_UNREACHABLE_HINT
+                raise
             ipa = plan.binary
         steps = [(planned, get_step(planned.spec.step)) for planned in plan.steps]
         if store is not None and not options.dry_run:

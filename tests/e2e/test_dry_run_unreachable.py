@@ -7,7 +7,10 @@ import io
 import json
 import socket
 
-from flow_harness import INTERNAL, FlowWorld
+import pytest
+
+from flow_harness import BUNDLE_ID, INTERNAL, FlowWorld
+from publish.asc.errors import AscTransportError
 from publish.cli import CliContext
 from publish.commands.run import run_command
 
@@ -36,4 +39,21 @@ def test_a_dry_run_that_cannot_reach_app_store_connect_fails_and_names_the_offli
     assert "a dry run reads App Store Connect" in error["hint"]
     assert all(f"`{command}`" in error["hint"] for command in ("validate", "plan", "check"))
     assert "the steps already done are skipped" not in stderr.getvalue()  # a dry run records nothing to skip
+    assert not (world.state_dir / "state.sqlite3").exists()
+
+
+
+def test_a_dry_run_promote_that_cannot_reach_app_store_connect_names_the_offline_checks_too(world: FlowWorld) -> None:
+    """A promote reads App Store Connect before step 1 (the build, its state): the same hint as a step's failure."""
+    result_path = world.directory / "result.json"
+    with pytest.raises(AscTransportError) as caught:  # an early failure: the CLI's main prints it, exit 1
+        run_command(CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env={}), flow_path=world.flow(FLOW),
+                    ipa_path=None, build="1.0.0 (1)", profile=BUNDLE_ID,
+                    api_base_url=f"http://127.0.0.1:{_closed_port()}", state_dir=world.state_dir, dry_run=True,
+                    sleep=lambda _: None, result_json=result_path)
+    assert caught.value.exit_code == 1
+    assert "Could not reach App Store Connect" in caught.value.message
+    assert "a dry run reads App Store Connect" in (caught.value.hint or "")
+    error = json.loads(result_path.read_text())["error"]
+    assert "a dry run reads App Store Connect" in error["hint"], error
     assert not (world.state_dir / "state.sqlite3").exists()
