@@ -204,9 +204,9 @@ def _run_plan(options: RunOptions, plan: Plan, store: StateStore | None, result:
         if options.build is not None:  # promote hook: the build found and checked before any step; now ctx.ipa
             try:
                 plan = promoted_plan(ctx, plan, options, result)
-            except AscTransportError as error:  # its reads come before any step: the dry-run hint applies here too
+            except AscTransportError as unreachable:  # its reads come before any step: the dry-run hint too
                 if options.dry_run:
-                    error.hint = DRY_RUN_UNREACHABLE_HINT
+                    unreachable.hint = DRY_RUN_UNREACHABLE_HINT
                 raise
             ipa = plan.binary
         steps = [(planned, get_step(planned.spec.step)) for planned in plan.steps]
