@@ -57,7 +57,7 @@ _DOCUMENTS = st.recursive(_SCALARS, lambda inner: st.one_of(
     max_leaves=40)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(document=_DOCUMENTS, limit=st.integers(min_value=0, max_value=8), ascii_only=st.booleans())
 def test_the_bound_agrees_with_a_walk_of_the_values(document: Any, limit: int, ascii_only: bool) -> None:
     body = json.dumps(document, ensure_ascii=ascii_only).encode()
