@@ -15,7 +15,7 @@ pytest_plugins = ["pytester"]
 # The inner runs load no installed plugin but xdist's (PYTEST_DISABLE_PLUGIN_AUTOLOAD): Hypothesis's and coverage's
 # have no part in the figures. Nor has the unraisable-exception check, whose gc.collect() twice at the end of every
 # process is ~0.1 s each beside the parsed OpenAPI description. Measured on the four processes of the two runs
-# (tests/e2e/test_suite_figures_xdist.py, lower of six): 3.67 s of CPU with the plugins only blocked, 3.21 s so.
+# (the two inner runs alone, lower of six each): 3.67 s of CPU with the plugins only blocked, 3.21 s so.
 QUIET_PLUGINS = ("-p", "no:cacheprovider", "-p", "no:unraisableexception")
 
 TALLIED = '''
