@@ -38,10 +38,10 @@ def raw_paths(source: str, filename: str = "<source>") -> list[tuple[int, str]]:
     if not _MAY_SPELL_A_PATH.search(source):
         return []
     tree = ast.parse(source, filename)
-    docstrings = _docstrings(tree)
-    return [(node.lineno, node.value) for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "/v1/" in node.value
-            and id(node) not in docstrings]
+    spelt = [(node, node.value) for node in ast.walk(tree)
+             if isinstance(node, ast.Constant) and isinstance(node.value, str) and "/v1/" in node.value]
+    docstrings = _docstrings(tree) if spelt else set()  # a second walk only where a path is spelt (~0.1 s)
+    return [(node.lineno, text) for node, text in spelt if id(node) not in docstrings]
 
 
 def _modules() -> list[Path]:
