@@ -5,10 +5,20 @@ other place allowed to spell paths (it implements them). Docstrings may name a p
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = ("publish/asc/", "publish/sandbox/")
+
+# A string constant holds "/v1/" only if its source has one of: the four characters inside one literal; a literal
+# ending in "/", "/v" or "/v1" (the rest spelt by the literals implicitly concatenated after it, f-strings alike);
+# an escape that can spell one of the characters (\x2f, \057, \u002f, \U0000002f, \N{SOLIDUS}) or a backslash-newline
+# inside the path. Plain escapes (\n, \", \\) spell none of them. A source with none of these is not parsed: two
+# files in three here, ~0.5 s of the finder's ~0.8 s of CPU.
+_MAY_SPELL_A_PATH = re.compile(r"""/v1/|/(?:v1?)?["']|\\[xuUN0-7\r\n]""")
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -25,11 +35,13 @@ def _docstrings(tree: ast.AST) -> set[int]:
 
 def raw_paths(source: str, filename: str = "<source>") -> list[tuple[int, str]]:
     """(line, text) of every string constant holding "/v1/" that is not a docstring; f-string parts included."""
+    if not _MAY_SPELL_A_PATH.search(source):
+        return []
     tree = ast.parse(source, filename)
-    docstrings = _docstrings(tree)
-    return [(node.lineno, node.value) for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "/v1/" in node.value
-            and id(node) not in docstrings]
+    spelt = [(node, node.value) for node in ast.walk(tree)
+             if isinstance(node, ast.Constant) and isinstance(node.value, str) and "/v1/" in node.value]
+    docstrings = _docstrings(tree) if spelt else set()  # a second walk only where a path is spelt (~0.1 s)
+    return [(node.lineno, text) for node, text in spelt if id(node) not in docstrings]
 
 
 def _modules() -> list[Path]:
@@ -57,3 +69,18 @@ class Help:
     text = "(PATCH /v1/builds/{id})"
 '''
     assert sorted(line for line, _ in raw_paths(source)) == [4, 5, 8]
+
+
+@pytest.mark.parametrize("literal", [
+    r'"/v1/apps"', r'"/" "v1/apps"', r'"/v" "1/apps"', r"'/v1' '/apps'", '(f"/v"\n f"1/{x}")', r"'''/v1'''  '/apps'",
+    r'"\x2fv1/apps"', r'"/\x76\x31/apps"', r'"\057v1/apps"', r'"\u002fv1/apps"', r'"\U0000002fv1/apps"',
+    r'"\N{SOLIDUS}v1/apps"', '"/v1\\\n/apps"', r'"" "/v" "\61/apps"', '"/v1\\\r\n/apps"',
+])
+def test_the_text_filter_passes_every_way_of_spelling_a_path_to_the_parser(literal: str) -> None:
+    source = f"x = 1\nclient.get({literal})\n"
+    assert [text for _, text in raw_paths(source)] in (["/v1/apps"], ["/v1/"]), source
+
+
+def test_a_source_that_cannot_spell_a_path_is_not_parsed() -> None:
+    # not Python at all: parsing it would raise, so an empty answer shows the parser was never asked
+    assert raw_paths('def broken(:\n    return "/v2/apps", "\\n", r"\\d", "a/b"\n') == []
