@@ -5,12 +5,12 @@ content), the upload sends it as an installer package for MAC_OS, and the simula
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from built_samples import BuiltSamples
 from flow_harness import BUNDLE_ID, FlowWorld
 from publish.sandbox.ipa_check import ProcessingFailure
 from publish.sandbox.pkg_check import read_uploaded_pkg
@@ -38,54 +38,26 @@ APP_STORE = """
 """
 
 
-class BuiltPkgs:
-    """Sample packages built once a module for each distinct set of arguments (the builder is deterministic, and
-    several tests use the same good or defective package), handed to each use as its own copy."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.built: dict[str, Path] = {}
-
-    def copy(self, path: Path, **arguments: Any) -> Path:
-        key = repr(sorted(arguments.items()))
-        if key not in self.built:
-            self.built[key] = build_pkg(self.folder / f"{len(self.built)}.pkg", **arguments)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.built[key], path)
-        return path
-
-
 @pytest.fixture(scope="module")
-def pkgs(tmp_path_factory: pytest.TempPathFactory) -> BuiltPkgs:
-    return BuiltPkgs(tmp_path_factory.mktemp("flow-pkgs"))
+def pkgs(tmp_path_factory: pytest.TempPathFactory) -> BuiltSamples:
+    return BuiltSamples(tmp_path_factory.mktemp("flow-pkgs"), build_pkg, ".pkg")
 
 
-def _pkg(world: FlowWorld, pkgs: BuiltPkgs, build_number: str = "1", *, name: str | None = None,
+def _pkg(world: FlowWorld, pkgs: BuiltSamples, build_number: str = "1", *, name: str | None = None,
          **options: Any) -> Path:
     path = world.directory / (name or f"Mac-1.0.0-{build_number}.pkg")
     return pkgs.copy(path, bundle_id=options.pop("bundle_id", BUNDLE_ID), version="1.0.0", build_number=build_number,
                      display_name="Flow App", **options)
 
 
-def _defect(world: FlowWorld, pkgs: BuiltPkgs, defect: str) -> Path:
+def _defect(world: FlowWorld, pkgs: BuiltSamples, defect: str) -> Path:
     return _pkg(world, pkgs, name=f"{defect}.pkg", **DEFECTS[defect][0])
-
-
-def test_sample_pkgs_are_built_once_and_each_use_gets_its_own_copy(pkgs: BuiltPkgs, tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    first = pkgs.copy(tmp_path / "first.pkg", bundle_id="com.example.copies", build_number="7")
-    fresh = build_pkg(tmp_path / "fresh.pkg", bundle_id="com.example.copies", build_number="7")
-    assert first.read_bytes() == fresh.read_bytes()
-    monkeypatch.setattr(f"{__name__}.build_pkg", lambda *a, **k: pytest.fail("the same package was built twice"))
-    first.write_bytes(b"changed by a test")
-    again = pkgs.copy(tmp_path / "again.pkg", build_number="7", bundle_id="com.example.copies")
-    assert again.read_bytes() == fresh.read_bytes()
 
 
 # -- info / check / plan ----------------------------------------------------------------------------------------
 
 
-def test_info_of_a_pkg_text_and_json_valid_against_the_pkg_schema(world: FlowWorld, pkgs: BuiltPkgs) -> None:
+def test_info_of_a_pkg_text_and_json_valid_against_the_pkg_schema(world: FlowWorld, pkgs: BuiltSamples) -> None:
     pkg = _pkg(world, pkgs)
     out = world.cli(["info", str(pkg), "--json"])
     assert out.code == 0, out.output
@@ -115,7 +87,7 @@ def test_info_of_a_file_named_pkg_that_is_none_says_it_is_no_package(world: Flow
     assert out.code == 2 and "not a xar archive" in out.stderr and "Traceback" not in out.output
 
 
-def test_check_a_pkg_errors_exit_2_and_testflight_needs_a_profile(world: FlowWorld, pkgs: BuiltPkgs) -> None:
+def test_check_a_pkg_errors_exit_2_and_testflight_needs_a_profile(world: FlowWorld, pkgs: BuiltSamples) -> None:
     good = world.cli(["check", str(_pkg(world, pkgs)), "--json"])
     assert good.code == 0, good.output
     assert json.loads(good.stdout)["ok"] is True
@@ -131,7 +103,7 @@ def test_check_a_pkg_errors_exit_2_and_testflight_needs_a_profile(world: FlowWor
     assert finding["severity"] == "error" and "TestFlight" in finding["message"]
 
 
-def test_plan_with_a_pkg(world: FlowWorld, pkgs: BuiltPkgs) -> None:
+def test_plan_with_a_pkg(world: FlowWorld, pkgs: BuiltSamples) -> None:
     out = world.cli(["plan", str(world.flow(TESTFLIGHT)), "--ipa", str(_pkg(world, pkgs)), "--json"])
     assert out.code == 0, out.output
     plan = json.loads(out.stdout)
@@ -143,7 +115,7 @@ def test_plan_with_a_pkg(world: FlowWorld, pkgs: BuiltPkgs) -> None:
 # -- run ---------------------------------------------------------------------------------------------------------
 
 
-def test_run_a_pkg_to_testflight_and_the_app_store(world: FlowWorld, pkgs: BuiltPkgs) -> None:
+def test_run_a_pkg_to_testflight_and_the_app_store(world: FlowWorld, pkgs: BuiltSamples) -> None:
     pkg = _pkg(world, pkgs, payload_padding=300_000)  # several parts
     out = world.run(world.flow(TESTFLIGHT + APP_STORE), pkg)
     assert out.code == 0, out.output
@@ -172,7 +144,7 @@ def test_run_a_pkg_to_testflight_and_the_app_store(world: FlowWorld, pkgs: Built
 @pytest.mark.parametrize("defect, finding", [
     ("not_a_xar", "zip archive"), ("developer_id_signed", "pkg.signed_developer_id"), ("unsigned", "pkg.unsigned"),
     ("development_signed", "pkg.signed_development"), ("component_package", "pkg.component_package")])
-def test_bad_pkg_is_refused_before_any_remote_call(world: FlowWorld, pkgs: BuiltPkgs, defect: str,
+def test_bad_pkg_is_refused_before_any_remote_call(world: FlowWorld, pkgs: BuiltSamples, defect: str,
                                                    finding: str) -> None:
     out = world.run_counted(world.flow(TESTFLIGHT), _defect(world, pkgs, defect))
     assert out.code == 2, out.output
@@ -183,7 +155,7 @@ def test_bad_pkg_is_refused_before_any_remote_call(world: FlowWorld, pkgs: Built
     assert cli.code == 2 and "Traceback" not in cli.output
 
 
-def test_pkg_without_profile_refused_for_testflight_but_sent_to_the_app_store(world: FlowWorld, pkgs: BuiltPkgs) -> None:
+def test_pkg_without_profile_refused_for_testflight_but_sent_to_the_app_store(world: FlowWorld, pkgs: BuiltSamples) -> None:
     no_profile = _defect(world, pkgs, "no_profile")
     out = world.run_counted(world.flow(TESTFLIGHT), no_profile)
     assert out.code == 2 and out.calls == [], out.output
@@ -260,7 +232,7 @@ def test_simulator_processes_a_mac_build_valid_or_90054(sandbox, api: Api, tmp_p
     assert [b["attributes"]["version"] for b in builds] == ["1"]
 
 
-def test_engine_sends_a_mac_build_as_an_installer_package_by_default(world: FlowWorld, pkgs: BuiltPkgs) -> None:
+def test_engine_sends_a_mac_build_as_an_installer_package_by_default(world: FlowWorld, pkgs: BuiltSamples) -> None:
     """A caller that names only the platform still gets the uti App Store Connect wants for it."""
     from publish.asc.auth import ApiKey
     from publish.asc.client import AppStoreConnect

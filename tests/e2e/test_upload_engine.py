@@ -6,7 +6,6 @@ import hashlib
 import io
 import json
 import math
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from built_samples import BuiltSamples
 from publish.asc import ApiKey, AppStoreConnect
 from publish.errors import InputError, RemoteError
 from publish.sandbox.faults import Faults
@@ -62,32 +62,13 @@ def api_key() -> tuple[ApiKey, str]:
     return ApiKey(key_id=KEY_ID, issuer_id=ISSUER_ID, private_key_pem=pem), public
 
 
-class BuiltIpas:
-    """Sample IPAs built once a module for each distinct set of arguments (the builder is deterministic; most tests
-    upload the same 1 MB IPA), handed to each test as its own copy, which it may rebuild or change."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.built: dict[tuple[str, str, str, int | None], Path] = {}
-
-    def copy(self, path: Path, *, build_number: str, version: str, bundle_id: str, size: int | None) -> Path:
-        key = (build_number, version, bundle_id, size)
-        if key not in self.built:
-            self.built[key] = Path(build_ipa(self.folder / f"{len(self.built)}.ipa", bundle_id=bundle_id,
-                                             version=version, build_number=build_number, display_name="Upload App",
-                                             pad_to=size))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.built[key], path)
-        return path
-
-
 @pytest.fixture(scope="module")
-def built_ipas(tmp_path_factory: pytest.TempPathFactory) -> BuiltIpas:
-    return BuiltIpas(tmp_path_factory.mktemp("upload-ipas"))
+def built_ipas(tmp_path_factory: pytest.TempPathFactory) -> BuiltSamples:
+    return BuiltSamples(tmp_path_factory.mktemp("upload-ipas"), build_ipa, ".ipa")
 
 
 class World:
-    def __init__(self, tmp_path: Path, api_key: tuple[ApiKey, str], ipas: BuiltIpas, *,
+    def __init__(self, tmp_path: Path, api_key: tuple[ApiKey, str], ipas: BuiltSamples, *,
                  clock: FakeClock | None = None) -> None:
         key, public = api_key
         self.tmp_path = tmp_path
@@ -112,7 +93,8 @@ class World:
     def ipa(self, build_number: str = "2", *, version: str = "1.0.0", bundle_id: str = BUNDLE_ID,
             size: int | None = IPA_SIZE, name: str | None = None) -> Path:
         path = self.tmp_path / (name or f"App-{version}-{build_number}.ipa")
-        return self.ipas.copy(path, build_number=build_number, version=version, bundle_id=bundle_id, size=size)
+        return self.ipas.copy(path, bundle_id=bundle_id, version=version, build_number=build_number,
+                              display_name="Upload App", pad_to=size)
 
     def uploader(self, **kwargs: Any) -> BuildUploader:
         kwargs.setdefault("concurrency", 4)
@@ -156,7 +138,7 @@ def _get(exchange: Any, name: str) -> Any:
 
 
 @pytest.fixture
-def world(tmp_path: Path, api_key: tuple[ApiKey, str], built_ipas: BuiltIpas) -> Iterator[World]:
+def world(tmp_path: Path, api_key: tuple[ApiKey, str], built_ipas: BuiltSamples) -> Iterator[World]:
     w = World(tmp_path, api_key, built_ipas)
     yield w
     w.close()
@@ -164,19 +146,6 @@ def world(tmp_path: Path, api_key: tuple[ApiKey, str], built_ipas: BuiltIpas) ->
 
 def _md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
-
-
-def test_sample_ipas_are_built_once_and_each_test_gets_its_own_copy(built_ipas: BuiltIpas, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    arguments: dict[str, Any] = {"build_number": "7", "version": "1.0.0", "bundle_id": BUNDLE_ID, "size": IPA_SIZE}
-    first = built_ipas.copy(tmp_path / "first.ipa", **arguments)
-    fresh = build_ipa(tmp_path / "fresh.ipa", bundle_id=BUNDLE_ID, version="1.0.0", build_number="7",
-                      display_name="Upload App", pad_to=IPA_SIZE)
-    assert first.read_bytes() == fresh.read_bytes()
-    monkeypatch.setattr(f"{__name__}.build_ipa", lambda *a, **k: pytest.fail("the same IPA was built twice"))
-    first.write_bytes(b"changed by a test")
-    again = built_ipas.copy(tmp_path / "again.ipa", **arguments)
-    assert again.read_bytes() == fresh.read_bytes()
 
 
 def _parts(size: int) -> int:
@@ -431,7 +400,7 @@ def test_changed_ipa_between_runs_sends_every_part_again(world: World) -> None:
 
 
 @pytest.fixture
-def clocked_world(tmp_path: Path, api_key: tuple[ApiKey, str], built_ipas: BuiltIpas) -> Iterator[World]:
+def clocked_world(tmp_path: Path, api_key: tuple[ApiKey, str], built_ipas: BuiltSamples) -> Iterator[World]:
     w = World(tmp_path, api_key, built_ipas, clock=FakeClock())
     yield w
     w.close()
