@@ -272,7 +272,8 @@ def _bom(files: list[tuple[str, bytes | int]]) -> bytes:
 # -- payload ----------------------------------------------------------------------------------------
 
 
-def _cpio(files: list[tuple[str, bytes | int]], fmt: str, seed: int) -> Iterator[bytes]:
+def _cpio(files: list[tuple[str, bytes | int]], fmt: str, seed: int) -> Iterator[tuple[bytes, bool]]:
+    """The archive's pieces in order, each with whether it is padding (random bytes that nothing can shrink)."""
     directories = sorted({"/".join(p.split("/")[:i]) for p, _d in files for i in range(1, p.count("/") + 1)})
     entries: list[tuple[str, int, bytes | int]] = [(".", 0o40755, b"")]
     entries += [(f"./{d}", 0o40755, b"") for d in directories]
@@ -280,14 +281,14 @@ def _cpio(files: list[tuple[str, bytes | int]], fmt: str, seed: int) -> Iterator
     entries.sort(key=lambda e: e[0])
     for inode, (name, mode, data) in enumerate(entries, start=1):
         size = data if isinstance(data, int) else len(data)
-        yield _cpio_header(fmt, name, mode, size, inode)
+        yield _cpio_header(fmt, name, mode, size, inode), False
         if isinstance(data, int):
-            yield from _padding(data, seed)
+            yield from ((piece, True) for piece in _padding(data, seed))
         else:
-            yield data
+            yield data, False
         if fmt == "newc":
-            yield b"\0" * (-size % 4)
-    yield _cpio_header(fmt, "TRAILER!!!", 0, 0, 0)
+            yield b"\0" * (-size % 4), False
+    yield _cpio_header(fmt, "TRAILER!!!", 0, 0, 0), False
 
 
 def _cpio_header(fmt: str, name: str, mode: int, size: int, inode: int) -> bytes:
@@ -311,40 +312,52 @@ def _padding(size: int, seed: int) -> Iterator[bytes]:
         yield piece
 
 
-def _write_payload(out: BinaryIO, cpio: Iterator[bytes], fmt: str, level: int) -> None:
+def _write_payload(out: BinaryIO, cpio: Iterator[tuple[bytes, bool]], fmt: str, level: int) -> None:
     if fmt == "gzip":
         engine = zlib.compressobj(level, zlib.DEFLATED, 31)
-        for piece in cpio:
+        for piece, _padding_only in cpio:
             out.write(engine.compress(piece))
         out.write(engine.flush())
     elif fmt == "xz":
         xz = lzma.LZMACompressor(lzma.FORMAT_XZ, preset=min(level, 9))
-        for piece in cpio:
+        for piece, _padding_only in cpio:
             out.write(xz.compress(piece))
         out.write(xz.flush())
     else:
         out.write(b"pbzx" + struct.pack(">Q", _PBZX_MORE))
-        pending = b""
+        pending: tuple[bytes, bool] | None = None
         for chunk in _rechunk(cpio, _PIECE):
             if pending:
-                _pbzx_chunk(out, pending, last=False, level=level)
+                _pbzx_chunk(out, *pending, last=False, level=level)
             pending = chunk
-        _pbzx_chunk(out, pending, last=True, level=level)
+        assert pending is not None  # _rechunk always yields the (possibly short) last chunk
+        _pbzx_chunk(out, *pending, last=True, level=level)
 
 
-def _rechunk(pieces: Iterator[bytes], size: int) -> Iterator[bytes]:
+def _rechunk(pieces: Iterator[tuple[bytes, bool]], size: int) -> Iterator[tuple[bytes, bool]]:
+    """The pieces regrouped into `size`-byte chunks (the last one shorter), each with whether it is padding only."""
     buffer = bytearray()
-    for piece in pieces:
+    start = 0  # stream offset of buffer[0]
+    plain: list[tuple[int, int]] = []  # stream ranges of bytes that are not padding, not yet passed on whole
+    for piece, padding_only in pieces:
+        if piece and not padding_only:
+            plain.append((start + len(buffer), start + len(buffer) + len(piece)))
         buffer += piece
         while len(buffer) >= size:
-            yield bytes(buffer[:size])
+            end = start + size
+            yield bytes(buffer[:size]), not any(first < end for first, _after in plain)
             del buffer[:size]
-    yield bytes(buffer)
+            start = end
+            plain = [(first, after) for first, after in plain if after > start]
+    yield bytes(buffer), not plain
 
 
-def _pbzx_chunk(out: BinaryIO, data: bytes, *, last: bool, level: int) -> None:
+def _pbzx_chunk(out: BinaryIO, data: bytes, padding_only: bool, *, last: bool, level: int) -> None:
     # Level 0 stores every chunk as is; otherwise a fast preset (chunks are compressed one by one anyway).
-    packed = lzma.compress(data, format=lzma.FORMAT_XZ, preset=1) if level else data
+    # A chunk of padding only is stored raw without trying: it is at most two disjoint stretches of one random
+    # block (_padding's blocks differ from each other only in their first 8 bytes, 1 MiB apart, and a chunk is
+    # 1 MiB), so it holds no repeat for xz to find and xz's output would be larger; trying cost ~0.4 s a MiB.
+    packed = lzma.compress(data, format=lzma.FORMAT_XZ, preset=1) if level and not padding_only else data
     body = packed if len(packed) < len(data) else data  # Apple stores a chunk raw when xz does not shrink it
     out.write(struct.pack(">QQ", len(data) | (0 if last else _PBZX_MORE), len(body)) + body)
 

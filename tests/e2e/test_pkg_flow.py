@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from built_samples import BuiltSamples
 from flow_harness import BUNDLE_ID, FlowWorld
 from publish.sandbox.ipa_check import ProcessingFailure
 from publish.sandbox.pkg_check import read_uploaded_pkg
@@ -37,21 +38,27 @@ APP_STORE = """
 """
 
 
-def _pkg(world: FlowWorld, build_number: str = "1", *, name: str | None = None, **options: Any) -> Path:
+@pytest.fixture(scope="module")
+def pkgs(tmp_path_factory: pytest.TempPathFactory) -> BuiltSamples:
+    return BuiltSamples(tmp_path_factory.mktemp("flow-pkgs"), build_pkg, ".pkg")
+
+
+def _pkg(world: FlowWorld, pkgs: BuiltSamples, build_number: str = "1", *, name: str | None = None,
+         **options: Any) -> Path:
     path = world.directory / (name or f"Mac-1.0.0-{build_number}.pkg")
-    return build_pkg(path, bundle_id=options.pop("bundle_id", BUNDLE_ID), version="1.0.0", build_number=build_number,
+    return pkgs.copy(path, bundle_id=options.pop("bundle_id", BUNDLE_ID), version="1.0.0", build_number=build_number,
                      display_name="Flow App", **options)
 
 
-def _defect(world: FlowWorld, defect: str) -> Path:
-    return _pkg(world, name=f"{defect}.pkg", **DEFECTS[defect][0])
+def _defect(world: FlowWorld, pkgs: BuiltSamples, defect: str) -> Path:
+    return _pkg(world, pkgs, name=f"{defect}.pkg", **DEFECTS[defect][0])
 
 
 # -- info / check / plan ----------------------------------------------------------------------------------------
 
 
-def test_info_of_a_pkg_text_and_json_valid_against_the_pkg_schema(world: FlowWorld) -> None:
-    pkg = _pkg(world)
+def test_info_of_a_pkg_text_and_json_valid_against_the_pkg_schema(world: FlowWorld, pkgs: BuiltSamples) -> None:
+    pkg = _pkg(world, pkgs)
     out = world.cli(["info", str(pkg), "--json"])
     assert out.code == 0, out.output
     document = json.loads(out.stdout)
@@ -80,15 +87,15 @@ def test_info_of_a_file_named_pkg_that_is_none_says_it_is_no_package(world: Flow
     assert out.code == 2 and "not a xar archive" in out.stderr and "Traceback" not in out.output
 
 
-def test_check_a_pkg_errors_exit_2_and_testflight_needs_a_profile(world: FlowWorld) -> None:
-    good = world.cli(["check", str(_pkg(world)), "--json"])
+def test_check_a_pkg_errors_exit_2_and_testflight_needs_a_profile(world: FlowWorld, pkgs: BuiltSamples) -> None:
+    good = world.cli(["check", str(_pkg(world, pkgs)), "--json"])
     assert good.code == 0, good.output
     assert json.loads(good.stdout)["ok"] is True
 
-    signed = world.cli(["check", str(_defect(world, "developer_id_signed"))])
+    signed = world.cli(["check", str(_defect(world, pkgs, "developer_id_signed"))])
     assert signed.code == 2 and "[pkg.signed_developer_id]" in signed.stdout
 
-    no_profile = _defect(world, "no_profile")
+    no_profile = _defect(world, pkgs, "no_profile")
     assert world.cli(["check", str(no_profile)]).code == 0  # App Store Connect takes it: a warning
     for_testflight = world.cli(["check", str(no_profile), "--for-testflight", "--json"])
     assert for_testflight.code == 2
@@ -96,20 +103,20 @@ def test_check_a_pkg_errors_exit_2_and_testflight_needs_a_profile(world: FlowWor
     assert finding["severity"] == "error" and "TestFlight" in finding["message"]
 
 
-def test_plan_with_a_pkg(world: FlowWorld) -> None:
-    out = world.cli(["plan", str(world.flow(TESTFLIGHT)), "--ipa", str(_pkg(world)), "--json"])
+def test_plan_with_a_pkg(world: FlowWorld, pkgs: BuiltSamples) -> None:
+    out = world.cli(["plan", str(world.flow(TESTFLIGHT)), "--ipa", str(_pkg(world, pkgs)), "--json"])
     assert out.code == 0, out.output
     plan = json.loads(out.stdout)
     assert plan["ipa"]["platform"] == "MAC_OS" and plan["ipa"]["kind"] == "package" and not plan["warnings"]
-    text = world.cli(["plan", str(world.flow(TESTFLIGHT)), "--ipa", str(_defect(world, "no_profile"))])
+    text = world.cli(["plan", str(world.flow(TESTFLIGHT)), "--ipa", str(_defect(world, pkgs, "no_profile"))])
     assert text.code == 0 and text.stdout.startswith("package ") and "ITMS-90889" in text.stdout
 
 
 # -- run ---------------------------------------------------------------------------------------------------------
 
 
-def test_run_a_pkg_to_testflight_and_the_app_store(world: FlowWorld) -> None:
-    pkg = _pkg(world, payload_padding=300_000)  # several parts
+def test_run_a_pkg_to_testflight_and_the_app_store(world: FlowWorld, pkgs: BuiltSamples) -> None:
+    pkg = _pkg(world, pkgs, payload_padding=300_000)  # several parts
     out = world.run(world.flow(TESTFLIGHT + APP_STORE), pkg)
     assert out.code == 0, out.output
     assert [(s["name"], s["status"]) for s in out.result["steps"]] == [("send_to_testflight", "succeeded"),
@@ -137,18 +144,19 @@ def test_run_a_pkg_to_testflight_and_the_app_store(world: FlowWorld) -> None:
 @pytest.mark.parametrize("defect, finding", [
     ("not_a_xar", "zip archive"), ("developer_id_signed", "pkg.signed_developer_id"), ("unsigned", "pkg.unsigned"),
     ("development_signed", "pkg.signed_development"), ("component_package", "pkg.component_package")])
-def test_bad_pkg_is_refused_before_any_remote_call(world: FlowWorld, defect: str, finding: str) -> None:
-    out = world.run_counted(world.flow(TESTFLIGHT), _defect(world, defect))
+def test_bad_pkg_is_refused_before_any_remote_call(world: FlowWorld, pkgs: BuiltSamples, defect: str,
+                                                   finding: str) -> None:
+    out = world.run_counted(world.flow(TESTFLIGHT), _defect(world, pkgs, defect))
     assert out.code == 2, out.output
     assert out.calls == [], out.calls
     assert finding in out.output and "Traceback" not in out.output
     assert not world.records("buildUploads")
-    cli = world.run(world.flow(TESTFLIGHT), _defect(world, defect))
+    cli = world.run(world.flow(TESTFLIGHT), _defect(world, pkgs, defect))
     assert cli.code == 2 and "Traceback" not in cli.output
 
 
-def test_pkg_without_profile_refused_for_testflight_but_sent_to_the_app_store(world: FlowWorld) -> None:
-    no_profile = _defect(world, "no_profile")
+def test_pkg_without_profile_refused_for_testflight_but_sent_to_the_app_store(world: FlowWorld, pkgs: BuiltSamples) -> None:
+    no_profile = _defect(world, pkgs, "no_profile")
     out = world.run_counted(world.flow(TESTFLIGHT), no_profile)
     assert out.code == 2 and out.calls == [], out.output
     assert "[profile.missing]" in out.output and "TestFlight" in out.output
@@ -224,7 +232,7 @@ def test_simulator_processes_a_mac_build_valid_or_90054(sandbox, api: Api, tmp_p
     assert [b["attributes"]["version"] for b in builds] == ["1"]
 
 
-def test_engine_sends_a_mac_build_as_an_installer_package_by_default(world: FlowWorld) -> None:
+def test_engine_sends_a_mac_build_as_an_installer_package_by_default(world: FlowWorld, pkgs: BuiltSamples) -> None:
     """A caller that names only the platform still gets the uti App Store Connect wants for it."""
     from publish.asc.auth import ApiKey
     from publish.asc.client import AppStoreConnect
@@ -235,7 +243,7 @@ def test_engine_sends_a_mac_build_as_an_installer_package_by_default(world: Flow
                  private_key_pem=normalize_private_key(world.private_pem))
     client = AppStoreConnect(key, base_url=world.server.url, sleep=lambda s: None)
     uploader = BuildUploader(client, state_dir=world.state_dir, poll_interval=0.0, sleep=lambda s: None)
-    result = uploader.upload(_pkg(world, "4"), app_id=world.app_id, bundle_id=BUNDLE_ID, version="1.0.0",
+    result = uploader.upload(_pkg(world, pkgs, "4"), app_id=world.app_id, bundle_id=BUNDLE_ID, version="1.0.0",
                              build_number="4", platform="MAC_OS")
     assert result.build_id and result.processing_state == "VALID"
     assert [f.attributes["uti"] for f in world.records("buildUploadFiles")] == ["com.apple.pkg"]

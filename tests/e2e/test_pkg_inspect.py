@@ -5,12 +5,14 @@ and an independent reader (libarchive's bsdtar) agreeing that the samples are so
 from __future__ import annotations
 
 import json
+import lzma
 import shutil
 import subprocess
 import zipfile
 from datetime import datetime, timedelta, timezone
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -63,11 +65,21 @@ def test_every_payload_format_is_read(tmp_path: Path, payload_format: str, cpio_
     assert info.profile is not None and info.signature.verified is True
 
 
-def test_pbzx_payload_of_several_chunks(tmp_path: Path) -> None:
+def test_pbzx_payload_of_several_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # 3 MiB of incompressible padding: several 1 MiB pbzx chunks, stored raw as Apple does when xz cannot shrink them.
+    tried: list[int] = []
+    compress = lzma.compress
+
+    def counted(data: bytes, **options: Any) -> bytes:
+        tried.append(len(data))
+        return compress(data, **options)
+
+    monkeypatch.setattr(lzma, "compress", counted)
     path = build_pkg(tmp_path / "a.pkg", payload_format="pbzx", payload_padding=3 * 1024 * 1024 + 17)
     info = inspect_pkg(path)
     assert info.payload_format == "pbzx/odc" and info.has_code_signature and info.profile is not None
+    # Of the 4 chunks only the first and the last hold more than padding: the builder tries xz on those alone.
+    assert len(tried) == 2, tried
 
 
 def test_component_package_is_inspected_and_refused_by_preflight(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from built_samples import BuiltSamples
 from publish.asc import ApiKey, AppStoreConnect
 from publish.errors import InputError, RemoteError
 from publish.sandbox.faults import Faults
@@ -61,10 +62,17 @@ def api_key() -> tuple[ApiKey, str]:
     return ApiKey(key_id=KEY_ID, issuer_id=ISSUER_ID, private_key_pem=pem), public
 
 
+@pytest.fixture(scope="module")
+def built_ipas(tmp_path_factory: pytest.TempPathFactory) -> BuiltSamples:
+    return BuiltSamples(tmp_path_factory.mktemp("upload-ipas"), build_ipa, ".ipa")
+
+
 class World:
-    def __init__(self, tmp_path: Path, api_key: tuple[ApiKey, str], *, clock: FakeClock | None = None) -> None:
+    def __init__(self, tmp_path: Path, api_key: tuple[ApiKey, str], ipas: BuiltSamples, *,
+                 clock: FakeClock | None = None) -> None:
         key, public = api_key
         self.tmp_path = tmp_path
+        self.ipas = ipas
         self.clock = clock
         kwargs: dict[str, Any] = {"processing_polls": 1, "part_size": PART_SIZE}
         if clock is not None:
@@ -85,8 +93,8 @@ class World:
     def ipa(self, build_number: str = "2", *, version: str = "1.0.0", bundle_id: str = BUNDLE_ID,
             size: int | None = IPA_SIZE, name: str | None = None) -> Path:
         path = self.tmp_path / (name or f"App-{version}-{build_number}.ipa")
-        return Path(build_ipa(path, bundle_id=bundle_id, version=version, build_number=build_number,
-                              display_name="Upload App", pad_to=size))
+        return self.ipas.copy(path, bundle_id=bundle_id, version=version, build_number=build_number,
+                              display_name="Upload App", pad_to=size)
 
     def uploader(self, **kwargs: Any) -> BuildUploader:
         kwargs.setdefault("concurrency", 4)
@@ -130,8 +138,8 @@ def _get(exchange: Any, name: str) -> Any:
 
 
 @pytest.fixture
-def world(tmp_path: Path, api_key: tuple[ApiKey, str]) -> Iterator[World]:
-    w = World(tmp_path, api_key)
+def world(tmp_path: Path, api_key: tuple[ApiKey, str], built_ipas: BuiltSamples) -> Iterator[World]:
+    w = World(tmp_path, api_key, built_ipas)
     yield w
     w.close()
 
@@ -392,8 +400,8 @@ def test_changed_ipa_between_runs_sends_every_part_again(world: World) -> None:
 
 
 @pytest.fixture
-def clocked_world(tmp_path: Path, api_key: tuple[ApiKey, str]) -> Iterator[World]:
-    w = World(tmp_path, api_key, clock=FakeClock())
+def clocked_world(tmp_path: Path, api_key: tuple[ApiKey, str], built_ipas: BuiltSamples) -> Iterator[World]:
+    w = World(tmp_path, api_key, built_ipas, clock=FakeClock())
     yield w
     w.close()
 
