@@ -131,6 +131,17 @@ def pytest_collection(session: pytest.Session) -> Iterator[None]:
         sys.dont_write_bytecode = writing
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection imported (the project, the test modules, their libraries) stays until the process ends:
+    collected once and frozen out of the cyclic collector's sight, so the full collections a worker makes while its
+    tests run do not walk it again each time (with the OpenAPI description frozen the same way in contract.py, the
+    two workers' GC time fell from ~3.7 s to ~2.1 s of CPU)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from figures import PLUGIN_NAME, Figures
 
