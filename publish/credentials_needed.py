@@ -14,7 +14,7 @@ Apple-ID step gets its key from the environment. Profiles without any Apple ID a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,18 +114,21 @@ def apple_id_only_steps(profile: ProfileSpec, env: Mapping[str, str]) -> list[St
 
 
 def check_profile_credentials(profile: ProfileSpec, env: Mapping[str, str], *, binary: Path | None = None,
+                              skipped: Collection[int] = (),
                               find_tool: Callable[..., UploadTool] = find_upload_tool) -> list[StepSpec]:
     """Before any step runs: the steps that will upload on the Apple ID alone; InputError (exit 2) listing every
     step and setting that needs an API key when the profile uses an Apple ID without one. With `binary` (a real
     run), every Apple-ID step's upload tool is found and, off macOS, Transporter's asset description too: a
-    missing one must not surface after earlier steps or lookups have run."""
+    missing one must not surface after earlier steps or lookups have run. A step the run will skip as done
+    (`skipped`: step indexes) uploads nothing, so its tool is not asked for: re-running a finished flow on a
+    machine without Transporter skips it, as the run's own message promises."""
     apple_only = apple_id_only_steps(profile, env)
     needs = key_needs(profile, env) if apple_only else []  # no Apple ID without a key: the usual key errors apply
     if needs:
         raise key_needed_error(profile, needs, apple_only)
     if binary is not None:
         for step in profile.flow:
-            if step.settings.get("apple_id") and step.step in UPLOAD_STEPS:
+            if step.settings.get("apple_id") and step.step in UPLOAD_STEPS and step.index not in skipped:
                 tool = find_tool(env=env, xcode_version=step.settings.get("xcode_version"))
                 if tool.needs_asset_description:
                     find_asset_description(binary, env)

@@ -200,7 +200,8 @@ def _run_plan(options: RunOptions, plan: Plan, store: StateStore | None, result:
         warnings=result["warnings"], env=options.env, register_secret=options.redactor.add,
     )
     try:
-        check_profile_credentials(profile, options.env, binary=None if options.dry_run else options.ipa_path)
+        check_profile_credentials(profile, options.env, binary=None if options.dry_run else options.ipa_path,
+                                  skipped={planned.spec.index for planned in plan.steps if planned.would_skip})
         if options.build is not None:  # promote hook: the build found and checked before any step; now ctx.ipa
             try:
                 plan = promoted_plan(ctx, plan, options, result)

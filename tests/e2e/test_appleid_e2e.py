@@ -200,3 +200,24 @@ def test_a_dry_run_with_only_an_apple_id_runs_no_tool_and_no_call(world: FlowWor
     assert "dry run: would upload" in err and "no API key: nothing else is done" in err
     assert "Missing Compliance" in err  # Info.plist has no answer, and answering from the flow needs a key
     assert calls(world.directory / "bin") == [] and world.server.exchanges == []
+
+
+def test_a_finished_apple_id_flow_run_again_without_the_tool_skips_its_upload(world: FlowWorld) -> None:
+    """The run promises "run the same command again: the steps already done are skipped"; a step skipped as done
+    uploads nothing, so the upload tool is not asked for (a re-run on a runner without Transporter)."""
+    import shutil
+
+    fake_tool(world.directory / "bin")
+    ipa = with_asset_description(world.ipa("8"))
+    flow = apple_flow(world, "")
+    code, _, err = cli(world, run_argv(world, flow, ipa), env_for(world))
+    assert code == 0, err
+    shutil.rmtree(world.directory / "bin")  # no Transporter, no altool on PATH any more
+
+    code, _, err = cli(world, run_argv(world, flow, ipa), env_for(world))
+    assert code == 0, err
+    assert "skipping send_to_testflight #1: already done" in err, err
+
+    code, _, err = cli(world, run_argv(world, flow, ipa, "--restart"), env_for(world))
+    assert code == 2, err  # a restart does upload again: then the missing tool is refused before anything runs
+    assert "transporter" in err.lower(), err
