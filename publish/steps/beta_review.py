@@ -149,9 +149,15 @@ def clear_other_review(ctx: StepContext, client: AppStoreConnect, app_id: str, b
         return
     if choice == "expire_other":
         for other in current:
-            client.update_build(other.id, expired=True)
-            ctx.warn(f"expired build {describe(other)}, which was in beta review, so this build can be submitted "
-                     "(if_another_build_in_review: expire_other)")
+            client.update_build(other.id, expired=True)  # in a dry run: recorded by the transport, not sent
+            ctx.warn(f"{'dry run: would expire' if ctx.dry_run else 'expired'} build {describe(other)}, which "
+                     "was in beta review, so this build can be submitted (if_another_build_in_review: expire_other)")
+        return
+    if choice == "wait" and ctx.dry_run:
+        # Nothing will be submitted, so there is nothing to wait for: a dry run says what a run would wait for
+        # (it could be hours, up to processing_timeout) and goes on.
+        ctx.log.info("dry run: a run would wait here for the beta review of %s to end (if_another_build_in_review: "
+                     "wait); a dry run does not wait", ", ".join(f"build {describe(other)}" for other in current))
         return
     if choice == "wait":
         for other in current:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -373,3 +374,25 @@ def test_a_wait_line_gives_the_time_left_when_the_count_would_be_in_thousands() 
     waiting.pause("finish processing the build", 2, 12)
     assert lines == ["waiting for App Store Connect to finish processing the build (1, at most 60 min more)",
                      "waiting for App Store Connect to finish processing the build (2/12)"]
+
+
+def test_h3_a_dry_run_says_what_it_would_wait_for_and_does_not_wait(world: FlowWorld) -> None:
+    other = _other_build_in_review(world)
+    world.server.realism = replace(world.server.realism, in_motion_reads=10**6)  # that review never ends
+    out = world.run(world.flow(_step(f"  what_to_test: Try it\n  groups: [{EXTERNAL}]\n"
+                                     "  if_another_build_in_review: wait\n  processing_timeout: 1s\n")),
+                    world.ipa("1"), "--dry-run")
+    assert out.code == 0, out.output  # a real run would time out after 1 s: a dry run does not wait at all
+    assert "a run would wait here for the beta review of build 0.9.0 (7) to end" in out.output
+    assert "finish the beta review" not in out.output
+    assert not [e for e in world.server.exchanges if other in e.path + (e.query or "")]  # its review never polled
+    assert not [e for e in world.server.exchanges if e.method != "GET"]
+
+
+def test_h3_a_dry_run_says_it_would_expire_the_other_build_and_leaves_it(world: FlowWorld) -> None:
+    other = _other_build_in_review(world)
+    out = world.run(world.flow(_step(f"  what_to_test: Try it\n  groups: [{EXTERNAL}]\n"
+                                     "  if_another_build_in_review: expire_other\n")), world.ipa("1"), "--dry-run")
+    assert out.code == 0, out.output
+    assert "dry run: would expire build 0.9.0 (7), which was in beta review" in out.output
+    assert world.server.store.require("builds", other).attributes["expired"] is False
