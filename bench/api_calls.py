@@ -25,7 +25,7 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
-from flow_harness import EXTERNAL, INTERNAL, FlowWorld, Outcome  # noqa: E402
+from flow_harness import APP_STORE_PHASED, EXTERNAL, INTERNAL, FlowWorld, Outcome  # noqa: E402
 
 TESTFLIGHT = f"""
 - step: send_to_testflight
@@ -34,14 +34,7 @@ TESTFLIGHT = f"""
   groups: [{INTERNAL}]
   testers: [ann@example.com, bob@example.com]
 """
-APP_STORE = """
-- step: send_to_app_store
-  api_key: main
-  stage_type: app_store
-  whats_new: Faster start.
-  release_type: manual
-  phased_release: true
-"""
+APP_STORE = APP_STORE_PHASED  # the App Store step the flow suites share
 SUBMIT = "  submit_for_review: true\n"
 # Status polls: a build upload or build (processing), a build's beta detail (TestFlight catching up, protocol.md
 # H.2), another build's beta review submission (one build in review at a time, H.3), a version or review submission

@@ -233,8 +233,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server_version = "asc-sandbox"
     sys_version = ""
     timeout = 300  # idle keep-alive connections are closed after this
-    # Headers and body go out in separate writes; with Nagle on, the body waits for the client's delayed ACK
-    # (~40 ms on Linux loopback) on every answer.
+    # An answer goes out in one write (see _send), but a small write after another one would still wait for the
+    # client's delayed ACK with Nagle on (~40 ms on Linux loopback).
     disable_nagle_algorithm = True
     _headers_buffer: list[bytes]  # BaseHTTPRequestHandler's: status line and headers until flush_headers
 
