@@ -11,6 +11,7 @@ is absent."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -144,6 +145,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     from figures import PLUGIN_NAME, Figures
+    from suite_tmp import use_memory_backed_root
+
+    use_memory_backed_root(os.environ, config.option.basetemp)  # before anything asks tempfile or tmp_path
 
     config.pluginmanager.register(Figures(config), PLUGIN_NAME)
 
