@@ -18,8 +18,8 @@ from publish.ipa.inspect import inspect_ipa
 from publish.ipa.model import IpaInfo
 from publish.ipa.pkg import inspect_pkg, looks_like_pkg
 from publish.ipa.pkg_model import PkgInfo
-from publish.ipa.pkg_preflight import run_pkg_preflight
-from publish.ipa.preflight import ERROR, Finding, run_preflight
+from publish.ipa.pkg_preflight import pkg_preflight_findings, run_pkg_preflight
+from publish.ipa.preflight import ERROR, Finding, preflight_findings, run_preflight
 
 BinaryInfo = Union[IpaInfo, PkgInfo]
 IPA_UTI = "com.apple.ipa"  # buildUploadFiles' uti for an iOS, tvOS or visionOS app
@@ -58,11 +58,24 @@ def run_binary_preflight(path: str | os.PathLike[str], *, expected_bundle_id: st
     only stops TestFlight (a Mac package without a provisioning profile, ITMS-90889) is an error, not a warning."""
     if not _is_pkg(path):
         return run_preflight(path, expected_bundle_id=expected_bundle_id, now=now)
-    findings = run_pkg_preflight(path, expected_bundle_id=expected_bundle_id, now=now)
-    if for_testflight:
-        findings = [replace(f, severity=ERROR, message=f.message + _TESTFLIGHT_NEEDS_PROFILE)
-                    if f.id == "profile.missing" else f for f in findings]
-    return findings
+    return _for_testflight(run_pkg_preflight(path, expected_bundle_id=expected_bundle_id, now=now), for_testflight)
+
+
+def binary_preflight(info: BinaryInfo, *, expected_bundle_id: str | None = None, for_testflight: bool = False,
+                     now: datetime | None = None) -> list[Finding]:
+    """`run_binary_preflight`'s findings for a binary `inspect_binary` already read: a run and `plan` inspect the
+    file first, and the pre-flight would only read the same archive a second time to find the same IpaInfo/PkgInfo."""
+    if isinstance(info, IpaInfo):
+        return preflight_findings(info, expected_bundle_id=expected_bundle_id, now=now)
+    return _for_testflight(pkg_preflight_findings(info, expected_bundle_id=expected_bundle_id, now=now),
+                           for_testflight)
+
+
+def _for_testflight(findings: list[Finding], for_testflight: bool) -> list[Finding]:
+    if not for_testflight:
+        return findings
+    return [replace(f, severity=ERROR, message=f.message + _TESTFLIGHT_NEEDS_PROFILE)
+            if f.id == "profile.missing" else f for f in findings]
 
 
 def binary_kind(info: BinaryInfo) -> str:
@@ -74,4 +87,5 @@ def upload_uti(info: BinaryInfo) -> str:
     return info.uti if isinstance(info, PkgInfo) else IPA_UTI
 
 
-__all__ = ["BinaryInfo", "IPA_UTI", "binary_kind", "inspect_binary", "run_binary_preflight", "upload_uti"]
+__all__ = ["BinaryInfo", "IPA_UTI", "binary_kind", "binary_preflight", "inspect_binary", "run_binary_preflight",
+           "upload_uti"]

@@ -28,14 +28,21 @@ def run_pkg_preflight(path: str | os.PathLike[str], *, expected_bundle_id: str |
                       now: datetime | None = None,
                       max_expanded_payload: int = MAX_EXPANDED_PAYLOAD_BYTES) -> list[Finding]:
     """Every problem App Store Connect would reject the package for (errors), plus warnings. Never raises IpaError."""
-    now = now or datetime.now(timezone.utc)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
     try:
         with XarArchive(path) as archive:
             info = inspect_archive(archive, strict=False, max_expanded_payload=max_expanded_payload)
     except IpaError as exc:
         return [Finding(exc.finding_id, ERROR, str(exc))]
+    return pkg_preflight_findings(info, expected_bundle_id=expected_bundle_id, now=now)
+
+
+def pkg_preflight_findings(info: PkgInfo, *, expected_bundle_id: str | None = None,
+                           now: datetime | None = None) -> list[Finding]:
+    """`run_pkg_preflight`'s findings for a package already inspected (with the same payload bound): strict
+    inspection only adds a refusal, so what it accepted a lenient read would see alike."""
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
     findings = _layout(info) + _signature(info, now) + _bundle(info) + _profile(info, now)
     if expected_bundle_id is not None and info.bundle_id and info.bundle_id != expected_bundle_id:
         findings.append(Finding(

@@ -13,7 +13,7 @@ from publish.ipa.findings import (ERROR, EXPIRY_WARNING_WINDOW, MAX_VERSION_DIGI
 
 # Where callers have always found them; the definitions live in publish.ipa.findings.
 __all__ = ["ERROR", "EXPIRY_WARNING_WINDOW", "MAX_VERSION_DIGITS", "WARNING", "Finding", "has_errors",
-           "run_preflight"]
+           "preflight_findings", "run_preflight"]
 from publish.ipa.inspect import REQUIRED_APP_KEYS, REQUIRED_NESTED_KEYS, inspect_archive
 from publish.ipa.model import BundleInfo, IpaInfo
 from publish.ipa.profile import AD_HOC, DEVELOPMENT, ENTERPRISE, ProvisioningProfile
@@ -33,14 +33,21 @@ _KIND_LABEL = {"app": "The app", "extension": "App extension", "watch_extension"
 def run_preflight(path: str | os.PathLike[str], *, expected_bundle_id: str | None = None,
                   now: datetime | None = None) -> list[Finding]:
     """Every problem App Store Connect would reject the IPA for (errors), plus warnings. Never raises IpaError."""
-    now = now or datetime.now(timezone.utc)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)  # profile dates are UTC; a naive clock is taken as UTC too
     try:
         with ZipArchive(path) as archive:
             info = inspect_archive(archive, strict=False)
     except IpaError as exc:
         return [Finding(exc.finding_id, ERROR, str(exc))]
+    return preflight_findings(info, expected_bundle_id=expected_bundle_id, now=now)
+
+
+def preflight_findings(info: IpaInfo, *, expected_bundle_id: str | None = None,
+                       now: datetime | None = None) -> list[Finding]:
+    """`run_preflight`'s findings for an IPA already inspected: a run inspects the IPA first, and reading it again
+    would give the same IpaInfo (strict inspection only adds a refusal; whatever it accepts, lenient reads alike)."""
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)  # profile dates are UTC; a naive clock is taken as UTC too
     findings: list[Finding] = []
     findings += _layout(info)
     assert info.app is not None

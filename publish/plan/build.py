@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from publish.errors import InputError
-from publish.ipa.binary import BinaryInfo, binary_kind, run_binary_preflight
+from publish.ipa.binary import BinaryInfo, binary_kind, binary_preflight
 from publish.ipa.preflight import Finding
 from publish.plan.profile import choose_profile
 from publish.plan.settings import DeliverySettings, StepSettings, build_settings
@@ -172,8 +172,8 @@ def build_plan(flow: FlowSpec, binary: BinaryInfo, *, profile: str | None = None
     # A Mac package without a provisioning profile uploads, but cannot be used in TestFlight: an error only then.
     # promote hook: a promoted build (publish.promote) has no file here; it was checked before its upload.
     findings = [] if getattr(binary, "is_promote", False) else \
-        run_binary_preflight(binary.path, expected_bundle_id=chosen.bundle_id,
-                             for_testflight=any(s.step == "send_to_testflight" for s in chosen.flow))
+        binary_preflight(binary, expected_bundle_id=chosen.bundle_id,
+                         for_testflight=any(s.step == "send_to_testflight" for s in chosen.flow))
     steps = tuple(_planned(spec, build_settings(spec, flow.base_dir), binary, store, restart)
                   for spec in chosen.flow)
     return Plan(flow=flow, binary=binary, profile=chosen, matched_by="override" if profile else "bundle_id",

@@ -10,8 +10,10 @@ import pytest
 
 from publish.errors import InputError
 from publish.ipa import inspect_ipa
+from publish.ipa.binary import inspect_binary, run_binary_preflight
 from publish.plan import build_plan
 from publish.sandbox.sample_ipa import build_ipa
+from publish.sandbox.sample_pkg import build_pkg
 from publish.spec import load_flow_text
 from publish.state import StateStore
 import speed_schemas
@@ -92,3 +94,19 @@ def test_profile_override_and_the_flow_hash(tmp_path: Path, ipa: Path) -> None:
     assert plan.flow_hash == build_plan(flow, inspect_ipa(ipa)).flow_hash
     changed = load_flow_text(FLOW.replace("      - step: release\n", ""), str(tmp_path / "flow.yml"))
     assert build_plan(changed, inspect_ipa(ipa)).flow_hash != plan.flow_hash
+
+
+def test_the_preflight_reads_the_binary_the_plan_was_given_not_the_file_again(tmp_path: Path) -> None:
+    """A run and `plan` inspect the binary, then plan: the pre-flight takes what was read (the file is not opened a
+    second time) and finds exactly what reading the file finds, IPA and package alike."""
+    ipa = Path(build_ipa(tmp_path / "App.ipa", bundle_id="com.example.app", uses_non_exempt_encryption=None,
+                         profile_type="ad-hoc"))
+    pkg = Path(build_pkg(tmp_path / "App.pkg", bundle_id="com.example.app", profile_type=None,
+                         uses_non_exempt_encryption=None))
+    flow = load_flow_text(FLOW, str(tmp_path / "flow.yml"))
+    for path in (ipa, pkg):
+        expected = run_binary_preflight(path, expected_bundle_id="com.example.app", for_testflight=True)
+        assert any(f.severity == "error" for f in expected) and any(f.severity == "warning" for f in expected)
+        info = inspect_binary(path)
+        path.unlink()  # read again, the pre-flight would find only "no such file"
+        assert list(build_plan(flow, info).findings) == expected
