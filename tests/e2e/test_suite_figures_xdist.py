@@ -57,7 +57,7 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
         pytest.skip(f"{SHARED} is absent: the contract check has no OpenAPI description to check against")
     tests = pytester.path / "checkout" / "tests"
     tests.mkdir(parents=True)
-    for helper in ("conftest.py", "figures.py", "contract.py", "suite_paths.py"):
+    for helper in ("conftest.py", "figures.py", "contract.py", "suite_paths.py", "suite_tmp.py"):
         shutil.copy(TESTS / helper, tests / helper)
     (pytester.path / "shared").symlink_to(SHARED)
     (tests / "test_tallied.py").write_text(TALLIED)
