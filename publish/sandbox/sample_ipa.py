@@ -437,14 +437,18 @@ _PROFILE_TITLES = {"app-store": "AppStore", "ad-hoc": "AdHoc", "development": "D
 @functools.lru_cache(maxsize=None)
 def _deterministic_rsa_key(seed: int, bits: int = 2048) -> rsa.RSAPrivateKey:
     """A throwaway RSA key derived from `seed`, so the sample profiles are reproducible byte for byte. Made once a
-    process; the primes of the usual seeds are read from sample_keys.json rather than searched for again."""
+    process; the primes of the usual seeds are read from sample_keys.json rather than searched for again.
+
+    OpenSSL's check of a loaded key (primality of p and q, ~65 ms a 2048-bit key, in every process that signs a
+    sample) is skipped for the table's primes only: tests/unit/test_speed_sample_keys.py checks every entry (prime,
+    distinct, the right size, and a key that signs what its public half verifies). Derived primes are checked."""
     known = _known_primes().get(str(seed)) if bits == _KNOWN_BITS else None
     p, q = (int(known[0], 16), int(known[1], 16)) if known else derive_primes(seed, bits)
     e = _PUBLIC_EXPONENT
     d = pow(e, -1, (p - 1) * (q - 1))
     numbers = rsa.RSAPrivateNumbers(p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q),
                                     rsa.rsa_crt_iqmp(p, q), rsa.RSAPublicNumbers(e, p * q))
-    return numbers.private_key()
+    return numbers.private_key(unsafe_skip_rsa_key_validation=known is not None)
 
 
 _PUBLIC_EXPONENT = 65537
