@@ -423,11 +423,18 @@ def _profile(signer: _SigningIdentity, settings: _ProfileSettings, app_id: str, 
         plist["ProvisionedDevices"] = [hashlib.sha1(f"device-{i}".encode()).hexdigest() for i in range(3)]
     if kind == "enterprise":
         plist["ProvisionsAllDevices"] = True
-    content = plistlib.dumps(plist, fmt=plistlib.FMT_XML, sort_keys=True)
-    return (pkcs7.PKCS7SignatureBuilder().set_data(content)
-            .add_signer(signer.signer_certificate, signer.key, hashes.SHA256())
-            .add_certificate(signer.developer_certificate)
-            # No signed attributes: they would carry the signing time and break determinism.
+    return _signed_profile(plistlib.dumps(plist, fmt=plistlib.FMT_XML, sort_keys=True), signer.key,
+                           signer.signer_certificate, signer.developer_certificate)
+
+
+@functools.lru_cache(maxsize=64)
+def _signed_profile(content: bytes, key: rsa.RSAPrivateKey, signer: x509.Certificate,
+                    developer: x509.Certificate) -> bytes:
+    """A profile's CMS SignedData over `content`. Made once a process for each content and signer (~1.2 ms): most
+    samples of a test differ in a build number, and their profiles do not. Keyed on the very bytes signed, and the
+    signature is deterministic (RSA PKCS#1 v1.5; no signed attributes, which would carry the signing time)."""
+    return (pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(signer, key, hashes.SHA256())
+            .add_certificate(developer)
             .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary, pkcs7.PKCS7Options.NoAttributes]))
 
 

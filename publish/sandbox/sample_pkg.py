@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from publish.sandbox.sample_ipa import DEFAULT_PROFILE_CREATED, DEFAULT_PROFILE_EXPIRES, DEFAULT_TEAM_ID
 from publish.sandbox.sample_pkg_signing import (CERTIFICATE_EXPIRES, INSTALLER_CERTIFICATES, MAC_PROFILE_TYPES,
-                                                cms_signature, installer_identity, mac_profile_der)
+                                                cms_signature, cms_size, installer_identity, mac_profile_der)
 
 PAYLOAD_FORMATS = ("gzip", "pbzx", "xz")
 _MTIME = int(datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc).timestamp())
@@ -366,16 +366,15 @@ def _pbzx_chunk(out: BinaryIO, data: bytes, padding_only: bool, *, last: bool, l
 
 
 def _write_xar(path: Path, members: list[tuple[str, str, bytes | Path]],
-               signer: tuple[rsa.RSAPrivateKey, list[x509.Certificate]] | None, styles: tuple[str, ...],
+               signer: tuple[rsa.RSAPrivateKey, tuple[x509.Certificate, ...]] | None, styles: tuple[str, ...],
                attributes: bool, checksum: str, tamper: bool, magic: bytes, tmp: Path) -> None:
     # Heap: the TOC checksum, then the RSA signature Installer checks, then the CMS one productsign adds beside it.
     digest_size = hashlib.new(checksum).digest_size
     styles = styles if signer else ()
     rsa_size = signer[0].key_size // 8 if signer and "RSA" in styles else 0
-    cms_size = len(cms_signature(signer, b"\0" * digest_size, signed_attributes=attributes)) \
-        if signer and "CMS" in styles else 0
+    cms_length = cms_size(signer, digest_size, signed_attributes=attributes) if signer and "CMS" in styles else 0
     heap_files: list[tuple[bytes | Path, int]] = []
-    offset = digest_size + rsa_size + cms_size
+    offset = digest_size + rsa_size + cms_length
     described: dict[str, str] = {}
     for name, kind, data in members:
         if kind == "directory":
@@ -411,8 +410,8 @@ def _write_xar(path: Path, members: list[tuple[str, str, bytes | Path]],
             if rsa_size:
                 lines.append(f'  <signature style="RSA"><offset>{digest_size}</offset><size>{rsa_size}</size>'
                              f"{key_info}</signature>")
-            if cms_size:
-                lines.append(f'  <x-signature style="CMS"><offset>{digest_size + rsa_size}</offset><size>{cms_size}'
+            if cms_length:
+                lines.append(f'  <x-signature style="CMS"><offset>{digest_size + rsa_size}</offset><size>{cms_length}'
                              f"</size>{key_info}</x-signature>")
         lines += _file_elements(sorted(described), types, described) + [" </toc>", "</xar>"]
         return "\n".join(lines).encode()
@@ -426,9 +425,9 @@ def _write_xar(path: Path, members: list[tuple[str, str, bytes | Path]],
         hash_type = hashes.SHA1() if checksum == "sha1" else hashes.SHA256()
         if rsa_size:
             signature += signer[0].sign(digest, padding.PKCS1v15(), Prehashed(hash_type))
-        if cms_size:
+        if cms_length:
             signature += cms_signature(signer, digest, signed_attributes=attributes)
-        assert len(signature) == rsa_size + cms_size
+        assert len(signature) == rsa_size + cms_length
     algorithm.update(written_toc)
     uncompressed = len(zlib.decompress(written_toc))
     if checksum == "sha1":

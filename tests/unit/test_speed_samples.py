@@ -1,0 +1,61 @@
+"""The sample builders make each certificate, profile signature and CMS size once a process (they are pure), so a
+sample that differs from an earlier one only in its build number signs nothing again but its package's table of
+contents; and what the caches hand out is byte for byte what a build without them makes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+from publish.sandbox import sample_ipa, sample_pkg_signing
+from publish.sandbox.sample_ipa import build_ipa
+from publish.sandbox.sample_pkg import build_pkg
+
+
+def _clear_caches() -> None:
+    sample_ipa._signed_profile.cache_clear()
+    sample_pkg_signing._certificate.cache_clear()
+    sample_pkg_signing.cms_size.cache_clear()
+
+
+@pytest.fixture
+def signings(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How many certificates and CMS signatures get made from now on."""
+    counts = {"certificates": 0, "cms": 0}
+    certificate_sign, cms_sign = x509.CertificateBuilder.sign, pkcs7.PKCS7SignatureBuilder.sign
+
+    def count_certificate(self: x509.CertificateBuilder, *args: Any, **kwargs: Any) -> x509.Certificate:
+        counts["certificates"] += 1
+        return certificate_sign(self, *args, **kwargs)
+
+    def count_cms(self: pkcs7.PKCS7SignatureBuilder, *args: Any, **kwargs: Any) -> bytes:
+        counts["cms"] += 1
+        return cms_sign(self, *args, **kwargs)
+
+    monkeypatch.setattr(x509.CertificateBuilder, "sign", count_certificate)
+    monkeypatch.setattr(pkcs7.PKCS7SignatureBuilder, "sign", count_cms)
+    return counts
+
+
+def test_another_build_number_signs_no_profile_or_certificate_again(tmp_path: Path, signings: dict[str, int]) -> None:
+    arguments: dict[str, Any] = {"bundle_id": "com.example.speed-samples", "watch_app": True}
+    build_ipa(tmp_path / "1.ipa", build_number="1", **arguments)
+    build_pkg(tmp_path / "1.pkg", build_number="1", bundle_id=arguments["bundle_id"])
+    made = dict(signings)
+    build_ipa(tmp_path / "2.ipa", build_number="2", **arguments)
+    assert signings == made  # the app's, the widget's, the watch app's and its complication's profiles: all kept
+    build_pkg(tmp_path / "2.pkg", build_number="2", bundle_id=arguments["bundle_id"])
+    assert signings == {"certificates": made["certificates"], "cms": made["cms"] + 1}  # the new table of contents
+
+
+@pytest.mark.parametrize("build", [build_ipa, build_pkg], ids=["ipa", "pkg"])
+def test_a_sample_from_the_caches_is_the_sample_made_without_them(tmp_path: Path, build: Any) -> None:
+    arguments: dict[str, Any] = {"bundle_id": "com.example.fresh", "build_number": "4"}
+    _clear_caches()
+    fresh = Path(build(tmp_path / "fresh", **arguments)).read_bytes()
+    build(tmp_path / "warm-other", **{**arguments, "build_number": "5"})
+    assert Path(build(tmp_path / "warm", **arguments)).read_bytes() == fresh
