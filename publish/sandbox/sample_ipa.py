@@ -310,18 +310,17 @@ def _png(pixels: int, seed: int) -> bytes:
     """A real RGBA PNG of pixels x pixels: a diagonal gradient."""
     rng = random.Random(seed)
     base = [rng.randrange(256) for _ in range(3)]
-    rows = bytearray()
-    for y in range(pixels):
-        rows.append(0)  # filter type: none
-        for x in range(pixels):
-            shade = (x + y) * 255 // (2 * pixels)
-            rows += bytes(((base[0] + shade) % 256, (base[1] + shade // 2) % 256, base[2], 255))
+    # A pixel's colour depends on x + y alone: one table of them, each row a slice (~1 ms instead of ~30 a pixel
+    # at a time, in every process that builds a sample).
+    shades = [(step * 255 // (2 * pixels)) for step in range(2 * pixels - 1)]
+    colours = [bytes(((base[0] + shade) % 256, (base[1] + shade // 2) % 256, base[2], 255)) for shade in shades]
+    rows = b"".join(b"\0" + b"".join(colours[y:y + pixels]) for y in range(pixels))  # each row: filter type none
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     ihdr = struct.pack(">IIBBBBB", pixels, pixels, 8, 6, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(rows), 9)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
 
 
 def _code_resources(files: Mapping[str, tuple[bytes, bool]]) -> bytes:
