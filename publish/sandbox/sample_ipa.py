@@ -239,7 +239,7 @@ def _bundle_files(name: str, plist: dict[str, Any], *, icons: bool, seed: int, e
                   platform: str) -> dict[str, tuple[bytes, bool]]:
     files: dict[str, tuple[bytes, bool]] = {
         "Info.plist": (_binary_plist(plist), False),
-        name: (_mach_o(name, seed, executable_size), True),
+        name: (mach_o(name, seed, executable_size), True),
     }
     if plist.get("CFBundlePackageType") == "APPL":
         files["PkgInfo"] = (b"APPL????", False)
@@ -298,11 +298,19 @@ def _watch_files(app_bundle_id: str, version: str, build_number: str, display_na
     return files
 
 
-def _mach_o(name: str, seed: int, size: int) -> bytes:
-    """A 64-bit arm64 Mach-O executable header (MH_EXECUTE, PIE) followed by deterministic filler."""
+def mach_o(name: str, seed: int, size: int) -> bytes:
+    """A 64-bit arm64 Mach-O executable header (MH_EXECUTE, PIE) followed by deterministic filler. The usual sizes
+    (64 KiB and its quarters) are made once a process: every sample holds two or more of the same few."""
+    return _kept_mach_o(name, seed, size) if size <= _CHUNK else _made_mach_o(name, seed, size)
+
+
+def _made_mach_o(name: str, seed: int, size: int) -> bytes:
     header = struct.pack("<IiiIIIII", 0xFEEDFACF, 0x0100000C, 0, 2, 0, 0, 0x00200085, 0)
     rng = random.Random(f"{seed}:{name}")
     return header + rng.randbytes(max(0, size - len(header)))
+
+
+_kept_mach_o = functools.lru_cache(maxsize=16)(_made_mach_o)  # at most 16 MiB, usually well under 1
 
 
 @functools.lru_cache(maxsize=64)  # pure and slow (pixel by pixel, then zlib level 9): every sample IPA has icons

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from publish.sandbox.sample_ipa import DEFAULT_PROFILE_CREATED, DEFAULT_PROFILE_EXPIRES, DEFAULT_TEAM_ID
+from publish.sandbox.sample_ipa import DEFAULT_PROFILE_CREATED, DEFAULT_PROFILE_EXPIRES, DEFAULT_TEAM_ID, mach_o
 from publish.sandbox.sample_pkg_signing import (CERTIFICATE_EXPIRES, INSTALLER_CERTIFICATES, MAC_PROFILE_TYPES,
                                                 cms_signature, cms_size, installer_identity, mac_profile_der)
 
@@ -138,7 +138,7 @@ def build_pkg(
                           else plistlib.dumps(plist, fmt=plistlib.FMT_BINARY, sort_keys=True)))
         files.append((contents + "PkgInfo", b"APPL????"))
         if executable:
-            files.append((contents + f"MacOS/{name}", _mach_o(name, seed, executable_size)))
+            files.append((contents + f"MacOS/{name}", mach_o(name, seed, executable_size)))
         if icon:
             files.append((contents + "Resources/AppIcon.icns", b"icns" + struct.pack(">I", 8)))
         if payload_padding:
@@ -221,12 +221,6 @@ def _info_plist(bundle_id: str, version: str, build_number: str, name: str, disp
     if encryption is not None:
         plist["ITSAppUsesNonExemptEncryption"] = encryption
     return plist
-
-
-def _mach_o(name: str, seed: int, size: int) -> bytes:
-    """A 64-bit arm64 Mach-O executable header (MH_EXECUTE) followed by deterministic filler."""
-    header = struct.pack("<IiiIIIII", 0xFEEDFACF, 0x0100000C, 0, 2, 0, 0, 0x00200085, 0)
-    return header + random.Random(f"{seed}:{name}").randbytes(max(0, size - len(header)))
 
 
 def _code_resources(files: list[tuple[str, bytes | int]]) -> bytes:

@@ -59,3 +59,10 @@ def test_a_sample_from_the_caches_is_the_sample_made_without_them(tmp_path: Path
     fresh = Path(build(tmp_path / "fresh", **arguments)).read_bytes()
     build(tmp_path / "warm-other", **{**arguments, "build_number": "5"})
     assert Path(build(tmp_path / "warm", **arguments)).read_bytes() == fresh
+
+
+def test_an_executable_of_the_usual_size_is_made_once_and_a_large_one_is_not_kept() -> None:
+    usual = sample_ipa.mach_o("Speed", 1, 64 * 1024)
+    assert sample_ipa.mach_o("Speed", 1, 64 * 1024) is usual and len(usual) == 64 * 1024
+    large = sample_ipa.mach_o("Speed", 1, 2 * 1024 * 1024)
+    assert sample_ipa.mach_o("Speed", 1, 2 * 1024 * 1024) == large and sample_ipa.mach_o("Speed", 1, 2 * 1024 * 1024) is not large
