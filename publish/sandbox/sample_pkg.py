@@ -20,7 +20,6 @@ import hashlib
 import lzma
 import os
 import plistlib
-import random
 import struct
 import tempfile
 import zlib
@@ -35,7 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from publish.sandbox.sample_ipa import DEFAULT_PROFILE_CREATED, DEFAULT_PROFILE_EXPIRES, DEFAULT_TEAM_ID, mach_o
+from publish.sandbox.sample_ipa import DEFAULT_PROFILE_CREATED, DEFAULT_PROFILE_EXPIRES, DEFAULT_TEAM_ID, mach_o, pad_block
 from publish.sandbox.sample_pkg_signing import (CERTIFICATE_EXPIRES, INSTALLER_CERTIFICATES, MAC_PROFILE_TYPES,
                                                 cms_signature, cms_size, installer_identity, mac_profile_der)
 
@@ -296,7 +295,7 @@ def _cpio_header(fmt: str, name: str, mode: int, size: int, inode: int) -> bytes
 
 
 def _padding(size: int, seed: int) -> Iterator[bytes]:
-    block = bytearray(random.Random(f"pad {seed}").randbytes(_PIECE))
+    block = bytearray(pad_block(seed))
     counter = 0
     while size > 0:
         block[:8] = counter.to_bytes(8, "little")  # keeps every block distinct, so nothing compresses

@@ -66,3 +66,8 @@ def test_an_executable_of_the_usual_size_is_made_once_and_a_large_one_is_not_kep
     assert sample_ipa.mach_o("Speed", 1, 64 * 1024) is usual and len(usual) == 64 * 1024
     large = sample_ipa.mach_o("Speed", 1, 2 * 1024 * 1024)
     assert sample_ipa.mach_o("Speed", 1, 2 * 1024 * 1024) == large and sample_ipa.mach_o("Speed", 1, 2 * 1024 * 1024) is not large
+
+
+def test_the_padding_s_random_block_is_made_once_a_seed() -> None:
+    block = sample_ipa.pad_block(3)
+    assert sample_ipa.pad_block(3) is block and len(block) == 1024 * 1024 and sample_ipa.pad_block(4) != block
