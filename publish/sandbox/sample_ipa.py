@@ -318,8 +318,8 @@ def _png(pixels: int, seed: int) -> bytes:
     """A real RGBA PNG of pixels x pixels: a diagonal gradient."""
     rng = random.Random(seed)
     base = [rng.randrange(256) for _ in range(3)]
-    # A pixel's colour depends on x + y alone: one table of them, each row a slice (~1 ms instead of ~30 a pixel
-    # at a time, in every process that builds a sample).
+    # A pixel's colour depends on x + y alone: one table of them, each row a slice of it (the three icons of a
+    # sample: ~6 ms of CPU, zlib included, against ~50 pixel by pixel, in every process that builds one).
     shades = [(step * 255 // (2 * pixels)) for step in range(2 * pixels - 1)]
     colours = [bytes(((base[0] + shade) % 256, (base[1] + shade // 2) % 256, base[2], 255)) for shade in shades]
     rows = b"".join(b"\0" + b"".join(colours[y:y + pixels]) for y in range(pixels))  # each row: filter type none
