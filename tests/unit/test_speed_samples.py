@@ -4,6 +4,7 @@ contents; and what the caches hand out is byte for byte what a build without the
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +72,25 @@ def test_an_executable_of_the_usual_size_is_made_once_and_a_large_one_is_not_kep
 def test_the_padding_s_random_block_is_made_once_a_seed() -> None:
     block = sample_ipa.pad_block(3)
     assert sample_ipa.pad_block(3) is block and len(block) == 1024 * 1024 and sample_ipa.pad_block(4) != block
+
+
+def test_an_executable_is_deflated_once_a_process(tmp_path: Path) -> None:
+    build_ipa(tmp_path / "1.ipa", bundle_id="com.example.deflated", build_number="1")
+    before = sample_ipa._deflated.cache_info()
+    build_ipa(tmp_path / "2.ipa", bundle_id="com.example.deflated", build_number="2")
+    after = sample_ipa._deflated.cache_info()
+    assert (after.hits, after.misses) == (before.hits + 2, before.misses)  # the app's and the widget's executables
+
+
+def test_a_sample_ipa_is_what_zipfile_writes_for_its_members(tmp_path: Path) -> None:
+    # The kept deflated executables are written as stored bytes under a rewritten header: the archive must still be,
+    # byte for byte, what zipfile makes of the same members deflating each itself.
+    built = build_ipa(tmp_path / "built.ipa", watch_app=True, pad_to=400_000)
+    again = tmp_path / "again.ipa"
+    with zipfile.ZipFile(built) as source, zipfile.ZipFile(again, "w") as archive:
+        for info in source.infolist():
+            fresh = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            fresh.create_system, fresh.external_attr = info.create_system, info.external_attr
+            fresh.compress_type = info.compress_type
+            archive.writestr(fresh, source.read(info), compresslevel=6)
+    assert again.read_bytes() == built.read_bytes()
