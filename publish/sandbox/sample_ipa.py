@@ -239,7 +239,7 @@ def _bundle_files(name: str, plist: dict[str, Any], *, icons: bool, seed: int, e
                   platform: str) -> dict[str, tuple[bytes, bool]]:
     files: dict[str, tuple[bytes, bool]] = {
         "Info.plist": (_binary_plist(plist), False),
-        name: (_mach_o(name, seed, executable_size), True),
+        name: (mach_o(name, seed, executable_size), True),
     }
     if plist.get("CFBundlePackageType") == "APPL":
         files["PkgInfo"] = (b"APPL????", False)
@@ -298,11 +298,19 @@ def _watch_files(app_bundle_id: str, version: str, build_number: str, display_na
     return files
 
 
-def _mach_o(name: str, seed: int, size: int) -> bytes:
-    """A 64-bit arm64 Mach-O executable header (MH_EXECUTE, PIE) followed by deterministic filler."""
+def mach_o(name: str, seed: int, size: int) -> bytes:
+    """A 64-bit arm64 Mach-O executable header (MH_EXECUTE, PIE) followed by deterministic filler. The usual sizes
+    (64 KiB and its quarters) are made once a process: every sample holds two or more of the same few."""
+    return _kept_mach_o(name, seed, size) if size <= _CHUNK else _made_mach_o(name, seed, size)
+
+
+def _made_mach_o(name: str, seed: int, size: int) -> bytes:
     header = struct.pack("<IiiIIIII", 0xFEEDFACF, 0x0100000C, 0, 2, 0, 0, 0x00200085, 0)
     rng = random.Random(f"{seed}:{name}")
     return header + rng.randbytes(max(0, size - len(header)))
+
+
+_kept_mach_o = functools.lru_cache(maxsize=16)(_made_mach_o)  # at most 16 MiB, usually well under 1
 
 
 @functools.lru_cache(maxsize=64)  # pure and slow (pixel by pixel, then zlib level 9): every sample IPA has icons
@@ -310,18 +318,17 @@ def _png(pixels: int, seed: int) -> bytes:
     """A real RGBA PNG of pixels x pixels: a diagonal gradient."""
     rng = random.Random(seed)
     base = [rng.randrange(256) for _ in range(3)]
-    rows = bytearray()
-    for y in range(pixels):
-        rows.append(0)  # filter type: none
-        for x in range(pixels):
-            shade = (x + y) * 255 // (2 * pixels)
-            rows += bytes(((base[0] + shade) % 256, (base[1] + shade // 2) % 256, base[2], 255))
+    # A pixel's colour depends on x + y alone: one table of them, each row a slice of it (the three icons of a
+    # sample: ~6 ms of CPU, zlib included, against ~50 pixel by pixel, in every process that builds one).
+    shades = [(step * 255 // (2 * pixels)) for step in range(2 * pixels - 1)]
+    colours = [bytes(((base[0] + shade) % 256, (base[1] + shade // 2) % 256, base[2], 255)) for shade in shades]
+    rows = b"".join(b"\0" + b"".join(colours[y:y + pixels]) for y in range(pixels))  # each row: filter type none
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     ihdr = struct.pack(">IIBBBBB", pixels, pixels, 8, 6, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(rows), 9)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
 
 
 def _code_resources(files: Mapping[str, tuple[bytes, bool]]) -> bytes:
@@ -423,11 +430,18 @@ def _profile(signer: _SigningIdentity, settings: _ProfileSettings, app_id: str, 
         plist["ProvisionedDevices"] = [hashlib.sha1(f"device-{i}".encode()).hexdigest() for i in range(3)]
     if kind == "enterprise":
         plist["ProvisionsAllDevices"] = True
-    content = plistlib.dumps(plist, fmt=plistlib.FMT_XML, sort_keys=True)
-    return (pkcs7.PKCS7SignatureBuilder().set_data(content)
-            .add_signer(signer.signer_certificate, signer.key, hashes.SHA256())
-            .add_certificate(signer.developer_certificate)
-            # No signed attributes: they would carry the signing time and break determinism.
+    return _signed_profile(plistlib.dumps(plist, fmt=plistlib.FMT_XML, sort_keys=True), signer.key,
+                           signer.signer_certificate, signer.developer_certificate)
+
+
+@functools.lru_cache(maxsize=64)
+def _signed_profile(content: bytes, key: rsa.RSAPrivateKey, signer: x509.Certificate,
+                    developer: x509.Certificate) -> bytes:
+    """A profile's CMS SignedData over `content`. Made once a process for each content and signer (~1.2 ms): most
+    samples of a test differ in a build number, and their profiles do not. Keyed on the very bytes signed, and the
+    signature is deterministic (RSA PKCS#1 v1.5; no signed attributes, which would carry the signing time)."""
+    return (pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(signer, key, hashes.SHA256())
+            .add_certificate(developer)
             .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary, pkcs7.PKCS7Options.NoAttributes]))
 
 
@@ -437,14 +451,18 @@ _PROFILE_TITLES = {"app-store": "AppStore", "ad-hoc": "AdHoc", "development": "D
 @functools.lru_cache(maxsize=None)
 def _deterministic_rsa_key(seed: int, bits: int = 2048) -> rsa.RSAPrivateKey:
     """A throwaway RSA key derived from `seed`, so the sample profiles are reproducible byte for byte. Made once a
-    process; the primes of the usual seeds are read from sample_keys.json rather than searched for again."""
+    process; the primes of the usual seeds are read from sample_keys.json rather than searched for again.
+
+    OpenSSL's check of a loaded key (primality of p and q, ~65 ms a 2048-bit key, in every process that signs a
+    sample) is skipped for the table's primes only: tests/unit/test_speed_sample_keys.py checks every entry (prime,
+    distinct, the right size, and a key that signs what its public half verifies). Derived primes are checked."""
     known = _known_primes().get(str(seed)) if bits == _KNOWN_BITS else None
     p, q = (int(known[0], 16), int(known[1], 16)) if known else derive_primes(seed, bits)
     e = _PUBLIC_EXPONENT
     d = pow(e, -1, (p - 1) * (q - 1))
     numbers = rsa.RSAPrivateNumbers(p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q),
                                     rsa.rsa_crt_iqmp(p, q), rsa.RSAPublicNumbers(e, p * q))
-    return numbers.private_key()
+    return numbers.private_key(unsafe_skip_rsa_key_validation=known is not None)
 
 
 _PUBLIC_EXPONENT = 65537
@@ -519,8 +537,7 @@ def _write_zip(path: Path, members: list[tuple[str, bytes, bool]], *, pad_to: in
     try:
         with open(tmp, "wb") as raw, zipfile.ZipFile(raw, "w") as archive:
             for name, data, executable in members:
-                info = _zip_info(name, executable, zipfile.ZIP_DEFLATED)
-                archive.writestr(info, data, compresslevel=6)
+                _write_member(archive, raw, _zip_info(name, executable, zipfile.ZIP_DEFLATED), data)
             if pad_to is not None:
                 _write_padding(archive, raw, members, pad_to, pad_name, seed)
         os.replace(tmp, path)
@@ -529,6 +546,36 @@ def _write_zip(path: Path, members: list[tuple[str, bytes, bool]], *, pad_to: in
     if pad_to is not None and path.stat().st_size != pad_to:
         raise RuntimeError(f"sample IPA is {path.stat().st_size} bytes, expected {pad_to}")
     return path
+
+
+_DEFLATE_LEVEL = 6
+_KEPT_DEFLATED = range(16 * 1024, _CHUNK + 1)  # member sizes whose deflated form is kept: the executables
+
+
+def _write_member(archive: zipfile.ZipFile, raw: Any, info: zipfile.ZipInfo, data: bytes) -> None:
+    """One member, deflated at level 6 as zipfile deflates it. The executables' random filler is the same in every
+    sample of a process and the slowest thing zlib meets (~2.3 ms for 64 KiB), so its deflated form is kept
+    (_deflated) and written as zipfile would have written it: handed over as stored bytes, then the local header
+    rewritten in place (same length, as zipfile itself does once it knows the sizes) and the ZipInfo, which the
+    central directory is made from, given the deflated member's type, size and CRC."""
+    if info.compress_type != zipfile.ZIP_DEFLATED or len(data) not in _KEPT_DEFLATED:
+        archive.writestr(info, data, compresslevel=_DEFLATE_LEVEL)
+        return
+    deflated, crc = _deflated(data)
+    info.compress_type = zipfile.ZIP_STORED
+    archive.writestr(info, deflated)
+    end = raw.tell()
+    info.compress_type, info.file_size, info.CRC = zipfile.ZIP_DEFLATED, len(data), crc
+    raw.seek(info.header_offset)
+    raw.write(info.FileHeader(False))  # no zip64: a kept member is at most 1 MiB
+    raw.seek(end)
+
+
+@functools.lru_cache(maxsize=16)  # at most 16 MiB (see _KEPT_DEFLATED)
+def _deflated(data: bytes) -> tuple[bytes, int]:
+    """What zipfile writes for `data` at level 6 (raw deflate, 15-bit window), and the CRC-32 of `data`."""
+    engine = zlib.compressobj(_DEFLATE_LEVEL, zlib.DEFLATED, -15)
+    return engine.compress(data) + engine.flush(), zlib.crc32(data)
 
 
 def _zip64_overhead(size: int, data_offset: int) -> int:
@@ -558,7 +605,7 @@ def _write_padding(archive: zipfile.ZipFile, raw: Any, members: list[tuple[str, 
         raise ValueError(f"pad_to={pad_to} is smaller than the IPA without padding ({fixed} bytes)")
     info = _zip_info(pad_name, False, zipfile.ZIP_STORED)
     info.file_size = size
-    block = bytearray(random.Random(f"pad {seed}").randbytes(_CHUNK))
+    block = bytearray(pad_block(seed))
     with archive.open(info, "w") as stream:
         written = 0
         counter = 0
@@ -569,6 +616,13 @@ def _write_padding(archive: zipfile.ZipFile, raw: Any, members: list[tuple[str, 
             stream.write(piece)
             written += len(piece)
             counter += 1
+
+
+@functools.lru_cache(maxsize=4)  # 1 MiB each; the samples use one or two seeds
+def pad_block(seed: int) -> bytes:
+    """The 1 MiB of random bytes that padding repeats (IPAs' pad_to, packages' payload_padding), each copy with a
+    counter written over its first 8 bytes. Made once a process for each seed (~5 ms)."""
+    return random.Random(f"pad {seed}").randbytes(_CHUNK)
 
 
 def profile_der(*, bundle_id: str = "com.example.app", profile_type: str = "app-store",

@@ -20,7 +20,6 @@ import hashlib
 import lzma
 import os
 import plistlib
-import random
 import struct
 import tempfile
 import zlib
@@ -35,9 +34,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from publish.sandbox.sample_ipa import DEFAULT_PROFILE_CREATED, DEFAULT_PROFILE_EXPIRES, DEFAULT_TEAM_ID
+from publish.sandbox.sample_ipa import DEFAULT_PROFILE_CREATED, DEFAULT_PROFILE_EXPIRES, DEFAULT_TEAM_ID, mach_o, pad_block
 from publish.sandbox.sample_pkg_signing import (CERTIFICATE_EXPIRES, INSTALLER_CERTIFICATES, MAC_PROFILE_TYPES,
-                                                cms_signature, installer_identity, mac_profile_der)
+                                                cms_signature, cms_size, installer_identity, mac_profile_der)
 
 PAYLOAD_FORMATS = ("gzip", "pbzx", "xz")
 _MTIME = int(datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc).timestamp())
@@ -138,7 +137,7 @@ def build_pkg(
                           else plistlib.dumps(plist, fmt=plistlib.FMT_BINARY, sort_keys=True)))
         files.append((contents + "PkgInfo", b"APPL????"))
         if executable:
-            files.append((contents + f"MacOS/{name}", _mach_o(name, seed, executable_size)))
+            files.append((contents + f"MacOS/{name}", mach_o(name, seed, executable_size)))
         if icon:
             files.append((contents + "Resources/AppIcon.icns", b"icns" + struct.pack(">I", 8)))
         if payload_padding:
@@ -223,12 +222,6 @@ def _info_plist(bundle_id: str, version: str, build_number: str, name: str, disp
     return plist
 
 
-def _mach_o(name: str, seed: int, size: int) -> bytes:
-    """A 64-bit arm64 Mach-O executable header (MH_EXECUTE) followed by deterministic filler."""
-    header = struct.pack("<IiiIIIII", 0xFEEDFACF, 0x0100000C, 0, 2, 0, 0, 0x00200085, 0)
-    return header + random.Random(f"{seed}:{name}").randbytes(max(0, size - len(header)))
-
-
 def _code_resources(files: list[tuple[str, bytes | int]]) -> bytes:
     listed = {p.split("/Contents/", 1)[1]: d for p, d in files if isinstance(d, bytes) and "/MacOS/" not in p}
     return plistlib.dumps({
@@ -302,7 +295,7 @@ def _cpio_header(fmt: str, name: str, mode: int, size: int, inode: int) -> bytes
 
 
 def _padding(size: int, seed: int) -> Iterator[bytes]:
-    block = bytearray(random.Random(f"pad {seed}").randbytes(_PIECE))
+    block = bytearray(pad_block(seed))
     counter = 0
     while size > 0:
         block[:8] = counter.to_bytes(8, "little")  # keeps every block distinct, so nothing compresses
@@ -366,16 +359,15 @@ def _pbzx_chunk(out: BinaryIO, data: bytes, padding_only: bool, *, last: bool, l
 
 
 def _write_xar(path: Path, members: list[tuple[str, str, bytes | Path]],
-               signer: tuple[rsa.RSAPrivateKey, list[x509.Certificate]] | None, styles: tuple[str, ...],
+               signer: tuple[rsa.RSAPrivateKey, tuple[x509.Certificate, ...]] | None, styles: tuple[str, ...],
                attributes: bool, checksum: str, tamper: bool, magic: bytes, tmp: Path) -> None:
     # Heap: the TOC checksum, then the RSA signature Installer checks, then the CMS one productsign adds beside it.
     digest_size = hashlib.new(checksum).digest_size
     styles = styles if signer else ()
     rsa_size = signer[0].key_size // 8 if signer and "RSA" in styles else 0
-    cms_size = len(cms_signature(signer, b"\0" * digest_size, signed_attributes=attributes)) \
-        if signer and "CMS" in styles else 0
+    cms_length = cms_size(signer, digest_size, signed_attributes=attributes) if signer and "CMS" in styles else 0
     heap_files: list[tuple[bytes | Path, int]] = []
-    offset = digest_size + rsa_size + cms_size
+    offset = digest_size + rsa_size + cms_length
     described: dict[str, str] = {}
     for name, kind, data in members:
         if kind == "directory":
@@ -411,8 +403,8 @@ def _write_xar(path: Path, members: list[tuple[str, str, bytes | Path]],
             if rsa_size:
                 lines.append(f'  <signature style="RSA"><offset>{digest_size}</offset><size>{rsa_size}</size>'
                              f"{key_info}</signature>")
-            if cms_size:
-                lines.append(f'  <x-signature style="CMS"><offset>{digest_size + rsa_size}</offset><size>{cms_size}'
+            if cms_length:
+                lines.append(f'  <x-signature style="CMS"><offset>{digest_size + rsa_size}</offset><size>{cms_length}'
                              f"</size>{key_info}</x-signature>")
         lines += _file_elements(sorted(described), types, described) + [" </toc>", "</xar>"]
         return "\n".join(lines).encode()
@@ -426,9 +418,9 @@ def _write_xar(path: Path, members: list[tuple[str, str, bytes | Path]],
         hash_type = hashes.SHA1() if checksum == "sha1" else hashes.SHA256()
         if rsa_size:
             signature += signer[0].sign(digest, padding.PKCS1v15(), Prehashed(hash_type))
-        if cms_size:
+        if cms_length:
             signature += cms_signature(signer, digest, signed_attributes=attributes)
-        assert len(signature) == rsa_size + cms_size
+        assert len(signature) == rsa_size + cms_length
     algorithm.update(written_toc)
     uncompressed = len(zlib.decompress(written_toc))
     if checksum == "sha1":

@@ -20,6 +20,7 @@ from cryptography.x509.oid import NameOID
 
 from publish.sandbox.sample_ipa import DEFAULT_PROFILE_CREATED, DEFAULT_PROFILE_EXPIRES, DEFAULT_TEAM_ID
 from publish.sandbox.sample_ipa import _deterministic_rsa_key as deterministic_rsa_key
+from publish.sandbox.sample_ipa import _signed_profile as signed_profile
 
 INSTALLER_CERTIFICATES = ("mac_app_store", "developer_id", "development", "other")
 MAC_PROFILE_TYPES = ("app-store", "development", "developer-id")
@@ -40,6 +41,10 @@ def _key(seed: int) -> rsa.RSAPrivateKey:
     return deterministic_rsa_key(seed + 7000)
 
 
+# A certificate is a pure function of these arguments (the key is its seed's, an RSA PKCS#1 v1.5 signature is
+# deterministic, cryptography writes the validity as the UTC instant): made once a process for each (~3 ms), it is
+# what a fresh build would make, and immutable. typed: an int serial and an equal bool would be one key otherwise.
+@functools.lru_cache(maxsize=64, typed=True)
 def _certificate(subject: x509.Name, key: rsa.RSAPrivateKey, serial: int, expires: datetime,
                  oid: str | None) -> x509.Certificate:
     issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Sample Developer Relations CA (not Apple)"),
@@ -60,7 +65,7 @@ def _team_name(prefix: str, team_id: str, team_name: str) -> x509.Name:
 
 
 def installer_identity(kind: str, team_id: str, team_name: str, expires: datetime,
-                        seed: int) -> tuple[rsa.RSAPrivateKey, list[x509.Certificate]]:
+                       seed: int) -> tuple[rsa.RSAPrivateKey, tuple[x509.Certificate, ...]]:
     key = _key(seed)
     prefix, oid = _INSTALLER[kind]
     subject = (_team_name(prefix, team_id, team_name) if kind != "other"
@@ -69,10 +74,10 @@ def installer_identity(kind: str, team_id: str, team_name: str, expires: datetim
     authority = _certificate(x509.Name([
         x509.NameAttribute(NameOID.COMMON_NAME, "Sample Developer Relations CA (not Apple)"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "appstore-publish sample")]), key, 2, CERTIFICATE_EXPIRES, None)
-    return key, [leaf, authority]
+    return key, (leaf, authority)
 
 
-def cms_signature(identity: tuple[rsa.RSAPrivateKey, list[x509.Certificate]], data: bytes, *,
+def cms_signature(identity: tuple[rsa.RSAPrivateKey, tuple[x509.Certificate, ...]], data: bytes, *,
                   signed_attributes: bool = False) -> bytes:
     """A detached CMS SignedData over `data` (the TOC checksum), as in a package's <x-signature style="CMS">.
     With signed attributes (as productsign writes them) it carries a signing time, so it is not deterministic."""
@@ -83,6 +88,15 @@ def cms_signature(identity: tuple[rsa.RSAPrivateKey, list[x509.Certificate]], da
     options = [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary]
     return builder.sign(serialization.Encoding.DER, options if signed_attributes else
                         [*options, pkcs7.PKCS7Options.NoAttributes])
+
+
+@functools.lru_cache(maxsize=32, typed=True)
+def cms_size(identity: tuple[rsa.RSAPrivateKey, tuple[x509.Certificate, ...]], digest_size: int, *,
+             signed_attributes: bool = False) -> int:
+    """The length of cms_signature over any digest of that size: a package's table of contents gives the signature's
+    size before the signature (over that table's checksum) can be made. Fixed: the RSA signature is always the key's
+    size, and a signing time (with signed attributes) is a UTCTime of fixed length."""
+    return len(cms_signature(identity, b"\0" * digest_size, signed_attributes=signed_attributes))
 
 
 def mac_profile_der(*, bundle_id: str = "com.example.mac", profile_type: str = "app-store",
@@ -119,11 +133,8 @@ def mac_profile_der(*, bundle_id: str = "com.example.mac", profile_type: str = "
         plist["ProvisionedDevices"] = [f"00008103-{hashlib.sha1(b'mac').hexdigest()[:16].upper()}"]
     if profile_type == "developer-id":
         plist["ProvisionsAllDevices"] = True
-    content = plistlib.dumps(plist, fmt=plistlib.FMT_XML, sort_keys=True)
-    return (pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(signer, key, hashes.SHA256())
-            .add_certificate(developer)
-            .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary, pkcs7.PKCS7Options.NoAttributes]))
+    return signed_profile(plistlib.dumps(plist, fmt=plistlib.FMT_XML, sort_keys=True), key, signer, developer)
 
 
-__all__ = ["CERTIFICATE_EXPIRES", "INSTALLER_CERTIFICATES", "MAC_PROFILE_TYPES", "cms_signature",
+__all__ = ["CERTIFICATE_EXPIRES", "INSTALLER_CERTIFICATES", "MAC_PROFILE_TYPES", "cms_signature", "cms_size",
            "installer_identity", "mac_profile_der"]
