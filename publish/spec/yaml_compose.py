@@ -73,13 +73,47 @@ _FlowResolver.add_implicit_resolver(_FLOAT, FLOAT_TEXT, list("-+.0123456789"))
 _FlowResolver.add_implicit_resolver(_MERGE, re.compile(r"^(?:<<)$"), ["<"])
 
 
-class _PythonLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
-                    _FlowResolver):
+class _Scanner(yaml.scanner.Scanner):
+    """PyYAML's scanner with its two look-ups of the possible simple keys in constant time instead of one pass over
+    all of them per token: `[` * 5000 kept some 1000 keys alive (one per open level, until 1024 characters on) and
+    cost a third of a second to refuse, most of it here.
+
+    Why the answers are the same: a key is saved only at the current flow level, after the key saved there before is
+    removed, and a level's key is removed before the level is left, so every key held is at a lower level than any
+    saved after it: the dict's order is the order the keys were saved in, hence of their token numbers, positions
+    and lines (all only grow while scanning). The first key has the smallest token number; and a key is stale when
+    the scanner has moved past its line or 1024 characters past it, so if a key is not stale, none saved after it is:
+    the stale keys are the first ones, dropped (and a required one refused) in the order PyYAML drops them.
+    tests/unit/test_yaml_scanner.py compares the tokens and errors with PyYAML's own scanner."""
+
+    def next_possible_simple_key(self) -> int | None:
+        for key in self.possible_simple_keys.values():
+            return key.token_number
+        return None
+
+    def stale_possible_simple_keys(self) -> None:
+        keys = self.possible_simple_keys
+        reader: Any = self  # a mixin: the loader it is part of is also the Reader that knows the position
+        stale: list[int] = []
+        for level, key in keys.items():
+            if key.line == reader.line and reader.index - key.index <= 1024:
+                break
+            if key.required:
+                for gone in stale:
+                    del keys[gone]
+                raise yaml.scanner.ScannerError("while scanning a simple key", key.mark,
+                                                "could not find expected ':'", reader.get_mark())
+            stale.append(level)
+        for gone in stale:
+            del keys[gone]
+
+
+class _PythonLoader(yaml.reader.Reader, _Scanner, yaml.parser.Parser, yaml.composer.Composer, _FlowResolver):
     """PyYAML's own composer, bounded: it recurses once per level, so the bound comes before Python's stack limit."""
 
     def __init__(self, text: str) -> None:
         yaml.reader.Reader.__init__(self, text)
-        yaml.scanner.Scanner.__init__(self)
+        _Scanner.__init__(self)
         yaml.parser.Parser.__init__(self)
         yaml.composer.Composer.__init__(self)
         _FlowResolver.__init__(self)
