@@ -142,15 +142,31 @@ class _Builder:
         if self.built > MAX_NODES:
             raise TooBig(node.start_mark, f"more than {MAX_NODES} values once aliases are expanded; write the "
                           "flow out without such aliases")
-        self.positions.values[path] = _mark(node)
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path, depth)
+        # Inlined and in order of frequency: an alias-expanding document makes this run MAX_NODES times.
+        mark = node.start_mark
+        self.positions.values[path] = (mark.line + 1, mark.column + 1)
+        if isinstance(node, yaml.ScalarNode):
+            return node.value if node.tag == _STR else self._scalar(node, path)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ:
                 self.problem(node, path, f"the tag {node.tag} is not used in flow files; remove it")
-            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)  # the composer makes only these three kinds of node
-        return self._scalar(node, path)
+            return self._sequence(node, path, depth)
+        assert isinstance(node, yaml.MappingNode)  # the composer makes only these three kinds of node
+        return self._mapping(node, path, depth)
+
+    def _sequence(self, node: yaml.SequenceNode, path: Path_, depth: int) -> list[Any]:
+        """The items, a text item built here (what build would do with it, when build would not refuse it)."""
+        items: list[Any] = []
+        values = self.positions.values
+        for i, item in enumerate(node.value):
+            if type(item) is yaml.ScalarNode and item.tag == _STR and depth < MAX_DEPTH and self.built < MAX_NODES:
+                self.built += 1
+                mark = item.start_mark
+                values[path + (i,)] = (mark.line + 1, mark.column + 1)
+                items.append(item.value)
+            else:
+                items.append(self.build(item, path + (i,), depth + 1))
+        return items
 
     def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[str, Any]:
         if node.tag != _MAP:

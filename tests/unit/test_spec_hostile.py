@@ -13,7 +13,8 @@ import pytest
 
 from publish.cli import CliContext, main
 from publish.spec import FlowError, load_flow, load_flow_text
-from publish.spec.yaml_source import MAX_FLOW_CHARS
+from publish.spec.model import Diagnostic
+from publish.spec.yaml_source import MAX_FLOW_CHARS, parse_yaml
 
 GOOD = ("version: 1\nprofiles:\n  - bundle_id: com.example.app\n    flow:\n"
         "      - step: send_to_testflight\n")
@@ -155,3 +156,30 @@ def test_invalid_utf8_names_the_line(tmp_path: Path) -> None:
 def test_tags_other_than_the_json_ones_are_refused_with_their_place(tmp_path: Path, tagged: str) -> None:
     code, stderr = validate(tmp_path, GOOD + f"        xcode_version: {tagged}\n")
     assert code == 2 and "flow.yml:6:24: profiles[0].flow[0].xcode_version: the tag" in stderr, stderr
+
+
+def test_the_value_bound_falls_on_the_same_text_item_however_items_are_built() -> None:
+    # 1000 texts under an anchor, then 100 aliases of them: root, t, its 1000 items and u are 1003 values, and each
+    # copy 1001 more, so the 100001st value is item 898 of copy 98 (text items are built where their list is).
+    texts = [f"v{i}" for i in range(1000)]
+    line, column = "t: &t [", {}
+    for text in texts:
+        column[text] = len(line) + 1
+        line += text + (", " if text != texts[-1] else "]")
+    data, positions, problems = parse_yaml(line + "\nu: [" + ", ".join(["*t"] * 100) + "]\n", "f.yml")
+    assert data is None and problems == [Diagnostic(1, column["v898"], "(yaml)", "the document is more than 100000 "
+                                                    "values once aliases are expanded; write the flow out without "
+                                                    "such aliases", "f.yml")]
+    assert all(positions.values[("u", copy, i)] == (1, column[f"v{i}"]) for copy in (0, 97) for i in range(999))
+    assert positions.values[("u", 98, 897)] == (1, column["v897"]) and ("u", 98, 898) not in positions.values
+    assert len(positions.values) == 100_000
+
+
+def test_the_depth_bound_falls_on_a_text_item_expanded_65_levels_deep() -> None:
+    lines = ["l0: &l0 [x]"] + [f"l{i}: &l{i} [*l{i - 1}]" for i in range(1, 70)]
+    data, positions, problems = parse_yaml("\n".join(lines) + "\n", "f.yml")
+    assert data is None and problems == [Diagnostic(1, 10, "(yaml)", "the document is nested more than 64 levels deep "
+                                                    "(a recursive alias?); write the flow out without such aliases",
+                                                    "f.yml")]
+    assert positions.values[("l63",) + (0,) * 63] == (1, 5) and ("l63",) + (0,) * 64 not in positions.values
+    assert positions.values[("l62",) + (0,) * 63] == (1, 10)
