@@ -9,6 +9,7 @@ The heaviest cases are also run in a child process whose peak memory must stay u
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import datetime
@@ -213,10 +214,11 @@ def flow_cases() -> list[Case]:
 # --------------------------------------------------------------------------------------------------- key cases
 
 
-def with_key_text(text: str | bytes, *, encoding: str | None = None) -> Callable[[Path, World],
-                                                                                tuple[list[str], dict[str, str]]]:
+def with_key_text(text: str | bytes | Callable[[], str], *,
+                  encoding: str | None = None) -> Callable[[Path, World], tuple[list[str], dict[str, str]]]:
     def build(directory: Path, world: World) -> tuple[list[str], dict[str, str]]:
-        (directory / "key.p8").write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+        content = text() if callable(text) else text
+        (directory / "key.p8").write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
         flow = flow_text()
         if encoding:
             flow = flow.replace("{file: key.p8}", f"{{file: key.p8, encoding: {encoding}}}")
@@ -241,9 +243,15 @@ def pem(key: object, fmt: serialization.PrivateFormat = serialization.PrivateFor
     return key.private_bytes(serialization.Encoding.PEM, fmt, encryption).decode()  # type: ignore[attr-defined]
 
 
+@functools.cache
+def _rsa_key() -> rsa.RSAPrivateKey:
+    """Made when a case first needs it, not while the cases are listed: every xdist worker lists them all, and a
+    2048-bit key takes 0.1 to 0.3 s to generate."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 def key_cases() -> list[Case]:
     ec_key = ec.generate_private_key(ec.SECP256R1())
-    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bad inputs")])
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(ec_key.public_key())
             .serial_number(7).not_valid_before(datetime.datetime(2025, 1, 1))
@@ -263,8 +271,8 @@ def key_cases() -> list[Case]:
         Case("key-certificate", with_key_text(cert.public_bytes(serialization.Encoding.PEM).decode()),
              "is a certificate"),
         Case("key-public", with_key_text(public), "is a public key"),
-        Case("key-rsa-pkcs8", with_key_text(pem(rsa_key)), "is an RSA key"),
-        Case("key-rsa-traditional", with_key_text(pem(rsa_key, serialization.PrivateFormat.TraditionalOpenSSL)),
+        Case("key-rsa-pkcs8", with_key_text(lambda: pem(_rsa_key())), "is an RSA key"),
+        Case("key-rsa-traditional", with_key_text(lambda: pem(_rsa_key(), serialization.PrivateFormat.TraditionalOpenSSL)),
              "is an RSA key"),
         Case("key-p384", with_key_text(pem(ec.generate_private_key(ec.SECP384R1()))), "curve secp384r1"),
         Case("key-ed25519", with_key_text(pem(ed25519.Ed25519PrivateKey.generate())), "Ed25519"),
