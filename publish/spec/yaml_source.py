@@ -129,6 +129,8 @@ class _Builder:
         self.problems = problems
         self.source = source
         self.built = 0
+        self._lists: dict[int, tuple[list[str], list[tuple[int, int]]] | None] = {}
+        self._index_parts: list[tuple[int]] = []
 
     def problem(self, node: yaml.Node, path: Path_, message: str) -> None:
         line, column = _mark(node)
@@ -155,18 +157,42 @@ class _Builder:
         return self._mapping(node, path, depth)
 
     def _sequence(self, node: yaml.SequenceNode, path: Path_, depth: int) -> list[Any]:
-        """The items, a text item built here (what build would do with it, when build would not refuse it)."""
+        """The items. A list of texts only (what an alias bomb repeats) is built in one step from its values and
+        positions, read off the list once; otherwise a text item is built here. Either way only what build would do
+        with the items, and only when build would refuse none of them."""
+        texts = self._texts_of(node)
+        if texts is not None and depth < MAX_DEPTH and self.built + len(texts[0]) <= MAX_NODES:
+            values, marks = texts
+            self.built += len(values)
+            self.positions.values.update(zip(map(path.__add__, self._indexes(len(values))), marks, strict=False))
+            return list(values)
         items: list[Any] = []
-        values = self.positions.values
+        positions = self.positions.values
         for i, item in enumerate(node.value):
             if type(item) is yaml.ScalarNode and item.tag == _STR and depth < MAX_DEPTH and self.built < MAX_NODES:
                 self.built += 1
                 mark = item.start_mark
-                values[path + (i,)] = (mark.line + 1, mark.column + 1)
+                positions[path + (i,)] = (mark.line + 1, mark.column + 1)
                 items.append(item.value)
             else:
                 items.append(self.build(item, path + (i,), depth + 1))
         return items
+
+    def _texts_of(self, node: yaml.SequenceNode) -> tuple[list[str], list[tuple[int, int]]] | None:
+        """A list's texts and their positions when it holds only texts, else None; looked at once per list (an
+        aliased list is one node however often it is expanded, so its id stands for it while the document is built)."""
+        key = id(node)
+        if key not in self._lists:
+            items = node.value
+            texts = all(type(item) is yaml.ScalarNode and item.tag == _STR for item in items)
+            self._lists[key] = ([item.value for item in items], [_mark(item) for item in items]) if texts else None
+        return self._lists[key]
+
+    def _indexes(self, count: int) -> list[tuple[int]]:
+        """(0,), (1,), ... at least `count` of them: the last parts of the items' paths."""
+        known = self._index_parts
+        known.extend((i,) for i in range(len(known), count))
+        return known
 
     def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[str, Any]:
         if node.tag != _MAP:
