@@ -93,6 +93,8 @@ class _Scanner(yaml.scanner.Scanner):
 
     def stale_possible_simple_keys(self) -> None:
         keys = self.possible_simple_keys
+        if not keys:
+            return  # most tokens: called before and after each one, so the common answers come first
         reader: Any = self  # a mixin: the loader it is part of is also the Reader that knows the position
         stale: list[int] = []
         for level, key in keys.items():
@@ -104,6 +106,9 @@ class _Scanner(yaml.scanner.Scanner):
                 raise yaml.scanner.ScannerError("while scanning a simple key", key.mark,
                                                 "could not find expected ':'", reader.get_mark())
             stale.append(level)
+        else:
+            keys.clear()  # every key was stale
+            return
         for gone in stale:
             del keys[gone]
 
