@@ -17,7 +17,7 @@ from test_yaml_compose import HOSTILE, mutations, repository_flows
 # PyYAML's own scanner takes a second or more on the costliest hostile documents (thousands of levels): those are
 # left to the proof in _Scanner's docstring and to test_yaml_compose; these keep up to hundreds of keys alive.
 MANY_KEYS = [
-    "a: " + "[" * 300 + "x" * 2000 + "]" * 300 + "\n",
+    "a: " + "[" * 150 + "x" * 1100 + "]" * 150 + "\n",
     "a: " + "[" * 40 + "\n" + "]" * 40 + ": b\n",
     "[" * 30 + "]" * 31 + "[a: b]\n",
     "a: ]]]] [[b: c]]\n",
@@ -27,7 +27,7 @@ MANY_KEYS = [
     "[" + "&a " * 300 + "x]\n",
     "a\n" + "b" * 1030 + ": c\n",
     "x" * 1020 + " y: z\n",
-    "- [" + "a, " * 600 + "]\n- " + "[" * 70 + "\n",
+    "- [" + "a, " * 400 + "]\n- " + "[" * 70 + "\n",
     # collections as keys inside collections: a key is pending while newer ones come and go
     "[[a, [b]]: c]\n", "{[a, {b: c}]: d}\n", "[{a: [b, c]}: d, [e]: f]\n", "a: [[x]: y, [[z]]: w]\n",
     "[&a [b, c]: d]\n", "{&x [a]: b, !t [c, d]: e}\n", "[ [ [a] ] : b]\n", "- [[a]\n  : b]\n",
@@ -89,7 +89,7 @@ def _cpu(compose: Any, text: str) -> float:
 def test_a_deep_flow_nesting_is_refused_in_a_fraction_of_pyyaml_scanners_time(monkeypatch: pytest.MonkeyPatch) -> None:
     # libyaml stops at its own nesting limit (1000), so deeper flow nesting is read by the pure-Python path, whose
     # stock scanner looks at every open level's key at every token. A ratio, not a duration: the machine may be slow.
-    text = "a: " + "[" * 600 + "]" * 600 + "\n"
+    text = "a: " + "[" * 450 + "]" * 450 + "\n"
     fast = min(_cpu(compose_python, text) for _ in range(3))
     monkeypatch.setattr(_Scanner, "next_possible_simple_key", yaml.scanner.Scanner.next_possible_simple_key)
     monkeypatch.setattr(_Scanner, "stale_possible_simple_keys", yaml.scanner.Scanner.stale_possible_simple_keys)
