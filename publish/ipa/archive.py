@@ -29,7 +29,7 @@ _ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")
 _ZIP64_EOCD_SIG = b"PK\x06\x06"
 _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
 _CENTRAL_SIG = b"PK\x01\x02"
-_RECORD_LENGTHS = struct.Struct("<3H")  # name, extra and comment lengths, 28 bytes into a central record
+_RECORD_HEAD = struct.Struct("<4s24x3H")  # a central record's signature, and its name, extra and comment lengths
 _LOCAL = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_SIG = b"PK\x03\x04"
 _MAX_COMMENT = 0xFFFF
@@ -318,19 +318,21 @@ class ZipArchive:
 
 def _count_records(data: bytes) -> int | None:
     """How many central-directory records `data` holds, walking only their length fields (None when damaged)."""
-    count = pos = 0
+    pos = 0
     end = len(data)
-    # Names bound once: a hostile directory makes this loop run MAX_ENTRIES times before it is refused.
-    size, last, starts, lengths = _CENTRAL.size, len(data) - _CENTRAL.size, data.startswith, _RECORD_LENGTHS.unpack_from
-    while pos < end:
-        if pos > last or not starts(_CENTRAL_SIG, pos):
-            return None
-        name_len, extra_len, comment_len = lengths(data, pos + 28)
-        pos += size + name_len + extra_len + comment_len
-        count += 1
-        if count > MAX_ENTRIES:
+    # A hostile directory makes this loop run MAX_ENTRIES times before it is refused: names bound once, the
+    # signature read with the lengths in one unpack, and the count kept by the loop itself.
+    size, last, fields = _CENTRAL.size, len(data) - _CENTRAL.size, _RECORD_HEAD.unpack_from
+    for count in range(MAX_ENTRIES + 1):
+        if pos == end:
             return count
-    return count if pos == end else None
+        if pos > last:
+            return None
+        signature, name_len, extra_len, comment_len = fields(data, pos)
+        if signature != _CENTRAL_SIG:
+            return None
+        pos += size + name_len + extra_len + comment_len
+    return MAX_ENTRIES + 1
 
 
 def _apply_zip64_extra(extra: bytes, file_size: int, compress_size: int, header_offset: int,

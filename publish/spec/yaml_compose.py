@@ -73,13 +73,52 @@ _FlowResolver.add_implicit_resolver(_FLOAT, FLOAT_TEXT, list("-+.0123456789"))
 _FlowResolver.add_implicit_resolver(_MERGE, re.compile(r"^(?:<<)$"), ["<"])
 
 
-class _PythonLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
-                    _FlowResolver):
+class _Scanner(yaml.scanner.Scanner):
+    """PyYAML's scanner with its two look-ups of the possible simple keys in constant time instead of one pass over
+    all of them per token: `[` * 5000 kept some 1000 keys alive (one per open level, until 1024 characters on) and
+    cost a third of a second to refuse, most of it here.
+
+    Why the answers are the same: a key is saved only at the current flow level, after the key saved there before is
+    removed, and a level's key is removed before the level is left, so every key held is at a lower level than any
+    saved after it: the dict's order is the order the keys were saved in, hence of their token numbers, positions
+    and lines (all only grow while scanning). The first key has the smallest token number; and a key is stale when
+    the scanner has moved past its line or 1024 characters past it, so if a key is not stale, none saved after it is:
+    the stale keys are the first ones, dropped (and a required one refused) in the order PyYAML drops them.
+    tests/unit/test_yaml_scanner.py compares the tokens and errors with PyYAML's own scanner."""
+
+    def next_possible_simple_key(self) -> int | None:
+        for key in self.possible_simple_keys.values():
+            return key.token_number
+        return None
+
+    def stale_possible_simple_keys(self) -> None:
+        keys = self.possible_simple_keys
+        if not keys:
+            return  # most tokens: called before and after each one, so the common answers come first
+        reader: Any = self  # a mixin: the loader it is part of is also the Reader that knows the position
+        stale: list[int] = []
+        for level, key in keys.items():
+            if key.line == reader.line and reader.index - key.index <= 1024:
+                break
+            if key.required:
+                for gone in stale:
+                    del keys[gone]
+                raise yaml.scanner.ScannerError("while scanning a simple key", key.mark,
+                                                "could not find expected ':'", reader.get_mark())
+            stale.append(level)
+        else:
+            keys.clear()  # every key was stale
+            return
+        for gone in stale:
+            del keys[gone]
+
+
+class _PythonLoader(yaml.reader.Reader, _Scanner, yaml.parser.Parser, yaml.composer.Composer, _FlowResolver):
     """PyYAML's own composer, bounded: it recurses once per level, so the bound comes before Python's stack limit."""
 
     def __init__(self, text: str) -> None:
         yaml.reader.Reader.__init__(self, text)
-        yaml.scanner.Scanner.__init__(self)
+        _Scanner.__init__(self)
         yaml.parser.Parser.__init__(self)
         yaml.composer.Composer.__init__(self)
         _FlowResolver.__init__(self)
@@ -124,28 +163,31 @@ if yaml.__with_libyaml__:
             self._anchors: dict[str, Node] = {}
             self._depth = 0
             self._composed = 0
+            # A scalar's tag depends only on its text and how it was written (the resolvers are the class's), and a
+            # document's scalars repeat (100000 zeros cost 100000 regular-expression matches): one look-up each.
+            self._tags: dict[tuple[str, Any], str] = {}
 
         def single(self) -> Node | None:
             self.get_event()  # the stream's start
             root = None
             if not self.check_event(StreamEndEvent):
                 self.get_event()  # the document's start
-                root = self._node()
+                root = self._node(self.get_event())
                 self.get_event()  # the document's end
                 if not self.check_event(StreamEndEvent):
                     raise _Unsure  # a second document: PyYAML words the error
             return root
 
-        def _node(self) -> Node:
+        def _node(self, event: Any) -> Node:
+            """The node `event` starts (taken from the parser already: one call into libyaml per event)."""
             self._composed += 1
-            event: Any = self.peek_event()
             if self._depth >= MAX_DEPTH:
                 raise _too_deep(event.start_mark)
             if self._composed > MAX_NODES:
                 raise _too_many(event.start_mark)
-            self.get_event()
             anchor = event.anchor
-            if isinstance(event, AliasEvent):
+            kind = type(event)
+            if kind is AliasEvent:
                 if anchor not in self._anchors:
                     raise _Unsure
                 return self._anchors[anchor]
@@ -153,34 +195,39 @@ if yaml.__with_libyaml__:
                 raise _Unsure
             tag, start, stop = event.tag, event.start_mark, event.end_mark
             node: Node
-            if isinstance(event, ScalarEvent):
-                if not event.value and not event.style:
+            if kind is ScalarEvent:
+                value = event.value
+                if not value and not event.style:
                     raise _Unsure  # an empty value: PyYAML's mark for it is not in libyaml's events, nor its tag
                 if tag is None or tag == "!":
-                    tag = self.resolve(ScalarNode, event.value, event.implicit)
+                    tag = self._tags.get((value, event.implicit))
+                    if tag is None:
+                        tag = self._tags[value, event.implicit] = self.resolve(ScalarNode, value, event.implicit)
                 # libyaml calls the plain style "", PyYAML None (the builder keeps numbers' text only when plain).
-                node = ScalarNode(tag, event.value, start, stop, style=event.style or None)
+                node = ScalarNode(tag, value, start, stop, style=event.style or None)
                 if anchor is not None:
                     self._anchors[anchor] = node
                 return node
-            is_sequence = isinstance(event, SequenceStartEvent)
-            kind = SequenceNode if is_sequence else MappingNode
+            is_sequence = kind is SequenceStartEvent
+            node_kind = SequenceNode if is_sequence else MappingNode
             if tag is None or tag == "!":
-                tag = self.resolve(kind, None, event.implicit)
-            node = kind(tag, [], start, None, flow_style=event.flow_style)
+                tag = self.resolve(node_kind, None, event.implicit)
+            node = node_kind(tag, [], start, None, flow_style=event.flow_style)
             if anchor is not None:
                 self._anchors[anchor] = node  # before the items: an item may be an alias of its own collection
             self._depth += 1
-            if is_sequence:
-                while not self.check_event(SequenceEndEvent):
-                    node.value.append(self._node())
-            else:
-                while not self.check_event(MappingEndEvent):
-                    key = self._node()
-                    node.value.append((key, self._node()))
+            items, get_event = node.value, self.get_event
+            closing = SequenceEndEvent if is_sequence else MappingEndEvent
+            event = get_event()
+            while type(event) is not closing:
+                if is_sequence:
+                    items.append(self._node(event))
+                else:
+                    key = self._node(event)
+                    items.append((key, self._node(get_event())))
+                event = get_event()
             self._depth -= 1
-            end: Any = self.get_event()
-            node.end_mark = end.end_mark
+            node.end_mark = event.end_mark
             return node
 
     def compose_libyaml(text: str) -> Node | None:

@@ -129,6 +129,8 @@ class _Builder:
         self.problems = problems
         self.source = source
         self.built = 0
+        self._lists: dict[int, tuple[list[str], list[tuple[int, int]]] | None] = {}
+        self._index_parts: list[tuple[int]] = []
 
     def problem(self, node: yaml.Node, path: Path_, message: str) -> None:
         line, column = _mark(node)
@@ -142,15 +144,55 @@ class _Builder:
         if self.built > MAX_NODES:
             raise TooBig(node.start_mark, f"more than {MAX_NODES} values once aliases are expanded; write the "
                           "flow out without such aliases")
-        self.positions.values[path] = _mark(node)
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path, depth)
+        # Inlined and in order of frequency: an alias-expanding document makes this run MAX_NODES times.
+        mark = node.start_mark
+        self.positions.values[path] = (mark.line + 1, mark.column + 1)
+        if isinstance(node, yaml.ScalarNode):
+            return node.value if node.tag == _STR else self._scalar(node, path)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ:
                 self.problem(node, path, f"the tag {node.tag} is not used in flow files; remove it")
-            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)  # the composer makes only these three kinds of node
-        return self._scalar(node, path)
+            return self._sequence(node, path, depth)
+        assert isinstance(node, yaml.MappingNode)  # the composer makes only these three kinds of node
+        return self._mapping(node, path, depth)
+
+    def _sequence(self, node: yaml.SequenceNode, path: Path_, depth: int) -> list[Any]:
+        """The items. A list of texts only (what an alias bomb repeats) is built in one step from its values and
+        positions, read off the list once; otherwise a text item is built here. Either way only what build would do
+        with the items, and only when build would refuse none of them."""
+        texts = self._texts_of(node)
+        if texts is not None and depth < MAX_DEPTH and self.built + len(texts[0]) <= MAX_NODES:
+            values, marks = texts
+            self.built += len(values)
+            self.positions.values.update(zip(map(path.__add__, self._indexes(len(values))), marks, strict=False))
+            return list(values)
+        items: list[Any] = []
+        positions = self.positions.values
+        for i, item in enumerate(node.value):
+            if type(item) is yaml.ScalarNode and item.tag == _STR and depth < MAX_DEPTH and self.built < MAX_NODES:
+                self.built += 1
+                mark = item.start_mark
+                positions[path + (i,)] = (mark.line + 1, mark.column + 1)
+                items.append(item.value)
+            else:
+                items.append(self.build(item, path + (i,), depth + 1))
+        return items
+
+    def _texts_of(self, node: yaml.SequenceNode) -> tuple[list[str], list[tuple[int, int]]] | None:
+        """A list's texts and their positions when it holds only texts, else None; looked at once per list (an
+        aliased list is one node however often it is expanded, so its id stands for it while the document is built)."""
+        key = id(node)
+        if key not in self._lists:
+            items = node.value
+            texts = all(type(item) is yaml.ScalarNode and item.tag == _STR for item in items)
+            self._lists[key] = ([item.value for item in items], [_mark(item) for item in items]) if texts else None
+        return self._lists[key]
+
+    def _indexes(self, count: int) -> list[tuple[int]]:
+        """(0,), (1,), ... at least `count` of them: the last parts of the items' paths."""
+        known = self._index_parts
+        known.extend((i,) for i in range(len(known), count))
+        return known
 
     def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict[str, Any]:
         if node.tag != _MAP:

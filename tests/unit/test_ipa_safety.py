@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from inputs_deflate import deflate_repeated
+from inputs_zip import numbered_records
 from publish.ipa import IpaError, extract_icon, inspect_ipa, run_preflight
+from publish.ipa import archive
 from publish.ipa.archive import MAX_ENTRIES
 from publish.sandbox.sample_ipa import build_ipa
 
@@ -122,9 +124,38 @@ def test_declared_million_entries_is_refused_before_reading_them(tmp_path: Path)
 def test_entry_count_lie_is_caught_while_parsing(tmp_path: Path) -> None:
     count = MAX_ENTRIES + 1
     header = struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0)
-    central = b"".join(map((header + b"f%07d").__mod__, range(count)))  # at C speed
+    central = numbered_records(header + b"f", 7, count)  # each name "f" and its number, 7 digits
     data = finish_zip(bytearray(), central, 3)  # the end record claims 3 entries
     assert f"more than {MAX_ENTRIES} zip entries" in refused(write(tmp_path, data), "zip.too_many_entries", within=5.0)
+
+
+def _records_walked(data: bytes, limit: int) -> int | None:
+    """The count as the full parse walks the directory: one record after another, None where one is damaged."""
+    count = pos = 0
+    while pos < len(data):
+        if len(data) - pos < 46 or data[pos:pos + 4] != b"PK\x01\x02":
+            return None
+        pos += 46 + sum(struct.unpack_from("<3H", data, pos + 28))
+        count += 1
+        if count > limit:
+            return count
+    return count if pos == len(data) else None
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, MAX_ENTRIES])
+def test_the_record_count_walks_the_directory_as_the_parse_does(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The count refuses a too-large directory before any entry is built, so it must agree with the parse on every
+    # directory, damaged ones included: cut anywhere, a signature broken, a length overrunning, bytes left over; and
+    # at the bound (lowered here: 200 000 records are walked by test_entry_count_lie_is_caught_while_parsing).
+    monkeypatch.setattr(archive, "MAX_ENTRIES", limit)
+    central = raw_zip([Member(APP + "Info.plist", PLIST), Member(APP + "D" * 300, b"x"), Member("a", b"")])
+    directory = central[central.index(b"PK\x01\x02"):central.index(b"PK\x05\x06")]
+    variants = [directory[:cut] for cut in range(len(directory) + 1)] + [directory + b"PK", directory + bytes(46)]
+    variants += [directory[:at] + b"PK\x01\x03" + directory[at + 4:] for at in (0, directory.rindex(b"PK\x01"))]
+    variants += [directory[:28] + b"\xff\xff" + directory[30:]]
+    counts = [archive._count_records(data) for data in variants]
+    assert set(counts) >= {None, 0, min(limit + 1, 3)}
+    assert counts == [_records_walked(data, limit) for data in variants]
 
 
 def test_oversized_central_directory_is_refused(tmp_path: Path) -> None:

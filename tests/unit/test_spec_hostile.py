@@ -13,7 +13,8 @@ import pytest
 
 from publish.cli import CliContext, main
 from publish.spec import FlowError, load_flow, load_flow_text
-from publish.spec.yaml_source import MAX_FLOW_CHARS
+from publish.spec.model import Diagnostic
+from publish.spec.yaml_source import MAX_FLOW_CHARS, parse_yaml
 
 GOOD = ("version: 1\nprofiles:\n  - bundle_id: com.example.app\n    flow:\n"
         "      - step: send_to_testflight\n")
@@ -155,3 +156,35 @@ def test_invalid_utf8_names_the_line(tmp_path: Path) -> None:
 def test_tags_other_than_the_json_ones_are_refused_with_their_place(tmp_path: Path, tagged: str) -> None:
     code, stderr = validate(tmp_path, GOOD + f"        xcode_version: {tagged}\n")
     assert code == 2 and "flow.yml:6:24: profiles[0].flow[0].xcode_version: the tag" in stderr, stderr
+
+
+@pytest.mark.parametrize("texts, copies, copy, item", [(1000, 100, 98, 898), (270, 400, 367, 269)])
+def test_the_value_bound_falls_on_the_same_text_item_however_items_are_built(texts: int, copies: int, copy: int,
+                                                                              item: int) -> None:
+    # Texts under an anchor, then aliases of them: root, t, its texts and u are texts + 3 values, and each copy
+    # texts + 1 more, so the 100001st value is `item` of `copy` (with 270 texts, the last of a copy: no copy is
+    # built in one step past the bound).
+    assert (texts + 3) + copy * (texts + 1) + 1 + item + 1 == 100_001
+    line, column = "t: &t [", {}
+    for i in range(texts):
+        column[i] = len(line) + 1
+        line += f"v{i}" + (", " if i < texts - 1 else "]")
+    data, positions, problems = parse_yaml(line + "\nu: [" + ", ".join(["*t"] * copies) + "]\n", "f.yml")
+    assert data is None and problems == [Diagnostic(1, column[item], "(yaml)", "the document is more than 100000 "
+                                                    "values once aliases are expanded; write the flow out without "
+                                                    "such aliases", "f.yml")]
+    assert all(positions.values[("u", c, i)] == (1, column[i]) for c in (0, copy - 1) for i in range(texts))
+    assert positions.values[("u", copy, item - 1)] == (1, column[item - 1]) and ("u", copy, item) not in positions.values
+    assert len(positions.values) == 100_000
+    # The aliased list of texts was read once, its copies built in one step each: they share its positions.
+    assert positions.values[("u", 0, 5)] is positions.values[("u", copy - 1, 5)] is positions.values[("t", 5)]
+
+
+def test_the_depth_bound_falls_on_a_text_item_expanded_65_levels_deep() -> None:
+    lines = ["l0: &l0 [x]"] + [f"l{i}: &l{i} [*l{i - 1}]" for i in range(1, 70)]
+    data, positions, problems = parse_yaml("\n".join(lines) + "\n", "f.yml")
+    assert data is None and problems == [Diagnostic(1, 10, "(yaml)", "the document is nested more than 64 levels deep "
+                                                    "(a recursive alias?); write the flow out without such aliases",
+                                                    "f.yml")]
+    assert positions.values[("l63",) + (0,) * 63] == (1, 5) and ("l63",) + (0,) * 64 not in positions.values
+    assert positions.values[("l62",) + (0,) * 63] == (1, 10)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from publish.spec import yaml_compose
 from publish.spec.yaml_compose import TooBig, compose_python, composer_for
 from publish.spec.model import Diagnostic
 from publish.spec.yaml_source import parse_yaml
@@ -208,3 +209,23 @@ def test_the_node_bound_holds_while_composing_from_libyaml_events() -> None:
 def test_text_libyaml_reads_otherwise_is_read_by_pyyaml(text: str) -> None:
     assert composer_for(text) is compose_python
     assert_read_alike(text)
+
+
+def test_a_scalar_is_resolved_once_per_text_and_way_of_writing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The libyaml composer keeps the tags it resolved for the document: 100000 zeros are one regular-expression
+    # match, not 100000. A text written plain, quoted or with the non-specific tag "!" keeps its own tag.
+    text = "a: [" + "0, '0', ! 0, \"x\", x, " * 20 + "0]\n"
+    assert_read_alike(text)
+    scalars: list[tuple[str, Any]] = []
+    resolve = yaml_compose._FlowResolver.resolve
+
+    def counted(self: Any, kind: type, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            scalars.append((value, implicit))
+        return resolve(self, kind, value, implicit)
+
+    monkeypatch.setattr(yaml_compose._FlowResolver, "resolve", counted)
+    node = yaml_compose.compose_libyaml(text)
+    assert node is not None and len(node.value[0][1].value) == 101
+    # once each: a, 0 plain, '0' quoted, "x" quoted, x plain (libyaml tags `! 0` itself: it is not resolved)
+    assert sorted(scalars) == sorted({*scalars}) and len(scalars) == 5
