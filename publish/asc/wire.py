@@ -19,12 +19,18 @@ A failure before an answer is a `WireFailure` whose `kind` tells the retry polic
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import requests
+from requests.cookies import RequestsCookieJar, merge_cookies
+from requests.hooks import default_hooks
+from requests.sessions import merge_hooks, merge_setting
 from requests.structures import CaseInsensitiveDict
+from requests.utils import get_netrc_auth
 from urllib3.exceptions import NewConnectionError
 
 FailureKind = Literal["unsent", "lost", "tls", "oversized"]
@@ -114,11 +120,7 @@ class RequestsTransport(Transport):
         started = self._monotonic()
         connect, read = self.timeout
         try:
-            response = self.session.request(
-                request.method, request.url, params=list(request.params) or None, data=request.body,
-                headers=dict(request.headers), timeout=(connect, min(read, self.deadline)), allow_redirects=False,
-                stream=True,
-            )
+            response = self._exchange(request, (connect, min(read, self.deadline)))
         except requests.exceptions.SSLError as exc:
             raise WireFailure("tls", _tls_description(exc)) from None
         except requests.RequestException as exc:
@@ -129,6 +131,42 @@ class RequestsTransport(Transport):
             response.close()
         return WireResponse(response.status_code, body, response.headers, response.reason or "",
                             self._monotonic() - started)
+
+    def _exchange(self, request: WireRequest, timeout: tuple[float, float]) -> requests.Response:
+        """`self.session.request(method, url, params=..., data=..., headers=..., timeout=..., allow_redirects=False,
+        stream=True)` taken step by step as `Session.request`, `prepare_request` and `merge_environment_settings`
+        take it, without the work that cannot change what they send for our calls. requests 2.34 checks mappings
+        against runtime Protocols (`to_key_val_list`, `_encode_params`: some 30 us each, a dozen a request), and
+        reading the proxy variables walks the whole environment twice; together more than the HTTP exchange itself:
+
+        - the query is encoded here by the `urlencode` requests applies to a list of pairs (the same bytes: keys and
+          values are text, UTF-8 either way); handed over as text, requests takes it as it is;
+        - `_merged` merges the session's settings as `merge_setting` does, without the Protocol checks;
+        - no `Request` object, no merge of the call's own (absent) cookies.
+
+        Everything that reads the environment stays requests' own code: a session that trusts it (`trust_env`, every
+        one but the simulator's) gets netrc and `merge_environment_settings` (proxies, no_proxy, the CA bundle) on
+        every request exactly as before. `Session.send` picks the adapter (`responses` in the unit tests), runs the
+        hooks and keeps the cookies. tests/e2e/test_asc_wire_bytes.py compares what a server receives both ways."""
+        session = self.session
+        auth = session.auth
+        if session.trust_env and not auth:
+            auth = get_netrc_auth(request.url) or auth
+        query: Any = urlencode(request.params) if request.params else _merged({}, session.params, OrderedDict)
+        prepared = requests.PreparedRequest()
+        prepared.prepare(
+            method=request.method.upper(), url=request.url,
+            headers=_merged(request.headers, session.headers, CaseInsensitiveDict), data=request.body or {},
+            params=query or None, auth=auth, cookies=merge_cookies(RequestsCookieJar(), session.cookies),
+            hooks=merge_hooks(default_hooks(), session.hooks),
+        )
+        if session.trust_env:
+            settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
+        else:  # what it returns when the environment is not consulted
+            settings = {"proxies": _merged({}, session.proxies, OrderedDict),
+                        "stream": True,
+                        "verify": session.verify, "cert": session.cert}
+        return session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
 
     def _read_body(self, response: requests.Response, started: float) -> bytes:
         declared = response.headers.get("Content-Length", "")
@@ -162,6 +200,19 @@ class RequestsTransport(Transport):
                 raise WireFailure("lost", f"the answer broke off: {describe(exc)}") from None
             raise
         return b"".join(chunks)
+
+
+def _merged(ours: Any, theirs: Any, dict_class: type) -> Any:
+    """`requests.sessions.merge_setting(ours, theirs, dict_class)`: the session's settings updated by the request's,
+    None values dropped. For two mappings it takes their items as `to_key_val_list` would (in order), without its
+    runtime-Protocol isinstance check; anything else goes to requests' own function."""
+    if not (isinstance(ours, Mapping) and isinstance(theirs, Mapping)):
+        return merge_setting(ours, theirs, dict_class=dict_class)
+    merged = dict_class(list(theirs.items()))
+    merged.update(list(ours.items()))
+    for name in [name for name, value in merged.items() if value is None]:
+        del merged[name]
+    return merged
 
 
 def never_sent(exc: BaseException) -> bool:
