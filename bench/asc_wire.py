@@ -13,51 +13,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
-import threading
 import time
 
 # bench/ holds scripts named like stdlib modules (inspect.py): it goes to the end of the path, the repository first.
 _BENCH = os.path.dirname(os.path.abspath(__file__))
-sys.path = [os.path.dirname(_BENCH), *(p for p in sys.path if os.path.abspath(p or ".") != _BENCH), _BENCH]
+sys.path = [os.path.dirname(_BENCH), os.path.join(os.path.dirname(_BENCH), "tests"), *(p for p in sys.path if os.path.abspath(p or ".") != _BENCH), _BENCH]
+
+from asc_wire_server import RecordingServer  # noqa: E402
 
 from publish.asc.session import USER_AGENT, new_session  # noqa: E402
 from publish.asc.wire import RequestsTransport, WireRequest  # noqa: E402
 
 BODY = b'{"data":{"type":"apps","id":"1","attributes":{"bundleId":"com.example.app"}},"links":{"self":"x"}}'
-ANSWER = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Tue, 01 Dec 2026 17:00:00 GMT\r\n"
-          b"X-Rate-Limit: user-hour-lim:3600;user-hour-rem:3500;\r\nContent-Length: %d\r\n\r\n" % len(BODY)) + BODY
-
-
-def _serve(connection: socket.socket) -> None:
-    buffered = b""
-    with connection:
-        while True:
-            while b"\r\n\r\n" not in buffered:
-                chunk = connection.recv(65536)
-                if not chunk:
-                    return
-                buffered += chunk
-            head, _, rest = buffered.partition(b"\r\n\r\n")
-            length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), 0)
-            while len(rest) < length:
-                rest += connection.recv(65536)
-            buffered = rest[length:]
-            connection.sendall(ANSWER)
-
-
-def _listen() -> int:
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def accept() -> None:
-        while True:
-            connection, _ = listener.accept()
-            threading.Thread(target=_serve, args=(connection,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    return int(listener.getsockname()[1])
 
 
 def main() -> int:
@@ -65,7 +33,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=600)
     args = parser.parse_args()
-    base = f"http://127.0.0.1:{_listen()}"
+    server = RecordingServer(BODY, extra_headers=b"Date: Tue, 01 Dec 2026 17:00:00 GMT\r\n"
+                                                 b"X-Rate-Limit: user-hour-lim:3600;user-hour-rem:3500;\r\n")
+    base = f"http://127.0.0.1:{server.port}"
     headers = {"Accept": "application/json", "User-Agent": USER_AGENT, "Authorization": "Bearer " + "e" * 280}
     calls = [
         WireRequest("GET", f"{base}/v1/apps", (("filter[bundleId]", "com.example.app"), ("limit", "200")), headers),
@@ -82,7 +52,9 @@ def main() -> int:
                 transport.send(calls[index % len(calls)])
             best = min(best, (time.thread_time() - started) / args.calls)
         transport.close()
+        server.requests.clear()
         print(f"{label}: {best * 1e6:.0f} us CPU an exchange (lowest of {args.rounds} rounds of {args.calls})")
+    server.close()
     return 0
 
 

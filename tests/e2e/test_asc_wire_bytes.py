@@ -8,12 +8,12 @@ HTTP_PROXY (the absolute-form request line), NO_PROXY bypassing it, netrc creden
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from asc_wire_server import RecordingServer
 
 from publish.asc.session import USER_AGENT, new_session
 from publish.asc.wire import RequestsTransport, WireRequest
@@ -22,53 +22,9 @@ TIMEOUT = (10.0, 60.0)
 ANSWER = b'{"data":{"type":"apps","id":"1"}}'
 
 
-class RecordingServer:
-    """Keep-alive HTTP/1.1 on 127.0.0.1 that keeps each request's raw bytes and answers 200 with a small JSON body
-    (and a cookie on the first answer of a connection, so the cookie jar has something to send back)."""
-
-    def __init__(self) -> None:
-        self.requests: list[bytes] = []
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
-
-    def _serve(self, connection: socket.socket) -> None:
-        buffered = b""
-        answered = 0
-        with connection:
-            while True:
-                while b"\r\n\r\n" not in buffered:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        return
-                    buffered += chunk
-                head, _, rest = buffered.partition(b"\r\n\r\n")
-                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
-                while len(rest) < length:
-                    rest += connection.recv(65536)
-                self.requests.append(head + b"\r\n\r\n" + rest[:length])
-                buffered = rest[length:]
-                cookie = b"Set-Cookie: session=abc%d; Path=/\r\n" % answered if answered == 0 else b""
-                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + cookie +
-                                   b"Content-Length: %d\r\n\r\n" % len(ANSWER) + ANSWER)
-                answered += 1
-
-    def close(self) -> None:
-        self._listener.close()
-
-
 @pytest.fixture
 def server() -> Iterator[RecordingServer]:
-    recording = RecordingServer()
+    recording = RecordingServer(ANSWER, cookie=True)
     yield recording
     recording.close()
 
