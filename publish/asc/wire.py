@@ -135,9 +135,9 @@ class RequestsTransport(Transport):
     def _exchange(self, request: WireRequest, timeout: tuple[float, float]) -> requests.Response:
         """`self.session.request(method, url, params=..., data=..., headers=..., timeout=..., allow_redirects=False,
         stream=True)` taken step by step as `Session.request`, `prepare_request` and `merge_environment_settings`
-        take it, without the work that cannot change what they send for our calls. requests 2.34 checks mappings
-        against runtime Protocols (`to_key_val_list`, `_encode_params`: some 30 us each, a dozen a request), and
-        reading the proxy variables walks the whole environment twice; together more than the HTTP exchange itself:
+        take it, without the work that cannot change what they send for our calls. requests 2.34 checks settings
+        and the query against runtime Protocols (`to_key_val_list`, `_encode_params`: some 30 us each, six to eight a
+        request): about an eighth of the CPU of an exchange with the simulator (bench/asc_wire.py).
 
         - the query is encoded here by the `urlencode` requests applies to a list of pairs (the same bytes: keys and
           values are text, UTF-8 either way); handed over as text, requests takes it as it is;
