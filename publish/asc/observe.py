@@ -23,6 +23,7 @@ LOW_RATE_LIMIT = 100
 CLOCK_SKEW_WARNING = 60.0
 
 OnCall = Callable[[str, str, Any], None]
+ShownUrl = Callable[[str, Sequence[tuple[str, str]]], str]
 
 
 def shown_url(url: str, query: Sequence[tuple[str, str]]) -> str:
@@ -132,16 +133,17 @@ class ObservingTransport(Transport):
     to `headers`."""
 
     def __init__(self, inner: Transport, *, headers: AnswerHeaders, on_call: OnCall | None,
-                 full_url: Callable[[str], str]) -> None:
+                 full_url: Callable[[str], str], shown: ShownUrl = shown_url) -> None:
         self.inner = inner
         self._headers = headers
         self._on_call = on_call
         self._full_url = full_url
+        self._shown = shown
         self._lock = threading.Lock()
         self.count = 0
 
     def send(self, request: WireRequest) -> WireResponse:
-        shown = shown_url(request.url, request.params)
+        shown = self._shown(request.url, request.params)
         if self._on_call is not None:
             self._on_call(request.method, self._full_url(shown), json.loads(request.body) if request.body else None)
         with self._lock:

@@ -145,8 +145,10 @@ class AscSession:
             transport = RequestsTransport(self._session, timeout=timeout,
                                           deadline=request_deadline or self.REQUEST_DEADLINE)
         self.headers = AnswerHeaders(clock)
+        self._url_prefix = f"{self._origin[0]}://{urlsplit(self.base_url).netloc}"
+        self._last_shown: tuple[str, tuple[tuple[str, str], ...], str] = ("", (), "")
         self._observed = ObservingTransport(transport, headers=self.headers, on_call=on_call,
-                                            full_url=self._full_url)
+                                            full_url=self._full_url, shown=self._shown)
         signed = SigningTransport(self._observed, self._tokens)
         # A dry run is the outermost transport: nothing it does not forward reaches the signer or the network.
         self._dry_run: DryRunTransport | None = None
@@ -235,12 +237,12 @@ class AscSession:
         """
         method = method.upper()
         url = self._url(path)
-        query = encode_params(params)
-        shown = shown_url(url, query)
+        query = tuple(encode_params(params))
+        shown = self._shown(url, query)
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if json is not None:
             headers["Content-Type"] = "application/json"
-        wire = WireRequest(method, url, tuple(query), headers,
+        wire = WireRequest(method, url, query, headers,
                            jsonlib.dumps(json).encode() if json is not None else None)
         return self._send(wire, shown, is_idempotent(method, urlsplit(url).path, json), tuple(expect))
 
@@ -299,8 +301,14 @@ class AscSession:
     # ------------------------------------------------------------------ documents and pages
 
     def _full_url(self, shown: str) -> str:
-        scheme, _, _ = self._origin
-        return f"{scheme}://{urlsplit(self.base_url).netloc}{shown}"
+        return self._url_prefix + shown
+
+    def _shown(self, url: str, query: Sequence[tuple[str, str]]) -> str:
+        """`shown_url` once a request (`request`, then the observer, want it); the last kept in one tuple, swapped whole."""
+        last = self._last_shown
+        if last[0] != url or last[1] != query:
+            last = self._last_shown = (url, tuple(query), shown_url(url, query))
+        return last[2]
 
     def get_document(self, path: str, params: Mapping[str, Any] | None = None) -> Document:
         return Document.from_json(self.request("GET", path, params=params))

@@ -18,13 +18,20 @@ A failure before an answer is a `WireFailure` whose `kind` tells the retry polic
 
 from __future__ import annotations
 
+import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import requests
+from requests.cookies import RequestsCookieJar, merge_cookies
+from requests.hooks import default_hooks
+from requests.sessions import merge_hooks, merge_setting
 from requests.structures import CaseInsensitiveDict
+from requests.utils import get_netrc_auth, unquote_unreserved
 from urllib3.exceptions import NewConnectionError
 
 FailureKind = Literal["unsent", "lost", "tls", "oversized"]
@@ -114,11 +121,7 @@ class RequestsTransport(Transport):
         started = self._monotonic()
         connect, read = self.timeout
         try:
-            response = self.session.request(
-                request.method, request.url, params=list(request.params) or None, data=request.body,
-                headers=dict(request.headers), timeout=(connect, min(read, self.deadline)), allow_redirects=False,
-                stream=True,
-            )
+            response = self._exchange(request, (connect, min(read, self.deadline)))
         except requests.exceptions.SSLError as exc:
             raise WireFailure("tls", _tls_description(exc)) from None
         except requests.RequestException as exc:
@@ -129,6 +132,48 @@ class RequestsTransport(Transport):
             response.close()
         return WireResponse(response.status_code, body, response.headers, response.reason or "",
                             self._monotonic() - started)
+
+    def _exchange(self, request: WireRequest, timeout: tuple[float, float]) -> requests.Response:
+        """`self.session.request(method, url, params=..., data=..., headers=..., timeout=..., allow_redirects=False,
+        stream=True)` taken step by step as `Session.request`, `prepare_request` and `merge_environment_settings`
+        take it, without the work that cannot change what they send for our calls. requests 2.34 checks settings
+        and the query against runtime Protocols (`to_key_val_list`, `_encode_params`: some 30 us each, six to eight a
+        request): about an eighth of the CPU of an exchange with the simulator (bench/asc_wire.py).
+
+        - the query is encoded here by the `urlencode` requests applies to a list of pairs (the same bytes: keys and
+          values are text, UTF-8 either way); handed over as text, requests takes it as it is;
+        - `_merged` merges the session's settings as `merge_setting` does, without the Protocol checks;
+        - no `Request` object, no merge of the call's own (absent) cookies.
+
+        Everything that reads the environment stays requests' own code: a session that trusts it (`trust_env`, every
+        one but the simulator's) gets netrc and `merge_environment_settings` (proxies, no_proxy, the CA bundle) on
+        every request exactly as before. `Session.send` picks the adapter (`responses` in the unit tests), runs the
+        hooks and keeps the cookies. tests/e2e/test_asc_wire_bytes.py compares what a server receives both ways."""
+        session = self.session
+        auth = session.auth
+        if session.trust_env and not auth:
+            auth = get_netrc_auth(request.url) or auth
+        query: Any = urlencode(request.params) if request.params else _merged({}, session.params, OrderedDict)
+        prepared = requests.PreparedRequest()
+        # `PreparedRequest.prepare`'s steps in its order; the URL without requests when `plain_url` knows its result.
+        prepared.prepare_method(request.method.upper())
+        plain = plain_url(request.url, query or "") if isinstance(query, str) or not query else None
+        if plain is not None:
+            prepared.url = plain
+        else:
+            prepared.prepare_url(request.url, query or None)
+        prepared.prepare_headers(_merged(request.headers, session.headers, CaseInsensitiveDict))
+        prepared.prepare_cookies(merge_cookies(RequestsCookieJar(), session.cookies))
+        prepared.prepare_body(request.body or {}, None, None)
+        prepared.prepare_auth(auth, request.url)
+        prepared.prepare_hooks(merge_hooks(default_hooks(), session.hooks))
+        if session.trust_env:
+            settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
+        else:  # what it returns when the environment is not consulted
+            settings = {"proxies": _merged({}, session.proxies, OrderedDict),
+                        "stream": True,
+                        "verify": session.verify, "cert": session.cert}
+        return session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
 
     def _read_body(self, response: requests.Response, started: float) -> bytes:
         declared = response.headers.get("Content-Length", "")
@@ -162,6 +207,43 @@ class RequestsTransport(Transport):
                 raise WireFailure("lost", f"the answer broke off: {describe(exc)}") from None
             raise
         return b"".join(chunks)
+
+
+# A URL requests' `prepare_url` leaves as it is: http(s); a lower-case host of letters, digits, hyphens and single
+# dots; a port without a leading zero; a path of unreserved characters in segments that are neither empty nor start
+# with a dot; no query, fragment or user of its own. And a query of unreserved characters, `+ = &` and upper-case
+# escapes, as `urlencode` writes it.
+_PLAIN_URL = re.compile(r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::([1-9][0-9]{0,4}))?(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+/?")
+_PLAIN_QUERY = re.compile(r"(?:[A-Za-z0-9._~+=&-]|%[0-9A-F]{2})*")
+
+
+def plain_url(url: str, query: str) -> str | None:
+    """What `PreparedRequest.prepare_url(url, query)` makes of a plain URL and query (see above): `url?query`, as
+    it is. None for anything else, which requests prepares itself. Why nothing changes: urllib3's `parse_url`
+    lower-cases the host, escapes characters outside RFC 3986's sets and removes dot segments, none of which a plain
+    URL has; requests then appends the query and `requote_uri` unquotes escaped unreserved characters (refused
+    below) and quotes what is neither unreserved nor in its safe set (`: / ? = & + %` all are). Worth it: the
+    general way costs more than a tenth of an exchange's CPU. tests/unit/test_asc_wire_prepare.py checks it against
+    requests over generated URLs."""
+    match = _PLAIN_URL.fullmatch(url)
+    if match is None or (match.group(1) and int(match.group(1)) > 65535) or not _PLAIN_QUERY.fullmatch(query):
+        return None
+    if "%" in query and unquote_unreserved(query) != query:
+        return None
+    return f"{url}?{query}" if query else url
+
+
+def _merged(ours: Any, theirs: Any, dict_class: type) -> Any:
+    """`requests.sessions.merge_setting(ours, theirs, dict_class)`: the session's settings updated by the request's,
+    None values dropped. For two mappings it takes their items as `to_key_val_list` would (in order), without its
+    runtime-Protocol isinstance check; anything else goes to requests' own function."""
+    if not (isinstance(ours, Mapping) and isinstance(theirs, Mapping)):
+        return merge_setting(ours, theirs, dict_class=dict_class)
+    merged = dict_class(list(theirs.items()))
+    merged.update(list(ours.items()))
+    for name in [name for name, value in merged.items() if value is None]:
+        del merged[name]
+    return merged
 
 
 def never_sent(exc: BaseException) -> bool:

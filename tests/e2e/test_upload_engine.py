@@ -318,17 +318,17 @@ def test_dropped_part_connections_are_retried_to_a_correct_upload(world: World) 
 
 def test_lost_answer_to_the_create_does_not_make_a_second_build_upload(world: World) -> None:
     faults = world.server.faults
-    original = world.client._session.request  # type: ignore[attr-defined]
+    original = world.client._session.send  # type: ignore[attr-defined]  # the client's transport sends through it
 
-    def request(method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
-        lose = method == "POST" and url.endswith(("/v1/buildUploads", "/v1/buildUploadFiles"))
+    def send(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        lose = request.method == "POST" and str(request.url).endswith(("/v1/buildUploads", "/v1/buildUploadFiles"))
         faults.lost_response_rate = 1.0 if lose else 0.0
         try:
-            return original(method, url, *args, **kwargs)
+            return original(request, **kwargs)
         finally:
             faults.lost_response_rate = 0.0
 
-    world.client._session.request = request  # type: ignore[attr-defined,method-assign]
+    world.client._session.send = send  # type: ignore[attr-defined,method-assign]
     result = world.upload(world.ipa("2"), "2")
     assert result.processing_state == "VALID"
     assert len(world.calls("POST", "/v1/buildUploads")) == 1

@@ -415,8 +415,8 @@ def test_requests_go_to_the_configured_base_url_with_its_prefix() -> None:
 def test_own_session_is_pooled_and_uses_explicit_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
 
-    def fake_send(self: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
-        seen.update(kwargs, url=url)
+    def fake_send(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        seen.update(kwargs, url=request.url)
         response = requests.Response()
         response.status_code = 200
         response._content = b'{"data": {"type": "apps", "id": "1"}}'
@@ -425,7 +425,7 @@ def test_own_session_is_pooled_and_uses_explicit_timeouts(monkeypatch: pytest.Mo
     c = client(timeout=(3, 45))
     adapter = c._session.get_adapter(BASE)
     assert adapter._pool_maxsize == 10
-    monkeypatch.setattr(requests.Session, "request", fake_send)
+    monkeypatch.setattr(requests.Session, "send", fake_send)  # what the transport hands its prepared request to
     c.get_app("1")
     assert seen["timeout"] == (3, 45) and seen["allow_redirects"] is False
     assert c._session.trust_env is True

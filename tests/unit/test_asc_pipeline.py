@@ -344,3 +344,31 @@ def test_the_debug_log_of_a_request_body_masks_passwords(caplog: pytest.LogCaptu
     assert "request body" in logged and "reviewer" in logged
     assert "hunter2-secret" not in logged
     assert b"hunter2-secret" in transport.requests[0].body  # masked in the log only, sent as it is
+
+
+def test_the_shown_url_is_worked_out_once_a_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`request` and the observing layer both want a call's shown URL: the session works it out once (its
+    urlencode is most of what our layers cost an exchange), and each call still reports its own."""
+    import publish.asc.observe as observe_module
+    import publish.asc.session as session_module
+
+    original = observe_module.shown_url
+    worked_out: list[str] = []
+
+    def counted(url: str, query: Any) -> str:
+        worked_out.append(url)
+        return original(url, query)
+
+    monkeypatch.setattr(session_module, "shown_url", counted)
+    monkeypatch.setattr(observe_module, "shown_url", counted)
+    calls: list[tuple[str, str, Any]] = []
+    c, transport, _ = client(answer(200, BUILD), answer(200, {"data": []}), answer(200, BUILD),
+                             on_call=lambda *call: calls.append(call))
+    c.get_build("B1")
+    c.request("GET", "/v1/builds", params={"filter[app]": "A1", "limit": 200})
+    c.get_build("B1")
+    assert len(transport.requests) == 3 and len(worked_out) == 3
+    assert [url for _, url, _ in calls] == [
+        "https://api.appstoreconnect.apple.com/v1/builds/B1",
+        "https://api.appstoreconnect.apple.com/v1/builds?filter[app]=A1&limit=200",
+        "https://api.appstoreconnect.apple.com/v1/builds/B1"]
