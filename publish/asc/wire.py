@@ -31,7 +31,7 @@ from requests.cookies import RequestsCookieJar, merge_cookies
 from requests.hooks import default_hooks
 from requests.sessions import merge_hooks, merge_setting
 from requests.structures import CaseInsensitiveDict
-from requests.utils import get_netrc_auth, unquote_unreserved
+from requests.utils import unquote_unreserved
 from urllib3.exceptions import NewConnectionError
 
 FailureKind = Literal["unsent", "lost", "tls", "oversized"]
@@ -146,13 +146,14 @@ class RequestsTransport(Transport):
         - no `Request` object, no merge of the call's own (absent) cookies.
 
         Everything that reads the environment stays requests' own code: a session that trusts it (`trust_env`, every
-        one but the simulator's) gets netrc and `merge_environment_settings` (proxies, no_proxy, the CA bundle) on
-        every request exactly as before. `Session.send` picks the adapter (`responses` in the unit tests), runs the
-        hooks and keeps the cookies. tests/e2e/test_asc_wire_bytes.py compares what a server receives both ways."""
+        one but the simulator's) gets `merge_environment_settings` (proxies, no_proxy, the CA bundle) on every
+        request exactly as before; netrc is the one thing of the environment not taken (see below). `Session.send`
+        picks the adapter (`responses` in the unit tests), runs the hooks and keeps the cookies. tests/e2e/test_asc_wire_bytes.py compares what a server receives both ways."""
         session = self.session
+        # Never ~/.netrc: requests fills an absent auth from it, and its Basic credentials for the host replaced the
+        # API token's Bearer header (App Store Connect then answers 401 whatever the key). The token is the only
+        # credential an App Store Connect call carries.
         auth = session.auth
-        if session.trust_env and not auth:
-            auth = get_netrc_auth(request.url) or auth
         query: Any = urlencode(request.params) if request.params else _merged({}, session.params, OrderedDict)
         prepared = requests.PreparedRequest()
         # `PreparedRequest.prepare`'s steps in its order; the URL without requests when `plain_url` knows its result.

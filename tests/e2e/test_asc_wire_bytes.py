@@ -3,7 +3,8 @@ preparing requests itself (publish/asc/wire.py `_exchange`): a raw loopback serv
 arrives with, and the same calls are made both ways on twin sessions, the old way being the exact
 `session.request(...)` call the transport made before. Request line, headers (names, values, order), body and
 cookies sent back must be byte for byte the same, also when the environment steers the request: a proxy from
-HTTP_PROXY (the absolute-form request line), NO_PROXY bypassing it, netrc credentials."""
+HTTP_PROXY (the absolute-form request line), NO_PROXY bypassing it. One difference is meant: a ~/.netrc entry
+no longer replaces the API token (requests' own rule did)."""
 
 from __future__ import annotations
 
@@ -112,8 +113,7 @@ def test_a_proxy_from_the_environment_gets_the_same_bytes(server: RecordingServe
     assert server.requests[-1].startswith(b"POST http://api.appstoreconnect.invalid/v1/builds/B1/relation")
 
 
-def test_no_proxy_and_netrc_from_the_environment_act_the_same(server: RecordingServer, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_proxy_from_the_environment_acts_the_same(server: RecordingServer, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ALL_PROXY", "HTTPS_PROXY"):
         monkeypatch.delenv(name, raising=False)
     with socket.socket() as unused:
@@ -121,12 +121,28 @@ def test_no_proxy_and_netrc_from_the_environment_act_the_same(server: RecordingS
         dead_port = unused.getsockname()[1]
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{dead_port}")  # would fail: the bypass must hold
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    both_ways(server, lambda: new_session(loopback=False), f"http://127.0.0.1:{server.port}")
+
+
+def test_a_netrc_entry_for_the_host_does_not_replace_the_api_token(server: RecordingServer, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests fills an absent auth from ~/.netrc: its Basic credentials replaced the Bearer token (the old way
+    did that), and App Store Connect answers 401 to a call without its token."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "ALL_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
     netrc = tmp_path / "netrc"
     netrc.write_text("machine 127.0.0.1 login someone password secret\n")
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
-    both_ways(server, lambda: new_session(loopback=False), f"http://127.0.0.1:{server.port}")
-    assert b"Authorization: Basic " in server.requests[-1]  # requests' netrc rule, kept as it was
+    base = f"http://127.0.0.1:{server.port}"
+    signed = [call for call in calls(base) if "Authorization" in call.headers]
+    assert signed
+    the_old_way(new_session(loopback=False), signed[0])
+    assert b"Authorization: Basic " in server.requests[-1]  # what requests does on its own
+    for call in signed:
+        the_new_way(new_session(loopback=False), call)
+        sent = server.requests[-1]
+        assert b"Authorization: Bearer eyJ0.eyJ1.c2ln\r\n" in sent and b"Basic" not in sent and b"secret" not in sent
 
 
 def test_what_the_new_way_was_compared_with_is_what_main_sent(server: RecordingServer) -> None:
