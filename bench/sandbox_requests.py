@@ -3,7 +3,9 @@ representative calls, over a raw http.client keep-alive connection with one bear
 
     .venv/bin/python bench/sandbox_requests.py [rounds]
 
-Figures are process CPU (user+sys, every thread) per request, the lowest of three runs of `rounds` requests each.
+Figures are process CPU (user+sys, every thread) per request, the lowest of three runs of `rounds` requests each;
+then the CPU of reading one request head (request line and headers, as requests sends them) in memory, by
+http.server's parse_request and by the simulator's (publish/sandbox/request_head.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
 import http.client  # noqa: E402
+import io  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -25,6 +28,9 @@ import jwt  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
+from http.server import BaseHTTPRequestHandler  # noqa: E402
+
+from publish.sandbox.request_head import PlainRequestHead  # noqa: E402
 from publish.sandbox.server import SandboxServer  # noqa: E402
 
 KEY_ID = "BENCH1"
@@ -73,6 +79,22 @@ def measure(name: str, call: Callable[[int], int], expected: int, rounds: int) -
     print(f"{name:<44} {best * 1000:6.3f} ms CPU per request")
 
 
+def measure_head(name: str, handler_class: type[BaseHTTPRequestHandler], rounds: int) -> None:
+    head = (b"Host: 127.0.0.1:40000\r\nUser-Agent: python-requests/2.32\r\nAccept-Encoding: gzip, deflate\r\n"
+            b"Accept: application/json\r\nConnection: keep-alive\r\nAuthorization: Bearer " + b"x" * 260 + b"\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 120\r\n\r\n")
+    best = float("inf")
+    for _ in range(3):
+        start = _cpu()
+        for _ in range(rounds):
+            handler: Any = handler_class.__new__(handler_class)
+            handler.rfile, handler.raw_requestline = io.BytesIO(head), b"GET /v1/builds?limit=200 HTTP/1.1\r\n"
+            if not handler.parse_request() or len(handler.headers) != 8:
+                raise SystemExit(f"{name}: the head did not parse")
+        best = min(best, (_cpu() - start) / rounds)
+    print(f"{name:<44} {best * 1_000_000:6.1f} us CPU per head")
+
+
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     private_key = ec.generate_private_key(ec.SECP256R1())
@@ -105,6 +127,8 @@ def main() -> None:
 
         measure("PATCH /v1/builds/{id}", patch_build, 200, rounds)
         print(f"exchanges recorded: {len(server.exchanges)}")
+    measure_head("request head: http.server's parse_request", BaseHTTPRequestHandler, rounds * 10)
+    measure_head("request head: the simulator's", PlainRequestHead, rounds * 10)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -59,6 +60,11 @@ def to_json_schema(node: Any, *, strict: bool) -> Any:
     return converted
 
 
+# The request-body verdicts an OpenApi keeps (see request_problems): a few MB at most.
+VERDICTS = 2048
+VERDICT_TEXT = 16 * 1024
+
+
 @dataclass(frozen=True)
 class RelationshipInfo:
     name: str
@@ -81,7 +87,8 @@ class BodyProblem:
 
 
 class OpenApi:
-    """Loaded once per server; cheap to share between threads (read-only after construction)."""
+    """Loaded once per server; cheap to share between threads (read-only after construction, but for memos of
+    pure lookups)."""
 
     def __init__(self, document: dict[str, Any]) -> None:
         self.document = document
@@ -107,6 +114,8 @@ class OpenApi:
         self._attributes: dict[str, dict[str, bool]] = {}
         self._relationships: dict[str, dict[str, RelationshipInfo]] = {}
         self._query_parameters: dict[int, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {}
+        self._verdicts: dict[tuple[str, str], tuple[BodyProblem, ...]] = {}
+        self._verdicts_lock = threading.Lock()  # requests are served on threads of their own
 
     @classmethod
     @functools.cache
@@ -135,7 +144,25 @@ class OpenApi:
         return validator
 
     def request_problems(self, operation: dict[str, Any], body: Any) -> list[BodyProblem]:
+        """What is wrong with a request body, in Apple's order. A verdict depends on the schema and the document
+        alone, and clients send the same bodies again and again (each run of a flow, each retry): it is kept per
+        schema and document, spelt as JSON with its members in their order (messages name members in that order;
+        json.dumps tells 1 from 1.0 and true). Bounded: documents up to VERDICT_TEXT characters, VERDICTS of them,
+        the oldest forgotten first."""
         ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        text = json.dumps(body)
+        if len(text) > VERDICT_TEXT:
+            return self._request_problems(ref, body)
+        known = self._verdicts.get((ref, text))
+        if known is None:
+            known = tuple(self._request_problems(ref, body))
+            with self._verdicts_lock:
+                self._verdicts[(ref, text)] = known
+                while len(self._verdicts) > VERDICTS:
+                    del self._verdicts[next(iter(self._verdicts))]
+        return list(known)
+
+    def _request_problems(self, ref: str, body: Any) -> list[BodyProblem]:
         problems = []
         for error in sorted(self._validator(ref).iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path]):
             path = [str(p) for p in error.absolute_path]

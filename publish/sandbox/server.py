@@ -23,6 +23,7 @@ from publish.sandbox.faults import Faults
 from publish.sandbox.model import ApiError, Store, iso
 from publish.sandbox.openapi import OpenApi
 from publish.sandbox.realism import Realism
+from publish.sandbox.request_head import PlainRequestHead
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +228,7 @@ class _HttpServer(ThreadingHTTPServer):
         self._wake_writer.close()
 
 
-class _RequestHandler(BaseHTTPRequestHandler):
+class _RequestHandler(PlainRequestHead):
     sandbox: SandboxServer  # the server this handler answers for: set per server by _make_request_handler
     protocol_version = "HTTP/1.1"  # keep-alive: clients pool connections
     server_version = "asc-sandbox"
