@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 # The simulator and `run` are imported when the demo runs, not with this module: `demo --help` and `completion`
 # (which registers every command) would otherwise pay for the simulator, jsonschema and cryptography (~0.5 s).
 
-DEMO_POLL_INTERVAL = 0.05
+# The simulator moves a build on by looks, not by seconds: a shorter pause between looks shows the same waits,
+# each on its own line, and the whole demo ends ~0.25 s sooner (six waits of 0.05 s were pure idle time).
+DEMO_POLL_INTERVAL = 0.01
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -79,6 +79,7 @@ def run_command(
     concurrency: int = 6,
     poll_interval: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
     on_call: Callable[[str, str, Any], None] | None = None,
     json_output: bool = False,
     build: str | None = None,
@@ -95,7 +96,8 @@ def run_command(
         outcome = _run(ctx, flow_path=flow_path, ipa_path=ipa_path, build=build, profile=profile,
                        api_base_url=api_base_url,
                        state_dir=state_dir, restart=restart, dry_run=dry_run, result_path=result_path,
-                       concurrency=concurrency, poll_interval=poll_interval, sleep=sleep, on_call=on_call)
+                       concurrency=concurrency, poll_interval=poll_interval, sleep=sleep, clock=clock,
+                       on_call=on_call)
     except PublishError as error:
         if json_output:
             _print_json(json_stdout, _early_failure(error, ctx), ctx)
@@ -121,6 +123,7 @@ def _run(
     concurrency: int,
     poll_interval: float,
     sleep: Callable[[float], None],
+    clock: Callable[[], float],
     on_call: Callable[[str, str, Any], None] | None,
 ) -> tuple[int, dict[str, Any]]:
     from urllib.parse import urlsplit  # noqa: PLC0415
@@ -159,7 +162,7 @@ def _run(
             flow=flow, ipa_path=ipa, build=build, state_dir=directory, profile=profile, base_url=base_url,
             restart=restart,
             dry_run=dry_run, concurrency=concurrency, poll_interval=poll_interval, env=ctx.env,
-            redactor=ctx.redactor, register_secret=ctx.register_secret, on_call=report_call, sleep=sleep,
+            redactor=ctx.redactor, register_secret=ctx.register_secret, on_call=report_call, sleep=sleep, clock=clock,
             progress_stream=_Discard() if getattr(ctx, "quiet", False) else ctx.stderr,
         )
         result = run_flow(options)

@@ -4,14 +4,16 @@ never withdrawn. End to end through the CLI against the simulator with every rea
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from publish.sandbox import appstore
 from publish.sandbox.model import Record
-from flow_harness import FlowWorld
+from flow_harness import FlowWorld, Outcome
 
 SUBMIT = """
 - step: send_to_app_store
@@ -134,18 +136,52 @@ def test_a_submission_in_review_is_never_withdrawn(world: FlowWorld) -> None:
     assert old.attributes["state"] == "IN_REVIEW"
 
 
+class _StepTime:
+    """A run's clock that only its pauses move on, each taken in full and none of them slept: a wait's bound is
+    proven in the run's own seconds, however long (or short) the work between the looks takes on this machine."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.pauses = 0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.pauses += 1
+
+
+def _run_in_step_time(world: FlowWorld, flow: Path, ipa: Path, step_time: _StepTime, poll_interval: float) -> Outcome:
+    """`world.run`'s run (same flow, IPA, simulator and state) through `run_command`, on `step_time`."""
+    from publish.cli import CliContext
+    from publish.commands.run import run_command
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = run_command(CliContext(stdout=stdout, stderr=stderr, env={}), flow_path=flow, ipa_path=ipa,
+                       api_base_url=world.server.url, state_dir=world.state_dir, poll_interval=poll_interval,
+                       sleep=step_time.sleep, clock=step_time.clock)
+    return Outcome(code, stdout.getvalue(), stderr.getvalue(), None)
+
+
 def test_the_wait_through_canceling_is_bounded(world: FlowWorld) -> None:
     old = _submitted(world, "1")
     world.server.realism = replace(world.server.realism, in_motion_reads=10**6)  # Apple never lets it go
-    # CANCELING never ends, so the step waits out its whole budget. The budget also covers the upload and processing
-    # before it (~0.5 s at load 7 on 2 CPUs, more under the coverage gate's tracing): 2 s keeps them inside it. Looks
-    # 20 ms apart keep the wait a wait, not a loop of reads.
-    out = world.run(world.flow(WITHDRAW + "  processing_timeout: 2s\n"), world.ipa("2"), "--poll-interval", "0.02")
+    # CANCELING never ends, so the step waits out its whole budget, 2 s of the run's clock. That clock moves only
+    # when the run pauses (_StepTime): the bound is the step's own, with no real second waited and no room needed
+    # for a slow upload on a loaded machine; looks 0.2 s apart make it a wait of a few looks, not a loop of reads.
+    step_time = _StepTime()
+    out = _run_in_step_time(world, world.flow(WITHDRAW + "  processing_timeout: 2s\n"), world.ipa("2"), step_time,
+                            poll_interval=0.2)
     assert out.code == 1, out.output
     assert "was withdrawn from App Review (review submission " + old.id + "), but App Store Connect is still " \
            "cancelling it after waiting" in out.stderr
     assert "How to fix: run the flow again in a few minutes" in out.stderr
     assert old.attributes["state"] == "CANCELING"
+    # The step paused for at most its budget, and looked at the submission no more often than that budget allows.
+    looks = [e for e in world.server.exchanges if e.method == "GET" and old.id in e.path]
+    assert 0 < step_time.now <= 2.0
+    assert 1 <= len(looks) <= 2.0 / 0.2 + 1
 
 
 @pytest.mark.parametrize("extra, message", [
