@@ -36,7 +36,7 @@ from publish.run_report import POLLS, RETRIES, RunMeter
 from publish.secrets import resolve_api_key, resolve_apple_id
 from publish.spec import FlowSpec
 from publish.state import DATABASE_NAME, StateStore
-from publish.steps import RunState, StepContext, StepOutcome, get_step
+from publish.steps import RunState, StepContext, StepOutcome, get_step, step_log
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ def _run_plan(options: RunOptions, plan: Plan, store: StateStore | None, result:
         uploader_for=_uploader_factory(options, store, meter),
         transporter_for=_transporter_factory(options), flow_dir=options.flow.base_dir, run=run_state,
         clock=options.clock, sleep=meter.sleep(options.sleep, POLLS), poll_interval=options.poll_interval,
-        dry_run=options.dry_run,
+        dry_run=options.dry_run, log=step_log(dry_run=options.dry_run),
         warnings=result["warnings"], env=options.env, register_secret=options.redactor.add,
     )
     try:
@@ -355,8 +355,8 @@ def _run_step(ctx: StepContext, options: RunOptions, store: StateStore | None, p
     if run_id is not None:
         store.finish_step_run(run_id, status="succeeded", asc_ids=asc_ids or None,  # type: ignore[union-attr]
                               outputs=options.redactor.redact_obj(outcome.outputs) or None)  # type: ignore[arg-type]
-    log.info("step %s: %s done in %.1f s: %s", position, spec.step, duration, outcome.message,
-             extra={"step_boundary": "end"})
+    log.info("step %s: %s done in %.1f s%s: %s", position, spec.step, duration,
+             " (dry run: nothing written)" if options.dry_run else "", outcome.message, extra={"step_boundary": "end"})
     entry.update(status="succeeded", duration_s=round(duration, 3), message=outcome.message, asc_ids=asc_ids)
     return entry
 

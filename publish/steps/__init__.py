@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from publish.errors import InputError
-from publish.steps.base import RunState, Step, StepContext, StepOutcome
+from publish.steps.base import RunState, Step, StepContext, StepOutcome, step_log
 from publish.steps.mark_as_rc import MarkAsRc
 from publish.steps.release import ReleaseStep
 from publish.steps.send_to_app_store import SendToAppStore
@@ -22,4 +22,4 @@ def get_step(name: str) -> Step:
         raise InputError(f"unknown step {name!r}", hint=f"use one of: {', '.join(STEPS)}") from None
 
 
-__all__ = ["STEPS", "RunState", "Step", "StepContext", "StepOutcome", "get_step"]
+__all__ = ["STEPS", "RunState", "Step", "StepContext", "StepOutcome", "get_step", "step_log"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -21,6 +21,34 @@ if TYPE_CHECKING:  # imported for type hints only: steps get these objects from 
     from publish.plan import DeliverySettings
     from publish.state import StateStore
 
+
+
+DRY_RUN_TAG = "[dry run] "
+
+
+class DryRunLog(logging.LoggerAdapter[logging.Logger]):
+    """A step's logger in a dry run. A step says what it did in a run's words ("created review submission ...",
+    "added to group: ...", "submitted version 1.0.0 for App Store review"); in a dry run nothing was written, so each
+    of its lines carries the tag and no reader of a CI log takes a simulated line for a change on App Store Connect.
+    A line a step already words for the dry run ("dry run: would ...") keeps its own wording."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        try:
+            text = str(msg) % args if args else str(msg)
+        except (TypeError, ValueError):  # logging reports a bad format when it emits; the tag goes on as usual
+            text = str(msg)
+        if not text.removeprefix("warning: ").startswith("dry run"):
+            msg = DRY_RUN_TAG + str(msg)
+        super().log(level, msg, *args, **kwargs)
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        return msg, kwargs  # the caller's own `extra` (step boundaries) passes as it is
+
+
+def step_log(*, dry_run: bool) -> logging.Logger | DryRunLog:
+    """The steps' logger: tagged in a dry run (DryRunLog)."""
+    log = logging.getLogger("publish.steps")
+    return DryRunLog(log, {}) if dry_run else log
 
 
 @dataclass
@@ -86,7 +114,7 @@ class StepContext:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     poll_interval: float = 10.0
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("publish.steps"))
+    log: logging.Logger | DryRunLog = field(default_factory=lambda: step_log(dry_run=False))
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
     env: Mapping[str, str] = field(default_factory=dict)  # where step secrets ({env: ...}) are read
