@@ -92,6 +92,20 @@ def both_ways(server: RecordingServer, fd: int, make_session: Callable[[], reque
     return new
 
 
+def environment(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
+    """Only `variables` of the proxy settings, whatever the machine running the tests has."""
+    for name in ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def part_session(urls: list[str] | None = None) -> requests.Session:
     session = requests.Session()
     configure_part_session(session, pool_size=2, urls=urls or ())
@@ -111,9 +125,7 @@ def test_a_part_to_the_simulator_sends_the_same_bytes(server: RecordingServer, f
 
 def test_a_part_through_a_proxy_from_the_environment_gets_the_same_bytes(server: RecordingServer, fd: int,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
+    environment(monkeypatch, HTTP_PROXY=f"http://127.0.0.1:{server.port}")
     base = "http://storage.example.invalid"
     both_ways(server, fd, lambda: part_session([op.url for op in parts(base)]), base)
     assert server.requests[-1].startswith(b"PUT http://storage.example.invalid/blob/tok/3 HTTP/1.1\r\n")
@@ -121,13 +133,8 @@ def test_a_part_through_a_proxy_from_the_environment_gets_the_same_bytes(server:
 
 def test_no_proxy_from_the_environment_acts_the_same_for_a_part(server: RecordingServer, fd: int,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        dead_port = unused.getsockname()[1]
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{dead_port}")  # would fail: the bypass must hold
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    # a proxy nobody listens on: the PUT fails unless NO_PROXY's bypass holds
+    environment(monkeypatch, HTTP_PROXY=f"http://127.0.0.1:{unused_port()}", NO_PROXY="127.0.0.1")
 
     def trusting() -> requests.Session:
         session = part_session()  # no URLs given: the environment stays trusted
@@ -141,12 +148,10 @@ def test_a_netrc_entry_for_the_storage_adds_no_credential_to_a_presigned_part(
         server: RecordingServer, fd: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """requests fills an absent auth from ~/.netrc (the old way did that): a presigned URL's signature is the only
     credential a part may carry, so the new way sends no Authorization header whatever the machine's netrc says."""
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
     netrc = tmp_path / "netrc"
     netrc.write_text("machine 127.0.0.1 login someone password secret\n")
     netrc.chmod(0o600)
-    monkeypatch.setenv("NETRC", str(netrc))
+    environment(monkeypatch, NETRC=str(netrc))
     base = f"http://127.0.0.1:{server.port}"
     [op, *_] = parts(base)
     uploader = PartUploader(part_session(), timeout=TIMEOUT)
