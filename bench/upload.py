@@ -69,11 +69,12 @@ class TimingSession(requests.Session):
         self.committed: float | None = None
         self.lock = threading.Lock()
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        # Every part goes out through `send` (publish/asc/wire.py `send_prepared` prepares it), not `request`.
         with self.lock:
             if self.first is None:
                 self.first = time.perf_counter()
-        response = super().request(method, url, *args, **kwargs)
+        response = super().send(request, **kwargs)
         with self.lock:
             self.last = time.perf_counter()
         return response

@@ -23,7 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urlencode
 
 import requests
@@ -121,7 +121,9 @@ class RequestsTransport(Transport):
         started = self._monotonic()
         connect, read = self.timeout
         try:
-            response = self._exchange(request, (connect, min(read, self.deadline)))
+            response = send_prepared(self.session, request.method, request.url, params=request.params,
+                                     headers=request.headers, body=request.body,
+                                     timeout=(connect, min(read, self.deadline)))
         except requests.exceptions.SSLError as exc:
             raise WireFailure("tls", _tls_description(exc)) from None
         except requests.RequestException as exc:
@@ -132,49 +134,6 @@ class RequestsTransport(Transport):
             response.close()
         return WireResponse(response.status_code, body, response.headers, response.reason or "",
                             self._monotonic() - started)
-
-    def _exchange(self, request: WireRequest, timeout: tuple[float, float]) -> requests.Response:
-        """`self.session.request(method, url, params=..., data=..., headers=..., timeout=..., allow_redirects=False,
-        stream=True)` taken step by step as `Session.request`, `prepare_request` and `merge_environment_settings`
-        take it, without the work that cannot change what they send for our calls. requests 2.34 checks settings
-        and the query against runtime Protocols (`to_key_val_list`, `_encode_params`: some 30 us each, six to eight a
-        request): about an eighth of the CPU of an exchange with the simulator (bench/asc_wire.py).
-
-        - the query is encoded here by the `urlencode` requests applies to a list of pairs (the same bytes: keys and
-          values are text, UTF-8 either way); handed over as text, requests takes it as it is;
-        - `_merged` merges the session's settings as `merge_setting` does, without the Protocol checks;
-        - no `Request` object, no merge of the call's own (absent) cookies.
-
-        Everything that reads the environment stays requests' own code: a session that trusts it (`trust_env`, every
-        one but the simulator's) gets `merge_environment_settings` (proxies, no_proxy, the CA bundle) on every
-        request exactly as before; netrc is the one thing of the environment not taken (see below). `Session.send`
-        picks the adapter (`responses` in the unit tests), runs the hooks and keeps the cookies. tests/e2e/test_asc_wire_bytes.py compares what a server receives both ways."""
-        session = self.session
-        # Never ~/.netrc: requests fills an absent auth from it, and its Basic credentials for the host replaced the
-        # API token's Bearer header (App Store Connect then answers 401 whatever the key). The token is the only
-        # credential an App Store Connect call carries.
-        auth = session.auth
-        query: Any = urlencode(request.params) if request.params else _merged({}, session.params, OrderedDict)
-        prepared = requests.PreparedRequest()
-        # `PreparedRequest.prepare`'s steps in its order; the URL without requests when `plain_url` knows its result.
-        prepared.prepare_method(request.method.upper())
-        plain = plain_url(request.url, query or "") if isinstance(query, str) or not query else None
-        if plain is not None:
-            prepared.url = plain
-        else:
-            prepared.prepare_url(request.url, query or None)
-        prepared.prepare_headers(_merged(request.headers, session.headers, CaseInsensitiveDict))
-        prepared.prepare_cookies(merge_cookies(RequestsCookieJar(), session.cookies))
-        prepared.prepare_body(request.body or {}, None, None)
-        prepared.prepare_auth(auth, request.url)
-        prepared.prepare_hooks(merge_hooks(default_hooks(), session.hooks))
-        if session.trust_env:
-            settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
-        else:  # what it returns when the environment is not consulted
-            settings = {"proxies": _merged({}, session.proxies, OrderedDict),
-                        "stream": True,
-                        "verify": session.verify, "cert": session.cert}
-        return session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
 
     def _read_body(self, response: requests.Response, started: float) -> bytes:
         declared = response.headers.get("Content-Length", "")
@@ -208,6 +167,65 @@ class RequestsTransport(Transport):
                 raise WireFailure("lost", f"the answer broke off: {describe(exc)}") from None
             raise
         return b"".join(chunks)
+
+
+class SizedStream(Protocol):
+    """A request body streamed by the HTTP stack: `read` chunk by chunk, `len` becomes its Content-Length."""
+
+    def read(self, size: int = -1, /) -> bytes | memoryview: ...
+
+    def __len__(self) -> int: ...
+
+
+def send_prepared(session: requests.Session, method: str, url: str, *, params: tuple[tuple[str, str], ...] = (),
+                  headers: Mapping[str, str], body: bytes | SizedStream | None,
+                  timeout: tuple[float, float]) -> requests.Response:
+    """`session.request(method, url, params=list(params) or None, data=body, headers=headers, timeout=timeout,
+    allow_redirects=False, stream=True)` taken step by step as `Session.request`, `prepare_request` and
+    `merge_environment_settings` take it, without the work that cannot change what they send for our calls: the one
+    way both App Store Connect calls (`RequestsTransport`) and presigned part PUTs (publish/upload/parts.py) go out.
+    requests 2.34 checks settings and the query against runtime Protocols (`to_key_val_list`, `_encode_params`:
+    some 30 us each, six to eight a request): about an eighth of the CPU of an exchange with the simulator
+    (bench/asc_wire.py), a third of a part's preparation (bench/parts.py).
+
+    - the query is encoded here by the `urlencode` requests applies to a list of pairs (the same bytes: keys and
+      values are text, UTF-8 either way); handed over as text, requests takes it as it is;
+    - `_merged` merges the session's settings as `merge_setting` does, without the Protocol checks;
+    - no `Request` object, no merge of the call's own (absent) cookies;
+    - a body is bytes, or a stream that `prepare_body` takes as requests always took it from `data=`: not
+      iterable, so its `read` is kept as the body and its `len` is the Content-Length (never chunked).
+
+    Everything that reads the environment stays requests' own code: a session that trusts it (`trust_env`, every
+    one but the simulator's) gets `merge_environment_settings` (proxies, no_proxy, the CA bundle) on every
+    request exactly as before; netrc is the one thing of the environment not taken (see below). `Session.send`
+    picks the adapter (`responses` in the unit tests), runs the hooks and keeps the cookies.
+    tests/e2e/test_asc_wire_bytes.py and tests/e2e/test_upload_wire_bytes.py compare what a server receives both
+    ways."""
+    # Never ~/.netrc: requests fills an absent auth from it. Its Basic credentials for App Store Connect's host
+    # replaced the API token's Bearer header (App Store Connect then answers 401 whatever the key), and on a part
+    # they would be a second credential beside the presigned URL's signature, the only one a part may carry.
+    auth = session.auth
+    query: Any = urlencode(params) if params else _merged({}, session.params, OrderedDict)
+    prepared = requests.PreparedRequest()
+    # `PreparedRequest.prepare`'s steps in its order; the URL without requests when `plain_url` knows its result.
+    prepared.prepare_method(method.upper())
+    plain = plain_url(url, query or "") if isinstance(query, str) or not query else None
+    if plain is not None:
+        prepared.url = plain
+    else:
+        prepared.prepare_url(url, query or None)
+    prepared.prepare_headers(_merged(headers, session.headers, CaseInsensitiveDict))
+    prepared.prepare_cookies(merge_cookies(RequestsCookieJar(), session.cookies))
+    prepared.prepare_body(body or {}, None, None)
+    prepared.prepare_auth(auth, url)
+    prepared.prepare_hooks(merge_hooks(default_hooks(), session.hooks))
+    if session.trust_env:
+        settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
+    else:  # what it returns when the environment is not consulted
+        settings = {"proxies": _merged({}, session.proxies, OrderedDict),
+                    "stream": True,
+                    "verify": session.verify, "cert": session.cert}
+    return session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
 
 
 # A URL requests' `prepare_url` leaves as it is: http(s); a lower-case host of letters, digits, hyphens and single

@@ -3,7 +3,9 @@
 
 protocol.md C2/C3: every operation names a byte range of the file, a method (PUT when empty), a presigned URL and
 the exact headers to send. The URL carries its own signature, so it is a bearer credential until it expires: it is
-never logged or put in an error message with its query string, and no API token is ever sent with it.
+never logged or put in an error message with its query string, and no API token is ever sent with it, nor a
+~/.netrc entry's credentials: a PUT goes out through `publish.asc.wire.send_prepared`, the one way the client's calls
+go too, which prepares it as `Session.request` would, without requests' generic merging and without netrc.
 
 The body of a part is streamed from the file with `os.pread` in chunks of at most 1 MiB by a `FileRange`, so a
 part of any size costs one chunk of memory per connection, and several parts can read the same descriptor at once.
@@ -30,6 +32,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util import SKIP_HEADER
 
 from publish.asc.transport import backoff_delay, is_loopback_host, parse_retry_after
+from publish.asc.wire import send_prepared
 from publish.errors import InputError, RemoteError
 from publish.upload.operations import (
     ALLOWED_METHODS,
@@ -213,10 +216,8 @@ class PartUploader:
                              buffer=self._buffer())
             retry_after: float | None = None
             try:
-                # types-requests wants read() -> str | bytes; http.client sends the memoryview FileRange gives as is.
-                response = self._session.request(op.method, op.url, data=body,  # type: ignore[arg-type]
-                                                 headers=headers, timeout=self._timeout, allow_redirects=False,
-                                                 stream=True)
+                response = send_prepared(self._session, op.method, op.url, headers=headers, body=body,
+                                         timeout=self._timeout)
                 try:
                     status = response.status_code
                     text = _answer_excerpt(response)

@@ -1,5 +1,5 @@
 """What goes over the wire did not change when `RequestsTransport` stopped calling `Session.request` and began
-preparing requests itself (publish/asc/wire.py `_exchange`): a raw loopback server records every byte each request
+preparing requests itself (publish/asc/wire.py `send_prepared`): a raw loopback server records every byte each request
 arrives with, and the same calls are made both ways on twin sessions, the old way being the exact
 `session.request(...)` call the transport made before. Request line, headers (names, values, order), body and
 cookies sent back must be byte for byte the same, also when the environment steers the request: a proxy from

@@ -153,16 +153,17 @@ def _parts(size: int) -> int:
 
 
 class RecordingSession(requests.Session):
-    """A real part session that notes each PUT's path and status in the world."""
+    """A real part session that notes each PUT's path and status in the world. At `send`: every part goes out
+    through it (publish/asc/wire.py `send_prepared` prepares the request and hands it to `Session.send`)."""
 
     def __init__(self, world: World) -> None:
         super().__init__()
         self.world = world
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        path = urlsplit(url).path
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        path = urlsplit(request.url).path
         try:
-            response = super().request(method, url, *args, **kwargs)
+            response = super().send(request, **kwargs)
         except requests.RequestException:
             with self.world.puts_lock:
                 self.world.puts.append((path, None))
@@ -181,11 +182,11 @@ class CrashingSession(RecordingSession):
         self.done = 0
         self.lock = threading.Lock()
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         with self.lock:
             if self.done >= self.after:
                 raise SimulatedCrash()
-        response = super().request(method, url, *args, **kwargs)
+        response = super().send(request, **kwargs)
         with self.lock:
             self.done += 1
         return response
@@ -428,8 +429,8 @@ class ExpiringSession(RecordingSession):
         self.done = 0
         self.lock = threading.Lock()
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        response = super().request(method, url, *args, **kwargs)
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        response = super().send(request, **kwargs)
         with self.lock:
             self.done += 1
             if self.done == self.after:
