@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from publish.sandbox.sample_ipa import build_ipa
 from publish.workflow_commands import annotation, escape_property, output_block, workspace_relative
 from publish.workspace_owner import Identity, OwnerError, become_owner_of
-from action_harness import entrypoint, github_env, parse_outputs, run_action
+from action_harness import entrypoint, github_env, parse_outputs, run_action, run_entrypoint_forked
 
 REPO = Path(__file__).resolve().parents[2]
 BAD_FLOW = """\
@@ -269,8 +269,7 @@ def test_arguments_go_to_the_cli_and_no_arguments_mean_the_action(tmp_path: Path
         del env[key]
 
     def container(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, str(REPO / "entrypoint.py"), *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=60)
+        return run_entrypoint_forked(args, cwd=tmp_path, env=env)
     valid = container("validate", "publish.yaml")
     assert valid.returncode == 0, valid.stderr
     invalid_flow = tmp_path / "bad.yaml"
