@@ -214,7 +214,7 @@ def flow_cases() -> list[Case]:
 # --------------------------------------------------------------------------------------------------- key cases
 
 
-def with_key_text(text: str | bytes | Callable[[], str], *,
+def with_key_text(text: str | bytes | Callable[[], str | bytes], *,
                   encoding: str | None = None) -> Callable[[Path, World], tuple[list[str], dict[str, str]]]:
     def build(directory: Path, world: World) -> tuple[list[str], dict[str, str]]:
         content = text() if callable(text) else text
@@ -250,47 +250,65 @@ def _rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def key_cases() -> list[Case]:
-    ec_key = ec.generate_private_key(ec.SECP256R1())
+@functools.cache
+def _ec_key() -> ec.EllipticCurvePrivateKey:
+    """The one P-256 key the certificate, public-key, encrypted, DER and cut cases are made from; made when a case
+    first needs it, like _rsa_key (listing the cases in every worker made it, its certificate and the other keys)."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _certificate_pem() -> str:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bad inputs")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(ec_key.public_key())
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(_ec_key().public_key())
             .serial_number(7).not_valid_before(datetime.datetime(2025, 1, 1))
-            .not_valid_after(datetime.datetime(2035, 1, 1)).sign(ec_key, hashes.SHA256()))
-    good = pem(ec_key)
-    body = good.splitlines()[1:-1]
-    huge = "-----BEGIN PRIVATE KEY-----\n" + ("QUFB" * 16 + "\n") * 160_000 + "-----END PRIVATE KEY-----\n"
-    public = ec_key.public_key().public_bytes(serialization.Encoding.PEM,
-                                              serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    ssh = ed25519.Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.PEM,
-                                                             serialization.PrivateFormat.OpenSSH, NoEnc).decode()
+            .not_valid_after(datetime.datetime(2035, 1, 1)).sign(_ec_key(), hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _good() -> str:
+    return pem(_ec_key())
+
+
+def _body() -> list[str]:
+    return _good().splitlines()[1:-1]
+
+
+@functools.cache
+def _huge() -> str:
+    """A 10 MB body in PEM armour, made when a case first writes it (two cases, each also run by the heavy test),
+    not while every worker lists the cases."""
+    return "-----BEGIN PRIVATE KEY-----\n" + ("QUFB" * 16 + "\n") * 160_000 + "-----END PRIVATE KEY-----\n"
+
+
+def key_cases() -> list[Case]:
     cases = [
-        Case("key-10mb-body-in-armour", with_key_text(huge), "far larger than a key", heavy=True),
+        Case("key-10mb-body-in-armour", with_key_text(_huge), "far larger than a key", heavy=True),
         Case("key-empty", with_key_text(""), "is empty"),
         Case("key-whitespace", with_key_text("  \n\t\n"), "is empty"),
         Case("key-not-pem", with_key_text("this is my key, trust me!"), "is not a PEM key"),
-        Case("key-certificate", with_key_text(cert.public_bytes(serialization.Encoding.PEM).decode()),
-             "is a certificate"),
-        Case("key-public", with_key_text(public), "is a public key"),
+        Case("key-certificate", with_key_text(_certificate_pem), "is a certificate"),
+        Case("key-public", with_key_text(lambda: _ec_key().public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()), "is a public key"),
         Case("key-rsa-pkcs8", with_key_text(lambda: pem(_rsa_key())), "is an RSA key"),
         Case("key-rsa-traditional", with_key_text(lambda: pem(_rsa_key(), serialization.PrivateFormat.TraditionalOpenSSL)),
              "is an RSA key"),
-        Case("key-p384", with_key_text(pem(ec.generate_private_key(ec.SECP384R1()))), "curve secp384r1"),
-        Case("key-ed25519", with_key_text(pem(ed25519.Ed25519PrivateKey.generate())), "Ed25519"),
-        Case("key-encrypted", with_key_text(pem(ec_key, encryption=serialization.BestAvailableEncryption(b"pw"))),
-             "encrypted"),
-        Case("key-ssh", with_key_text(ssh), "is an SSH key"),
-        Case("key-no-end-line", with_key_text(good[: len(good) // 2]), "is truncated"),
-        Case("key-cut-body", with_key_text("-----BEGIN PRIVATE KEY-----\n" + body[0] + "\n-----END PRIVATE KEY-----\n"),
-             "damaged or truncated"),
-        Case("key-damaged-base64", with_key_text("-----BEGIN PRIVATE KEY-----\n" + body[0][:-3] + "!!!\n"
+        Case("key-p384", with_key_text(lambda: pem(ec.generate_private_key(ec.SECP384R1()))), "curve secp384r1"),
+        Case("key-ed25519", with_key_text(lambda: pem(ed25519.Ed25519PrivateKey.generate())), "Ed25519"),
+        Case("key-encrypted", with_key_text(lambda: pem(_ec_key(), encryption=serialization.BestAvailableEncryption(
+            b"pw"))), "encrypted"),
+        Case("key-ssh", with_key_text(lambda: ed25519.Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, NoEnc).decode()), "is an SSH key"),
+        Case("key-no-end-line", with_key_text(lambda: _good()[: len(_good()) // 2]), "is truncated"),
+        Case("key-cut-body", with_key_text(lambda: "-----BEGIN PRIVATE KEY-----\n" + _body()[0] +
+                                           "\n-----END PRIVATE KEY-----\n"), "damaged or truncated"),
+        Case("key-damaged-base64", with_key_text(lambda: "-----BEGIN PRIVATE KEY-----\n" + _body()[0][:-3] + "!!!\n"
                                                  "-----END PRIVATE KEY-----\n"), "is not valid base64"),
         Case("key-unknown-block", with_key_text("-----BEGIN SOMETHING-----\nAAAA\n-----END SOMETHING-----\n"),
              "is a PEM 'SOMETHING' block"),
         Case("key-base64-of-nonsense", with_key_text(base64.b64encode(b"hello, not a key").decode()),
              "is not a PEM key"),
-        Case("key-der-binary-file", with_key_text(ec_key.private_bytes(serialization.Encoding.DER,
-                                                                       serialization.PrivateFormat.PKCS8, NoEnc)),
-             "is not text"),
+        Case("key-der-binary-file", with_key_text(lambda: _ec_key().private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, NoEnc)), "is not text"),
         Case("key-base64-declared-not-base64", with_key_text("not base64 at all!!", encoding="base64"),
              "is not valid base64"),
         Case("key-base64-of-binary", with_key_text(base64.b64encode(b"\xff\xfe\x00binary").decode(),
@@ -299,7 +317,8 @@ def key_cases() -> list[Case]:
              "is a directory"),
         Case("key-file-missing", lambda d, w: _flow_with_key_path(d, w, "missing.p8"), "does not exist"),
         Case("key-file-dev-zero", lambda d, w: _flow_with_key_path(d, w, "/dev/zero"), "larger than"),
-        Case("key-env-10mb", with_env({"APPSTORE_PUBLISH_API_KEY_ID": KEY_ID, "APPSTORE_PUBLISH_API_PRIVATE_KEY": huge}),
+        Case("key-env-10mb", with_env({"APPSTORE_PUBLISH_API_KEY_ID": KEY_ID,
+                                       "APPSTORE_PUBLISH_API_PRIVATE_KEY": lambda w: _huge()}),
              "characters long", heavy=True),
         Case("key-env-id-only-nothing-found", with_env({"APPSTORE_PUBLISH_API_KEY_ID": KEY_ID}),
              "is in none of the places Apple's tools look for it"),
@@ -307,7 +326,8 @@ def key_cases() -> list[Case]:
              ".appstoreconnect/private_keys/AuthKey_"),
         Case("key-env-codemagic-id-only", with_env({"APP_STORE_CONNECT_KEY_IDENTIFIER": KEY_ID}),
              "APP_STORE_CONNECT_PRIVATE_KEY is not set"),
-        Case("key-env-key-without-id", with_env({"APPSTORE_PUBLISH_API_PRIVATE_KEY": good}), "api-key-id"),
+        Case("key-env-key-without-id", with_env({"APPSTORE_PUBLISH_API_PRIVATE_KEY": lambda w: _good()}),
+             "api-key-id"),
         Case("key-env-id-with-path-chars", with_env({"APPSTORE_PUBLISH_API_KEY_ID": "../../etc/passwd"}),
              "no AuthKey_<KEY_ID>.p8 file can be looked up"),
         Case("key-env-none", with_env({}), "no App Store Connect API key"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,24 +33,28 @@ def ops(*parts: tuple[int, int], url: str = "https://storage.example.com/p") -> 
             for i, (o, n) in enumerate(parts)]
 
 
-REFUSED = {
-    "plain http to a named host": (ops((0, SIZE), url="http://uploads.example.com/p"), "plain http:// to "
+# Each case's operations are listed when its test runs (a callable): made here, "too many" built its 10001
+# operations in every xdist worker while the tests were collected.
+REFUSED: dict[str, tuple[Callable[[], list[dict]], str]] = {
+    "plain http to a named host": (lambda: ops((0, SIZE), url="http://uploads.example.com/p"), "plain http:// to "
                                    "uploads.example.com"),
-    "plain http to a private address": (ops((0, SIZE), url="http://10.1.2.3/p"), "plain http:// to 10.1.2.3"),
-    "plain http to the metadata service": (ops((0, SIZE), url="http://169.254.169.254/latest/meta-data"),
+    "plain http to a private address": (lambda: ops((0, SIZE), url="http://10.1.2.3/p"), "plain http:// to 10.1.2.3"),
+    "plain http to the metadata service": (lambda: ops((0, SIZE), url="http://169.254.169.254/latest/meta-data"),
                                            "plain http:// to 169.254.169.254"),
-    "credentials in the url": (ops((0, SIZE), url="https://user:pw@storage.example.com/p"), "user name or password"),
-    "ftp": (ops((0, SIZE), url="ftp://storage.example.com/p"), "must be https://"),
-    "outside the file": (ops((0, 600), (600, 600)), "outside the 1000-byte file"),
-    "overlapping": (ops((0, 600), (500, 500)), "bytes 500-599 are named twice"),
-    "a gap": (ops((0, 400), (500, 500)), "bytes 400-499"),
-    "too many": (ops(*[(i, 1) for i in range(10_001)]), "more than the 10000"),
+    "credentials in the url": (lambda: ops((0, SIZE), url="https://user:pw@storage.example.com/p"),
+                               "user name or password"),
+    "ftp": (lambda: ops((0, SIZE), url="ftp://storage.example.com/p"), "must be https://"),
+    "outside the file": (lambda: ops((0, 600), (600, 600)), "outside the 1000-byte file"),
+    "overlapping": (lambda: ops((0, 600), (500, 500)), "bytes 500-599 are named twice"),
+    "a gap": (lambda: ops((0, 400), (500, 500)), "bytes 400-499"),
+    "too many": (lambda: ops(*[(i, 1) for i in range(10_001)]), "more than the 10000"),
 }
 
 
 @pytest.mark.parametrize("name", list(REFUSED))
 def test_bad_upload_operations_are_refused_before_sending(name: str) -> None:
-    raw, said = REFUSED[name]
+    operations, said = REFUSED[name]
+    raw = operations()
     ok = False
     try:
         with pytest.raises(RemoteError) as caught:

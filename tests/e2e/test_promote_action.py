@@ -4,16 +4,25 @@ the simulator through entrypoint.py, with errors that name inputs rather than CL
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import runpy
+from collections.abc import Callable
 from pathlib import Path
 
 from flow_harness import BUNDLE_ID, INTERNAL, ISSUER_ID, KEY_ID, FlowWorld
 
 REPO = Path(__file__).resolve().parents[2]
-# entrypoint.py sits beside the package, not in it: its functions, as the container's `python entrypoint.py` has them
-run_action_entrypoint = runpy.run_path(str(REPO / "entrypoint.py"), run_name="promote_action_entrypoint")["run"]
+
+
+@functools.cache
+def run_action_entrypoint() -> Callable[..., int]:
+    """entrypoint.py sits beside the package, not in it: its `run`, as the container's `python entrypoint.py` has
+    it; loaded when a test first runs it, not in every xdist worker that collects this module."""
+    return runpy.run_path(str(REPO / "entrypoint.py"), run_name="promote_action_entrypoint")["run"]
+
+
 APP_STORE = """
 - step: send_to_app_store
   api_key: main
@@ -33,7 +42,7 @@ def action(world: FlowWorld, **inputs: str) -> tuple[int, str, dict[str, str]]:
     for name, value in {**defaults, **inputs}.items():
         env[f"INPUT_{name.upper()}"] = value
     stdout, stderr = io.StringIO(), io.StringIO()
-    code = run_action_entrypoint(env, stdout=stdout, stderr=stderr)
+    code = run_action_entrypoint()(env, stdout=stdout, stderr=stderr)
     outputs = {m.group(1): m.group(3) for m in re.finditer(r"^([a-z-]+)<<(\S+)\n(.*?)\n?\2$",
                                                              (files / "output").read_text(), re.S | re.M)}
     return code, stdout.getvalue() + stderr.getvalue(), outputs

@@ -5,6 +5,7 @@ the examples read, and the release workflow's pinning of the prebuilt image does
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import shlex
@@ -21,7 +22,13 @@ REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text()
 WORKFLOWS = sorted((REPO / "examples" / "workflows").glob("*.yml")) + sorted((REPO / ".github" / "workflows").glob(
     "*.yml"))
-ACTION_INPUTS = set(yaml.safe_load((REPO / "action.yml").read_text())["inputs"])
+
+
+@functools.cache
+def action_inputs() -> frozenset[str]:
+    """The inputs action.yml declares; read when a test first compares with them (PyYAML's pure-Python reading of
+    action.yml was most of what collecting this module cost every xdist worker)."""
+    return frozenset(yaml.safe_load((REPO / "action.yml").read_text())["inputs"])
 
 
 def fenced(language: str, text: str = README) -> list[str]:
@@ -53,7 +60,7 @@ def test_workflow_files_exist_as_the_brief_lists_them() -> None:
 def test_readme_yaml_blocks_parse_and_use_only_declared_inputs(block: str) -> None:
     document = yaml.safe_load(block)
     for step in action_uses(document):
-        assert set(step.get("with") or {}) <= ACTION_INPUTS, step
+        assert set(step.get("with") or {}) <= action_inputs(), step
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -61,7 +68,7 @@ def test_workflows_use_only_declared_inputs_and_run_on_linux(path: Path) -> None
     workflow = yaml.safe_load(path.read_text())
     for job in workflow["jobs"].values():
         for step in action_uses(job):
-            assert set(step.get("with") or {}) <= ACTION_INPUTS, (path.name, step)
+            assert set(step.get("with") or {}) <= action_inputs(), (path.name, step)
             assert "ubuntu" in str(job["runs-on"]), f"{path.name}: a Docker action needs a Linux runner"
     assert workflow.get("permissions") == {}, f"{path.name}: permissions are granted per job"
 

@@ -4,6 +4,7 @@ providers as a table; AuthKey_<KEY_ID>.p8 found where Apple's tools look for it 
 from __future__ import annotations
 
 import base64
+import functools
 import time
 import tracemalloc
 from pathlib import Path
@@ -27,17 +28,22 @@ def p256() -> str:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
 
 
-HUGE_BODY = "-----BEGIN PRIVATE KEY-----\n" + ("QUFB" * 16 + "\n") * (10 * 1024 * 1024 // 65) + \
-    "-----END PRIVATE KEY-----\n"
+@functools.cache
+def huge_body() -> str:
+    """A 10 MB body in PEM armour, made when a test first reads it: a module-level string was built, and held for
+    the whole run, in every xdist worker that collected this module."""
+    return "-----BEGIN PRIVATE KEY-----\n" + ("QUFB" * 16 + "\n") * (10 * 1024 * 1024 // 65) + \
+        "-----END PRIVATE KEY-----\n"
 
 
 def test_a_10_mb_body_in_pem_armour_is_refused_in_milliseconds() -> None:
-    assert len(HUGE_BODY) > 10_000_000
+    body = huge_body()
+    assert len(body) > 10_000_000
     for parse in (normalize_private_key, load_private_key):
         tracemalloc.start()
         started = time.monotonic()
         with pytest.raises(InputError) as caught:
-            parse(HUGE_BODY)
+            parse(body)
         elapsed = time.monotonic() - started
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
@@ -48,16 +54,17 @@ def test_a_10_mb_body_in_pem_armour_is_refused_in_milliseconds() -> None:
 
 def test_a_10_mb_key_in_an_environment_variable_is_refused_before_it_is_registered(tmp_path: Path) -> None:
     redactor = Redactor()
+    body = huge_body()
     started = time.monotonic()
     with pytest.raises(InputError, match="characters long"):
-        api_key_from_env({"APPSTORE_PUBLISH_API_KEY_ID": "K1", "APPSTORE_PUBLISH_API_PRIVATE_KEY": HUGE_BODY},
+        api_key_from_env({"APPSTORE_PUBLISH_API_KEY_ID": "K1", "APPSTORE_PUBLISH_API_PRIVATE_KEY": body},
                          base_dir=tmp_path, register=redactor.add)
     assert time.monotonic() - started < 0.5
     assert not redactor.fragments
 
 
 def test_a_10_mb_key_file_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
-    (tmp_path / "AuthKey.p8").write_text(HUGE_BODY)
+    (tmp_path / "AuthKey.p8").write_text(huge_body())
     started = time.monotonic()
     with pytest.raises(InputError, match="larger than"):
         read_value(SecretRef(file="AuthKey.p8"), what="key", env={}, base_dir=tmp_path, register=None, secret=True)
