@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 
 from publish import __version__
@@ -162,6 +163,8 @@ class CliParser(argparse.ArgumentParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", CliFormatter)
+        # The terminal's width once a parser, as HelpFormatter asks it, not in each add_argument's formatter (~14).
+        self._help_width = shutil.get_terminal_size().columns - 2
         super().__init__(*args, **kwargs)
         examples = examples_text(self.command_path)
         if examples:
@@ -172,6 +175,9 @@ class CliParser(argparse.ArgumentParser):
                            help="log HTTP calls and decisions")
         group.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                            help="only warnings, errors and results (no progress)")
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        return self.formatter_class(prog=self.prog, width=self._help_width)  # type: ignore[call-arg]  # HelpFormatters
 
     @property
     def command_path(self) -> str:
@@ -250,11 +256,9 @@ def _add_command_parsers(parser: CliParser, load: Collection[str] | None) -> Non
 def build_parser(load: Collection[str] | None = None) -> CliParser:
     """The whole parser (`load` None: every command's module imported, for completion and tests), or one where
     only the commands named in `load` are real."""
-    parser = CliParser(
-        prog=PROG,
-        description="Ship an iOS .ipa to TestFlight and the App Store through App Store Connect's Build Upload API.",
-        epilog="Exit codes: 0 success, 1 remote or publish failure, 2 bad input or usage.",
-    )
+    description = "Ship an iOS .ipa to TestFlight and the App Store through App Store Connect's Build Upload API."
+    parser = CliParser(prog=PROG, description=description,
+                       epilog="Exit codes: 0 success, 1 remote or publish failure, 2 bad input or usage.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_command_parsers(parser, load)
     return parser
@@ -320,8 +324,7 @@ def _unexpected(chain: Sequence[argparse.ArgumentParser], extras: Sequence[str])
         where = f" for '{path}'" if path else ""
         return UsageError(f"unknown option '{_clip(name)}'{where}{_did_you_mean(name, known)}", _help_hint(path))
     more = f" (and {len(extras) - 1} more)" if len(extras) > 1 else ""
-    return UsageError(f"unexpected argument '{_clip(first)}'{more}",
-                      _help_hint(path))
+    return UsageError(f"unexpected argument '{_clip(first)}'{more}", _help_hint(path))
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
