@@ -9,11 +9,17 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from publish.commands._arguments import local_path
 from publish.errors import InputError
-from publish.state import DATABASE_NAME, STATE_DIR_ENV, StateStore, resolve_state_dir
+
+if TYPE_CHECKING:
+    from publish.state import StateStore
+
+# publish.state (sqlite3, hashlib, its schema: ~50 ms) is imported where a store is opened, so that a state
+# command's --help does not pay for it. A test holds this copy equal to publish.state.STATE_DIR_ENV.
+STATE_DIR_ENV = "APPSTORE_PUBLISH_STATE_DIR"
 
 _VERSION_REF = re.compile(
     r"""^\s*(?P<version>[^\s()+]+)           # 1.2.3
@@ -47,6 +53,8 @@ def add_json_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def state_dir_for(args: argparse.Namespace, ctx: Any, flow: Any | None = None) -> Path:
+    from publish.state import resolve_state_dir  # noqa: PLC0415 - see STATE_DIR_ENV
+
     flow_state_dir = None
     flow_base = None
     if flow is not None:
@@ -63,6 +71,8 @@ def open_store(args: argparse.Namespace, ctx: Any, flow: Any | None = None, *,
                required: bool) -> StateStore | None: ...
 def open_store(args: argparse.Namespace, ctx: Any, flow: Any | None = None, *, required: bool) -> StateStore | None:
     """The store of this state directory; None (or an InputError when `required`) when nothing was recorded there."""
+    from publish.state import DATABASE_NAME, StateStore  # noqa: PLC0415 - see STATE_DIR_ENV
+
     state_dir = state_dir_for(args, ctx, flow)
     if state_dir.exists() and not state_dir.is_dir():
         # Not "nothing recorded yet": a state directory that is a file (often a mistyped path, the IPA itself)
