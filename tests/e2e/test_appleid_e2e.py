@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from flow_harness import BUNDLE_ID, INTERNAL, ISSUER_ID, KEY_ID, FlowWorld
-from test_appleid_transporter import calls, fake_tool
+from transporter_fakes import calls, fake_tool
 from action_harness import github_env, parse_outputs, run_action
 
 from publish.cli import CliContext, main

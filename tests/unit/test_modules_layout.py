@@ -52,3 +52,13 @@ def test_the_state_package_face_offers_what_callers_import() -> None:
     for name in ("ARTIFACTS_DIR", "DATABASE_NAME", "DEFAULT_STATE_DIR", "SCHEMA_VERSION", "STATE_DIR_ENV",
                  "StateError", "StateStore", "resolve_state_dir"):
         assert name in state.__all__ and hasattr(state, name), name
+
+
+def test_no_test_module_imports_another_test_module() -> None:
+    """tests/README.md's rule: what two test modules share goes into a helper module of tests/ named for what it is
+    (importing a test module also collects its tests again under another name, and ties two files' fixtures)."""
+    tests = PUBLISH.parent / "tests"
+    names = {path.stem for path in tests.rglob("test_*.py")}
+    crossing = {path.relative_to(tests).as_posix(): sorted(name for name in _imports(path) if name.split(".")[0] in names)
+                for path in sorted(tests.rglob("test_*.py"))}
+    assert {path: found for path, found in crossing.items() if found} == {}

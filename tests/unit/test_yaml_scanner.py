@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from publish.spec.yaml_compose import TooBig, _Scanner, compose_python
-from test_yaml_compose import HOSTILE, mutations, repository_flows
+from yaml_corpus import HOSTILE, mutations, repository_flows
 
 # PyYAML's own scanner takes a second or more on the costliest hostile documents (thousands of levels): those are
 # left to the proof in _Scanner's docstring and to test_yaml_compose; these keep up to hundreds of keys alive.
