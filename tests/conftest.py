@@ -177,7 +177,20 @@ def _compile_the_project() -> None:
     compileall.compile_file(REPO / "entrypoint.py", quiet=2)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    import fork_pool
+
+    fork_pool.add_option(parser)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    import fork_pool
+
+    pluginmanager.add_hookspecs(fork_pool.ForkPoolHooks)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    import fork_pool
     from figures import PLUGIN_NAME, Figures
     from suite_tmp import use_memory_backed_root
 
@@ -186,12 +199,37 @@ def pytest_configure(config: pytest.Config) -> None:
         _compile_the_project()
 
     config.pluginmanager.register(Figures(config), PLUGIN_NAME)
+    children = fork_pool.workers_wanted(config)
+    if children:
+        config.pluginmanager.register(fork_pool.ForkPool(config, children), fork_pool.PLUGIN_NAME)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    from figures import PLUGIN_NAME, ContractCount
+    from figures import PLUGIN_NAME
 
     figures = session.config.pluginmanager.get_plugin(PLUGIN_NAME)
+    _count_contract(figures)
+    figures.finish(session)
+
+
+def pytest_fork_pool_worker_finish(session: pytest.Session, output: dict[str, Any]) -> None:
+    from figures import PLUGIN_NAME
+
+    figures = session.config.pluginmanager.get_plugin(PLUGIN_NAME)
+    _count_contract(figures)
+    figures.export(output)
+
+
+def pytest_fork_pool_worker_down(config: pytest.Config, output: dict[str, Any]) -> None:
+    from figures import PLUGIN_NAME
+
+    config.pluginmanager.get_plugin(PLUGIN_NAME).receive(output)
+
+
+def _count_contract(figures: Any) -> None:
+    """Every exchange the simulators of this process saw, checked against the OpenAPI description."""
+    from figures import ContractCount
+
     if _servers:
         if OPENAPI.is_file():
             from contract import check_exchanges
@@ -202,7 +240,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             figures.contract.add(ContractCount(exchanges, len(_servers), problems, len(problems)))
         else:
             figures.contract.add(ContractCount(simulators=len(_servers), skipped=f"{OPENAPI} is absent"))
-    figures.finish(session)
 
 
 # --- The flow world: one simulator with an app, groups and a key, over loopback; its exchanges checked against the

@@ -105,19 +105,26 @@ class Figures:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        sent = getattr(node, "workeroutput", {}).get(_OUTPUT_KEY)
+        self.receive(getattr(node, "workeroutput", {}))  # a worker that crashed sends nothing: xdist reports it
+
+    def receive(self, output: dict[str, Any]) -> None:
+        """Adds what a worker (xdist's or a forked one, tests/fork_pool.py) put into its `output` with export."""
+        sent = output.get(_OUTPUT_KEY)
         if not sent:
-            return  # a worker that crashed sends nothing: xdist reports that itself
+            return
         self.received += [Tally(**fields) for fields in sent["tallies"]]
         self.contract.add(ContractCount(**sent["contract"]))
+
+    def export(self, output: dict[str, Any]) -> None:
+        output[_OUTPUT_KEY] = {
+            "tallies": [asdict(tally) for tally in self.tallies],
+            "contract": asdict(self.contract),
+        }
 
     def finish(self, session: pytest.Session) -> None:
         """Called from conftest's pytest_sessionfinish once the contract count of this process is in."""
         if self.in_worker:
-            self.config.workeroutput[_OUTPUT_KEY] = {  # type: ignore[attr-defined]
-                "tallies": [asdict(tally) for tally in self.tallies],
-                "contract": asdict(self.contract),
-            }
+            self.export(self.config.workeroutput)  # type: ignore[attr-defined]
             return
         if self.contract.violations or any(tally.short for tally in self.merged()):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

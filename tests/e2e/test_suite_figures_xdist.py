@@ -35,7 +35,7 @@ def _figure(request):
 @pytest.mark.parametrize("n", range(12))
 def test_counted(n):
     TALLY.record(True)
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    worker = os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get("PYTEST_FORK_WORKER", "main")
     TALLY.counts[f"on {worker}"] = TALLY.counts.get(f"on {worker}", 0) + 1
 '''
 
@@ -84,7 +84,7 @@ def suite(pytester: pytest.Pytester, shared_copy: Path) -> pytest.Pytester:
     """A copy of the suite's conftest and helpers beside ../shared, as the real tests/ directory sits."""
     tests = pytester.path / "checkout" / "tests"
     tests.mkdir(parents=True)
-    for helper in ("conftest.py", "figures.py", "contract.py", "suite_paths.py", "suite_tmp.py"):
+    for helper in ("conftest.py", "figures.py", "contract.py", "suite_paths.py", "suite_tmp.py", "fork_pool.py"):
         shutil.copy(TESTS / helper, tests / helper)
     (pytester.path / "shared").symlink_to(shared_copy)
     (tests / "test_tallied.py").write_text(TALLIED)
@@ -92,8 +92,8 @@ def suite(pytester: pytest.Pytester, shared_copy: Path) -> pytest.Pytester:
     return pytester
 
 
-@pytest.mark.parametrize("workers", [["-n", "2", "-p", "xdist.plugin"], ["-p", "no:xdist"]],
-                         ids=["xdist", "one-process"])
+@pytest.mark.parametrize("workers", [["-n", "2", "-p", "xdist.plugin"], ["--forks", "2", "-p", "no:xdist"],
+                                     ["-p", "no:xdist"]], ids=["xdist", "forks", "one-process"])
 def test_figures_add_up_across_workers_and_a_violation_fails_the_run(suite: pytest.Pytester, workers: list[str],
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
@@ -106,3 +106,5 @@ def test_figures_add_up_across_workers_and_a_violation_fails_the_run(suite: pyte
     assert "GET /v1/noSuchResources is not an operation of the OpenAPI description" in output
     if workers[0] == "-n":
         assert "on gw0" in output and "on gw1" in output, output  # both workers ran some: their counts were summed
+    if workers[0] == "--forks":
+        assert "on fork0" in output and "on fork1" in output, output

@@ -1,0 +1,331 @@
+"""Runs the collected tests in forked worker processes: what pytest-xdist did for this suite, for less CPU.
+
+Why: on a 2-CPU machine, xdist's own work was about a tenth of this suite's CPU, competing with the tests for the
+same two CPUs. Each xdist worker imports and collects everything again (~1.9 s of CPU each), and each test's five
+events cross execnet's pure-Python serializer (~0.5 ms a test in the worker, ~3.2 s in the controller). A child
+forked after collection inherits the collected session as it is (nothing imported or collected twice), and its
+events cross a pipe as JSON lines, made and read by pytest's own report serialization hooks.
+
+How: this process collects; then --forks N children (auto: one per CPU this process may use) are forked, each
+owning a contiguous share of the items (neighbours share module fixtures), and when its share is done, taking
+the back half of the largest share left (xdist's worksteal). A child runs each item with pytest's own protocol
+and writes what the hooks saw (log start and finish, reports, warnings) to its pipe; this process, which runs no
+test, replays them through its own hooks (terminal, exit status, -x, --junitxml, the cache) in arrival order.
+A child that dies leaves a failed report for the test it was running (its exit status in the message); what it
+had not taken is taken by the others, or by a child forked in its place when no other is left.
+
+Off (the usual in-process loop) with --forks 0 or 1, for one item, for --collect-only, --pdb and --trace, under
+pytest-cov (which traces this process only) and where xdist runs the session (-n) or this is an xdist worker.
+Plugins that keep figures per process implement `pytest_fork_pool_worker_finish` (a child fills `output`) and
+`pytest_fork_pool_worker_down` (this process receives it), as xdist's workeroutput and testnodedown.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import selectors
+import sys
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import pytest
+
+PLUGIN_NAME = "fork-pool"
+MAX_REPLACEMENTS = 4  # children forked in place of dead ones before the run gives up on the rest
+
+
+class ForkPoolHooks:
+    @pytest.hookspec
+    def pytest_fork_pool_worker_finish(self, session: pytest.Session, output: dict[str, Any]) -> None:
+        """In a child, after its last test: put what this process counted into `output` (JSON-serializable)."""
+
+    @pytest.hookspec
+    def pytest_fork_pool_worker_down(self, config: pytest.Config, output: dict[str, Any]) -> None:
+        """In the parent, once for each child that finished its share: what it put into `output`."""
+
+
+def add_option(parser: pytest.Parser) -> None:
+    parser.addoption("--forks", default="0", metavar="N",
+                     help="run the tests in N forked processes after collecting once (auto: one per CPU; 0: here)")
+
+
+def workers_wanted(config: pytest.Config) -> int:
+    """How many children this run forks; 0 when the usual in-process loop (or another runner) should run it."""
+    wanted = str(config.getoption("forks"))
+    if wanted == "auto":
+        count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    else:
+        try:
+            count = int(wanted)
+        except ValueError:
+            raise pytest.UsageError(f"--forks takes a number of processes or 'auto', not {wanted!r}") from None
+    elsewhere = (
+        not hasattr(os, "fork")
+        or hasattr(config, "workerinput")  # an xdist worker
+        or config.pluginmanager.has_plugin("dsession")  # xdist runs this session (-n)
+        or getattr(config.option, "cov_source", None)  # pytest-cov traces this process, not children
+        or config.option.collectonly
+        or config.option.usepdb
+        or getattr(config.option, "trace", False)
+    )
+    return 0 if elsewhere or count < 2 else count
+
+
+class _Shares:
+    """Which items each child still owns, in memory all the children share: [lo, hi) a child."""
+
+    def __init__(self, items: int, children: int) -> None:
+        self.lock = multiprocessing.Lock()
+        self.bounds = multiprocessing.RawArray("q", 2 * children)
+        self.stop = multiprocessing.RawValue("b", 0)
+        step, extra = divmod(items, children)
+        start = 0
+        for child in range(children):
+            end = start + step + (child < extra)
+            self.bounds[2 * child], self.bounds[2 * child + 1] = start, end
+            start = end
+
+    def claim(self, child: int) -> int | None:
+        with self.lock:
+            if self.stop.value:
+                return None
+            bounds = self.bounds
+            if bounds[2 * child] >= bounds[2 * child + 1]:
+                richest = max(range(len(bounds) // 2), key=lambda other: bounds[2 * other + 1] - bounds[2 * other])
+                left = bounds[2 * richest + 1] - bounds[2 * richest]
+                if left <= 0:
+                    return None
+                middle = bounds[2 * richest] + left // 2  # the thief takes the back half (all of a last one)
+                bounds[2 * child], bounds[2 * child + 1] = middle, bounds[2 * richest + 1]
+                bounds[2 * richest + 1] = middle
+            index = bounds[2 * child]
+            bounds[2 * child] = index + 1
+            return index
+
+    def unclaimed(self) -> int:
+        with self.lock:
+            return sum(max(0, self.bounds[2 * c + 1] - self.bounds[2 * c]) for c in range(len(self.bounds) // 2))
+
+
+class _Forwarder:
+    """Registered in a child: sends what its hooks see to the parent, one JSON line an event."""
+
+    def __init__(self, config: pytest.Config, pipe: IO[bytes]) -> None:
+        self.config = config
+        self.pipe = pipe
+
+    def send(self, kind: str, body: Any, flush: bool = False) -> None:
+        self.pipe.write(json.dumps([kind, body]).encode() + b"\n")
+        if flush:
+            self.pipe.flush()
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        self.send("logstart", [nodeid, location], flush=True)  # flushed: a death mid-test names the test
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.send("report", self.config.hook.pytest_report_to_serializable(config=self.config, report=report))
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        self.send("logfinish", [nodeid, location], flush=True)
+
+    def pytest_warning_recorded(self, warning_message: warnings.WarningMessage, when: str, nodeid: str,
+                                location: tuple[str, int, str] | None) -> None:
+        if when != "runtest":
+            return  # collection's warnings were recorded before the fork; registering replays them here
+        category = warning_message.category
+        self.send("warning", {
+            "message": str(warning_message.message), "module": category.__module__, "name": category.__qualname__,
+            "filename": warning_message.filename, "lineno": warning_message.lineno, "nodeid": nodeid,
+        })
+
+
+def _run_child(session: pytest.Session, shares: _Shares, child: int, write_fd: int) -> None:
+    """Never returns: the child leaves with os._exit, so nothing of the parent's (atexit, buffers) runs twice."""
+    status = 0
+    os.environ["PYTEST_FORK_WORKER"] = f"fork{child}"  # as xdist's PYTEST_XDIST_WORKER: which process runs a test
+    pipe = os.fdopen(write_fd, "wb")
+    forwarder = _Forwarder(session.config, pipe)
+    try:
+        config = session.config
+        capture = config.pluginmanager.getplugin("capturemanager")
+        if capture is not None and capture.is_globally_capturing():
+            capture.stop_global_capturing()  # the parent's capture files are shared with it: make our own
+            capture.start_global_capturing()
+            capture.suspend_global_capture()
+        reporter = config.pluginmanager.getplugin("terminalreporter")
+        if reporter is not None:
+            config.pluginmanager.unregister(reporter)
+        config.pluginmanager.register(forwarder, "fork-pool-forwarder")
+
+        def claim() -> pytest.Item | None:
+            if session.shouldfail or session.shouldstop:
+                return None
+            index = shares.claim(child)
+            return None if index is None else session.items[index]
+
+        item = claim()
+        while item is not None:
+            following = claim()
+            item.ihook.pytest_runtest_protocol(item=item, nextitem=following)
+            item = following
+        output: dict[str, Any] = {}
+        config.hook.pytest_fork_pool_worker_finish(session=session, output=output)
+        forwarder.send("done", output, flush=True)
+    except KeyboardInterrupt:
+        status = 2
+    except BaseException:
+        status = 3
+        try:
+            forwarder.send("error", traceback.format_exc(), flush=True)
+        except BaseException:
+            pass
+    finally:
+        try:
+            pipe.flush()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:
+            pass
+        os._exit(status)
+
+
+@dataclass
+class _Child:
+    index: int
+    pid: int
+    read_fd: int
+    pending: bytes = b""
+    running: tuple[str, tuple[str, int | None, str]] | None = None  # the test between its logstart and logfinish
+    done: bool = False
+    error: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+class ForkPool:
+    def __init__(self, config: pytest.Config, children: int) -> None:
+        self.config = config
+        self.count = children
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        if session.testsfailed and not session.config.option.continue_on_collection_errors:
+            return None  # pytest's own loop stops the run with the collection errors
+        if len(session.items) < 2:
+            return None
+        factory = getattr(self.config, "_tmp_path_factory", None)
+        if factory is not None:
+            factory.getbasetemp()  # made once, here: every child's tmp_path lives under the same one
+        children = min(self.count, len(session.items))
+        shares = _Shares(len(session.items), children)
+        running = {child.read_fd: child for child in (self._fork(session, shares, index) for index in range(children))}
+        replaced = 0
+        with selectors.DefaultSelector() as selector:
+            for fd in running:
+                selector.register(fd, selectors.EVENT_READ)
+            try:
+                while running:
+                    for key, _ in selector.select():
+                        child = running[key.fd]
+                        chunk = os.read(key.fd, 1 << 16)
+                        if chunk:
+                            self._receive(session, child, chunk)
+                            continue
+                        selector.unregister(key.fd)
+                        os.close(key.fd)
+                        del running[key.fd]
+                        self._ended(session, child)
+                        if session.shouldfail or session.shouldstop:
+                            shares.stop.value = 1
+                        elif not child.done and shares.unclaimed() and not running:
+                            if replaced >= MAX_REPLACEMENTS:
+                                session.shouldfail = f"{replaced + 1} forked test processes died; the rest not run"
+                                continue
+                            replaced += 1
+                            fresh = self._fork(session, shares, child.index)
+                            running[fresh.read_fd] = fresh
+                            selector.register(fresh.read_fd, selectors.EVENT_READ)
+            except BaseException:
+                shares.stop.value = 1
+                for child in running.values():
+                    try:
+                        os.kill(child.pid, 15)
+                        os.waitpid(child.pid, 0)
+                    except OSError:
+                        pass
+                raise
+        return True
+
+    def _fork(self, session: pytest.Session, shares: _Shares, index: int) -> _Child:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # or what is buffered now is written twice, by the parent and by the child
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            _run_child(session, shares, index, write_fd)
+        os.close(write_fd)
+        return _Child(index, pid, read_fd)
+
+    def _receive(self, session: pytest.Session, child: _Child, chunk: bytes) -> None:
+        *lines, child.pending = (child.pending + chunk).split(b"\n")
+        hook = self.config.hook
+        for line in lines:
+            kind, body = json.loads(line)
+            if kind == "report":
+                hook.pytest_runtest_logreport(report=hook.pytest_report_from_serializable(config=self.config,
+                                                                                          data=body))
+            elif kind == "logstart":
+                child.running = (body[0], tuple(body[1]))
+                hook.pytest_runtest_logstart(nodeid=body[0], location=tuple(body[1]))
+            elif kind == "logfinish":
+                child.running = None
+                hook.pytest_runtest_logfinish(nodeid=body[0], location=tuple(body[1]))
+            elif kind == "warning":
+                hook.pytest_warning_recorded.call_historic(kwargs={
+                    "warning_message": _warning(body), "when": "runtest", "nodeid": body["nodeid"], "location": None,
+                })
+            elif kind == "done":
+                child.done = True
+                hook.pytest_fork_pool_worker_down(config=self.config, output=body)
+            elif kind == "error":
+                child.error = body
+            if session.shouldfail or session.shouldstop:
+                pass
+
+    def _ended(self, session: pytest.Session, child: _Child) -> None:
+        _, status = os.waitpid(child.pid, 0)
+        if child.done and status == 0:
+            return
+        why = _exit_reason(status)
+        reporter = self.config.pluginmanager.getplugin("terminalreporter")
+        if child.running is not None:
+            nodeid, location = child.running
+            report = pytest.TestReport(nodeid, location, {}, "failed",
+                                       f"the forked process running this test {why}", "call", [])
+            self.config.hook.pytest_runtest_logreport(report=report)
+            self.config.hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
+        elif child.error is None:
+            session.shouldfail = f"a forked test process {why} between tests"
+        if child.error is not None:
+            session.shouldfail = "a forked test process failed outside any test (its traceback is above)"
+            if reporter is not None:
+                reporter.write_line(child.error)
+
+
+def _warning(body: dict[str, Any]) -> warnings.WarningMessage:
+    category: type[Warning] = UserWarning
+    module = sys.modules.get(body["module"])
+    found = getattr(module, body["name"], None) if module is not None else None
+    if isinstance(found, type) and issubclass(found, Warning):
+        category = found
+    return warnings.WarningMessage(category(body["message"]), category, body["filename"], body["lineno"])
+
+
+def _exit_reason(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"was killed by signal {os.WTERMSIG(status)}"
+    return f"exited with status {os.waitstatus_to_exitcode(status)}"
