@@ -23,19 +23,21 @@ Plugins that keep figures per process implement `pytest_fork_pool_worker_finish`
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import selectors
+import signal
 import sys
 import traceback
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
 
 import pytest
 
+from fork_shares import Shares
+
 PLUGIN_NAME = "fork-pool"
-MAX_REPLACEMENTS = 4  # children forked in place of dead ones before the run gives up on the rest
+MAX_DEATHS = 5  # children that may die (each one forked again for what is left) before the run gives up the rest
 
 
 class ForkPoolHooks:
@@ -55,15 +57,7 @@ def add_option(parser: pytest.Parser) -> None:
 
 def workers_wanted(config: pytest.Config) -> int:
     """How many children this run forks; 0 when the usual in-process loop (or another runner) should run it."""
-    wanted = str(config.getoption("forks"))
-    if wanted == "auto":
-        count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    else:
-        try:
-            count = int(wanted)
-        except ValueError:
-            raise pytest.UsageError(f"--forks takes a number of processes or 'auto', not {wanted!r}") from None
-    elsewhere = (
+    elsewhere = bool(
         not hasattr(os, "fork")
         or hasattr(config, "workerinput")  # an xdist worker
         or config.pluginmanager.has_plugin("dsession")  # xdist runs this session (-n)
@@ -72,43 +66,21 @@ def workers_wanted(config: pytest.Config) -> int:
         or config.option.usepdb
         or getattr(config.option, "trace", False)
     )
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return children_for(str(config.getoption("forks")), cpus, elsewhere)
+
+
+def children_for(wanted: str, cpus: int, elsewhere: bool) -> int:
+    if wanted == "auto":
+        count = cpus
+    else:
+        try:
+            count = int(wanted)
+        except ValueError:
+            raise pytest.UsageError(f"--forks takes a number of processes or 'auto', not {wanted!r}") from None
+        if count < 0:
+            raise pytest.UsageError(f"--forks takes a number of processes (0 or more) or 'auto', not {wanted!r}")
     return 0 if elsewhere or count < 2 else count
-
-
-class _Shares:
-    """Which items each child still owns, in memory all the children share: [lo, hi) a child."""
-
-    def __init__(self, items: int, children: int) -> None:
-        self.lock = multiprocessing.Lock()
-        self.bounds = multiprocessing.RawArray("q", 2 * children)
-        self.stop = multiprocessing.RawValue("b", 0)
-        step, extra = divmod(items, children)
-        start = 0
-        for child in range(children):
-            end = start + step + (child < extra)
-            self.bounds[2 * child], self.bounds[2 * child + 1] = start, end
-            start = end
-
-    def claim(self, child: int) -> int | None:
-        with self.lock:
-            if self.stop.value:
-                return None
-            bounds = self.bounds
-            if bounds[2 * child] >= bounds[2 * child + 1]:
-                richest = max(range(len(bounds) // 2), key=lambda other: bounds[2 * other + 1] - bounds[2 * other])
-                left = bounds[2 * richest + 1] - bounds[2 * richest]
-                if left <= 0:
-                    return None
-                middle = bounds[2 * richest] + left // 2  # the thief takes the back half (all of a last one)
-                bounds[2 * child], bounds[2 * child + 1] = middle, bounds[2 * richest + 1]
-                bounds[2 * richest + 1] = middle
-            index = bounds[2 * child]
-            bounds[2 * child] = index + 1
-            return index
-
-    def unclaimed(self) -> int:
-        with self.lock:
-            return sum(max(0, self.bounds[2 * c + 1] - self.bounds[2 * c]) for c in range(len(self.bounds) // 2))
 
 
 class _Forwarder:
@@ -143,7 +115,7 @@ class _Forwarder:
         })
 
 
-def _run_child(session: pytest.Session, shares: _Shares, child: int, write_fd: int) -> None:
+def _run_child(session: pytest.Session, shares: Shares, child: int, write_fd: int) -> None:
     """Never returns: the child leaves with os._exit, so nothing of the parent's (atexit, buffers) runs twice."""
     status = 0
     os.environ["PYTEST_FORK_WORKER"] = f"fork{child}"  # as xdist's PYTEST_XDIST_WORKER: which process runs a test
@@ -161,17 +133,17 @@ def _run_child(session: pytest.Session, shares: _Shares, child: int, write_fd: i
             config.pluginmanager.unregister(reporter)
         config.pluginmanager.register(forwarder, "fork-pool-forwarder")
 
-        def claim() -> pytest.Item | None:
-            if session.shouldfail or session.shouldstop:
-                return None
-            index = shares.claim(child)
-            return None if index is None else session.items[index]
+        def claim() -> int | None:
+            return None if session.shouldfail or session.shouldstop else shares.claim(child)
 
-        item = claim()
-        while item is not None:
+        index = claim()
+        while index is not None:
             following = claim()
-            item.ihook.pytest_runtest_protocol(item=item, nextitem=following)
-            item = following
+            item = session.items[index]
+            item.ihook.pytest_runtest_protocol(
+                item=item, nextitem=None if following is None else session.items[following])
+            shares.finished(child, index)
+            index = following
         output: dict[str, Any] = {}
         config.hook.pytest_fork_pool_worker_finish(session=session, output=output)
         forwarder.send("done", output, flush=True)
@@ -202,13 +174,18 @@ class _Child:
     running: tuple[str, tuple[str, int | None, str]] | None = None  # the test between its logstart and logfinish
     done: bool = False
     error: str | None = None
-    problems: list[str] = field(default_factory=list)
 
 
 class ForkPool:
     def __init__(self, config: pytest.Config, children: int) -> None:
         self.config = config
         self.count = children
+        self.started: set[int] = set()  # items whose start a child reported (run, or the one it died in)
+        self.index_of: dict[str, int] = {}
+        self.deaths = 0
+
+    def pytest_report_header(self) -> str:
+        return f"forks: the tests run in {self.count} processes forked after collection (--forks 0: in this one)"
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
@@ -219,47 +196,33 @@ class ForkPool:
         factory = getattr(self.config, "_tmp_path_factory", None)
         if factory is not None:
             factory.getbasetemp()  # made once, here: every child's tmp_path lives under the same one
-        children = min(self.count, len(session.items))
-        shares = _Shares(len(session.items), children)
-        running = {child.read_fd: child for child in (self._fork(session, shares, index) for index in range(children))}
-        replaced = 0
+        self.index_of = {item.nodeid: index for index, item in enumerate(session.items)}
+        shares = Shares(len(session.items), min(self.count, len(session.items)))
+        running: dict[int, _Child] = {}
         with selectors.DefaultSelector() as selector:
-            for fd in running:
-                selector.register(fd, selectors.EVENT_READ)
             try:
+                for index in range(shares.children):
+                    self._start(session, shares, index, running, selector)
                 while running:
                     for key, _ in selector.select():
-                        child = running[key.fd]
-                        chunk = os.read(key.fd, 1 << 16)
-                        if chunk:
-                            self._receive(session, child, chunk)
-                            continue
-                        selector.unregister(key.fd)
-                        os.close(key.fd)
-                        del running[key.fd]
-                        self._ended(session, child)
-                        if session.shouldfail or session.shouldstop:
-                            shares.stop.value = 1
-                        elif not child.done and shares.unclaimed() and not running:
-                            if replaced >= MAX_REPLACEMENTS:
-                                session.shouldfail = f"{replaced + 1} forked test processes died; the rest not run"
-                                continue
-                            replaced += 1
-                            fresh = self._fork(session, shares, child.index)
-                            running[fresh.read_fd] = fresh
-                            selector.register(fresh.read_fd, selectors.EVENT_READ)
+                        self._serve(session, shares, running[key.fd], running, selector)
             except BaseException:
-                shares.stop.value = 1
+                shares.stop()
                 for child in running.values():
                     try:
-                        os.kill(child.pid, 15)
+                        os.kill(child.pid, signal.SIGTERM)
                         os.waitpid(child.pid, 0)
                     except OSError:
                         pass
                 raise
+        if session.shouldfail:  # as pytest's own loop: the run fails with the reason, whatever the tests did
+            raise session.Failed(session.shouldfail)
+        if session.shouldstop:
+            raise session.Interrupted(session.shouldstop)
         return True
 
-    def _fork(self, session: pytest.Session, shares: _Shares, index: int) -> _Child:
+    def _start(self, session: pytest.Session, shares: Shares, index: int, running: dict[int, _Child],
+               selector: selectors.BaseSelector) -> None:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # or what is buffered now is written twice, by the parent and by the child
         read_fd, write_fd = os.pipe()
@@ -268,9 +231,29 @@ class ForkPool:
             os.close(read_fd)
             _run_child(session, shares, index, write_fd)
         os.close(write_fd)
-        return _Child(index, pid, read_fd)
+        running[read_fd] = _Child(index, pid, read_fd)
+        selector.register(read_fd, selectors.EVENT_READ)
 
-    def _receive(self, session: pytest.Session, child: _Child, chunk: bytes) -> None:
+    def _serve(self, session: pytest.Session, shares: Shares, child: _Child, running: dict[int, _Child],
+               selector: selectors.BaseSelector) -> None:
+        chunk = os.read(child.read_fd, 1 << 16)
+        if chunk:
+            self._receive(child, chunk)
+        else:
+            selector.unregister(child.read_fd)
+            os.close(child.read_fd)
+            del running[child.read_fd]
+            self._ended(session, shares, child)
+            if not (child.done or session.shouldfail or session.shouldstop or running) and shares.unclaimed():
+                if self.deaths >= MAX_DEATHS:
+                    session.shouldfail = (f"{self.deaths} forked test processes died; {shares.unclaimed()} tests "
+                                          "were not run")
+                else:
+                    self._start(session, shares, child.index, running, selector)  # for what nobody else will take
+        if session.shouldfail or session.shouldstop:  # -x, --maxfail, a death: the others take no more
+            shares.stop()
+
+    def _receive(self, child: _Child, chunk: bytes) -> None:
         *lines, child.pending = (child.pending + chunk).split(b"\n")
         hook = self.config.hook
         for line in lines:
@@ -280,6 +263,7 @@ class ForkPool:
                                                                                           data=body))
             elif kind == "logstart":
                 child.running = (body[0], tuple(body[1]))
+                self.started.add(self.index_of.get(body[0], -1))
                 hook.pytest_runtest_logstart(nodeid=body[0], location=tuple(body[1]))
             elif kind == "logfinish":
                 child.running = None
@@ -293,27 +277,29 @@ class ForkPool:
                 hook.pytest_fork_pool_worker_down(config=self.config, output=body)
             elif kind == "error":
                 child.error = body
-            if session.shouldfail or session.shouldstop:
-                pass
 
-    def _ended(self, session: pytest.Session, child: _Child) -> None:
+    def _ended(self, session: pytest.Session, shares: Shares, child: _Child) -> None:
         _, status = os.waitpid(child.pid, 0)
         if child.done and status == 0:
             return
+        self.deaths += 1
         why = _exit_reason(status)
-        reporter = self.config.pluginmanager.getplugin("terminalreporter")
         if child.running is not None:
             nodeid, location = child.running
             report = pytest.TestReport(nodeid, location, {}, "failed",
                                        f"the forked process running this test {why}", "call", [])
             self.config.hook.pytest_runtest_logreport(report=report)
             self.config.hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
-        elif child.error is None:
-            session.shouldfail = f"a forked test process {why} between tests"
+        lost = [session.items[index].nodeid for index in shares.release(child.index, self.started)]
+        reporter = self.config.pluginmanager.getplugin("terminalreporter")
         if child.error is not None:
             session.shouldfail = "a forked test process failed outside any test (its traceback is above)"
             if reporter is not None:
                 reporter.write_line(child.error)
+        elif lost:
+            session.shouldfail = f"a forked test process {why} between tests; not run: {', '.join(lost)}"
+        elif child.running is None:
+            session.shouldfail = f"a forked test process {why} between tests"
 
 
 def _warning(body: dict[str, Any]) -> warnings.WarningMessage:

@@ -1,0 +1,121 @@
+"""The suite's forked runner (tests/fork_pool.py) in real runs of pytest: whatever a child sees reaches the terminal
+and the exit status as it would in one process, and a child that dies costs the test it ran, never a test unseen."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+
+pytest_plugins = ["pytester"]
+
+CONFTEST = '''
+import fork_pool
+
+
+def pytest_addoption(parser):
+    fork_pool.add_option(parser)
+
+
+def pytest_addhooks(pluginmanager):
+    pluginmanager.add_hookspecs(fork_pool.ForkPoolHooks)
+
+
+def pytest_configure(config):
+    children = fork_pool.workers_wanted(config)
+    if children:
+        config.pluginmanager.register(fork_pool.ForkPool(config, children), fork_pool.PLUGIN_NAME)
+'''
+
+MIXED = '''
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_passes(n):
+    Path(os.environ["PYTEST_FORK_WORKER"]).touch()
+
+
+def test_fails_with_its_output():
+    print("said by a forked child")
+    assert [1, 2] == [1, 3]
+
+
+def test_warns():
+    warnings.warn(UserWarning("a warning raised in a forked child"))
+
+
+def test_dies():
+    os._exit(9)
+'''
+
+
+@pytest.fixture
+def runner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    shutil.copy(TESTS / "fork_pool.py", pytester.path / "fork_pool.py")
+    shutil.copy(TESTS / "fork_shares.py", pytester.path / "fork_shares.py")
+    pytester.makeconftest(CONFTEST)
+    return pytester
+
+
+def run(runner: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, str]:
+    result = runner.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", "-rA", *args)
+    return result, result.stdout.str()
+
+
+def test_reports_output_warnings_and_a_death_reach_the_parent(runner: pytest.Pytester) -> None:
+    runner.makepyfile(test_mixed=MIXED)
+    result, output = run(runner, "--forks", "2")
+    assert "forks: the tests run in 2 processes forked after collection" in output
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, output
+    assert "2 failed, 7 passed" in output, output
+    assert "assert [1, 2] == [1, 3]" in output and "said by a forked child" in output, output
+    assert "a warning raised in a forked child" in output, output
+    assert "FAILED test_mixed.py::test_dies" in output, output
+    assert "the forked process running this test exited with status 9" in output, output
+    assert (runner.path / "fork0").exists() and (runner.path / "fork1").exists()  # both ran some
+
+
+def test_children_that_keep_dying_are_replaced_then_the_run_stops_and_says_so(runner: pytest.Pytester) -> None:
+    runner.makepyfile(test_dying="""
+import os
+import pytest
+
+
+@pytest.mark.parametrize("n", range(8))
+def test_dies(n):
+    os._exit(3)
+""")
+    result, output = run(runner, "--forks", "2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, output
+    assert output.count("the forked process running this test exited with status 3") == 5, output
+    assert "5 failed" in output and "5 forked test processes died; 3 tests were not run" in output, output
+
+
+def test_the_first_failure_stops_every_child_under_x(runner: pytest.Pytester) -> None:
+    runner.makepyfile(test_stopping="""
+import time
+import pytest
+
+
+def test_fails_first():
+    assert False
+
+
+@pytest.mark.parametrize("n", range(40))
+def test_slow(n):
+    time.sleep(0.05)
+""")
+    result, output = run(runner, "--forks", "2", "-x")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, output
+    assert "stopping after 1 failures" in output, output
+    passed = [line for line in output.splitlines() if line.startswith("PASSED")]
+    assert len(passed) < 20, output  # 40 would have run without -x; the second child stopped within a few
