@@ -67,8 +67,8 @@ def assert_contract_kept(server: SandboxServer) -> None:
 
 # --- Contract: every exchange with every simulator started anywhere in the suite ---------------------------------
 # Fixtures check their own servers at teardown; this hook catches the rest (servers started by the CLI's demo, the
-# entrypoint, the upload tests...), so "zero violations across the whole suite" is checked, not hoped. Under xdist
-# each worker checks its own and figures.py adds the counts up in the controller, which fails the run.
+# entrypoint, the upload tests...), so "zero violations across the whole suite" is checked, not hoped. Each worker
+# (forked, or xdist's) checks its own and figures.py adds the counts up in the parent, which fails the run.
 _servers: list = []
 _checked: dict[int, int] = {}  # id(server) -> how many of its exchanges a fixture has checked already
 
@@ -123,13 +123,15 @@ def _record_every_sandbox():
 def pytest_collection(session: pytest.Session) -> Iterator[None]:
     """PYTHONDONTWRITEBYTECODE (set on some machines, this one included) also stops pytest keeping the test modules
     it rewrites for their asserts, and rewriting ~90 modules again costs ~4 s of CPU in every process that collects
-    (each xdist worker). While collecting, the suite writes them (to __pycache__/, which git ignores).
+    (this one under the forked runner; each xdist worker under -n). While collecting, the suite writes them (to
+    __pycache__/, which git ignores).
 
     Collecting (importing ~150 test modules and what they import, making ~3500 items) also allocates without
     freeing: at the default GC thresholds the cyclic collector ran ~290 times over that growing heap, ~110 ms of
     each worker's CPU. So the thresholds the tests run at (pytest_collection_finish) apply from the start of
     collection: little of what it makes is garbage, and at its end all is collected and frozen as before. Where
-    tests are collected (an xdist worker, or -n 0): the xdist controller collects none and keeps the defaults."""
+    tests are collected (this process, whose forked children inherit them; an xdist worker): an xdist controller
+    collects none and keeps the defaults."""
     if not session.config.pluginmanager.has_plugin("dsession"):
         import gc
 
@@ -292,7 +294,7 @@ def api(sandbox: SandboxServer) -> Api:
 
 @pytest.fixture(scope="session")
 def ipa_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
-    """Sample IPAs made once a session (per xdist worker) for each distinct set of arguments."""
+    """Sample IPAs made once a session (per worker process) for each distinct set of arguments."""
     from publish.sandbox.sample_ipa import build_ipa
 
     cache: dict[tuple, Path] = {}

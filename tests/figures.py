@@ -2,11 +2,12 @@
 0 duplicates`), and the session-wide contract check prints its count of exchanges and violations, in pytest's
 terminal summary whatever the capture mode.
 
-Under pytest-xdist every worker only sees its share of the tests, and a worker has no terminal and no say in the
-run's exit status. So each worker sends what it counted in its `workeroutput` when it finishes, the controller adds
-the workers' counts up when each goes down, and only the process that owns the terminal prints, and fails the run
-on a shortfall (fewer passed than run) or a contract violation: with or without xdist, the same lines and the same
-verdict. conftest.py registers the one `Figures` plugin; suites call `report(config, tally)`.
+In parallel (the forked runner of tests/fork_pool.py, or pytest-xdist) every worker only sees its share of the
+tests, and a worker has no terminal and no say in the run's exit status. So each worker exports what it counted
+when it finishes (a forked child through the fork pool's hooks, an xdist worker in its `workeroutput`), the parent
+adds the workers' counts up as each goes down, and only the process that owns the terminal prints, and fails the
+run on a shortfall (fewer passed than run) or a contract violation: in one process or many, the same lines and the
+same verdict. conftest.py registers the one `Figures` plugin; suites call `report(config, tally)`.
 """
 
 from __future__ import annotations
@@ -79,12 +80,12 @@ class ContractCount:
 
 
 class Figures:
-    """Collects tallies and the contract count in this process; in an xdist controller, also the workers'."""
+    """Collects tallies and the contract count in this process; in the parent of workers, also the workers'."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.tallies: list[Tally] = []  # this process's own, as the suites hold them
-        self.received: list[Tally] = []  # from xdist workers
+        self.received: list[Tally] = []  # from worker processes
         self.contract = ContractCount()
 
     @property

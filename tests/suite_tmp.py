@@ -43,7 +43,7 @@ def memory_backed_root(environ: Mapping[str, str], *, basetemp: object = None, c
 
 
 def use_memory_backed_root(environ: dict[str, str] | os._Environ[str], basetemp: object) -> Path | None:
-    """Point TMPDIR (this process, the xdist workers it starts and every child process) at the memory-backed root."""
+    """Point TMPDIR (this process, the workers it forks or starts and every child process) at the memory-backed root."""
     import tempfile
 
     root = memory_backed_root(environ, basetemp=basetemp)
