@@ -196,15 +196,18 @@ if yaml.__with_libyaml__:
             tag, start, stop = event.tag, event.start_mark, event.end_mark
             node: Node
             if kind is ScalarEvent:
-                value = event.value
-                if not value and not event.style:
+                # Each attribute read once and the node made with positional arguments: a hostile document makes
+                # MAX_NODES of these.
+                value, style = event.value, event.style
+                if not value and not style:
                     raise _Unsure  # an empty value: PyYAML's mark for it is not in libyaml's events, nor its tag
                 if tag is None or tag == "!":
-                    tag = self._tags.get((value, event.implicit))
+                    implicit = event.implicit
+                    tag = self._tags.get((value, implicit))
                     if tag is None:
-                        tag = self._tags[value, event.implicit] = self.resolve(ScalarNode, value, event.implicit)
+                        tag = self._tags[value, implicit] = self.resolve(ScalarNode, value, implicit)
                 # libyaml calls the plain style "", PyYAML None (the builder keeps numbers' text only when plain).
-                node = ScalarNode(tag, value, start, stop, style=event.style or None)
+                node = ScalarNode(tag, value, start, stop, style or None)
                 if anchor is not None:
                     self._anchors[anchor] = node
                 return node

@@ -3,6 +3,7 @@ where they are installed."""
 
 from __future__ import annotations
 
+import functools
 import io
 import shutil
 import subprocess
@@ -14,7 +15,10 @@ from publish.cli import CliContext, main
 from publish.commands import COMMANDS
 
 
+@functools.cache
 def _script(shell: str) -> str:
+    """The script `completion SHELL` prints, generated once a shell: it is the same text each time (derived from
+    the parser alone, with no environment), and each generation builds the whole parser (~15 ms; 19 tests)."""
     ctx = CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env={})
     assert main(["completion", shell], ctx=ctx) == 0, ctx.stderr.getvalue()
     return ctx.stdout.getvalue()
