@@ -23,7 +23,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from http.cookiejar import CookieJar
+from typing import Any, Literal, Protocol, cast
 from urllib.parse import urlencode
 
 import requests
@@ -31,13 +32,16 @@ from requests.cookies import RequestsCookieJar, merge_cookies
 from requests.hooks import default_hooks
 from requests.sessions import merge_hooks, merge_setting
 from requests.structures import CaseInsensitiveDict
-from requests.utils import unquote_unreserved
+from requests._internal_utils import HEADER_VALIDATORS, to_native_string
+from requests.utils import check_header_validity, unquote_unreserved
 from urllib3.exceptions import NewConnectionError
 
 FailureKind = Literal["unsent", "lost", "tls", "oversized"]
 
 MAX_BODY = 32 << 20
 READ_CHUNK = 64 << 10
+# requests' validators of a text header's name and value (`check_header_validity` applies them).
+_TEXT_HEADER = cast("tuple[re.Pattern[str], re.Pattern[str]]", HEADER_VALIDATORS[str])
 
 
 @dataclass(frozen=True)
@@ -214,10 +218,15 @@ def send_prepared(session: requests.Session, method: str, url: str, *, params: t
         prepared.url = plain
     else:
         prepared.prepare_url(url, query or None)
-    prepared.prepare_headers(_merged(headers, session.headers, CaseInsensitiveDict))
-    prepared.prepare_cookies(merge_cookies(RequestsCookieJar(), session.cookies))
+    prepared_headers(prepared, headers, session.headers)
+    if isinstance(session.cookies, CookieJar) and len(session.cookies) == 0:
+        # What `prepare_cookies` keeps of no cookies (a redirect answer merges into it), and no Cookie header.
+        prepared._cookies = RequestsCookieJar()  # type: ignore[attr-defined]
+    else:
+        prepared.prepare_cookies(merge_cookies(RequestsCookieJar(), session.cookies))
     prepared.prepare_body(body or {}, None, None)
-    prepared.prepare_auth(auth, url)
+    if plain is None or auth is not None:  # a plain URL has no user part: `prepare_auth(None, url)` does nothing
+        prepared.prepare_auth(auth, url)
     prepared.prepare_hooks(merge_hooks(default_hooks(), session.hooks))
     if session.trust_env:
         settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
@@ -250,6 +259,29 @@ def plain_url(url: str, query: str) -> str | None:
     if "%" in query and unquote_unreserved(query) != query:
         return None
     return f"{url}?{query}" if query else url
+
+
+def prepared_headers(prepared: requests.PreparedRequest, ours: Any, theirs: Any) -> None:
+    """`prepared.prepare_headers(_merged(ours, theirs, CaseInsensitiveDict))` in one pass: the session's headers
+    updated case-insensitively by the call's, None values dropped, in the order the merge leaves them; each kept
+    header checked by requests' own validators (a text name and value that match them is what
+    `check_header_validity` passes and `to_native_string` leaves as it is; anything else goes to those functions).
+    The merge built a CaseInsensitiveDict only for `prepare_headers` to copy it into another."""
+    if not (isinstance(ours, Mapping) and isinstance(theirs, Mapping)):
+        prepared.prepare_headers(_merged(ours, theirs, CaseInsensitiveDict))
+        return
+    merged: dict[Any, tuple[Any, Any]] = {name.lower(): (name, value) for name, value in theirs.items()}
+    merged.update((name.lower(), (name, value)) for name, value in ours.items())
+    valid_name, valid_value = _TEXT_HEADER
+    kept: CaseInsensitiveDict[Any] = CaseInsensitiveDict()
+    for name, value in merged.values():
+        if value is None:
+            continue
+        if not (type(name) is str and type(value) is str and valid_name.match(name) and valid_value.match(value)):
+            check_header_validity((name, value))
+            name = to_native_string(name)
+        kept[name] = value
+    prepared.headers = kept
 
 
 def _merged(ours: Any, theirs: Any, dict_class: type) -> Any:
