@@ -1,5 +1,6 @@
 """publish.spec.validation: FlowValidator gives exactly jsonschema's errors (message, place, keyword, schema path),
-takes its shortcut for the flow schema's Step, and leaves any other shape to jsonschema's own unevaluatedProperties."""
+takes its shortcuts for the flow schema's Step, and leaves any other shape to jsonschema's own unevaluatedProperties
+and if."""
 
 from __future__ import annotations
 
@@ -51,7 +52,10 @@ def _one_step(step: Any) -> dict[str, Any]:
 def _corpus() -> tuple[Any, ...]:
     """Each step as it is and changed each way, alone in a one-step flow (the rest of a document only adds the same
     errors to both sides; test_spec_bad_flows holds the whole bad flows' messages)."""
-    return tuple(_one_step(variant) for step in STEPS for variant in [step, *_step_variants(step)])
+    keyed = [{**_one_step(STEPS[0]), "api_keys": {"main": keys}} for keys in (
+        {"fastlane_json": {"file": "key.json"}}, {"fastlane_json": {"file": "key.json"}, "key_id": "K"},
+        {"key_id": "K", "issuer_id": "I", "private_key": {"env": "P"}}, {"key_id": "K"})]  # ApiKey's own `if`
+    return tuple(_one_step(variant) for step in STEPS for variant in [step, *_step_variants(step)]) + tuple(keyed)
 
 
 def _errors(validator: Any, data: Any) -> list[tuple[Any, ...]]:
@@ -73,11 +77,12 @@ def test_the_errors_are_jsonschemas_on_every_flow_of_the_corpus() -> None:
 
 def test_the_flow_schemas_step_takes_the_shortcut(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: Any) -> Any:
-        raise AssertionError("jsonschema's own unevaluatedProperties was used for the flow schema")
+        raise AssertionError("jsonschema's own unevaluatedProperties or if was used for the flow schema's steps")
 
     monkeypatch.setattr(validation, "_GENERIC", refuse)
+    monkeypatch.setattr(validation, "_GENERIC_IF", refuse)  # the one-step flows have no api_keys (their `if` is other)
     validator = FlowValidator(flow_schema())
-    for data in _corpus()[::4]:
+    for data in _corpus()[:-4:4]:
         list(validator.iter_errors(data))
 
 
@@ -114,3 +119,15 @@ def test_any_other_shape_is_left_to_jsonschema(change: str, monkeypatch: pytest.
         {"step": "send_to_testflight", "x-note": "a", "extra": "b", "elsewhere": 2}]}]}]
     assert [_errors(fast, data) for data in documents] == [_errors(reference, data) for data in documents]
     assert used
+
+
+def test_a_const_if_holds_for_what_is_not_a_mapping() -> None:
+    # `properties` and `required` ignore what is not a mapping, so `if` holds and `then` applies; in the flow schema
+    # no `then` says anything of a non-mapping, so this is seen with settings that must be mappings themselves.
+    schema = copy.deepcopy(flow_schema())
+    for name in ("SendToTestflight", "SendToAppStore", "SubmitForReview", "MarkAsRc", "Release"):
+        schema["$defs"][name]["type"] = "object"
+    documents = [_one_step(step) for step in ("not a mapping", ["send_to_testflight"], 3, None, STEPS[0])]
+    expected = [_errors(Draft202012Validator(schema), data) for data in documents]
+    assert [_errors(FlowValidator(schema), data) for data in documents] == expected
+    assert sum(error[3] == "type" for errors in expected for error in errors) > len(documents)
