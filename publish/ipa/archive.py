@@ -30,6 +30,7 @@ _ZIP64_EOCD_SIG = b"PK\x06\x06"
 _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
 _CENTRAL_SIG = b"PK\x01\x02"
 _RECORD_HEAD = struct.Struct("<4s24x3H")  # a central record's signature, and its name, extra and comment lengths
+_RECORD_HEAD_BYTES = (*range(4), *range(28, 34))  # where in a record those fields are
 _LOCAL = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_SIG = b"PK\x03\x04"
 _MAX_COMMENT = 0xFFFF
@@ -318,6 +319,8 @@ class ZipArchive:
 
 def _count_records(data: bytes) -> int | None:
     """How many central-directory records `data` holds, walking only their length fields (None when damaged)."""
+    if (alike := _count_alike_records(data)) is not None:
+        return alike
     pos = 0
     end = len(data)
     # A hostile directory makes this loop run MAX_ENTRIES times before it is refused: names bound once, the
@@ -333,6 +336,17 @@ def _count_records(data: bytes) -> int | None:
             return None
         pos += size + name_len + extra_len + comment_len
     return MAX_ENTRIES + 1
+
+
+def _count_alike_records(data: bytes) -> int | None:
+    """The walk's count when every record has the first one's signature and lengths and they fill `data` exactly (a
+    generated bomb, "f0000001", "f0000002"...: ~90 ms to walk 200 001), read by strided slices at C speed; else None."""
+    head = _RECORD_HEAD.unpack_from(data, 0) if len(data) >= _CENTRAL.size else (b"", 0, 0, 0)
+    count, left_over = divmod(len(data), stride := _CENTRAL.size + sum(head[1:]))
+    if head[0] != _CENTRAL_SIG or left_over or any(data[at::stride] != data[at:at + 1] * count
+                                                   for at in _RECORD_HEAD_BYTES):
+        return None
+    return min(count, MAX_ENTRIES + 1)  # each is where the walk steps to: it counts them all, up to its bound
 
 
 def _apply_zip64_extra(extra: bytes, file_size: int, compress_size: int, header_offset: int,

@@ -3,8 +3,9 @@ cannot express (names that refer to nothing, duplicate profiles, a scheduled rel
 
 Along its seams: `model` (what a flow means), `yaml_source` (YAML 1.2 text to data with positions, bounded;
 `yaml_compose` composes its nodes, from libyaml's events where they read alike), `schema` (the JSON Schema and what
-it says about steps), `messages` (how a problem is worded and located), `checks` (what the schema cannot say) and
-`load` (the order they run in). Importers use this package's names.
+it says about steps), `validation` (jsonschema's validator, with a step's settings checked more cheaply),
+`messages` (how a problem is worded and located), `checks` (what the schema cannot say) and `load` (the order they
+run in). Importers use this package's names.
 """
 
 from publish.spec.checks import on_the_hour, parse_duration, parse_release_date

@@ -10,8 +10,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+from jsonschema.protocols import Validator
 
 from publish.errors import InputError
 from publish.spec.checks import check_flow
@@ -19,6 +19,7 @@ from publish.spec.messages import Reporter, describe_type
 from publish.spec.model import (FORMAT_VERSION, ApiKeySpec, AppleIdSpec, FlowError, FlowSpec, Path_, ProfileSpec,
                                 SecretRef, StepSpec, Value)
 from publish.spec.schema import flow_schema
+from publish.spec.validation import FlowValidator
 from publish.spec.yaml_source import MAX_FLOW_CHARS, Positions, parse_yaml
 
 # UTF-8 takes at most 4 bytes a character: a file longer than this cannot be a flow, and is not read further.
@@ -78,7 +79,7 @@ def load_flow_text(text: str, source_name: str, *, base_dir: Path | None = None)
                         f"{describe_type(data)}")
         raise FlowError(source_name, report.diagnostics)
 
-    validator = Draft202012Validator(flow_schema())
+    validator = FlowValidator(flow_schema())
     for error in keep_as_written(data, positions, validator):
         report.schema_error(error)
     check_flow(data, report, base_dir)
@@ -88,7 +89,7 @@ def load_flow_text(text: str, source_name: str, *, base_dir: Path | None = None)
 
 
 def keep_as_written(data: dict[str, Any], positions: Positions,
-                    validator: Draft202012Validator) -> list[ValidationError]:
+                    validator: Validator) -> list[ValidationError]:
     """Where the schema wants a string and YAML read a number, put back the text as written: `xcode_version: 16.10`
     is "16.10" (a float would be 16.1), `what_to_test: 42` is "42". A number stays a number where the schema takes
     one (`processing_timeout: 0` is still "at least 1", not a bad duration): each text is kept only where it leaves

@@ -477,6 +477,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     instance.server.stop()
 
 
+@pytest.fixture(scope="module")
+def case_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where each case gets its own new, empty folder (named by its unique id): a tmp_path of its own cost every case
+    ~1.1 ms of pytest's numbered-folder bookkeeping (a scan of the base folder, a lock, a symlink), more than many
+    cases' own refusal."""
+    return tmp_path_factory.mktemp("bad-inputs-cases")
+
+
 _REFUSED: list[str] = []
 TALLY = Tally("bad inputs", "cases (flow files, keys, IPAs) refused cleanly")
 
@@ -502,10 +510,12 @@ def run_case(case: Case, directory: Path, world: World) -> tuple[int, str, str, 
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_bad_input_is_refused_cleanly(case: Case, tmp_path: Path, world: World) -> None:
+def test_bad_input_is_refused_cleanly(case: Case, case_root: Path, world: World) -> None:
     TALLY.total += 1
+    directory = case_root / case.id
+    directory.mkdir()  # new and empty: no case sees another's files
     writes_before = world.writes()
-    code, stdout, stderr, elapsed = run_case(case, tmp_path, world)
+    code, stdout, stderr, elapsed = run_case(case, directory, world)
     output = stdout + stderr
     assert code == 2, output[-3000:]
     assert "Traceback" not in output and "Error:" not in output.replace("error:", ""), output[-3000:]

@@ -146,16 +146,34 @@ def _records_walked(data: bytes, limit: int) -> int | None:
 def test_the_record_count_walks_the_directory_as_the_parse_does(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # The count refuses a too-large directory before any entry is built, so it must agree with the parse on every
     # directory, damaged ones included: cut anywhere, a signature broken, a length overrunning, bytes left over; and
-    # at the bound (lowered here: 200 000 records are walked by test_entry_count_lie_is_caught_while_parsing).
+    # at the bound (lowered here: 200 001 alike records, counted without the walk, are in the two tests around).
     monkeypatch.setattr(archive, "MAX_ENTRIES", limit)
     central = raw_zip([Member(APP + "Info.plist", PLIST), Member(APP + "D" * 300, b"x"), Member("a", b"")])
     directory = central[central.index(b"PK\x01\x02"):central.index(b"PK\x05\x06")]
     variants = [directory[:cut] for cut in range(len(directory) + 1)] + [directory + b"PK", directory + bytes(46)]
     variants += [directory[:at] + b"PK\x01\x03" + directory[at + 4:] for at in (0, directory.rindex(b"PK\x01"))]
     variants += [directory[:28] + b"\xff\xff" + directory[30:]]
+    # Directories of alike records (one length, one signature), which are counted without the walk, and each
+    # changed in one record: its signature, a length, cut, or bytes left over.
+    size = 46 + sum(struct.unpack_from("<3H", directory, 28))
+    record = directory[:size]  # the first record alone
+    for alike in (record * count for count in (1, 2, 3, 5)):
+        variants += [alike, alike + b"P", alike[:-1], alike + record[:46], alike[:-size] + b"PK\x01\x03" + record[4:]]
+        variants += [alike[:-size] + record[:28] + bytes([size - 47]) + record[29:],  # its name one byte shorter
+                     alike + record[:30] + b"\x01\x00" + record[32:] + b"e"]  # one more, with an extra field
     counts = [archive._count_records(data) for data in variants]
-    assert set(counts) >= {None, 0, min(limit + 1, 3)}
+    assert set(counts) >= {None, 0, min(limit + 1, 3), min(limit + 1, 5)}
     assert counts == [_records_walked(data, limit) for data in variants]
+
+
+def test_a_directory_of_alike_records_is_counted_without_the_walk() -> None:
+    header = struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0)
+    central = numbered_records(header + b"f", 7, MAX_ENTRIES + 1)
+    # (the walk's answers by construction; test_the_record_count_walks... compares the two on small directories)
+    assert archive._count_alike_records(central) == MAX_ENTRIES + 1
+    assert archive._count_alike_records(central[:-54]) == MAX_ENTRIES
+    changed = central[:54 * 7 + 28] + b"\x09" + central[54 * 7 + 29:]  # the eighth record's name one byte longer
+    assert archive._count_alike_records(changed) is None  # not alike: left to the walk
 
 
 def test_oversized_central_directory_is_refused(tmp_path: Path) -> None:

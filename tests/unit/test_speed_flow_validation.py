@@ -24,7 +24,7 @@ class _Counting:
         return self.real.iter_errors(data)
 
 
-_REAL = load.Draft202012Validator
+_REAL = load.FlowValidator
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def made(monkeypatch: pytest.MonkeyPatch) -> list[_Counting]:
         validators.append(_Counting(schema))
         return validators[-1]
 
-    monkeypatch.setattr(load, "Draft202012Validator", make)
+    monkeypatch.setattr(load, "FlowValidator", make)
     return validators
 
 
