@@ -18,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from cli_parsers import PARSERS
 from flow_harness import flow_document
 from publish.cli import CliContext, main
 from publish.sandbox.sample_ipa import build_ipa
@@ -86,7 +87,7 @@ class World:
 
     def cli(self, *argv: str, stdin: str = "", state_dir: Path | None = None) -> tuple[int, str, str]:
         ctx = CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env={}, stdin=io.StringIO(stdin))
-        code = main([*argv, "--state-dir", str(state_dir or self.state_dir)], ctx=ctx)
+        code = main([*argv, "--state-dir", str(state_dir or self.state_dir)], ctx=ctx, build=PARSERS)
         return code, ctx.stdout.getvalue(), ctx.stderr.getvalue()
 
     def run(self, flow: Path, ipa: Path, state_dir: Path | None = None) -> tuple[int, str, str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from cli_parsers import PARSERS
 from publish.cli import CliContext, main
 from publish.state import StateStore
 
@@ -74,7 +75,7 @@ def state_dir(tmp_path: Path) -> Path:
 
 def cli(state_dir: Path, *argv: str, stdin: str = "") -> tuple[int, str, str]:
     ctx = CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env={}, stdin=io.StringIO(stdin))
-    code = main([argv[0], "--state-dir", str(state_dir), *argv[1:]], ctx=ctx)
+    code = main([argv[0], "--state-dir", str(state_dir), *argv[1:]], ctx=ctx, build=PARSERS)
     return code, ctx.stdout.getvalue(), ctx.stderr.getvalue()
 
 
