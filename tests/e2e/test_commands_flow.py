@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from cli_parsers import PARSERS
-from flow_harness import flow_document
+from flow_harness import POLL_INTERVAL, flow_document
 from publish.cli import CliContext, main
 from publish.sandbox.sample_ipa import build_ipa
 from publish.sandbox.server import SandboxServer
@@ -92,7 +92,7 @@ class World:
 
     def run(self, flow: Path, ipa: Path, state_dir: Path | None = None) -> tuple[int, str, str]:
         return self.cli(
-            "run", str(flow), "--ipa", str(ipa), "--api-base-url", self.server.url, "--poll-interval", "0.01",
+            "run", str(flow), "--ipa", str(ipa), "--api-base-url", self.server.url, "--poll-interval", str(POLL_INTERVAL),
             state_dir=state_dir,
         )
 
