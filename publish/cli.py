@@ -229,12 +229,12 @@ def _add_command_parsers(parser: CliParser, load: Collection[str] | None) -> Non
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     loaded: set[str] = set()
+    wanted = None if load is None else {c.module for c in COMMANDS if c.name in load}  # a module and its siblings
     stand_in: argparse.ArgumentParser | None = None
     for command in COMMANDS:
         if command.name in subparsers.choices:
             continue  # registered with a sibling (mark-rc and unmark-rc share a module)
-        wanted = load is None or any(c.name in load for c in COMMANDS if c.module == command.module)
-        if wanted and command.module not in loaded:
+        if (wanted is None or command.module in wanted) and command.module not in loaded:
             loaded.add(command.module)
             try:
                 module = importlib.import_module(f"publish.commands.{command.module}")
