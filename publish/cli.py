@@ -27,7 +27,7 @@ from publish.commands import COMMANDS, examples_text
 # this name as true, and every annotation here is a string (from __future__ import annotations).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
     from typing import Any, TextIO
 
     from publish.redact import Redactor
@@ -229,12 +229,12 @@ def _add_command_parsers(parser: CliParser, load: Collection[str] | None) -> Non
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     loaded: set[str] = set()
+    wanted = None if load is None else {c.module for c in COMMANDS if c.name in load}  # a module and its siblings
     stand_in: argparse.ArgumentParser | None = None
     for command in COMMANDS:
         if command.name in subparsers.choices:
             continue  # registered with a sibling (mark-rc and unmark-rc share a module)
-        wanted = load is None or any(c.name in load for c in COMMANDS if c.module == command.module)
-        if wanted and command.module not in loaded:
+        if (wanted is None or command.module in wanted) and command.module not in loaded:
             loaded.add(command.module)
             try:
                 module = importlib.import_module(f"publish.commands.{command.module}")
@@ -327,12 +327,12 @@ def _unexpected(chain: Sequence[argparse.ArgumentParser], extras: Sequence[str])
     return UsageError(f"unexpected argument '{_clip(first)}'{more}", _help_hint(path))
 
 
-def parse(argv: Sequence[str]) -> argparse.Namespace:
-    """Parse `argv`, importing only the module of its command. UsageError on any refusal; SystemExit(0) after
-    --help or --version."""
+def parse(argv: Sequence[str], build: Callable[..., CliParser] | None = None) -> argparse.Namespace:
+    """Parse `argv` with `build(load=...)`'s parser (build_parser; a caller making many calls may hand its own again),
+    importing only the module of its command. UsageError on any refusal; SystemExit(0) after --help or --version."""
     word = command_word(argv)
     known_names = {c.name for c in COMMANDS}
-    parser = build_parser(load={word} if word is not None and word in known_names else ())
+    parser = (build or build_parser)(load={word} if word is not None and word in known_names else ())
     chain = parser_chain(parser, argv)
     if word in known_names and not any(t in ("-h", "--help") for t in argv):
         refused = unknown_option(parser, argv)
@@ -349,13 +349,13 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None, ctx: CliContext | None = None) -> int:
+def main(argv: Sequence[str] | None = None, ctx: CliContext | None = None, *,
+         build: Callable[..., CliParser] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["help"]:
-        # `appstore-publish help [COMMAND ...]`, as git and docker spell it (the image passes `help` through too).
+    if argv[:1] == ["help"]:  # `appstore-publish help [COMMAND ...]`, as git and docker spell it (and the image)
         argv = [*argv[1:], "--help"]
     try:
-        args = parse(argv)
+        args = parse(argv, build)
     except SystemExit as exc:  # --help and --version print and exit 0
         return int(exc.code or 0)
     except UsageError as exc:

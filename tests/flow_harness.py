@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cli_parsers import PARSERS
 from publish.cli import CliContext, main
 from publish.sandbox.demo import make_api_key
 from publish.sandbox.sample_ipa import build_ipa
@@ -132,7 +133,7 @@ class FlowWorld:
     def cli(self, argv: Sequence[str], *, env: dict[str, str] | None = None,
             result_path: Path | None = None) -> Outcome:
         stdout, stderr = io.StringIO(), io.StringIO()
-        code = main(list(argv), ctx=CliContext(stdout=stdout, stderr=stderr, env=dict(env or {})))
+        code = main(list(argv), ctx=CliContext(stdout=stdout, stderr=stderr, env=dict(env or {})), build=PARSERS)
         result = json.loads(result_path.read_text()) if result_path and result_path.exists() else None
         return Outcome(code, stdout.getvalue(), stderr.getvalue(), result)
 

@@ -18,7 +18,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from flow_harness import flow_document
+from cli_parsers import PARSERS
+from flow_harness import POLL_INTERVAL, flow_document
 from publish.cli import CliContext, main
 from publish.sandbox.sample_ipa import build_ipa
 from publish.sandbox.server import SandboxServer
@@ -86,12 +87,12 @@ class World:
 
     def cli(self, *argv: str, stdin: str = "", state_dir: Path | None = None) -> tuple[int, str, str]:
         ctx = CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env={}, stdin=io.StringIO(stdin))
-        code = main([*argv, "--state-dir", str(state_dir or self.state_dir)], ctx=ctx)
+        code = main([*argv, "--state-dir", str(state_dir or self.state_dir)], ctx=ctx, build=PARSERS)
         return code, ctx.stdout.getvalue(), ctx.stderr.getvalue()
 
     def run(self, flow: Path, ipa: Path, state_dir: Path | None = None) -> tuple[int, str, str]:
         return self.cli(
-            "run", str(flow), "--ipa", str(ipa), "--api-base-url", self.server.url, "--poll-interval", "0.01",
+            "run", str(flow), "--ipa", str(ipa), "--api-base-url", self.server.url, "--poll-interval", str(POLL_INTERVAL),
             state_dir=state_dir,
         )
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from built_samples import BuiltSamples
-from flow_harness import BUNDLE_ID, FlowWorld
+from flow_harness import BUNDLE_ID, POLL_INTERVAL, FlowWorld
 from publish.sandbox.ipa_check import ProcessingFailure
 from publish.sandbox.pkg_check import read_uploaded_pkg
 from publish.sandbox.sample_ipa import build_ipa
@@ -261,7 +261,7 @@ def test_a_pkg_through_the_action_entrypoint(tmp_path: Path, monkeypatch: pytest
     private_pem, public_pem = make_api_key()
     real_main = entrypoint.cli_main
     monkeypatch.setattr(entrypoint, "cli_main",
-                        lambda argv, ctx: real_main([*argv, "--poll-interval", "0.01"], ctx=ctx))
+                        lambda argv, ctx: real_main([*argv, "--poll-interval", str(POLL_INTERVAL)], ctx=ctx))
     good = build_pkg(tmp_path / "Mac.pkg", bundle_id="com.example.mac", build_number="3")
     bad = build_pkg(tmp_path / "DevId.pkg", bundle_id="com.example.mac", build_number="4",
                     installer_certificate="developer_id")
