@@ -29,6 +29,7 @@ from cryptography.x509.oid import NameOID
 
 from figures import Tally, report
 from inputs_zip import numbered_records
+from cli_parsers import PARSERS
 from publish.cli import CliContext, main
 from publish.sandbox.demo import make_api_key
 from publish.sandbox.hostile_ipa import declare_entries, flip_bytes, truncate
@@ -505,7 +506,7 @@ def run_case(case: Case, directory: Path, world: World) -> tuple[int, str, str, 
     argv, env = case.build(directory, world)
     ctx = CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env=env)
     started = time.monotonic()
-    code = main(argv, ctx=ctx)
+    code = main(argv, ctx=ctx, build=PARSERS)
     return code, ctx.stdout.getvalue(), ctx.stderr.getvalue(), time.monotonic() - started
 
 

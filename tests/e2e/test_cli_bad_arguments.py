@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_parsers import PARSERS
 from publish.cli import CliContext, main
 from publish.state import StateStore
 from flow_harness import INTERNAL, FlowWorld
@@ -188,7 +189,7 @@ def test_bad_argument_is_refused_before_anything_happens(world: FlowWorld, name:
     listing_before = sorted(os.listdir(world.directory))
     ctx = CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env=dict(case.env))
     started = time.perf_counter()
-    code = main(argv, ctx=ctx)  # an uncaught exception fails the test: that is the traceback check
+    code = main(argv, ctx=ctx, build=PARSERS)  # an uncaught exception fails the test: that is the traceback check
     elapsed = time.perf_counter() - started
     err = ctx.stderr.getvalue()
     assert code == 2, f"exit {code}: {err}"

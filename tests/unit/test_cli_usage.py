@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from cli_parsers import PARSERS
 from publish.cli import CliContext, build_parser, main, parse
 from publish.commands import COMMANDS, EXAMPLES
 
@@ -32,7 +33,7 @@ ALL_PARSERS = list(_parsers(FULL))
 
 def _run(*argv: str) -> tuple[int, str, str]:
     ctx = _ctx()
-    code = main(list(argv), ctx=ctx)
+    code = main(list(argv), ctx=ctx, build=PARSERS)
     return code, ctx.stdout.getvalue(), ctx.stderr.getvalue()
 
 

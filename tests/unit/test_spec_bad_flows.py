@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_parsers import PARSERS
 from publish.cli import CliContext, main
 
 BAD = Path(__file__).resolve().parents[1] / "flows" / "bad"
@@ -29,7 +30,7 @@ def test_there_are_enough_cases() -> None:
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_bad_flow_is_rejected_with_a_precise_message(path: Path) -> None:
     ctx = CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env={})
-    code = main(["validate", str(path)], ctx=ctx)
+    code = main(["validate", str(path)], ctx=ctx, build=PARSERS)
     stderr = ctx.stderr.getvalue()
     assert code == 2, stderr
     assert ctx.stdout.getvalue() == ""
@@ -40,5 +41,5 @@ def test_bad_flow_is_rejected_with_a_precise_message(path: Path) -> None:
 @pytest.mark.parametrize("name, secret", [("inline-demo-password.yaml", "hunter2secret")])
 def test_an_inline_secret_is_never_quoted_back(name: str, secret: str) -> None:
     ctx = CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env={})
-    assert main(["validate", str(BAD / name)], ctx=ctx) == 2
+    assert main(["validate", str(BAD / name)], ctx=ctx, build=PARSERS) == 2
     assert secret not in ctx.stderr.getvalue() + ctx.stdout.getvalue()
