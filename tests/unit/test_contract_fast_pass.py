@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import contract
 from contract import OpenApiDescription, load_description
 from contract_corpus import KINDS, compare
 
@@ -61,3 +62,28 @@ def test_a_document_the_fast_pass_accepts_is_not_walked_again(spec: OpenApiDescr
     assert fresh.problems("#/components/schemas/BetaAppReviewDetailResponse", document) == []
     with pytest.raises(AssertionError, match="arbiter was asked"):
         fresh.problems("#/components/schemas/BetaAppReviewDetailResponse", {**document, "links": 5})
+
+
+def test_the_fast_pass_calls_back_only_for_formats_the_arbiter_checks(spec: OpenApiDescription,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+
+    def conforms(checker: Any, name: str, value: str) -> bool:
+        asked.append(name)
+        return checker.conforms(value, name)
+
+    monkeypatch.setattr(contract, "_conforms", conforms)
+    fresh = OpenApiDescription.__new__(OpenApiDescription)
+    fresh.__dict__.update({**spec.__dict__, "_fast": {}, "_verdicts": {}})
+    ref = "#/components/schemas/BetaTesterResponse"
+    link = "https://api.appstoreconnect.apple.com/v1/betaTesters/1"
+    document = {"data": {"type": "betaTesters", "id": "1", "links": {"self": link},
+                         "attributes": {"email": "ann@example.com", "firstName": "Ann"}}, "links": {"self": link}}
+    assert not {"uri", "uri-reference"} & set(fresh.format_checker.checkers) and "email" in fresh.format_checker.checkers
+    assert fresh.problems(ref, document) == []
+    assert asked == ["email"]  # the links (uri-reference) conform without a call: the arbiter has no check for it
+    bad = {**document, "data": {**document["data"], "attributes": {"email": "nobody"}}}
+    assert fresh.fast_validator(ref).is_valid(bad) is False
+    assert fresh.problems(ref, bad) == ["/data/attributes/email: 'nobody' is not a 'email'"]
+    assert fresh.fast_validator(ref).is_valid({**document, "links": {"self": "not a uri"}})  # as the arbiter says
+    assert fresh.problems(ref, {**document, "links": {"self": "not a uri"}}) == []
