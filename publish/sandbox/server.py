@@ -252,6 +252,8 @@ class _RequestHandler(PlainRequestHead):
             self.close_connection = True
 
     def _headers(self) -> dict[str, str]:
+        if self.header_fields is not None:
+            return dict(self.header_fields)
         return {k.lower(): v for k, v in self.headers.items()}
 
     def _latency(self) -> None:
