@@ -17,7 +17,7 @@ import operator
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 import jsonschema
 
@@ -73,6 +73,7 @@ class OpenApiDescription:
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
         self._fast: dict[str, Any] = {}
         self._verdicts: dict[tuple[str, str], list[str]] = {}
+        self._query_names: dict[tuple[str, str], set[str]] = {}
 
     def route(self, path: str, method: str | None = None) -> str | None:
         """The template `path` matches (with `method`: the first whose operations include it), most specific
@@ -81,6 +82,16 @@ class OpenApiDescription:
             if method is None or method.lower() in self.doc["paths"][template]:
                 return template
         return None
+
+    def query_names(self, template: str, method: str) -> set[str]:
+        """The query parameters the operation takes (and our `cursor`), read once an operation: every exchange
+        asks."""
+        key = (template, method)
+        if key not in self._query_names:
+            operation = self.doc["paths"][template][method]
+            self._query_names[key] = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+            self._query_names[key].add("cursor")
+        return self._query_names[key]
 
     def validator(self, ref: str) -> jsonschema.protocols.Validator:
         if ref not in self._validators:
@@ -150,7 +161,8 @@ class RouteTree:
         nodes = [self._tree]
         for part in path.split("/"):
             nodes = [child for node in nodes for child in (node.get("=" + part), part and node.get("{}")) if child]
-        return sorted((t for node in nodes for t in node.get("", [])), key=lambda t: (t.count("{"), t))
+        found = [t for node in nodes for t in node.get("", [])]
+        return found if len(found) < 2 else sorted(found, key=lambda t: (t.count("{"), t))
 
 
 def _reached(schemas: dict[str, Any], ref: str) -> set[str]:
@@ -240,10 +252,15 @@ def check_exchanges(exchanges: Iterable[Any], openapi_path: str | Path, *, allow
                 problems.append(f"{label}: {method.upper()} {path} is not an operation of the OpenAPI description")
             continue
         if not (allow_rejected and status in (400, 422)):
-            problems += _request_problems(spec, operation, exchange, label)
+            problems += _request_problems(spec, operation, spec.query_names(template or "", method), exchange, label)
         if status < 400:
             problems += _response_problems(spec, operation, template or "", exchange, label)
     return problems
+
+
+def _query_names(query: str) -> list[str]:
+    """The names parse_qsl(query, keep_blank_values=True) gives, in order, without unquoting the values too."""
+    return [unquote(part.split("=", 1)[0].replace("+", " "), errors="replace") for part in query.split("&") if part]
 
 
 def _error_problems(spec: OpenApiDescription, operation: dict[str, Any] | None, status: int, response: Any,
@@ -258,10 +275,10 @@ def _error_problems(spec: OpenApiDescription, operation: dict[str, Any] | None, 
     return problems
 
 
-def _request_problems(spec: OpenApiDescription, operation: dict[str, Any], exchange: Any, label: str) -> list[str]:
+def _request_problems(spec: OpenApiDescription, operation: dict[str, Any], allowed: set[str], exchange: Any,
+                      label: str) -> list[str]:
     problems = []
-    allowed = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"} | {"cursor"}
-    for name, _ in parse_qsl(_field(exchange, "query") or "", keep_blank_values=True):
+    for name in _query_names(_field(exchange, "query") or ""):
         if name not in allowed:
             problems.append(f"{label}: query parameter {name!r} is not defined for this operation")
     request = _field(exchange, "request")
