@@ -74,6 +74,7 @@ class OpenApiDescription:
         self._fast: dict[str, Any] = {}
         self._verdicts: dict[tuple[str, str], list[str]] = {}
         self._query_names: dict[tuple[str, str], set[str]] = {}
+        self._links: dict[str, tuple[list[str], set[str]]] = {}  # component schema -> _links(it)
 
     def route(self, path: str, method: str | None = None) -> str | None:
         """The template `path` matches (with `method`: the first whose operations include it), most specific
@@ -109,15 +110,34 @@ class OpenApiDescription:
             self._fast[ref] = None
             if jsonschema_rs is not None:
                 schemas = self.root["components"]["schemas"]
-                reached = _reached(schemas, ref)
+                reached, named = self._reached(ref)
                 formats: dict[str, Callable[..., bool]] = {
                     name: functools.partial(_conforms, self.format_checker, name)
-                    if name in self.format_checker.checkers else _ANY_STRING
-                    for name in _formats([schemas[name] for name in reached])}
+                    if name in self.format_checker.checkers else _ANY_STRING for name in named}
                 self._fast[ref] = jsonschema_rs.Draft202012Validator(
                     {"$ref": ref, "components": {"schemas": {name: schemas[name] for name in reached}}},
                     formats=formats, validate_formats=True)
         return self._fast[ref]
+
+    def _reached(self, ref: str) -> tuple[set[str], set[str]]:
+        """The names of the component schemas `ref` reaches through $ref (itself included), and the formats they
+        name. Each schema's own links are read once (self._links): the schemas of one answer reach many of the
+        same others, and walking each reached tree again was a third of building a fast validator."""
+        schemas = self.root["components"]["schemas"]
+        reached: set[str] = set()
+        formats: set[str] = set()
+        pending = [ref]
+        while pending:
+            name = pending.pop().removeprefix(_COMPONENT)
+            if name in reached or name not in schemas:
+                continue
+            reached.add(name)
+            if name not in self._links:
+                self._links[name] = _links(schemas[name])
+            refs, named = self._links[name]
+            pending.extend(refs)
+            formats |= named
+        return reached, formats
 
     def problems(self, ref: str, instance: Any) -> list[str]:
         """The instance's violations of the schema at `ref`: none when the fast pass accepts it, else the
@@ -165,41 +185,27 @@ class RouteTree:
         return found if len(found) < 2 else sorted(found, key=lambda t: (t.count("{"), t))
 
 
-def _reached(schemas: dict[str, Any], ref: str) -> set[str]:
-    """The names of the component schemas `ref` reaches through $ref, itself included."""
-    prefix = "#/components/schemas/"
-    reached: set[str] = set()
-    pending = [ref]
-    while pending:
-        name = pending.pop().removeprefix(prefix)
-        if name in reached or name not in schemas:
-            continue
-        reached.add(name)
-        stack = [schemas[name]]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, dict):
-                target = node.get("$ref")
-                if isinstance(target, str) and target.startswith(prefix):
-                    pending.append(target)
-                stack.extend(node.values())
-            elif isinstance(node, list):
-                stack.extend(node)
-    return reached
+_COMPONENT = "#/components/schemas/"
 
 
-def _formats(nodes: list[Any]) -> set[str]:
-    found: set[str] = set()
-    stack = list(nodes)
+def _links(schema: Any) -> tuple[list[str], set[str]]:
+    """What one component schema refers to (its $refs into the components) and the formats it names, in one walk
+    of its tree (not through the $refs)."""
+    refs: list[str] = []
+    formats: set[str] = set()
+    stack = [schema]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
+            target = node.get("$ref")
+            if isinstance(target, str) and target.startswith(_COMPONENT):
+                refs.append(target)
             if isinstance(node.get("format"), str):
-                found.add(node["format"])
+                formats.add(node["format"])
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
-    return found
+    return refs, formats
 
 
 def _conforms(checker: jsonschema.FormatChecker, name: str, value: str) -> bool:

@@ -94,3 +94,20 @@ def test_the_fast_pass_calls_back_only_for_formats_the_arbiter_checks(spec: Open
     assert fresh.problems(ref, bad) == ["/data/attributes/email: 'nobody' is not a 'email'"]
     assert fresh.fast_validator(ref).is_valid({**document, "links": {"self": "not a uri"}})  # as the arbiter says
     assert fresh.problems(ref, {**document, "links": {"self": "not a uri"}}) == []
+
+
+def test_each_schemas_links_are_read_once(spec: OpenApiDescription, monkeypatch: pytest.MonkeyPatch) -> None:
+    walked: list[int] = []
+    original = contract._links
+
+    def counting(schema: Any) -> Any:
+        walked.append(id(schema))
+        return original(schema)
+
+    monkeypatch.setattr(contract, "_links", counting)
+    fresh = OpenApiDescription.__new__(OpenApiDescription)
+    fresh.__dict__.update({**spec.__dict__, "_fast": {}, "_links": {}})
+    refs = ["#/components/schemas/BuildsResponse", "#/components/schemas/BuildResponse"]  # reaching the same
+    reached = set().union(*(fresh._reached(ref)[0] for ref in refs))
+    assert all(fresh.fast_validator(ref) is not None for ref in refs)
+    assert len(walked) == len(set(walked)) == len(reached) > 20
