@@ -59,3 +59,20 @@ def test_an_operations_query_names_are_read_once(spec: OpenApiDescription) -> No
     parameters = spec.doc["paths"]["/v1/builds"]["get"]["parameters"]
     assert names == {p["name"] for p in parameters if p.get("in") == "query"} | {"cursor"}
     assert spec.query_names("/v1/builds", "get") is names
+
+
+def test_a_query_is_read_once(spec: OpenApiDescription, monkeypatch: pytest.MonkeyPatch) -> None:
+    import contract
+
+    read: list[str] = []
+
+    def counting(query: str) -> list[str]:
+        read.append(query)
+        return _query_names(query)
+
+    monkeypatch.setattr(contract, "_query_names", counting)
+    fresh = OpenApiDescription.__new__(OpenApiDescription)
+    fresh.__dict__.update({**spec.__dict__, "_names_in": {}})
+    for _ in range(3):
+        assert fresh.names_in("filter%5Bapp%5D=1&include=a,b&limit=2") == ["filter[app]", "include", "limit"]
+    assert read == ["filter%5Bapp%5D=1&include=a,b&limit=2"]
