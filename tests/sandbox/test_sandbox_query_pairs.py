@@ -14,7 +14,7 @@ from publish.sandbox import app
 def test_a_query_reads_as_parse_qsl_reads_it(sandbox: Any) -> None:
     rng = random.Random(14)
     alphabet = ["a", "b", "=", "&", "+", "%20", "%5B", "%5d", "%", "%zz", "%e9", "%C3%A9", "é", " ", "[", ";", ","]
-    for _ in range(1000):
+    for _ in range(300):
         query = "".join(rng.choices(alphabet, k=rng.randrange(16)))
         for _ in range(2):  # parsed, then kept
             assert sandbox.sim.query_pairs(query) == urllib.parse.parse_qsl(query, keep_blank_values=True), query

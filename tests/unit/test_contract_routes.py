@@ -49,7 +49,7 @@ def test_loading_the_description_compiles_no_regular_expression(openapi_path: Pa
 def test_the_query_names_are_parse_qsls() -> None:
     rng = random.Random(14)
     alphabet = ["a", "b", "=", "&", "+", "%20", "%5B", "%5d", "%", "%zz", "%e9", "%C3%A9", "é", " ", "[", ";"]
-    for _ in range(3000):
+    for _ in range(500):
         query = "".join(rng.choices(alphabet, k=rng.randrange(16)))
         assert _query_names(query) == [name for name, _ in parse_qsl(query, keep_blank_values=True)], query
 
