@@ -37,7 +37,7 @@ def _recorded(files: list[str]) -> list[dict]:
                 exchanges.extend({"method": e.method, "path": e.path, "query": e.query, "request": e.request,
                                   "status": e.status, "response": e.response} for e in server.exchanges)
 
-    pytest.main(["-q", "-p", "no:cacheprovider", "-n", "0", *files], plugins=[Keep()])
+    pytest.main(["-q", "-p", "no:cacheprovider", "-n", "0", "--forks", "0", *files], plugins=[Keep()])
     return exchanges
 
 

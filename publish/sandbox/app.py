@@ -115,6 +115,10 @@ class Call:
 
 Handler = Callable[[Call], Reply]
 
+# The parsed queries a Sandbox keeps (see Sandbox.query_pairs): ~2 MB at most.
+QUERIES = 1024
+QUERY_TEXT = 2048
+
 # Parameters App Store Connect requires although the description does not mark them (protocol.md E6.1).
 REQUIRED_PARAMETERS: dict[tuple[str, str], tuple[str, ...]] = {("get", "/v1/reviewSubmissions"): ("filter[app]",)}
 
@@ -137,6 +141,7 @@ class Sandbox:
         self.exchanges: list[Exchange] = []
         self._exchange_lock = threading.Lock()
         self.extensions: dict[str, Any] = {}  # per-module state (e.g. the part store)
+        self._queries: dict[str, tuple[tuple[str, str], ...]] = {}  # query text -> its pairs, for query_pairs
         self.processing_polls = 2  # GETs of an upload (then of its build) before processing moves on
         self.processing_seconds: float | None = None  # or this much time on the clock, whichever comes first
         self.realism = Realism()  # Apple's undocumented habits (protocol.md H), all on unless switched off
@@ -211,7 +216,7 @@ class Sandbox:
             raise ApiError(405, "METHOD_NOT_ALLOWED",
                            f"The resource '{route.template}' does not allow '{method}'. Allowed operations are: "
                            f"{allowed}.", headers={"Allow": allowed})
-        pairs = parse_qsl(query, keep_blank_values=True)
+        pairs = self.query_pairs(query)
         for name in REQUIRED_PARAMETERS.get((method.lower(), route.template), ()):
             if name not in dict(pairs):
                 raise ApiError(400, "PARAMETER_ERROR.REQUIRED", f"The parameter '{name}' is required for this "
@@ -224,6 +229,20 @@ class Sandbox:
         call = Call(self, method, path, pairs, params, parsed, body, route.template)
         with self.store.lock:
             return handler(call), route.template
+
+    def query_pairs(self, query: str) -> list[tuple[str, str]]:
+        """parse_qsl(query, keep_blank_values=True), a new list each call. A client asks the same queries again and
+        again (each poll, each page, each run of a flow) and parse_qsl unquotes every name and value (~2 us a pair,
+        a bracketed name the most): the pairs are kept per query text (bounded: texts up to QUERY_TEXT characters,
+        QUERIES of them, all forgotten when full; a race between threads parses twice)."""
+        known = self._queries.get(query)
+        if known is None:
+            known = tuple(parse_qsl(query, keep_blank_values=True))
+            if len(query) <= QUERY_TEXT:
+                if len(self._queries) >= QUERIES:
+                    self._queries.clear()
+                self._queries[query] = known
+        return list(known)
 
     def _body(self, operation: dict[str, Any], raw_body: bytes) -> Any:
         if "requestBody" not in operation:

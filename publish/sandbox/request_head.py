@@ -52,18 +52,30 @@ def read_header_lines(rfile: _Lines) -> list[bytes]:
 def parse_header_lines(lines: list[bytes], message_class: type[http.client.HTTPMessage]) -> http.client.HTTPMessage:
     """The message http.client.parse_headers makes of these lines: built directly when the head is plain (see
     _PLAIN_HEAD) and names no MIME container, else by the email parser itself."""
+    return read_head(lines, message_class)[0]
+
+
+def read_head(lines: list[bytes],
+              message_class: type[http.client.HTTPMessage]) -> tuple[http.client.HTTPMessage, list[tuple[str, str]]]:
+    """parse_header_lines' message, and the (name, value) pairs its items() gives, in order. For a plain head the
+    pairs are what the message was built of: items() would hand each value through email's policy again (~1 us a
+    header, and a request's handler asks for all of them)."""
     head = b"".join(lines)
     if _PLAIN_HEAD.fullmatch(head):
-        message = message_class()
+        pairs = []
         for line in head.decode("iso-8859-1").split("\r\n")[:-2]:
             name, _, value = line.partition(":")
             if name.lower() == "content-type" and _MIME_CONTAINER.search(value):
                 break
-            message.set_raw(name, value.lstrip(" \t"))  # email's compat32 policy: leading blanks go, nothing else
+            pairs.append((name, value.lstrip(" \t")))  # email's compat32 policy: leading blanks go, nothing else
         else:
+            message = message_class()
+            for name, value in pairs:
+                message.set_raw(name, value)
             message.set_payload("")
-            return message
-    return email.parser.Parser(_class=message_class).parsestr(head.decode("iso-8859-1"))
+            return message, pairs
+    message = email.parser.Parser(_class=message_class).parsestr(head.decode("iso-8859-1"))
+    return message, message.items()
 
 
 class PlainRequestHead(BaseHTTPRequestHandler):
@@ -71,8 +83,12 @@ class PlainRequestHead(BaseHTTPRequestHandler):
     other request line is left to the stdlib's parse_request whole (its errors and its HTTP/0.9 and 2.x rules)."""
 
     raw_requestline: bytes  # BaseHTTPRequestHandler's: set by handle_one_request
+    # The request's headers by lower-case name (the last of repeated ones), as {k.lower(): v for k, v in
+    # self.headers.items()} gives them; None when the stdlib's parse_request read the head.
+    header_fields: dict[str, str] | None = None
 
     def parse_request(self) -> bool:
+        self.header_fields = None  # not a previous request's, on a kept-alive connection
         requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
         words = requestline.split()
         version_number = _PLAIN_VERSIONS.get(words[-1]) if len(words) == 3 else None
@@ -85,19 +101,25 @@ class PlainRequestHead(BaseHTTPRequestHandler):
         if self.path.startswith("//"):  # as the stdlib does (gh-87389: no open redirect through //host paths)
             self.path = "/" + self.path.lstrip("/")
         try:
-            self.headers = parse_header_lines(read_header_lines(self.rfile), self.MessageClass)
+            self.headers, pairs = read_head(read_header_lines(self.rfile), self.MessageClass)
         except http.client.LineTooLong as err:
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long", str(err))
             return False
         except http.client.HTTPException as err:
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers", str(err))
             return False
-        conntype = self.headers.get("Connection", "")
+        fields: dict[str, str] = {}
+        first: dict[str, str] = {}  # what the message's get() answers: the first of repeated headers
+        for name, value in pairs:
+            fields[name.lower()] = value
+            first.setdefault(name.lower(), value)
+        self.header_fields = fields
+        conntype = first.get("connection", "")
         if conntype.lower() == "close":
             self.close_connection = True
         elif conntype.lower() == "keep-alive" and self.protocol_version >= "HTTP/1.1":
             self.close_connection = False
-        expect = self.headers.get("Expect", "")
+        expect = first.get("expect", "")
         if (expect.lower() == "100-continue" and self.protocol_version >= "HTTP/1.1"
                 and self.request_version >= "HTTP/1.1" and not self.handle_expect_100()):
             return False

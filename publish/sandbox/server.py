@@ -20,6 +20,7 @@ from publish.sandbox.auth import KeyRing
 from publish.sandbox.blobs import BlobStore, PartError
 from publish.sandbox.data import load_into
 from publish.sandbox.faults import Faults
+from publish.sandbox.http_date import HttpDate
 from publish.sandbox.model import ApiError, Store, iso
 from publish.sandbox.openapi import OpenApi
 from publish.sandbox.realism import Realism
@@ -76,6 +77,7 @@ class SandboxServer:
             for type_, computed in getattr(module, "COMPUTED", {}).items():
                 self.sim.renderer.computed[type_] = (lambda c: lambda r: c(self.sim, r))(computed)
         self.sim.renderer.computed["buildBetaDetails"] = lambda r: catalog.beta_detail_states(self.sim, r)
+        self.http_date = HttpDate()  # the Date header of every answer (stdlib time, as http.server's)
         self._httpd = _HttpServer((host, port), _make_request_handler(self))
         bound_host, bound_port = str(self._httpd.server_address[0]), self._httpd.server_address[1]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
@@ -251,7 +253,12 @@ class _RequestHandler(PlainRequestHead):
             # error to report. socketserver would print a traceback to stderr for it.
             self.close_connection = True
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        return self.sandbox.http_date() if timestamp is None else super().date_time_string(timestamp)
+
     def _headers(self) -> dict[str, str]:
+        if self.header_fields is not None:
+            return dict(self.header_fields)
         return {k.lower(): v for k, v in self.headers.items()}
 
     def _latency(self) -> None:

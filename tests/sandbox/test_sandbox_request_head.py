@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from publish.sandbox import request_head
-from publish.sandbox.request_head import PlainRequestHead, parse_header_lines, read_header_lines
+from publish.sandbox.request_head import PlainRequestHead, parse_header_lines, read_head, read_header_lines
 
 TOKEN = "Bearer eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln"
 PLAIN = (b"Host: 127.0.0.1:5000\r\nUser-Agent: python-requests/2.34\r\nAccept-Encoding: gzip, deflate\r\n"
@@ -74,7 +74,9 @@ def test_every_head_reads_as_http_client_reads_it(head: bytes) -> None:
         with pytest.raises(type(exc), match=str(exc)):
             read_header_lines(ours)
         return
-    assert _state(parse_header_lines(read_header_lines(ours), http.client.HTTPMessage)) == expected
+    message, pairs = read_head(read_header_lines(ours), http.client.HTTPMessage)
+    assert _state(message) == expected
+    assert pairs == message.items() == http.client.parse_headers(io.BytesIO(head)).items()
     assert ours.read() == theirs.read()  # the same bytes left for the body
 
 
@@ -132,3 +134,31 @@ def _parse(handler_class: type[BaseHTTPRequestHandler], line: bytes, head: bytes
 @pytest.mark.parametrize("line", REQUEST_LINES, ids=[repr(line) for line in REQUEST_LINES])
 def test_a_request_parses_and_is_refused_as_the_stdlib_does(line: bytes, head: bytes) -> None:
     assert _parse(_Ours, line, head) == _parse(_Stdlib, line, head)
+
+
+@pytest.mark.parametrize("head", [*HEAD_CASES.values(), HEADS["duplicates and case"]],
+                         ids=[*HEAD_CASES, "duplicates and case"])
+def test_the_header_fields_are_the_messages_by_lower_case_name(head: bytes) -> None:
+    handler: Any = _Ours.__new__(_Ours)
+    handler.header_fields = {"stale": "from the request before"}
+    handler.rfile, handler.wfile = io.BytesIO(head), io.BytesIO()
+    handler.raw_requestline, handler.request_version = b"GET /v1/apps HTTP/1.1\r\n", "HTTP/0.9"
+    if handler.parse_request():
+        assert handler.header_fields == {k.lower(): v for k, v in handler.headers.items()}
+    handler.header_fields = {"stale": "from the request before"}
+    handler.rfile, handler.raw_requestline = io.BytesIO(head), b"GET /x HTTP/2.0\r\n"  # the stdlib's reading
+    handler.parse_request()
+    assert handler.header_fields is None
+
+
+def test_a_plain_request_asks_its_message_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the message was asked")
+
+    handler: Any = _Ours.__new__(_Ours)
+    handler.rfile, handler.wfile = io.BytesIO(HEAD_CASES["keep-alive"] + PLAIN), io.BytesIO()
+    handler.raw_requestline, handler.request_version = b"GET /v1/apps HTTP/1.0\r\n", "HTTP/0.9"
+    for name in ("get", "items", "__getitem__", "keys", "values"):
+        monkeypatch.setattr(http.client.HTTPMessage, name, refuse)
+    assert handler.parse_request() and handler.close_connection is False  # keep-alive read from the fields
+    assert handler.header_fields["connection"] == "Keep-Alive"

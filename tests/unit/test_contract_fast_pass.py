@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import contract
 from contract import OpenApiDescription, load_description
 from contract_corpus import KINDS, compare
 
@@ -21,27 +22,34 @@ def spec(openapi_path: Path) -> OpenApiDescription:
     return load_description(openapi_path)
 
 
-def _response_refs(spec: OpenApiDescription, document: dict[str, Any]) -> list[str]:
-    """The response schemas a recorded answer is one of: those whose data is (a list of) its resource type."""
-    data = document["data"]
-    kind = (data[0] if isinstance(data, list) else data)["type"]
-    refs = []
-    for name, schema in spec.root["components"]["schemas"].items():
+def _response_refs(spec: OpenApiDescription) -> dict[tuple[bool, Any], list[str]]:
+    """(data is a list?, resource type) -> the response schemas an answer of that shape is one of: those whose
+    data is (a list of) that type, in the description's order. One pass over the schemas, not one an answer."""
+    schemas = spec.root["components"]["schemas"]
+    refs: dict[tuple[bool, Any], list[str]] = {}
+    for name, schema in schemas.items():
+        if not name.endswith("Response"):
+            continue
         shape = schema.get("properties", {}).get("data", {})
-        target = (shape.get("items", {}) if isinstance(data, list) else shape).get("$ref", "")
-        resource = spec.root["components"]["schemas"].get(target.rsplit("/", 1)[-1], {})
-        if resource.get("properties", {}).get("type", {}).get("enum") == [kind] and name.endswith("Response"):
-            refs.append(f"#/components/schemas/{name}")
+        for listed in (False, True):
+            target = (shape.get("items", {}) if listed else shape).get("$ref", "")
+            resource = schemas.get(target.rsplit("/", 1)[-1], {})
+            enum = resource.get("properties", {}).get("type", {}).get("enum")
+            if isinstance(enum, list) and len(enum) == 1 and isinstance(enum[0], str):
+                refs.setdefault((listed, enum[0]), []).append(f"#/components/schemas/{name}")
     return refs
 
 
 def test_the_fast_pass_agrees_with_the_arbiter_on_recorded_answers_and_their_mutants(
         spec: OpenApiDescription, real_world: Any) -> None:
+    refs = _response_refs(spec)
     documents = []
     for path in sorted(real_world("asc-responses").glob("*.json")):
         document = json.loads(path.read_text())
         if isinstance(document, dict) and document.get("data"):
-            documents += [(ref, document) for ref in _response_refs(spec, document)]
+            data = document["data"]
+            kind = (data[0] if isinstance(data, list) else data)["type"]
+            documents += [(ref, document) for ref in refs.get((isinstance(data, list), kind), [])]
     assert len(documents) >= 30
     disagreements, rejected = compare(spec, documents)
     assert not disagreements, "\n".join(disagreements[:20])
@@ -61,3 +69,45 @@ def test_a_document_the_fast_pass_accepts_is_not_walked_again(spec: OpenApiDescr
     assert fresh.problems("#/components/schemas/BetaAppReviewDetailResponse", document) == []
     with pytest.raises(AssertionError, match="arbiter was asked"):
         fresh.problems("#/components/schemas/BetaAppReviewDetailResponse", {**document, "links": 5})
+
+
+def test_the_fast_pass_calls_back_only_for_formats_the_arbiter_checks(spec: OpenApiDescription,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+
+    def conforms(checker: Any, name: str, value: str) -> bool:
+        asked.append(name)
+        return checker.conforms(value, name)
+
+    monkeypatch.setattr(contract, "_conforms", conforms)
+    fresh = OpenApiDescription.__new__(OpenApiDescription)
+    fresh.__dict__.update({**spec.__dict__, "_fast": {}, "_verdicts": {}})
+    ref = "#/components/schemas/BetaTesterResponse"
+    link = "https://api.appstoreconnect.apple.com/v1/betaTesters/1"
+    document = {"data": {"type": "betaTesters", "id": "1", "links": {"self": link},
+                         "attributes": {"email": "ann@example.com", "firstName": "Ann"}}, "links": {"self": link}}
+    assert not {"uri", "uri-reference"} & set(fresh.format_checker.checkers) and "email" in fresh.format_checker.checkers
+    assert fresh.problems(ref, document) == []
+    assert asked == ["email"]  # the links (uri-reference) conform without a call: the arbiter has no check for it
+    bad = {**document, "data": {**document["data"], "attributes": {"email": "nobody"}}}
+    assert fresh.fast_validator(ref).is_valid(bad) is False
+    assert fresh.problems(ref, bad) == ["/data/attributes/email: 'nobody' is not a 'email'"]
+    assert fresh.fast_validator(ref).is_valid({**document, "links": {"self": "not a uri"}})  # as the arbiter says
+    assert fresh.problems(ref, {**document, "links": {"self": "not a uri"}}) == []
+
+
+def test_each_schemas_links_are_read_once(spec: OpenApiDescription, monkeypatch: pytest.MonkeyPatch) -> None:
+    walked: list[int] = []
+    original = contract._links
+
+    def counting(schema: Any) -> Any:
+        walked.append(id(schema))
+        return original(schema)
+
+    monkeypatch.setattr(contract, "_links", counting)
+    fresh = OpenApiDescription.__new__(OpenApiDescription)
+    fresh.__dict__.update({**spec.__dict__, "_fast": {}, "_links": {}})
+    refs = ["#/components/schemas/BuildsResponse", "#/components/schemas/BuildResponse"]  # reaching the same
+    reached = set().union(*(fresh._reached(ref)[0] for ref in refs))
+    assert all(fresh.fast_validator(ref) is not None for ref in refs)
+    assert len(walked) == len(set(walked)) == len(reached) > 20
