@@ -215,6 +215,10 @@ class ForkPool:
                     except OSError:
                         pass
                 raise
+        left = shares.unclaimed_items()
+        if left and not (session.shouldfail or session.shouldstop):  # never a test unseen, whatever went wrong
+            session.shouldfail = (f"{len(left)} tests were never taken by a forked test process: "
+                                  + ", ".join(session.items[index].nodeid for index in left[:20]))
         if session.shouldfail:  # as pytest's own loop: the run fails with the reason, whatever the tests did
             raise session.Failed(session.shouldfail)
         if session.shouldstop:
@@ -244,7 +248,9 @@ class ForkPool:
             os.close(child.read_fd)
             del running[child.read_fd]
             self._ended(session, shares, child)
-            if not (child.done or session.shouldfail or session.shouldstop or running) and shares.unclaimed():
+            # Only a death gives items back, and a child that finished takes none: with every child gone (finished
+            # or dead, in whatever order their ends arrive), what is left needs a child of its own.
+            if not (session.shouldfail or session.shouldstop or running) and shares.unclaimed():
                 if self.deaths >= MAX_DEATHS:
                     session.shouldfail = (f"{self.deaths} forked test processes died; {shares.unclaimed()} tests "
                                           "were not run")

@@ -66,6 +66,11 @@ class Shares:
         with self.lock:
             return sum(max(0, self.bounds[2 * c + 1] - self.bounds[2 * c]) for c in range(self.children))
 
+    def unclaimed_items(self) -> list[int]:
+        with self.lock:
+            return sorted(index for c in range(self.children)
+                          for index in range(self.bounds[2 * c], self.bounds[2 * c + 1]))
+
     def release(self, child: int, started: Collection[int]) -> list[int]:
         """After `child` died: gives back what it held and had not started (`started`: the items whose start the
         parent saw, run or reported as the one it died in), and returns what it held that could not be given back."""

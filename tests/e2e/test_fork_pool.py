@@ -100,6 +100,47 @@ def test_dies(n):
     assert "5 failed" in output and "5 forked test processes died; 3 tests were not run" in output, output
 
 
+def test_what_a_dead_child_took_next_runs_though_the_other_had_already_stopped_taking(
+        runner: pytest.Pytester) -> None:
+    # Five items: the first child owns 0-2, the second 3-4. The second, out of work, steals item 2 as the next of
+    # its last test, which dies while the first child, with nothing left to take, is still tearing down.
+    runner.makepyfile(test_taken_back="""
+import os
+import time
+import pytest
+
+
+@pytest.fixture(scope="session")
+def slow_goodbye():
+    yield
+    time.sleep(0.5)
+
+
+def test_first_slow(slow_goodbye):
+    time.sleep(0.3)
+
+
+def test_first_last(slow_goodbye):
+    pass
+
+
+def test_given_back():
+    pass
+
+
+def test_second_first():
+    pass
+
+
+def test_second_dies():
+    time.sleep(0.55)
+    os._exit(7)
+""")
+    result, output = run(runner, "--forks", "2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, output
+    assert "1 failed, 4 passed" in output and "PASSED test_taken_back.py::test_given_back" in output, output
+
+
 def test_the_first_failure_stops_every_child_under_x(runner: pytest.Pytester) -> None:
     runner.makepyfile(test_stopping="""
 import time

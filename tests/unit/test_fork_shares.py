@@ -64,6 +64,7 @@ def test_a_dead_child_gives_back_the_item_it_took_next_and_not_the_one_it_died_i
     shares = Shares(10, 2)
     running, following = shares.claim(0), shares.claim(0)  # 0 runs, 1 is its nextitem
     assert shares.release(0, started={running}) == []
+    assert shares.unclaimed_items() == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert drain(shares, 1)[-4:] == [3, 4, 2, 1]  # 1 went back to child 0's range, which child 1 stole by halves
     assert following == 1
 
