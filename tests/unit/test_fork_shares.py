@@ -89,7 +89,7 @@ def test_an_item_that_cannot_go_back_to_a_range_is_named() -> None:
 
 
 @pytest.mark.parametrize(("wanted", "cpus", "elsewhere", "children"), [
-    ("auto", 2, False, 2), ("auto", 1, False, 0), ("auto", 8, True, 0), ("3", 2, False, 3), ("1", 4, False, 0),
+    ("auto", 2, False, 3), ("auto", 1, False, 0), ("auto", 8, True, 0), ("3", 2, False, 3), ("1", 4, False, 0),
     ("0", 4, False, 0),
 ])
 def test_how_many_children_a_run_forks(wanted: str, cpus: int, elsewhere: bool, children: int) -> None:
