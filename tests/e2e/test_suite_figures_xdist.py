@@ -98,6 +98,8 @@ def suite(pytester: pytest.Pytester, shared_copy: Path) -> pytest.Pytester:
 def test_figures_add_up_across_workers_and_a_violation_fails_the_run(suite: pytest.Pytester, workers: list[str],
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    for outer in ("PYTEST_XDIST_WORKER", "PYTEST_FORK_WORKER"):  # the worker running this test is not the inner run's
+        monkeypatch.delenv(outer, raising=False)
     result = suite.runpytest_subprocess(*workers, *QUIET_PLUGINS, "checkout/tests")
     output = result.stdout.str()
     assert "13 passed" in output and "failed" not in output.split("13 passed")[-1], output
