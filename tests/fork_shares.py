@@ -63,8 +63,7 @@ class Shares:
         self.stopped.value = 1
 
     def unclaimed(self) -> int:
-        with self.lock:
-            return sum(max(0, self.bounds[2 * c + 1] - self.bounds[2 * c]) for c in range(self.children))
+        return len(self.unclaimed_items())
 
     def unclaimed_items(self) -> list[int]:
         with self.lock:
