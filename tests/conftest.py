@@ -6,8 +6,9 @@
 
 Helpers shared by several modules sit here in tests/ and are imported by name (flow_harness, sandbox_api,
 action_harness, flow_faults, hostile_server, inputs_world, pkg_xar_writer, figures, contract, contract_corpus,
-suite_paths, suite_tmp, yaml_corpus, transporter_fakes, cli_parsers; the runner: fork_pool, fork_shares); a test
-module never imports another test module (tests/unit/test_modules_layout.py holds it). Tests that need ../shared skip with a reason when it is absent."""
+suite_paths, suite_tmp, yaml_corpus, transporter_fakes, cli_parsers, forked_pytest; the runner: fork_pool,
+fork_shares); a test module never imports another test module (tests/unit/test_modules_layout.py holds it). Tests
+that need ../shared skip with a reason when it is absent."""
 
 from __future__ import annotations
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from forked_pytest import runpytest_forked
+
 TESTS = Path(__file__).resolve().parents[1]
 
 pytest_plugins = ["pytester"]
@@ -69,7 +71,7 @@ def runner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest
 
 
 def run(runner: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, str]:
-    result = runner.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", "-rA", *args)
+    result = runpytest_forked(runner, "-p", "no:cacheprovider", "-p", "no:xdist", "-rA", *args)
     return result, result.stdout.str()
 
 

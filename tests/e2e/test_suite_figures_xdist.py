@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from forked_pytest import runpytest_forked
+
 TESTS = Path(__file__).resolve().parents[1]
 SHARED = TESTS.parent.parent / "shared"
 
@@ -100,7 +102,7 @@ def test_figures_add_up_across_workers_and_a_violation_fails_the_run(suite: pyte
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     for outer in ("PYTEST_XDIST_WORKER", "PYTEST_FORK_WORKER"):  # the worker running this test is not the inner run's
         monkeypatch.delenv(outer, raising=False)
-    result = suite.runpytest_subprocess(*workers, *QUIET_PLUGINS, "checkout/tests")
+    result = runpytest_forked(suite, *workers, *QUIET_PLUGINS, "checkout/tests")
     output = result.stdout.str()
     assert "13 passed" in output and "failed" not in output.split("13 passed")[-1], output
     assert result.ret == pytest.ExitCode.TESTS_FAILED, output  # every test passed: the contract failed the run
