@@ -6,9 +6,9 @@
 
 Helpers shared by several modules sit here in tests/ and are imported by name (flow_harness, sandbox_api,
 action_harness, flow_faults, hostile_server, inputs_world, pkg_xar_writer, figures, contract, contract_corpus,
-suite_paths, suite_tmp, yaml_corpus, transporter_fakes, cli_parsers, forked_pytest; the runner: fork_pool,
-fork_shares); a test module never imports another test module (tests/unit/test_modules_layout.py holds it). Tests
-that need ../shared skip with a reason when it is absent."""
+suite_paths, suite_tmp, suite_bytecode, yaml_corpus, transporter_fakes, cli_parsers, forked_pytest; the runner:
+fork_pool, fork_shares); a test module never imports another test module (tests/unit/test_modules_layout.py holds
+it). Tests that need ../shared skip with a reason when it is absent."""
 
 from __future__ import annotations
 
@@ -195,9 +195,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     import fork_pool
     from figures import PLUGIN_NAME, Figures
+    from suite_bytecode import read_bytecode_at_once
     from suite_tmp import use_memory_backed_root
 
     use_memory_backed_root(os.environ, config.option.basetemp)  # before anything asks tempfile or tmp_path
+    read_bytecode_at_once()  # before collection imports the test modules
     if not hasattr(config, "workerinput"):  # once, in the process that starts the workers
         _compile_the_project()
 

@@ -86,8 +86,8 @@ def suite(pytester: pytest.Pytester, shared_copy: Path) -> pytest.Pytester:
     """A copy of the suite's conftest and helpers beside ../shared, as the real tests/ directory sits."""
     tests = pytester.path / "checkout" / "tests"
     tests.mkdir(parents=True)
-    for helper in ("conftest.py", "figures.py", "contract.py", "suite_paths.py", "suite_tmp.py", "fork_pool.py",
-                   "fork_shares.py"):
+    for helper in ("conftest.py", "figures.py", "contract.py", "suite_paths.py", "suite_tmp.py", "suite_bytecode.py",
+                   "fork_pool.py", "fork_shares.py"):
         shutil.copy(TESTS / helper, tests / helper)
     (pytester.path / "shared").symlink_to(shared_copy)
     (tests / "test_tallied.py").write_text(TALLIED)
