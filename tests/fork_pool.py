@@ -4,14 +4,14 @@ Why: on a 2-CPU machine, xdist's own work was about a tenth of this suite's CPU,
 same two CPUs. Each xdist worker imports and collects everything again (~1.9 s of CPU each), and each test's five
 events cross execnet's pure-Python serializer (~0.5 ms a test in the worker, ~3.2 s in the controller). A child
 forked after collection inherits the collected session as it is (nothing imported or collected twice), and its
-events cross a pipe as JSON lines, made and read by pytest's own report serialization hooks.
+events cross a pipe as a JSON line a test (`_Forwarder`), read back by pytest's own report serialization hooks.
 
 How: this process collects; then --forks N children (auto: one more than the CPUs this process may use) are
 forked, each owning a contiguous share of the items (neighbours share module fixtures), and when its share is
 done, taking the back half of the largest share left (xdist's worksteal; tests/fork_shares.py). A child runs
 each item with pytest's own protocol and writes what the hooks saw (log start and finish, reports, warnings) to
-its pipe; this process, which runs no test, replays them through its own hooks (terminal, exit status, -x,
---junitxml, the cache) in arrival order.
+its pipe when the test is over; this process, which runs no test, replays them through its own hooks (terminal,
+exit status, -x, --junitxml, the cache) in arrival order.
 A child that dies leaves a failed report for the test it was running (its exit status in the message); what it
 had not taken is taken by the others, or by a child forked in its place when no other is left.
 
@@ -31,7 +31,7 @@ import sys
 import traceback
 import warnings
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import pytest
 
@@ -88,36 +88,63 @@ def children_for(wanted: str, cpus: int, elsewhere: bool) -> int:
     return 0 if elsewhere or count < 2 else count
 
 
+# The keys of a plain TestReport's __dict__: a report with no others (no plugin's extra, no xfail) can be rebuilt.
+_PLAIN_REPORT = frozenset(("_id", "location", "keywords", "outcome", "longrepr", "when", "user_properties",
+                           "sections", "duration", "start", "stop"))
+
+
 class _Forwarder:
-    """Registered in a child: sends what its hooks see to the parent, one JSON line an event."""
+    """Registered in a child: what its hooks see of a test goes to the parent as one JSON line, when the test is
+    over. One write a test (not one an event), and a passing report as four values: pytest's own serialization of
+    three reports a test and a line an event were ~0.8 ms a test of the two processes' CPU (2500 empty tests,
+    `--forks 3` against `--forks 0`). Everything else (a failure, output, a plugin's attribute) goes as pytest's
+    `pytest_report_to_serializable` writes it. Which test is running the parent reads from the shared shares, so a
+    death mid-test is named though its events never came."""
 
     def __init__(self, config: pytest.Config, pipe: IO[bytes]) -> None:
         self.config = config
         self.pipe = pipe
+        self.events: list[list[Any]] = []
+        self.keywords: dict[str, Literal[1]] = {}
 
     def send(self, kind: str, body: Any, flush: bool = False) -> None:
         self.pipe.write(json.dumps([kind, body]).encode() + b"\n")
         if flush:
             self.pipe.flush()
 
+    def begin(self, item: pytest.Item) -> None:
+        self.events = []
+        self.keywords = {name: 1 for name in item.keywords}  # as the parent's copy of the item has them
+
+    def end(self, index: int, item: pytest.Item) -> None:
+        # The location too: the parent's copy of the item has not worked it out (~0.15 ms an item, a cached_property).
+        self.send("test", [index, item.location, self.events], flush=True)  # now: a death loses none of these
+        self.events = []
+
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
-        self.send("logstart", [nodeid, location], flush=True)  # flushed: a death mid-test names the test
+        self.events.append(["logstart"])
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.send("report", self.config.hook.pytest_report_to_serializable(config=self.config, report=report))
+        if (report.outcome == "passed" and report.longrepr is None and not report.sections
+                and not report.user_properties and report.__dict__.keys() == _PLAIN_REPORT
+                and report.keywords == self.keywords):
+            self.events.append(["passed", report.when, report.duration, report.start, report.stop])
+        else:
+            self.events.append(["report", self.config.hook.pytest_report_to_serializable(config=self.config,
+                                                                                          report=report)])
 
     def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
-        self.send("logfinish", [nodeid, location], flush=True)
+        self.events.append(["logfinish"])
 
     def pytest_warning_recorded(self, warning_message: warnings.WarningMessage, when: str, nodeid: str,
                                 location: tuple[str, int, str] | None) -> None:
         if when != "runtest":
             return  # collection's warnings were recorded before the fork; registering replays them here
         category = warning_message.category
-        self.send("warning", {
+        self.events.append(["warning", {
             "message": str(warning_message.message), "module": category.__module__, "name": category.__qualname__,
             "filename": warning_message.filename, "lineno": warning_message.lineno, "nodeid": nodeid,
-        })
+        }])
 
 
 def _run_child(session: pytest.Session, shares: Shares, child: int, write_fd: int) -> None:
@@ -145,8 +172,11 @@ def _run_child(session: pytest.Session, shares: Shares, child: int, write_fd: in
         while index is not None:
             following = claim()
             item = session.items[index]
+            shares.begin(child, index)
+            forwarder.begin(item)
             item.ihook.pytest_runtest_protocol(
                 item=item, nextitem=None if following is None else session.items[following])
+            forwarder.end(index, item)
             shares.finished(child, index)
             index = following
         output: dict[str, Any] = {}
@@ -176,7 +206,6 @@ class _Child:
     pid: int
     read_fd: int
     pending: bytes = b""
-    running: tuple[str, tuple[str, int | None, str]] | None = None  # the test between its logstart and logfinish
     done: bool = False
     error: str | None = None
 
@@ -185,8 +214,7 @@ class ForkPool:
     def __init__(self, config: pytest.Config, children: int) -> None:
         self.config = config
         self.count = children
-        self.started: set[int] = set()  # items whose start a child reported (run, or the one it died in)
-        self.index_of: dict[str, int] = {}
+        self.started: set[int] = set()  # items whose events a child sent, or that it died in
         self.deaths = 0
 
     def pytest_report_header(self) -> str:
@@ -201,7 +229,6 @@ class ForkPool:
         factory = getattr(self.config, "_tmp_path_factory", None)
         if factory is not None:
             factory.getbasetemp()  # made once, here: every child's tmp_path lives under the same one
-        self.index_of = {item.nodeid: index for index, item in enumerate(session.items)}
         shares = Shares(len(session.items), min(self.count, len(session.items)))
         running: dict[int, _Child] = {}
         with selectors.DefaultSelector() as selector:
@@ -247,7 +274,7 @@ class ForkPool:
                selector: selectors.BaseSelector) -> None:
         chunk = os.read(child.read_fd, 1 << 16)
         if chunk:
-            self._receive(child, chunk)
+            self._receive(child, chunk, session.items)
         else:
             selector.unregister(child.read_fd)
             os.close(child.read_fd)
@@ -264,30 +291,47 @@ class ForkPool:
         if session.shouldfail or session.shouldstop:  # -x, --maxfail, a death: the others take no more
             shares.stop()
 
-    def _receive(self, child: _Child, chunk: bytes) -> None:
+    def _receive(self, child: _Child, chunk: bytes, items: list[pytest.Item]) -> None:
         *lines, child.pending = (child.pending + chunk).split(b"\n")
-        hook = self.config.hook
         for line in lines:
             kind, body = json.loads(line)
-            if kind == "report":
-                hook.pytest_runtest_logreport(report=hook.pytest_report_from_serializable(config=self.config,
-                                                                                          data=body))
-            elif kind == "logstart":
-                child.running = (body[0], tuple(body[1]))
-                self.started.add(self.index_of.get(body[0], -1))
-                hook.pytest_runtest_logstart(nodeid=body[0], location=tuple(body[1]))
-            elif kind == "logfinish":
-                child.running = None
-                hook.pytest_runtest_logfinish(nodeid=body[0], location=tuple(body[1]))
-            elif kind == "warning":
-                hook.pytest_warning_recorded.call_historic(kwargs={
-                    "warning_message": _warning(body), "when": "runtest", "nodeid": body["nodeid"], "location": None,
-                })
+            if kind == "test":
+                self._replay(items, *body)
             elif kind == "done":
                 child.done = True
-                hook.pytest_fork_pool_worker_down(config=self.config, output=body)
+                self.config.hook.pytest_fork_pool_worker_down(config=self.config, output=body)
             elif kind == "error":
                 child.error = body
+
+    def _replay(self, items: list[pytest.Item], index: int, where: list[Any], events: list[list[Any]]) -> None:
+        """A test's events, as the child's hooks saw them, through this process's hooks."""
+        hook = self.config.hook
+        item = items[index]
+        nodeid, location = item.nodeid, (where[0], where[1], where[2])
+        self.started.add(index)
+        keywords: dict[str, Literal[1]] | None = None
+        for kind, *body in events:
+            if kind == "passed":
+                if keywords is None:
+                    keywords = {name: 1 for name in item.keywords}
+                when, duration, start, stop = body
+                hook.pytest_runtest_logreport(report=pytest.TestReport(
+                    nodeid, location, keywords, "passed", None, when, (), duration, start, stop))
+            elif kind == "report":
+                data = body[0]
+                if isinstance(data.get("longrepr"), list):  # a skip's (path, line, reason): JSON made it a list,
+                    data["longrepr"] = tuple(data["longrepr"])  # and the terminal's summary of skips wants a tuple
+                hook.pytest_runtest_logreport(report=hook.pytest_report_from_serializable(config=self.config,
+                                                                                          data=data))
+            elif kind == "logstart":
+                hook.pytest_runtest_logstart(nodeid=nodeid, location=location)
+            elif kind == "logfinish":
+                hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
+            elif kind == "warning":
+                hook.pytest_warning_recorded.call_historic(kwargs={
+                    "warning_message": _warning(body[0]), "when": "runtest", "nodeid": body[0]["nodeid"],
+                    "location": None,
+                })
 
     def _ended(self, session: pytest.Session, shares: Shares, child: _Child) -> None:
         _, status = os.waitpid(child.pid, 0)
@@ -295,12 +339,16 @@ class ForkPool:
             return
         self.deaths += 1
         why = _exit_reason(status)
-        if child.running is not None:
-            nodeid, location = child.running
-            report = pytest.TestReport(nodeid, location, {}, "failed",
+        running = shares.running_item(child.index)
+        died_in = running if running is not None and running not in self.started else None
+        if died_in is not None:  # it died in this test: the test's events never came
+            self.started.add(died_in)
+            item = session.items[died_in]
+            self.config.hook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+            report = pytest.TestReport(item.nodeid, item.location, {}, "failed",
                                        f"the forked process running this test {why}", "call", [])
             self.config.hook.pytest_runtest_logreport(report=report)
-            self.config.hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
+            self.config.hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         lost = [session.items[index].nodeid for index in shares.release(child.index, self.started)]
         reporter = self.config.pluginmanager.getplugin("terminalreporter")
         if child.error is not None:
@@ -309,7 +357,7 @@ class ForkPool:
                 reporter.write_line(child.error)
         elif lost:
             session.shouldfail = f"a forked test process {why} between tests; not run: {', '.join(lost)}"
-        elif child.running is None:
+        elif died_in is None:
             session.shouldfail = f"a forked test process {why} between tests"
 
 

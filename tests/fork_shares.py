@@ -7,6 +7,8 @@ one it took to pass as `nextitem` (pytest tears down by it). Those are written h
 child dies the parent knows exactly what it held. The test it was running the parent reports as failed; the one
 taken next is the front of the child's own range less one, so it is given back to that range for another child
 to take. Nothing goes missing unseen: a held item that cannot be given back is returned for the parent to report.
+Which of the two a child is running it writes here too, before its protocol starts: a child sends a test's events
+only when the test is over, so a death mid-test is named from here, not from the pipe.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Shares:
         self.lock = multiprocessing.Lock()
         self.bounds = multiprocessing.RawArray("q", 2 * children)  # lo, hi of each child's range
         self.held = multiprocessing.RawArray("q", [EMPTY] * (2 * children))  # taken, not finished
+        self.running = multiprocessing.RawArray("q", [EMPTY] * children)  # the item each child's protocol runs
         self.stopped = multiprocessing.RawValue("b", 0)
         step, extra = divmod(items, children)
         start = 0
@@ -53,11 +56,20 @@ class Shares:
             self.held[slot] = index
             return index
 
+    def begin(self, child: int, index: int) -> None:
+        self.running[child] = index  # one word, written by this child only: no lock
+
     def finished(self, child: int, index: int) -> None:
         with self.lock:
             for slot in (2 * child, 2 * child + 1):
                 if self.held[slot] == index:
                     self.held[slot] = EMPTY
+            self.running[child] = EMPTY
+
+    def running_item(self, child: int) -> int | None:
+        """The item `child` was running (read after it died: nothing writes it then), or None between tests."""
+        index = self.running[child]
+        return None if index == EMPTY else index
 
     def stop(self) -> None:
         self.stopped.value = 1
@@ -78,6 +90,7 @@ class Shares:
             held = sorted((self.held[slot] for slot in (2 * child, 2 * child + 1) if self.held[slot] != EMPTY),
                           reverse=True)
             self.held[2 * child] = self.held[2 * child + 1] = EMPTY
+            self.running[child] = EMPTY  # a child forked in its place starts between tests
             for index in held:
                 if index in started:
                     continue

@@ -165,3 +165,66 @@ def test_slow(n):
     assert "stopping after 1 failures" in output, output
     passed = [line for line in output.splitlines() if line.startswith("PASSED")]
     assert len(passed) < 20, output  # 40 would have run without -x; the second child stopped within a few
+
+
+RECORDING = CONFTEST + '''
+import json
+import os
+
+
+def pytest_runtest_logreport(report):
+    if "PYTEST_FORK_WORKER" in os.environ:
+        return  # a child's own hooks: only what the parent replays (or the one process of --forks 0) is recorded
+    with open(os.environ["REPORTS_FILE"], "a") as out:
+        out.write(json.dumps([report.nodeid, list(report.location), report.when, report.outcome,
+                              sorted(report.keywords), report.sections, report.user_properties,
+                              getattr(report, "wasxfail", None), str(report.longrepr)]) + "\\n")
+'''
+
+KINDS = '''
+import pytest
+
+
+def test_plain():
+    pass
+
+
+def test_prints():
+    print("said while passing")
+
+
+def test_marked_while_running(request):
+    request.node.add_marker("added_at_run_time")
+
+
+def test_with_a_property(record_property):
+    record_property("figure", 7)
+
+
+@pytest.mark.xfail(reason="known")
+def test_expected_to_fail():
+    assert False
+
+
+@pytest.mark.skip(reason="not here")
+def test_skipped():
+    pass
+
+
+def test_failing():
+    assert 2 + 2 == 5
+'''
+
+
+def test_the_parent_replays_every_kind_of_report_as_one_process_makes_it(runner: pytest.Pytester,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    runner.makeconftest(RECORDING)
+    runner.makepyfile(test_kinds=KINDS)
+    seen = {}
+    for forks in ("0", "3"):
+        monkeypatch.setenv("REPORTS_FILE", str(runner.path / f"reports-{forks}"))
+        result, output = run(runner, "--forks", forks)
+        assert result.ret == pytest.ExitCode.TESTS_FAILED, output
+        seen[forks] = sorted((runner.path / f"reports-{forks}").read_text().splitlines())
+    assert len(seen["0"]) == 20  # seven tests, three phases each but the skipped one (no call)
+    assert seen["3"] == seen["0"]

@@ -100,3 +100,16 @@ def test_how_many_children_a_run_forks(wanted: str, cpus: int, elsewhere: bool, 
 def test_a_bad_fork_count_is_a_usage_error(wanted: str) -> None:
     with pytest.raises(pytest.UsageError, match="--forks takes a number of processes"):
         children_for(wanted, 2, False)
+
+
+def test_the_test_a_child_runs_is_known_until_it_finishes_and_forgotten_when_it_dies() -> None:
+    shares = Shares(4, 2)
+    index = shares.claim(1)
+    assert shares.running_item(1) is None  # taken as a nextitem is not running
+    shares.begin(1, index)
+    assert shares.running_item(1) == index and shares.running_item(0) is None
+    shares.finished(1, index)
+    assert shares.running_item(1) is None
+    shares.begin(1, shares.claim(1))
+    shares.release(1, started={index})
+    assert shares.running_item(1) is None  # a child forked in its place starts between tests
