@@ -4,7 +4,8 @@ profiles, and the real-world fixtures when ../shared has them). Whatever the inp
 the project's own (InputError / FlowError, IpaError), which the CLI reports as exit 2.
 
 Deterministic in the default suite (`derandomize`, ~200 examples a target); FUZZ_EXAMPLES=5000 runs longer, and
-bench/fuzz_inputs.py (atheris) runs open-ended.
+bench/fuzz_inputs.py (atheris) runs open-ended. Hypothesis is imported by the tests (tests/inputs_fuzz.py), not
+while the suite collects.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from figures import Tally, report
 from publish.asc.p8 import parse_p8
@@ -30,8 +29,6 @@ from publish.spec import FlowSpec, load_flow_text
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "fixtures" / "real-world"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 200, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 TALLY = Tally("fuzz", "examples raised no exception but the project's own")
 
 
@@ -83,57 +80,6 @@ def seed_keys() -> list[bytes]:
     return [make_api_key()[0].encode()]
 
 
-# The strategies an edit draws from, built once: a strategy made inside `mutated` is built, validated and labelled
-# again at every draw, which cost more than the targets' own work (py-spy). Drawing from these makes the same
-# choices, hence the same examples.
-_EDIT_COUNTS = st.integers(1, 6)
-_EDITS = st.sampled_from(["flip", "insert", "delete", "duplicate", "overwrite", "token", "truncate"])
-_BYTE_MASKS = st.integers(1, 255)
-_INSERTS = st.binary(min_size=1, max_size=16)
-_DELETES = st.integers(1, 64)
-_SPANS = st.integers(1, 256)
-_REPEATS = st.integers(1, 8)
-_CHUNKS = st.binary(min_size=1, max_size=8)
-
-
-@functools.cache
-def _sampled(values: Callable[[], list[bytes]] | tuple[bytes, ...]) -> st.SearchStrategy[bytes]:
-    return st.sampled_from(values() if callable(values) else values)
-
-
-@functools.cache
-def _offsets(size: int) -> st.SearchStrategy[int]:
-    return st.integers(0, size - 1)
-
-
-@st.composite
-def mutated(draw: st.DrawFn, seeds: Callable[[], list[bytes]], *, tokens: tuple[bytes, ...] = ()) -> bytes:
-    """A seed changed by a few random edits: flipped, inserted, deleted, duplicated or overwritten bytes."""
-    data = bytearray(draw(_sampled(seeds)))
-    for _ in range(draw(_EDIT_COUNTS)):
-        if not data:
-            data += draw(_CHUNKS)
-            continue
-        at = draw(_offsets(len(data)))
-        edit = draw(_EDITS)
-        if edit == "flip":
-            data[at] ^= draw(_BYTE_MASKS)
-        elif edit == "insert":
-            data[at:at] = draw(_INSERTS)
-        elif edit == "delete":
-            del data[at:at + draw(_DELETES)]
-        elif edit == "duplicate":
-            data[at:at] = data[at:at + draw(_SPANS)] * draw(_REPEATS)
-        elif edit == "overwrite":
-            chunk = draw(_CHUNKS)
-            data[at:at + len(chunk)] = chunk
-        elif edit == "token" and tokens:
-            data[at:at] = draw(_sampled(tokens))
-        else:
-            del data[at:]
-    return bytes(data)
-
-
 YAML_TOKENS = (b": ", b"- ", b"&a ", b"*a", b"<<: *a\n", b"{", b"}", b"[", b"]", b"!!binary ", b"!!python/name:os ",
                b"? ", b"\n  ", b"\t", b"'", b'"', b"#", b"---\n", b"...\n", b"%YAML 1.1\n", b"~", b"no", b"0o17",
                b"1e400", b".nan", b"\x00", b"\x1b", b"\xef\xbb\xbf", b"\\x00", b"state_dir: ", b"{file: ",
@@ -151,11 +97,11 @@ def load_flow_bytes(data: bytes) -> None:
         pass
 
 
-@FUZZ
-@given(st.one_of(mutated(seed_flows, tokens=YAML_TOKENS), st.binary(max_size=400),
-                 st.text(max_size=400).map(lambda t: t.encode("utf-8", "surrogatepass"))))
-def test_fuzz_the_flow_loader(data: bytes) -> None:
-    fuzzed("flow loader", lambda: load_flow_bytes(data))
+def test_fuzz_the_flow_loader() -> None:
+    from inputs_fuzz import fuzz, mutated, st
+    fuzz("flow loader", EXAMPLES, st.one_of(mutated(seed_flows, tokens=YAML_TOKENS), st.binary(max_size=400),
+                                            st.text(max_size=400).map(lambda t: t.encode("utf-8", "surrogatepass"))),
+         lambda data: fuzzed("flow loader", lambda: load_flow_bytes(data)))
 
 
 def inspect_bytes(data: bytes, directory: Path) -> None:
@@ -176,11 +122,11 @@ def inspect_bytes(data: bytes, directory: Path) -> None:
 _IPA_DIR = Path(tempfile.mkdtemp(prefix="fuzz-inspect-"))
 
 
-@FUZZ
-@given(st.one_of(mutated(seed_ipas, tokens=(b"PK\x05\x06", b"PK\x01\x02", b"PK\x03\x04", b"PK\x06\x06", b"\xff" * 4)),
-                 st.binary(max_size=300)))
-def test_fuzz_the_ipa_inspector(data: bytes) -> None:
-    fuzzed("IPA inspector", lambda: inspect_bytes(data, _IPA_DIR))
+def test_fuzz_the_ipa_inspector() -> None:
+    from inputs_fuzz import fuzz, mutated, st
+    tokens = (b"PK\x05\x06", b"PK\x01\x02", b"PK\x03\x04", b"PK\x06\x06", b"\xff" * 4)
+    fuzz("IPA inspector", EXAMPLES, st.one_of(mutated(seed_ipas, tokens=tokens), st.binary(max_size=300)),
+         lambda data: fuzzed("IPA inspector", lambda: inspect_bytes(data, _IPA_DIR)))
 
 
 def parse_profile_bytes(data: bytes) -> None:
@@ -190,11 +136,11 @@ def parse_profile_bytes(data: bytes) -> None:
         pass
 
 
-@FUZZ
-@given(st.one_of(mutated(seed_profiles, tokens=(b"<plist>", b"</dict>", b"<key>", b"\x30\x80", b"\x30\x82\xff\xff")),
-                 st.binary(max_size=300)))
-def test_fuzz_the_profile_parser(data: bytes) -> None:
-    fuzzed("profile parser", lambda: parse_profile_bytes(data))
+def test_fuzz_the_profile_parser() -> None:
+    from inputs_fuzz import fuzz, mutated, st
+    tokens = (b"<plist>", b"</dict>", b"<key>", b"\x30\x80", b"\x30\x82\xff\xff")
+    fuzz("profile parser", EXAMPLES, st.one_of(mutated(seed_profiles, tokens=tokens), st.binary(max_size=300)),
+         lambda data: fuzzed("profile parser", lambda: parse_profile_bytes(data)))
 
 
 def parse_key_bytes(data: bytes) -> None:
@@ -204,11 +150,11 @@ def parse_key_bytes(data: bytes) -> None:
         pass
 
 
-@FUZZ
-@given(st.one_of(mutated(seed_keys, tokens=(b"\\n", b"\r\n", b"-----END PRIVATE KEY-----", b"-----BEGIN ", b"=", b'"')),
-                 st.text(max_size=300).map(str.encode)))
-def test_fuzz_the_p8_parser(data: bytes) -> None:
-    fuzzed("p8 parser", lambda: parse_key_bytes(data))
+def test_fuzz_the_p8_parser() -> None:
+    from inputs_fuzz import fuzz, mutated, st
+    tokens = (b"\\n", b"\r\n", b"-----END PRIVATE KEY-----", b"-----BEGIN ", b"=", b'"')
+    fuzz("p8 parser", EXAMPLES, st.one_of(mutated(seed_keys, tokens=tokens), st.text(max_size=300).map(str.encode)),
+         lambda data: fuzzed("p8 parser", lambda: parse_key_bytes(data)))
 
 
 def test_the_atheris_harness_runs_its_targets_on_their_seeds(monkeypatch: pytest.MonkeyPatch,

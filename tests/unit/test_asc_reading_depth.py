@@ -7,8 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from publish.asc.reading import MAX_DEPTH, load_json
 
@@ -50,19 +48,25 @@ def test_brackets_in_strings_do_not_count_and_wide_documents_pass() -> None:
     assert _depth(load_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH)) == MAX_DEPTH
 
 
-_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                     st.text(alphabet=st.sampled_from('[]{}"\\\n\u00e9\u2028ab'), max_size=8))
-_DOCUMENTS = st.recursive(_SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.text(alphabet='[]{}"\\k', max_size=4), inner, max_size=3)),
-    max_leaves=40)
+def test_the_bound_agrees_with_a_walk_of_the_values() -> None:
+    # Hypothesis is imported here, not while the suite collects (once, in the parent, before the workers fork).
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                        st.text(alphabet=st.sampled_from('[]{}"\\\n\u00e9\u2028ab'), max_size=8))
+    documents = st.recursive(scalars, lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(alphabet='[]{}"\\k', max_size=4), inner, max_size=3)),
+        max_leaves=40)
 
-@settings(max_examples=100, deadline=None)
-@given(document=_DOCUMENTS, limit=st.integers(min_value=0, max_value=8), ascii_only=st.booleans())
-def test_the_bound_agrees_with_a_walk_of_the_values(document: Any, limit: int, ascii_only: bool) -> None:
-    body = json.dumps(document, ensure_ascii=ascii_only).encode()
-    if _depth(document) > limit:
-        with pytest.raises(ValueError, match="nested deeper"):
-            load_json(body, max_depth=limit)
-    else:
-        assert load_json(body, max_depth=limit) == document
+    @settings(max_examples=100, deadline=None)
+    @given(document=documents, limit=st.integers(min_value=0, max_value=8), ascii_only=st.booleans())
+    def agrees(document: Any, limit: int, ascii_only: bool) -> None:
+        body = json.dumps(document, ensure_ascii=ascii_only).encode()
+        if _depth(document) > limit:
+            with pytest.raises(ValueError, match="nested deeper"):
+                load_json(body, max_depth=limit)
+        else:
+            assert load_json(body, max_depth=limit) == document
+
+    agrees()
