@@ -88,7 +88,7 @@ def _wait(pid: int, timeout: float, argv: list[str]) -> int:
 def _child(argv: list[str], cwd: str, out_path: Path, err_path: Path) -> None:
     code = 70
     try:
-        _leave_this_session(cwd)
+        _leave_this_session()
         out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         err = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         null = os.open(os.devnull, os.O_RDONLY)
@@ -118,14 +118,12 @@ def _child(argv: list[str], cwd: str, out_path: Path, err_path: Path) -> None:
             os._exit(code)
 
 
-def _leave_this_session(cwd: str) -> None:
-    ours = (str(TESTS) + os.sep, str(TESTS))
+def _leave_this_session() -> None:
+    inside = str(TESTS) + os.sep
     for name, module in list(sys.modules.items()):
-        where = getattr(module, "__file__", None) or ""
-        if name == "conftest" or where.startswith(ours[0]):
+        if name == "conftest" or (getattr(module, "__file__", None) or "").startswith(inside):
             del sys.modules[name]
-    sys.path[:] = [entry for entry in sys.path
-                   if not (entry == ours[1] or entry.startswith(ours[0])) or entry.startswith(cwd)]
+    sys.path[:] = [entry for entry in sys.path if entry != str(TESTS) and not entry.startswith(inside)]
     gc.freeze()  # this process's objects live until the child leaves: its collections need not walk them again
     sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, AssertionRewritingHook)]
     warnings.resetwarnings()  # this session's filters (its catch_warnings of the test running) are not the run's

@@ -80,3 +80,9 @@ def test_a_run_that_does_not_end_is_killed(pytester: pytest.Pytester, monkeypatc
     pytester.makepyfile(test_slow="import time\n\n\ndef test_sleeps():\n    time.sleep(30)\n")
     with pytest.raises(pytest.Pytester.TimeoutExpired, match="0.5 second timeout expired"):
         runpytest_forked(pytester, "-p", "no:cacheprovider", timeout=0.5)
+
+
+def test_a_plugin_given_as_an_object_is_refused_as_a_subprocess_refuses_it(pytester: pytest.Pytester) -> None:
+    pytester.plugins.append(object())
+    with pytest.raises(ValueError, match="takes plugins by name"):
+        runpytest_forked(pytester)
