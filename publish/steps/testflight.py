@@ -186,9 +186,10 @@ def _upload(ctx: StepContext, client: AppStoreConnect, settings: DeliverySetting
 
 
 def _dry_run_upload(ctx: StepContext, client: AppStoreConnect, app_id: str) -> Resource:
-    """Show the Build Upload API calls an upload makes. The one branch a dry run keeps in the steps: the bytes go to
-    presigned URLs outside the API (and the upload journal is a file in the state directory), so the dry-run
-    transport cannot leave them out; the calls to the API go through it as in a real upload."""
+    """Show the Build Upload API calls an upload makes. A branch on dry run because the bytes go to presigned URLs
+    outside the API (and the upload journal is a file in the state directory), so the dry-run transport cannot
+    leave them out; the calls to the API go through it as in a real upload. (Every such branch of the steps, with
+    its reason: tests/unit/steps/test_steps_dry_run_branches.py.)"""
     ipa = ctx.ipa
     upload = client.create_build_upload(app_id, version=ipa.version, build_number=ipa.build_number,
                                         platform=ipa.platform)

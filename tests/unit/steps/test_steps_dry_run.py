@@ -1,6 +1,7 @@
 """Steps in a dry run (issue 14): App Store Connect is read as in a real run - so names, kinds and states are
 checked for real and bad ones refused the same way - and nothing is written to it or to the state store. The
-writes are recorded by the client's dry-run transport (publish/asc/dry_run.py); no step branches on dry_run."""
+writes are recorded by the client's dry-run transport (publish/asc/dry_run.py); a step branches on dry_run only
+for an effect outside the API (the list: test_steps_dry_run_branches.py)."""
 
 from __future__ import annotations
 
