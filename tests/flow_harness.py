@@ -102,9 +102,9 @@ class FlowWorld:
         path.write_bytes(made)
         return path
 
-    def flow(self, steps_yaml: str, *, name: str = "flow.yml") -> Path:
+    def flow(self, steps_yaml: str, *, name: str = "flow.yml", keep_binaries: bool = True) -> Path:
         path = self.directory / name
-        path.write_text(flow_document(steps_yaml))
+        path.write_text(flow_document(steps_yaml, keep_binaries=keep_binaries))
         return path
 
     def run(self, flow: Path, ipa: Path, *extra: str, env: dict[str, str] | None = None) -> Outcome:
@@ -130,10 +130,12 @@ class FlowWorld:
             stderr.write(f"error: {error}\n")
         return Outcome(code, stdout.getvalue(), stderr.getvalue(), None, calls)
 
-    def cli(self, argv: Sequence[str], *, env: dict[str, str] | None = None,
-            result_path: Path | None = None) -> Outcome:
+    def cli(self, argv: Sequence[str], *, env: dict[str, str] | None = None, result_path: Path | None = None,
+            stdin: str | None = None) -> Outcome:
         stdout, stderr = io.StringIO(), io.StringIO()
-        code = main(list(argv), ctx=CliContext(stdout=stdout, stderr=stderr, env=dict(env or {})), build=PARSERS)
+        ctx = CliContext(stdout=stdout, stderr=stderr, env=dict(env or {}),
+                         stdin=None if stdin is None else io.StringIO(stdin))
+        code = main(list(argv), ctx=ctx, build=PARSERS)
         result = json.loads(result_path.read_text()) if result_path and result_path.exists() else None
         return Outcome(code, stdout.getvalue(), stderr.getvalue(), result)
 

@@ -28,18 +28,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from figures import Tally, report
+from flow_harness import BUNDLE_ID, INTERNAL, ISSUER_ID, KEY_ID, FlowWorld
 from inputs_zip import numbered_records
 from cli_parsers import PARSERS
 from publish.cli import CliContext, main
-from publish.sandbox.demo import make_api_key
 from publish.sandbox.hostile_ipa import declare_entries, flip_bytes, truncate
 from publish.sandbox.sample_ipa import build_ipa
-from publish.sandbox.server import SandboxServer
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLE_ID = "com.example.badinputs"
-KEY_ID = "BADKEY1234"
-ISSUER_ID = "1f3c5a8e-7b2d-4e6f-9a0b-c1d2e3f4a5b6"
 MAX_SECONDS = 10.0
 MAX_RSS_MB = 300
 NoEnc = serialization.NoEncryption()
@@ -50,26 +46,19 @@ class Case:
     """argv for main, the environment, and a fragment the one message must contain."""
 
     id: str
-    build: Callable[[Path, "World"], tuple[list[str], dict[str, str]]]
+    build: Callable[[Path, "FlowWorld"], tuple[list[str], dict[str, str]]]
     expect: str
     heavy: bool = False  # also measured for memory in a child process
     command: str = field(default="")
 
 
-class World:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.server = SandboxServer(processing_polls=1, part_size=64 * 1024)
-        self.server.start()
-        app_id = self.server.add_app(BUNDLE_ID, "Bad Inputs", sku="BAD")
-        self.server.add_beta_group(app_id, "QA", internal=True)
-        self.private_pem, public_pem = make_api_key()
-        self.server.register_key(KEY_ID, ISSUER_ID, public_pem)
-        self.good_ipa = build_ipa(directory / "good.ipa", bundle_id=BUNDLE_ID, extensions=(), executable_size=1024,
-                                  icons=False)
+def good_ipa(world: FlowWorld) -> Path:
+    """The small valid IPA every case that is not about the IPA runs with (made by the `world` fixture)."""
+    return world.directory / "good.ipa"
 
-    def writes(self) -> int:
-        return sum(1 for e in self.server.exchanges if e.method not in ("GET", "HEAD"))
+
+def writes(world: FlowWorld) -> int:
+    return sum(1 for e in world.server.exchanges if e.method not in ("GET", "HEAD"))
 
 
 def flow_text(key_block: str | None = None, step_extra: str = "", top: str = "") -> str:
@@ -77,10 +66,10 @@ def flow_text(key_block: str | None = None, step_extra: str = "", top: str = "")
         f"api_keys:\n  main:\n    key_id: {KEY_ID}\n    issuer_id: {ISSUER_ID}\n    private_key: {{file: key.p8}}\n")
     api_key = "        api_key: main\n" if "main:" in keys else ""
     return (f"version: 1\n{top}{keys}profiles:\n  - bundle_id: {BUNDLE_ID}\n    flow:\n"
-            f"      - step: send_to_testflight\n{api_key}        groups: [QA]\n{step_extra}")
+            f"      - step: send_to_testflight\n{api_key}        groups: [{INTERNAL}]\n{step_extra}")
 
 
-def run_argv(world: World, directory: Path, flow: Path, ipa: Path) -> list[str]:
+def run_argv(world: FlowWorld, directory: Path, flow: Path, ipa: Path) -> list[str]:
     return ["run", str(flow), "--ipa", str(ipa), "--api-base-url", world.server.url, "--state-dir",
             str(directory / "state"), "--poll-interval", "0.01"]
 
@@ -88,21 +77,21 @@ def run_argv(world: World, directory: Path, flow: Path, ipa: Path) -> list[str]:
 # --------------------------------------------------------------------------------------------------- flow cases
 
 
-def validate_text(text: str | bytes) -> Callable[[Path, World], tuple[list[str], dict[str, str]]]:
-    def build(directory: Path, world: World) -> tuple[list[str], dict[str, str]]:
+def validate_text(text: str | bytes) -> Callable[[Path, FlowWorld], tuple[list[str], dict[str, str]]]:
+    def build(directory: Path, world: FlowWorld) -> tuple[list[str], dict[str, str]]:
         path = directory / "flow.yml"
         path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
         return ["validate", str(path)], {}
     return build
 
 
-def run_text(text: str) -> Callable[[Path, World], tuple[list[str], dict[str, str]]]:
+def run_text(text: str) -> Callable[[Path, FlowWorld], tuple[list[str], dict[str, str]]]:
     """The same flow through `run`, which would reach the simulator if it did not refuse the flow first."""
-    def build(directory: Path, world: World) -> tuple[list[str], dict[str, str]]:
+    def build(directory: Path, world: FlowWorld) -> tuple[list[str], dict[str, str]]:
         path = directory / "flow.yml"
         path.write_text(text)
         (directory / "key.p8").write_text(world.private_pem)
-        return run_argv(world, directory, path, world.good_ipa), {}
+        return run_argv(world, directory, path, good_ipa(world)), {}
     return build
 
 
@@ -216,8 +205,8 @@ def flow_cases() -> list[Case]:
 
 
 def with_key_text(text: str | bytes | Callable[[], str | bytes], *,
-                  encoding: str | None = None) -> Callable[[Path, World], tuple[list[str], dict[str, str]]]:
-    def build(directory: Path, world: World) -> tuple[list[str], dict[str, str]]:
+                  encoding: str | None = None) -> Callable[[Path, FlowWorld], tuple[list[str], dict[str, str]]]:
+    def build(directory: Path, world: FlowWorld) -> tuple[list[str], dict[str, str]]:
         content = text() if callable(text) else text
         (directory / "key.p8").write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
         flow = flow_text()
@@ -225,17 +214,17 @@ def with_key_text(text: str | bytes | Callable[[], str | bytes], *,
             flow = flow.replace("{file: key.p8}", f"{{file: key.p8, encoding: {encoding}}}")
         path = directory / "flow.yml"
         path.write_text(flow)
-        return run_argv(world, directory, path, world.good_ipa), {}
+        return run_argv(world, directory, path, good_ipa(world)), {}
     return build
 
 
-def with_env(env: dict[str, str | Callable[[World], str]]) -> Callable[[Path, World],
+def with_env(env: dict[str, str | Callable[[FlowWorld], str]]) -> Callable[[Path, FlowWorld],
                                                                        tuple[list[str], dict[str, str]]]:
-    def build(directory: Path, world: World) -> tuple[list[str], dict[str, str]]:
+    def build(directory: Path, world: FlowWorld) -> tuple[list[str], dict[str, str]]:
         path = directory / "flow.yml"
         path.write_text(flow_text(key_block=""))
         resolved = {k: (v(world) if callable(v) else v) for k, v in env.items()}
-        return run_argv(world, directory, path, world.good_ipa), {"HOME": str(directory / "home"), **resolved}
+        return run_argv(world, directory, path, good_ipa(world)), {"HOME": str(directory / "home"), **resolved}
     return build
 
 
@@ -356,21 +345,21 @@ def key_cases() -> list[Case]:
     return cases
 
 
-def _flow_with_key_path(directory: Path, world: World, key_path: str, *,
+def _flow_with_key_path(directory: Path, world: FlowWorld, key_path: str, *,
                         make_dir: bool = False) -> tuple[list[str], dict[str, str]]:
     if make_dir:
         (directory / key_path).mkdir()
     path = directory / "flow.yml"
     path.write_text(flow_text().replace("{file: key.p8}", f"{{file: {key_path}}}"))
-    return run_argv(world, directory, path, world.good_ipa), {}
+    return run_argv(world, directory, path, good_ipa(world)), {}
 
 
-def _fastlane_json(text: str) -> Callable[[Path, World], tuple[list[str], dict[str, str]]]:
-    def build(directory: Path, world: World) -> tuple[list[str], dict[str, str]]:
+def _fastlane_json(text: str) -> Callable[[Path, FlowWorld], tuple[list[str], dict[str, str]]]:
+    def build(directory: Path, world: FlowWorld) -> tuple[list[str], dict[str, str]]:
         (directory / "api_key.json").write_text(text)
         path = directory / "flow.yml"
         path.write_text(flow_text(key_block="api_keys:\n  main:\n    fastlane_json: {file: api_key.json}\n"))
-        return run_argv(world, directory, path, world.good_ipa), {}
+        return run_argv(world, directory, path, good_ipa(world)), {}
     return build
 
 
@@ -438,15 +427,15 @@ def ipa_cases() -> list[Case]:
     return cases
 
 
-def _write_flow(directory: Path, world: World) -> Path:
+def _write_flow(directory: Path, world: FlowWorld) -> Path:
     (directory / "key.p8").write_text(world.private_pem)
     path = directory / "flow.yml"
     path.write_text(flow_text())
     return path
 
 
-def _ipa_case(make: Callable[[Path], Path], command: str) -> Callable[[Path, World], tuple[list[str], dict[str, str]]]:
-    def build(directory: Path, world: World) -> tuple[list[str], dict[str, str]]:
+def _ipa_case(make: Callable[[Path], Path], command: str) -> Callable[[Path, FlowWorld], tuple[list[str], dict[str, str]]]:
+    def build(directory: Path, world: FlowWorld) -> tuple[list[str], dict[str, str]]:
         ipa = make(directory)
         if command == "check":
             return ["check", str(ipa), "--bundle-id", BUNDLE_ID], {}
@@ -472,10 +461,13 @@ CASES = flow_cases() + key_cases() + ipa_cases()
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    instance = World(tmp_path_factory.mktemp("bad-inputs-world"))
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowWorld]:
+    """One simulator for every case (the suite's flow world, made once for the module): a case changes nothing on it,
+    which each case checks."""
+    instance = FlowWorld(tmp_path_factory.mktemp("bad-inputs-world"))
+    instance.ipa(name=good_ipa(instance).name, extensions=(), executable_size=1024, icons=False)
     yield instance
-    instance.server.stop()
+    instance.close()
 
 
 @pytest.fixture(scope="module")
@@ -502,7 +494,7 @@ def test_there_are_enough_cases() -> None:
     assert len({case.id for case in CASES}) == len(CASES)
 
 
-def run_case(case: Case, directory: Path, world: World) -> tuple[int, str, str, float]:
+def run_case(case: Case, directory: Path, world: FlowWorld) -> tuple[int, str, str, float]:
     argv, env = case.build(directory, world)
     ctx = CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env=env)
     started = time.monotonic()
@@ -511,11 +503,11 @@ def run_case(case: Case, directory: Path, world: World) -> tuple[int, str, str, 
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_bad_input_is_refused_cleanly(case: Case, case_root: Path, world: World) -> None:
+def test_bad_input_is_refused_cleanly(case: Case, case_root: Path, world: FlowWorld) -> None:
     TALLY.total += 1
     directory = case_root / case.id
     directory.mkdir()  # new and empty: no case sees another's files
-    writes_before = world.writes()
+    writes_before = writes(world)
     code, stdout, stderr, elapsed = run_case(case, directory, world)
     output = stdout + stderr
     assert code == 2, output[-3000:]
@@ -527,24 +519,24 @@ def test_bad_input_is_refused_cleanly(case: Case, case_root: Path, world: World)
     else:
         assert sum(line.startswith("error: ") for line in stderr.splitlines()) == 1, output
     assert case.expect in output, f"expected {case.expect!r} in:\n{output[-3000:]}"
-    assert world.writes() == writes_before, "a write reached the simulator"
+    assert writes(world) == writes_before, "a write reached the simulator"
     _REFUSED.append(case.id)
     TALLY.passed += 1
 
 
-def test_the_same_setup_with_good_inputs_publishes_and_its_writes_are_seen(tmp_path: Path, world: World) -> None:
+def test_the_same_setup_with_good_inputs_publishes_and_its_writes_are_seen(tmp_path: Path, world: FlowWorld) -> None:
     """The control: what every case changes one thing of succeeds, and the write counter sees its writes."""
-    writes_before = world.writes()
+    writes_before = writes(world)
     argv, env = run_text(GOOD)(tmp_path, world)
     ctx = CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env=env)
     assert main(argv, ctx=ctx) == 0, ctx.stderr.getvalue()
-    assert world.writes() > writes_before
+    assert writes(world) > writes_before
 
 
 HEAVY = [case for case in CASES if case.heavy]
 
 
-def test_heavy_bad_inputs_stay_under_300_mb(tmp_path: Path, world: World) -> None:
+def test_heavy_bad_inputs_stay_under_300_mb(tmp_path: Path, world: FlowWorld) -> None:
     """The heaviest cases, one after another in one child process: its peak resident memory bounds each of them."""
     runs = []
     for case in HEAVY:

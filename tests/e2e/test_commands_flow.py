@@ -9,30 +9,20 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing
-from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 
 import jsonschema
-import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from cli_parsers import PARSERS
-from flow_harness import POLL_INTERVAL, flow_document
+from flow_harness import BUNDLE_ID, INTERNAL, FlowWorld
 from publish.cli import CliContext, main
 from publish.sandbox.sample_ipa import build_ipa
-from publish.sandbox.server import SandboxServer
 from publish.state import StateStore
 
-BUNDLE_ID = "com.example.versions"
-KEY_ID = "STATEKEY12"
-ISSUER_ID = "57246542-96fe-1a63-e053-0824d011072a"
-
-TESTFLIGHT_ONLY = """
+TESTFLIGHT_ONLY = f"""
 - step: send_to_testflight
   api_key: main
-  groups: [QA]
+  groups: [{INTERNAL}]
 """
 
 APP_STORE_RC = """
@@ -43,67 +33,16 @@ APP_STORE_RC = """
 """
 
 
-class World:
-    """A simulator with one app, an API key on disk, flows, IPAs and a state directory."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.server = SandboxServer(processing_polls=1, part_size=64 * 1024)
-        self.server.start()
-        self.app_id = self.server.add_app(BUNDLE_ID, "Versions App", sku="VERSIONS")
-        self.server.add_beta_group(self.app_id, "QA", internal=True)
-        private = ec.generate_private_key(ec.SECP256R1())
-        self.server.register_key(
-            KEY_ID,
-            ISSUER_ID,
-            private.public_key()
-            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-            .decode(),
-        )
-        (directory / "AuthKey.p8").write_bytes(
-            private.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
-        self.state_dir = directory / "state"
-
-    def flow(self, steps: str, name: str = "flow.yml", keep_binaries: bool = True) -> Path:
-        text = flow_document(steps, key_id=KEY_ID, issuer_id=ISSUER_ID, bundle_id=BUNDLE_ID, profile_name="Versions",
-                             keep_binaries=keep_binaries)
-        path = self.directory / name
-        path.write_text(text)
-        return path
-
-    def ipa(self, version: str, build: str) -> Path:
-        return Path(
-            build_ipa(
-                self.directory / f"App-{version}-{build}.ipa",
-                bundle_id=BUNDLE_ID,
-                version=version,
-                build_number=build,
-                display_name="Versions App",
-            )
-        )
-
-    def cli(self, *argv: str, stdin: str = "", state_dir: Path | None = None) -> tuple[int, str, str]:
-        ctx = CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env={}, stdin=io.StringIO(stdin))
-        code = main([*argv, "--state-dir", str(state_dir or self.state_dir)], ctx=ctx, build=PARSERS)
-        return code, ctx.stdout.getvalue(), ctx.stderr.getvalue()
-
-    def run(self, flow: Path, ipa: Path, state_dir: Path | None = None) -> tuple[int, str, str]:
-        return self.cli(
-            "run", str(flow), "--ipa", str(ipa), "--api-base-url", self.server.url, "--poll-interval", str(POLL_INTERVAL),
-            state_dir=state_dir,
-        )
+def cli(world: FlowWorld, *argv: str, stdin: str | None = None) -> tuple[int, str, str]:
+    """A state command on the world's state directory: (exit code, stdout, stderr)."""
+    out = world.cli([*argv, "--state-dir", str(world.state_dir)], stdin=stdin)
+    return out.code, out.stdout, out.stderr
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    instance = World(tmp_path)
-    try:
-        yield instance
-    finally:
-        instance.server.stop()
+def run(world: FlowWorld, flow: Path, ipa: Path, *extra: str) -> tuple[int, str, str]:
+    """`appstore-publish run` against the world's simulator: (exit code, stdout, stderr)."""
+    out = world.run(flow, ipa, *extra)
+    return out.code, out.stdout, out.stderr
 
 
 def validated(text: str, schema_name: str) -> dict:
@@ -113,16 +52,16 @@ def validated(text: str, schema_name: str) -> dict:
     return document
 
 
-def test_versions_remote_merges_local_runs_with_app_store_connect_builds(world: World) -> None:
+def test_versions_remote_merges_local_runs_with_app_store_connect_builds(world: FlowWorld) -> None:
     flow = world.flow(TESTFLIGHT_ONLY)
     for build in ("1", "2"):
-        code, out, err = world.run(flow, world.ipa("1.0", build))
+        code, out, err = run(world, flow, world.ipa(build, version="1.0"))
         assert code == 0, out + err
     # Uploaded by another machine (another state directory): known only to App Store Connect here.
-    code, out, err = world.run(flow, world.ipa("1.0", "3"), state_dir=world.directory / "elsewhere")
+    code, out, err = run(world, flow, world.ipa("3", version="1.0"), "--state-dir", str(world.directory / "elsewhere"))
     assert code == 0, out + err
 
-    code, out, err = world.cli("versions", "--remote", "--flow", str(flow), "--api-base-url", world.server.url, "--json")
+    code, out, err = cli(world, "versions", "--remote", "--flow", str(flow), "--api-base-url", world.server.url, "--json")
     assert code == 0, err
     doc = validated(out, "versions")
     assert doc["remote_checked"] is True
@@ -139,50 +78,50 @@ def test_versions_remote_merges_local_runs_with_app_store_connect_builds(world: 
         assert row["remote"]["testflight_internal_state"]  # read from the included buildBetaDetail
         assert row["remote"]["uploaded_date"]
 
-    code, out, _ = world.cli("versions", "--remote", "--flow", str(flow), "--api-base-url", world.server.url)
+    code, out, _ = cli(world, "versions", "--remote", "--flow", str(flow), "--api-base-url", world.server.url)
     assert code == 0
     assert "App Store Connect only" in out and "both" in out and "VALID" in out
 
     # Local-only listing needs no key.
-    code, out, _ = world.cli("versions", "--json")
+    code, out, _ = cli(world, "versions", "--json")
     assert [r["build_number"] for r in validated(out, "versions")["versions"]] == ["2", "1"]
 
 
-def test_profiles_named_and_iconed_from_latest_binary(world: World) -> None:
+def test_profiles_named_and_iconed_from_latest_binary(world: FlowWorld) -> None:
     flow = world.flow(TESTFLIGHT_ONLY)
-    code, out, err = world.cli("profiles", str(flow), "--json")
+    code, out, err = cli(world, "profiles", str(flow), "--json")
     assert code == 0, err
     (empty,) = validated(out, "profiles")["profiles"]
     assert empty["versions"] == 0 and empty["latest"] is None and empty["app_name"] is None
-    assert world.run(flow, world.ipa("2.0", "5"))[0] == 0
-    code, out, err = world.cli("profiles", str(flow), "--json")
+    assert run(world, flow, world.ipa("5", version="2.0"))[0] == 0
+    code, out, err = cli(world, "profiles", str(flow), "--json")
     (profile,) = validated(out, "profiles")["profiles"]
-    assert profile["bundle_id"] == BUNDLE_ID and profile["name"] == "Versions"
-    assert profile["app_name"] == "Versions App" and profile["icon_name"]
+    assert profile["bundle_id"] == BUNDLE_ID and profile["name"] == "Flow App"
+    assert profile["app_name"] == "Flow App" and profile["icon_name"]
     assert profile["versions"] == 1 and profile["steps"] == ["send_to_testflight"]
     assert profile["latest"]["version"] == "2.0" and profile["latest"]["state"] == "send_to_testflight succeeded"
-    code, out, _ = world.cli("profiles", str(flow))
-    assert code == 0 and "Versions App" in out and "2.0 (5)" in out
+    code, out, _ = cli(world, "profiles", str(flow))
+    assert code == 0 and "Flow App" in out and "2.0 (5)" in out
 
 
-def test_require_rc_refuses_until_marked(world: World) -> None:
+def test_require_rc_refuses_until_marked(world: FlowWorld) -> None:
     flow = world.flow(APP_STORE_RC)
-    ipa = world.ipa("3.0", "1")
-    code, out, err = world.run(flow, ipa)
+    ipa = world.ipa("1", version="3.0")
+    code, out, err = run(world, flow, ipa)
     assert code != 0
     assert "not marked as a release candidate" in out + err
-    code, out, err = world.cli("mark-rc", "3.0", "--note", "QA signed off")
+    code, out, err = cli(world, "mark-rc", "3.0", "--note", "QA signed off")
     assert code == 0, err
-    code, out, err = world.run(flow, ipa)
+    code, out, err = run(world, flow, ipa)
     assert code == 0, out + err
 
-    code, out, _ = world.cli("history", "3.0(1)", "--json")
+    code, out, _ = cli(world, "history", "3.0(1)", "--json")
     entries = validated(out, "history")["history"]
     steps = [(e["step_name"], e["status"]) for e in entries if e["kind"] == "step"]
     assert steps[0] == ("send_to_app_store", "succeeded") and ("send_to_app_store", "failed") in steps
     rc = [e for e in entries if e["kind"] == "rc"]
     assert rc and rc[0]["detail"] == {"note": "QA signed off"}
-    code, out, _ = world.cli("show", "3.0", "--json")
+    code, out, _ = cli(world, "show", "3.0", "--json")
     doc = validated(out, "show")
     assert doc["rc"] is True and doc["remote"].get("app_store_version_id")
     # The build is attached to its App Store version: --remote reports that version's state.
@@ -192,12 +131,12 @@ def test_require_rc_refuses_until_marked(world: World) -> None:
     assert row["remote"]["app_store_version_state"] == "PREPARE_FOR_SUBMISSION"
 
 
-def test_download_verifies_kept_binary(world: World) -> None:
+def test_download_verifies_kept_binary(world: FlowWorld) -> None:
     flow = world.flow(TESTFLIGHT_ONLY)
-    ipa = world.ipa("4.0", "1")
-    assert world.run(flow, ipa)[0] == 0
+    ipa = world.ipa("1", version="4.0")
+    assert run(world, flow, ipa)[0] == 0
     out_file = world.directory / "downloaded.ipa"
-    code, out, err = world.cli("download", "4.0", "--out", str(out_file))
+    code, out, err = cli(world, "download", "4.0", "--out", str(out_file))
     assert code == 0, err
     assert out_file.read_bytes() == ipa.read_bytes()
 
@@ -208,25 +147,25 @@ def test_download_verifies_kept_binary(world: World) -> None:
     data[len(data) // 2] ^= 0xFF
     kept.write_bytes(bytes(data))
     corrupt_out = world.directory / "corrupt.ipa"
-    code, _, err = world.cli("download", "4.0", "--out", str(corrupt_out))
+    code, _, err = cli(world, "download", "4.0", "--out", str(corrupt_out))
     assert code == 1 and "is corrupt" in err and not corrupt_out.exists()
 
 
-def test_download_when_not_kept(world: World) -> None:
+def test_download_when_not_kept(world: FlowWorld) -> None:
     flow = world.flow(TESTFLIGHT_ONLY, keep_binaries=False)
-    assert world.run(flow, world.ipa("4.1", "1"))[0] == 0
-    code, _, err = world.cli("download", "4.1", "--out", str(world.directory / "x.ipa"))
+    assert run(world, flow, world.ipa("1", version="4.1"))[0] == 0
+    code, _, err = cli(world, "download", "4.1", "--out", str(world.directory / "x.ipa"))
     assert code == 2 and "Apple offers no download of uploaded builds" in err
 
 
-def test_delete_confirmation_then_expire_build(world: World) -> None:
+def test_delete_confirmation_then_expire_build(world: FlowWorld) -> None:
     flow = world.flow(TESTFLIGHT_ONLY)
-    assert world.run(flow, world.ipa("5.0", "1"))[0] == 0
+    assert run(world, flow, world.ipa("1", version="5.0"))[0] == 0
     with StateStore.open(world.state_dir) as store:
         (binary,) = store.find_binaries(version="5.0")
     build_id = binary["remote"]["build_id"]
 
-    code, _, err = world.cli(
+    code, _, err = cli(world, 
         "delete", "5.0", "--expire-build", "--flow", str(flow), "--api-base-url", world.server.url, stdin="5.1\n"
     )
     assert code == 2 and "nothing was deleted" in err
@@ -234,7 +173,7 @@ def test_delete_confirmation_then_expire_build(world: World) -> None:
         assert store.get_binary(binary["fingerprint"]) is not None
     assert _remote_build(world, flow, "5.0")["remote"]["expired"] is False
 
-    code, out, err = world.cli(
+    code, out, err = cli(world, 
         "delete", "5.0", "--expire-build", "--flow", str(flow), "--api-base-url", world.server.url, stdin="5.0 (1)\n"
     )
     assert code == 0, err
@@ -246,8 +185,8 @@ def test_delete_confirmation_then_expire_build(world: World) -> None:
     assert remote["local"] is False and remote["remote"]["expired"] is True
 
 
-def _remote_build(world: World, flow: Path, version: str) -> dict:
-    code, out, err = world.cli("versions", "--remote", "--flow", str(flow), "--api-base-url", world.server.url, "--json")
+def _remote_build(world: FlowWorld, flow: Path, version: str) -> dict:
+    code, out, err = cli(world, "versions", "--remote", "--flow", str(flow), "--api-base-url", world.server.url, "--json")
     assert code == 0, err
     (row,) = [r for r in validated(out, "versions")["versions"] if r["version"] == version]
     return row
@@ -261,7 +200,7 @@ def _run_builds(world_dir: str, server_url: str, flow: str, version: str, queue)
     for build in range(1, RUNS_PER_PROCESS + 1):
         ipa = build_ipa(
             Path(world_dir) / f"C-{version}-{build}.ipa", bundle_id=BUNDLE_ID, version=version,
-            build_number=str(build), display_name="Versions App",
+            build_number=str(build), display_name="Flow App",
         )
         ctx = CliContext(stdout=io.StringIO(), stderr=io.StringIO(), env={})
         code = main(
@@ -273,7 +212,7 @@ def _run_builds(world_dir: str, server_url: str, flow: str, version: str, queue)
     queue.put(codes)
 
 
-def test_two_concurrent_runs_lose_no_history(world: World) -> None:
+def test_two_concurrent_runs_lose_no_history(world: FlowWorld) -> None:
     flow = world.flow(TESTFLIGHT_ONLY)
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
@@ -290,7 +229,7 @@ def test_two_concurrent_runs_lose_no_history(world: World) -> None:
     for codes in results:
         assert [c for c, _ in codes] == [0] * RUNS_PER_PROCESS, codes
 
-    code, out, _ = world.cli("history", "--limit", "0", "--json")
+    code, out, _ = cli(world, "history", "--limit", "0", "--json")
     entries = validated(out, "history")["history"]
     steps = [e for e in entries if e["kind"] == "step"]
     assert len(steps) == 2 * RUNS_PER_PROCESS
@@ -301,5 +240,5 @@ def test_two_concurrent_runs_lose_no_history(world: World) -> None:
     # The two runs were writing at the same time: some step of one overlaps some step of the other.
     spans = {v: [(e["started_at"], e["finished_at"]) for e in steps if e["version"] == v] for v in ("6.0", "7.0")}
     assert any(a0 < b1 and b0 < a1 for a0, a1 in spans["6.0"] for b0, b1 in spans["7.0"])
-    code, out, _ = world.cli("versions", "--json")
+    code, out, _ = cli(world, "versions", "--json")
     assert len(validated(out, "versions")["versions"]) == 2 * RUNS_PER_PROCESS
