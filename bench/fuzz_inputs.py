@@ -1,5 +1,5 @@
 """Coverage-guided fuzzing of the input readers with atheris, for runs longer than the default suite's hypothesis
-examples (tests/test_fuzz_inputs.py). A target fails only on an exception that is not the project's own (InputError /
+examples (tests/e2e/test_fuzz_inputs.py). A target fails only on an exception that is not the project's own (InputError /
 FlowError for flows and keys, IpaError for IPAs and profiles): those are what the CLI turns into exit 2.
 
     .venv/bin/pip install atheris

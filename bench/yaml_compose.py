@@ -12,9 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 # In place of bench/ (its inspect.py would shadow the standard library module of that name).
-sys.path[0] = str(Path(__file__).resolve().parents[1] / "tests" / "unit")
+sys.path[0] = str(Path(__file__).resolve().parents[1] / "tests")
 
-from test_yaml_compose import HOSTILE, PINNED, assert_read_alike, mutations  # noqa: E402
+from yaml_corpus import HOSTILE, PINNED, mutations  # noqa: E402
+from yaml_read_alike import assert_read_alike  # noqa: E402
 
 from publish.spec.yaml_compose import compose_python, composer_for  # noqa: E402
 from publish.spec.yaml_source import parse_yaml  # noqa: E402
