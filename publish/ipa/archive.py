@@ -292,7 +292,7 @@ class ZipArchive:
                            finding_id="zip.corrupt", hint=_REBUILD_HINT)
         fields = _LOCAL.unpack(header)
         name_len, extra_len = fields[-2], fields[-1]
-        return entry.header_offset + _LOCAL.size + name_len + extra_len
+        return entry.header_offset + _LOCAL.size + int(name_len) + int(extra_len)
 
     def _inflate(self, entry: ZipEntry, limit: int) -> bytes:
         inflater = zlib.decompressobj(-15)
@@ -346,7 +346,7 @@ def _count_alike_records(data: bytes) -> int | None:
     if head[0] != _CENTRAL_SIG or left_over or any(data[at::stride] != data[at:at + 1] * count
                                                    for at in _RECORD_HEAD_BYTES):
         return None
-    return min(count, MAX_ENTRIES + 1)  # each is where the walk steps to: it counts them all, up to its bound
+    return min(int(count), MAX_ENTRIES + 1)  # each is where the walk steps to: it counts them all, up to its bound
 
 
 def _apply_zip64_extra(extra: bytes, file_size: int, compress_size: int, header_offset: int,

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from publish.ipa.archive import open_regular_file
+from publish.ipa.regular_file import open_regular_file
 from publish.ipa.errors import IpaError
 from publish.ipa.inspect import load_plist
 from publish.ipa.pkg_model import (COMPONENT_PACKAGE, MAC_PROFILE_APP_STORE, MAC_PROFILE_DEVELOPER_ID,

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, NamedTuple
 
-from publish.ipa.archive import NotRegularFile, open_regular_file
+from publish.ipa.regular_file import NotRegularFile, open_regular_file
 from publish.ipa.errors import IpaError
 from publish.ipa.safe_xml import XmlNode, parse_xml
 

@@ -29,7 +29,7 @@ class CompletedSteps(Protocol):
     """The part of the state store the plan reads: the last successful run of a step on a binary."""
 
     def find_completed_step(self, *, fingerprint: str, step_index: int, step_name: str,
-                            settings_hash: str) -> dict | None: ...
+                            settings_hash: str) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from publish.spec.load import load_flow, load_flow_text
 from publish.spec.model import (APP_STORE_ONLY_SETTINGS, FORMAT_VERSION, SECRET_FIELDS, ApiKeySpec, AppleIdSpec,
                                 Diagnostic, FlowError, FlowSpec, ProfileSpec, SecretRef, StepSpec, Value)
 from publish.spec.schema import SCHEMA_FILE, flow_schema, schema_text, step_settings, step_types
-from publish.spec.yaml_source import MAX_DEPTH, MAX_NODES, format_path
+from publish.spec.yaml_compose import MAX_DEPTH, MAX_NODES
+from publish.spec.yaml_source import format_path
 
 __all__ = [
     "APP_STORE_ONLY_SETTINGS", "FORMAT_VERSION", "MAX_DEPTH", "MAX_NODES", "SCHEMA_FILE", "SECRET_FIELDS",

@@ -81,7 +81,7 @@ def suggest(word: str, choices: list[str]) -> str:
 def _describe(schema: dict[str, Any]) -> str:
     """How a (sub)schema reads in an error message: "a string", "a secret reference ({env: NAME} ...)"."""
     schema = resolve(schema)
-    title = schema.get("title", "")
+    title: str = schema.get("title", "")
     if title.startswith("{") or title.startswith("a ") or title.startswith("an "):
         return title
     if title == "Secret reference":

@@ -88,7 +88,8 @@ class _Scanner(yaml.scanner.Scanner):
 
     def next_possible_simple_key(self) -> int | None:
         for key in self.possible_simple_keys.values():
-            return key.token_number
+            number: int = key.token_number
+            return number
         return None
 
     def stale_possible_simple_keys(self) -> None:

@@ -130,7 +130,8 @@ def retry_while_not_ready(waiting: Waiting, what: str, write: Callable[[], T],
 
 
 def processing_state(build: Resource) -> str | None:
-    return build.attr("processingState")
+    state: str | None = build.attr("processingState")
+    return state
 
 
 def wait_until_processed(client: AppStoreConnect, build: Resource, waiting: Waiting, *, label: str) -> Resource:

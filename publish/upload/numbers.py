@@ -176,7 +176,8 @@ class ExistingBuild:
     @property
     def state(self) -> str | None:
         if self.build is not None:
-            return self.build.attr("processingState")
+            state: str | None = self.build.attr("processingState")
+            return state
         return upload_state(self.upload) if self.upload is not None else None
 
 
