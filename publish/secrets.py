@@ -14,12 +14,12 @@ from pathlib import Path
 
 from publish.asc.auth import ApiKey
 from publish.asc.p8 import parse_p8
-from publish.env_keys import (ACTION_APP_SPECIFIC_PASSWORD, ACTION_APPLE_ID, ACTION_ISSUER_ID, ACTION_KEY_ID,
-                              ACTION_PRIVATE_KEY, ACTION_PRIVATE_KEY_BASE64, CODEMAGIC_ISSUER_ID, CODEMAGIC_KEY_ID,
-                              CODEMAGIC_PRIVATE_KEY, ENV_KEY_PROVIDERS, FASTLANE_APP_SPECIFIC_PASSWORD,
-                              FASTLANE_ISSUER_ID, FASTLANE_KEY, FASTLANE_KEY_FILEPATH, FASTLANE_KEY_ID,
-                              FASTLANE_KEY_IS_BASE64, FASTLANE_KEY_JSON_PATH, FASTLANE_USER, KEY_DIRECTORIES,
-                              api_key_from_env, find_key_file, key_file_candidates)
+from publish.env_key_names import (ACTION_APP_SPECIFIC_PASSWORD, ACTION_APPLE_ID, ACTION_ISSUER_ID, ACTION_KEY_ID,
+                                   ACTION_PRIVATE_KEY, ACTION_PRIVATE_KEY_BASE64, CODEMAGIC_ISSUER_ID,
+                                   CODEMAGIC_KEY_ID, CODEMAGIC_PRIVATE_KEY, FASTLANE_APP_SPECIFIC_PASSWORD,
+                                   FASTLANE_ISSUER_ID, FASTLANE_KEY, FASTLANE_KEY_FILEPATH, FASTLANE_KEY_ID,
+                                   FASTLANE_KEY_IS_BASE64, FASTLANE_KEY_JSON_PATH, FASTLANE_USER)
+from publish.env_keys import ENV_KEY_PROVIDERS, KEY_DIRECTORIES, api_key_from_env, find_key_file, key_file_candidates
 from publish.errors import InputError
 from publish.redact import Redactor
 from publish.secret_values import (MAX_SECRET_CHARS, SECRET_HINT, Register, decode_base64, make_api_key,

@@ -229,7 +229,8 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
 
 def summary_of(name: str) -> str:
     """The one-line summary of the command `name` (its `help=` in `--help`'s list)."""
-    return next(command.summary for command in COMMANDS if command.name == name)
+    summary: str = next(command.summary for command in COMMANDS if command.name == name)
+    return summary
 
 
 def examples_text(path: str) -> str | None:

@@ -20,8 +20,8 @@ from publish.local_paths import output_file_problem, path_problem
 Handler = Callable[[argparse.Namespace, Any], int]
 
 
-def add_command(subparsers: argparse._SubParsersAction, name: str, handler: Handler, *,
-                description: str | None = None) -> argparse.ArgumentParser:
+def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, handler: Handler,
+                *, description: str | None = None) -> argparse.ArgumentParser:
     """The parser of the command `name`, run by `handler`. Its one-line help is its summary in publish.commands,
     so the list `--help` prints without importing the command and the command's own help cannot disagree; its
     description is the one there too, unless the command words its own."""

@@ -43,7 +43,7 @@ def list_app_builds(client: AppStoreConnect, app_id: str) -> list[dict[str, Any]
     return builds
 
 
-def find_build_ids(client: AppStoreConnect, binaries: list[dict]) -> dict[str, str]:
+def find_build_ids(client: AppStoreConnect, binaries: list[dict[str, Any]]) -> dict[str, str]:
     """fingerprint -> build id of each binary in App Store Connect; a RemoteError naming any not found."""
     found: dict[str, str] = {}
     missing: list[str] = []

@@ -66,7 +66,7 @@ def require_app(client: AppStoreConnect, bundle_id: str, *, also: str = "") -> A
 
 
 def remote_builds_by_bundle(
-    args: argparse.Namespace, ctx: Any, flow: FlowSpec | None, rows: list[dict], warnings: list[str]
+    args: argparse.Namespace, ctx: Any, flow: FlowSpec | None, rows: list[dict[str, Any]], warnings: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
     if args.profile:
         bundle_ids = [args.profile]

@@ -101,6 +101,8 @@ class VersionRef:
 
 
 MAX_VERSION_REF = 64  # "1.2.3 (45)" and friends; Apple's own limits are far below this
+# What ordering_key makes of a version or build number: per part (0, number, "") or (1, 0, text).
+VersionKey = tuple[tuple[int, int, str], ...]
 
 
 def parse_version_ref(text: str) -> VersionRef:
@@ -114,28 +116,28 @@ def parse_version_ref(text: str) -> VersionRef:
     return VersionRef(match["version"], match["paren"] or match["plus"])
 
 
-def ordering_key(text: str | None) -> tuple:
+def ordering_key(text: str | None) -> VersionKey:
     """Sort key for version strings and build numbers: numeric parts compare as numbers (1.10 > 1.9)."""
     parts = re.split(r"[.\-]", text or "")
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
 
 
-def binary_order(binary: dict) -> tuple:
+def binary_order(binary: dict[str, Any]) -> tuple[VersionKey, VersionKey]:
     return (ordering_key(binary["version"]), ordering_key(binary["build_number"]))
 
 
-def label(binary: dict) -> str:
+def label(binary: dict[str, Any]) -> str:
     return f"{binary['version']} ({binary['build_number']})"
 
 
-def known_versions_text(binaries: Iterable[dict]) -> str:
+def known_versions_text(binaries: Iterable[dict[str, Any]]) -> str:
     items = sorted(binaries, key=lambda b: (b["bundle_id"], binary_order(b)), reverse=True)
     if not items:
         return "none"
     return ", ".join(f"{label(b)} [{b['bundle_id']}]" for b in items)
 
 
-def resolve_binary(store: StateStore, ref_text: str, bundle_id: str | None) -> dict:
+def resolve_binary(store: StateStore, ref_text: str, bundle_id: str | None) -> dict[str, Any]:
     """The one binary `ref_text` names: its latest build when no build number is given."""
     ref = parse_version_ref(ref_text)
     matches = store.find_binaries(bundle_id=bundle_id, version=ref.version, build_number=ref.build_number)
@@ -171,7 +173,7 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def latest_state(store: StateStore, binary: dict) -> str:
+def latest_state(store: StateStore, binary: dict[str, Any]) -> str:
     """One word or two on where a version stands: its last step's outcome, else what Apple last said."""
     steps = store.history(fingerprint=binary["fingerprint"], kind="step", limit=1)
     if steps:

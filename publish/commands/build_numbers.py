@@ -30,7 +30,7 @@ BUNDLE_ID_MAX = 155  # Apple's limit for a bundle ID
 VERSION_MAX_COMPONENTS = 3  # CFBundleShortVersionString: one to three period-separated integers
 NUMBER_MAX_CHARS = 64  # far above any real CFBundleVersion; bounds what is echoed back in a message
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name in ("next-build-number", "latest-build-number"):
         summary = summary_of(name)
         parser = add_command(

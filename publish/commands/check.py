@@ -9,7 +9,7 @@ from typing import Any
 from publish.commands._arguments import add_command, local_path
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_command(subparsers, "check", run)
     parser.add_argument("ipa", metavar="IPA", type=local_path, help="path to the .ipa (or .pkg) file")
     parser.add_argument("--bundle-id", metavar="ID", help="fail unless the IPA's bundle ID is ID")

@@ -17,7 +17,7 @@ SHELLS = ("bash", "zsh", "fish")
 _DIRECTORY_METAVARS = {"DIR"}
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_command(subparsers, "completion", handle)
     parser.add_argument("shell", metavar="SHELL", choices=SHELLS, help="bash, zsh or fish")
 

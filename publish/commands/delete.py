@@ -8,6 +8,7 @@ The user types the version (or bundle ID) again to confirm, unless `--yes`.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
 from publish.commands._arguments import add_api_arguments, add_command
 from publish.commands._state_cli import (
@@ -20,8 +21,11 @@ from publish.commands._state_cli import (
 )
 from publish.errors import InputError, PublishError
 
+if TYPE_CHECKING:
+    from publish.cli import CliContext
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_command(subparsers, "delete", run)
     parser.add_argument("version", nargs="?", metavar="VERSION", help="1.2.3 (its latest build) or 1.2.3(45)")
     parser.add_argument("--profile", metavar="BUNDLE_ID", help="the profile; alone, delete all its versions")
@@ -35,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_state_dir_argument(parser)
 
 
-def run(args: argparse.Namespace, ctx) -> int:
+def run(args: argparse.Namespace, ctx: CliContext) -> int:
     if not args.version and not args.profile:
         raise InputError(
             "delete needs a VERSION, or --profile BUNDLE_ID to delete every version of a profile",
@@ -102,7 +106,9 @@ def run(args: argparse.Namespace, ctx) -> int:
     return 0
 
 
-def _confirm(ctx, what: str, typed_argument: str, targets: list[dict], *, by_version: bool) -> None:
+def _confirm(
+    ctx: CliContext, what: str, typed_argument: str, targets: list[dict[str, Any]], *, by_version: bool
+) -> None:
     prompt_target = label(targets[0]) if by_version else typed_argument
     ctx.stderr.write(f"This removes {what} from the local state directory.\n")
     ctx.stderr.write(f"Type {prompt_target!r} to confirm: ")
@@ -123,7 +129,7 @@ def _confirm(ctx, what: str, typed_argument: str, targets: list[dict], *, by_ver
     )
 
 
-def _same_version(typed: str, binary: dict) -> bool:
+def _same_version(typed: str, binary: dict[str, Any]) -> bool:
     try:
         ref = parse_version_ref(typed)
     except InputError:

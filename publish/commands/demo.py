@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 DEMO_POLL_INTERVAL = 0.01
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="try a complete publish flow offline, against the built-in App Store Connect simulator",

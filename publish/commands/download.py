@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from publish.commands._arguments import output_path
 from publish.commands._state_cli import (
@@ -19,13 +20,16 @@ from publish.commands._state_cli import (
 )
 from publish.errors import InputError
 
+if TYPE_CHECKING:
+    from publish.cli import CliContext
+
 NOT_KEPT_HINT = (
     "Apple offers no download of uploaded builds; set keep_binaries: true in the profile to keep binaries in the "
     "state directory"
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "download",
         help="copy a kept binary out of the state directory",
@@ -42,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace, ctx) -> int:
+def run(args: argparse.Namespace, ctx: CliContext) -> int:
     out = Path(args.out)
     if out.is_dir():
         raise InputError(f"--out {out} is a directory", hint="give a file name, e.g. --out build/App.ipa")
@@ -70,7 +74,7 @@ def run(args: argparse.Namespace, ctx) -> int:
 SUFFIXES = (".ipa", ".pkg")
 
 
-def binary_kind(binary: dict) -> tuple[str, str]:
+def binary_kind(binary: dict[str, Any]) -> tuple[str, str]:
     """(how to name it, file suffix) of a kept binary, from its recorded inspection: only a package has its UTI."""
     from publish.ipa.pkg_model import PKG_UTI  # noqa: PLC0415 - `download --help` stays light (no cryptography)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
 from publish.commands._arguments import add_command
 from publish.commands._state_cli import (
@@ -17,12 +18,15 @@ from publish.commands._state_cli import (
 )
 from publish.errors import InputError
 
+if TYPE_CHECKING:
+    from publish.cli import CliContext
+
 DEFAULT_LIMIT = 50
 
 MAX_LIMIT = 1_000_000_000
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_command(subparsers, "history", run)
     parser.add_argument("version", nargs="?", metavar="VERSION", help="only this version: 1.2.3 or 1.2.3(45)")
     add_profile_argument(parser, "only this publish profile (bundle ID)")
@@ -46,14 +50,14 @@ def _limit(text: str) -> int:
     return value
 
 
-def run(args: argparse.Namespace, ctx) -> int:
+def run(args: argparse.Namespace, ctx: CliContext) -> int:
     store = open_store(args, ctx, required=False)
     limit = args.limit or None
     if store is None:
         if args.version:
             # No store at all: the version cannot be known.
             open_store(args, ctx, required=True)
-        entries: list[dict] = []
+        entries: list[dict[str, Any]] = []
     else:
         with store:
             ref = parse_version_ref(args.version) if args.version else None

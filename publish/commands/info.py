@@ -27,7 +27,7 @@ def _output_file(text: str) -> Path:
     return Path(output_path(text))
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_command(subparsers, "info", run)
     parser.add_argument("ipa", metavar="IPA", type=local_path, help="path to the .ipa (or .pkg) file")
     parser.add_argument("--json", action="store_true",

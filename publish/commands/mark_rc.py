@@ -7,6 +7,7 @@ mark is what lets a flow submit it.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from publish.commands._arguments import add_command
 from publish.commands._state_cli import (
@@ -17,8 +18,11 @@ from publish.commands._state_cli import (
     resolve_binary,
 )
 
+if TYPE_CHECKING:
+    from publish.cli import CliContext
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     mark = add_command(subparsers, "mark-rc", run_mark)
     mark.add_argument("version", metavar="VERSION", help="1.2.3 (its latest build) or 1.2.3(45)")
     mark.add_argument("--note", help="why this build is the candidate (shown by show and history)")
@@ -31,15 +35,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_state_dir_argument(unmark)
 
 
-def run_mark(args: argparse.Namespace, ctx) -> int:
+def run_mark(args: argparse.Namespace, ctx: CliContext) -> int:
     return _set(args, ctx, True)
 
 
-def run_unmark(args: argparse.Namespace, ctx) -> int:
+def run_unmark(args: argparse.Namespace, ctx: CliContext) -> int:
     return _set(args, ctx, False)
 
 
-def _set(args: argparse.Namespace, ctx, flag: bool) -> int:
+def _set(args: argparse.Namespace, ctx: CliContext, flag: bool) -> int:
     with open_store(args, ctx, required=True) as store:
         binary = resolve_binary(store, args.version, args.profile)
         store.set_rc(binary["fingerprint"], flag, note=getattr(args, "note", None))

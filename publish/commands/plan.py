@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from publish.commands._arguments import local_path
 from publish.commands._state_cli import add_state_dir_argument, open_store
 from publish.errors import InputError
 
+if TYPE_CHECKING:
+    from publish.cli import CliContext
+    from publish.ipa.binary import BinaryInfo
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "plan",
         help="show what a flow would do with an IPA, offline",
@@ -39,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def _inspect(path: str):
+def _inspect(path: str) -> BinaryInfo:
     from publish.ipa import IpaError  # noqa: PLC0415 - heavy; `--help` stays fast
     from publish.ipa.binary import inspect_binary  # noqa: PLC0415
 
@@ -49,7 +53,7 @@ def _inspect(path: str):
         raise InputError(exc.message, hint=exc.hint) from None
 
 
-def run(args: argparse.Namespace, ctx) -> int:
+def run(args: argparse.Namespace, ctx: CliContext) -> int:
     from publish.plan import build_plan  # noqa: PLC0415 - heavy; `--help` stays fast
     from publish.spec import load_flow  # noqa: PLC0415
 
@@ -85,7 +89,7 @@ def _render(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _print_plan(ctx, plan: dict[str, Any]) -> None:
+def _print_plan(ctx: CliContext, plan: dict[str, Any]) -> None:
     ipa, profile = plan["ipa"], plan["profile"]
     size_mb = ipa["file_size"] / 1_000_000
     ctx.print(f"{ipa.get('kind', 'IPA')} {ipa['path']}")

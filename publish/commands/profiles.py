@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from publish.commands._arguments import add_command, local_path
 from publish.commands._state_cli import (
@@ -17,15 +17,20 @@ from publish.commands._state_cli import (
     table,
 )
 
+if TYPE_CHECKING:
+    from publish.cli import CliContext
+    from publish.spec import ProfileSpec
+    from publish.state import StateStore
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_command(subparsers, "profiles", run)
     parser.add_argument("flow", metavar="FLOW", type=local_path, help="the publish flow file (YAML)")
     add_json_argument(parser)
     add_state_dir_argument(parser)
 
 
-def describe(store, profile) -> dict[str, Any]:
+def describe(store: StateStore | None, profile: ProfileSpec) -> dict[str, Any]:
     binaries = store.find_binaries(bundle_id=profile.bundle_id) if store is not None else []
     last_seen = binaries[0] if binaries else None  # find_binaries: most recently seen first
     latest = max(binaries, key=binary_order) if binaries else None
@@ -38,7 +43,7 @@ def describe(store, profile) -> dict[str, Any]:
         "steps": [step.step for step in profile.flow],
         "versions": len(binaries),
         "latest": None
-        if latest is None
+        if latest is None or store is None  # store is None only when there are no binaries (said for mypy)
         else {
             "version": latest["version"],
             "build_number": latest["build_number"],
@@ -49,7 +54,7 @@ def describe(store, profile) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace, ctx) -> int:
+def run(args: argparse.Namespace, ctx: CliContext) -> int:
     from publish.spec import load_flow  # noqa: PLC0415 - heavy; `--help` stays fast
 
     flow = load_flow(args.flow)

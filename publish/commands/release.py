@@ -18,7 +18,7 @@ from publish.commands._state_cli import add_json_argument, print_json
 PLATFORMS = ("IOS", "MAC_OS", "TV_OS", "VISION_OS")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_command(subparsers, "release", run)
     parser.add_argument("bundle_id", metavar="BUNDLE_ID", help="the app's bundle ID")
     parser.add_argument("version", metavar="VERSION", help="the App Store version (e.g. 1.2.3)")

@@ -21,7 +21,7 @@ BASE_URL_ENV = "ASC_API_BASE_URL"  # publish.asc.transport.BASE_URL_ENV; a test 
 STATE_DIR_ENV = "APPSTORE_PUBLISH_STATE_DIR"  # publish.state.STATE_DIR_ENV; likewise
 MAX_POLL_INTERVAL = 3600.0  # an hour between polls is already far past Apple's processing times
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "run",
         help="run the publish flow on an IPA (upload, TestFlight, App Store)",

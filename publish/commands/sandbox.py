@@ -66,7 +66,7 @@ def _app_name(text: str) -> str:
     return text
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "sandbox",
         help="run the App Store Connect simulator, or make a key for it",

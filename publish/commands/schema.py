@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from publish.commands._arguments import add_command
 from publish.errors import InputError
+
+if TYPE_CHECKING:
+    from publish.cli import CliContext
 
 DEFAULT = "publish-flow"
 SUFFIX = ".schema.json"
@@ -17,14 +21,14 @@ def available() -> list[str]:
                   if p.name.endswith(SUFFIX))
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_command(subparsers, "schema", run)
     parser.add_argument("name", nargs="?", default=DEFAULT, metavar="NAME",
                         help=f"which schema (default {DEFAULT}); `--list` shows them")
     parser.add_argument("--list", action="store_true", help="list the available schemas")
 
 
-def run(args: argparse.Namespace, ctx) -> int:
+def run(args: argparse.Namespace, ctx: CliContext) -> int:
     names = available()
     if args.list:
         for name in names:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from publish.commands._arguments import add_command
 from publish.commands._state_cli import (
@@ -17,10 +18,14 @@ from publish.commands._state_cli import (
     resolve_binary,
 )
 
+if TYPE_CHECKING:
+    from publish.cli import CliContext
+    from publish.state import StateStore
+
 RECENT_HISTORY = 10
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_command(subparsers, "show", run)
     parser.add_argument(
         "version", metavar="VERSION", help="1.2.3 (its latest build), or 1.2.3(45), 1.2.3+45, '1.2.3 (45)'"
@@ -30,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_state_dir_argument(parser)
 
 
-def describe(store, binary: dict) -> dict[str, Any]:
+def describe(store: StateStore, binary: dict[str, Any]) -> dict[str, Any]:
     kept = None
     if binary["kept_sha256"]:
         path = store.artifact_path(binary["fingerprint"])
@@ -55,7 +60,7 @@ def describe(store, binary: dict) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace, ctx) -> int:
+def run(args: argparse.Namespace, ctx: CliContext) -> int:
     with open_store(args, ctx, required=True) as store:
         binary = resolve_binary(store, args.version, args.profile)
         document = describe(store, binary)
@@ -103,7 +108,7 @@ def _text(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _pairs(items) -> list[str]:
+def _pairs(items: Iterable[tuple[str, Any]]) -> list[str]:
     items = [(k, v) for k, v in items if v not in (None, "", [], {})]
     width = max((len(k) for k, _ in items), default=0)
     return [f"  {k.ljust(width)}  {_value(v)}" for k, v in items]
@@ -120,7 +125,7 @@ def _value(value: Any) -> str:
 _DEVICE_FAMILIES = {1: "iPhone", 2: "iPad", 3: "Apple TV", 4: "Apple Watch", 6: "Mac", 7: "Apple Vision"}
 
 
-def _inspection_summary(info: dict) -> list[tuple[str, Any]]:
+def _inspection_summary(info: dict[str, Any]) -> list[tuple[str, Any]]:
     """What a release manager checks at a glance; the whole inspection is in --json."""
     profile = info.get("profile") if isinstance(info.get("profile"), dict) else {}
     signing = None

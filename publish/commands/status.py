@@ -43,7 +43,7 @@ DEAD_ENDS = {"FAILED", "INVALID", "REJECTED", "METADATA_REJECTED", "DEVELOPER_RE
              "BETA_REJECTED", "EXPIRED"}
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_command(subparsers, "status", run)
     parser.add_argument("bundle_id", metavar="BUNDLE_ID", help="the app's bundle ID (the profile)")
     parser.add_argument("version", metavar="VERSION", nargs="?", help="one marketing version (default: all)")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from publish.commands._arguments import add_command, local_path
 
+if TYPE_CHECKING:
+    from publish.cli import CliContext
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_command(subparsers, "validate", run)
     parser.add_argument("flow", metavar="FLOW", type=local_path, help="the publish-flow YAML file")
     parser.add_argument("--check-secrets", action="store_true",
@@ -17,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
 
 
-def run(args: argparse.Namespace, ctx) -> int:
+def run(args: argparse.Namespace, ctx: CliContext) -> int:
     from publish.spec import load_flow  # noqa: PLC0415 - heavy; `--help` stays fast
 
     from publish.credentials_needed import check_profile_credentials, describe_apple_id_only  # noqa: PLC0415

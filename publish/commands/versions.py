@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from publish.commands._arguments import add_api_arguments, add_command
 from publish.commands._state_cli import (
@@ -18,8 +18,12 @@ from publish.commands._state_cli import (
     table,
 )
 
+if TYPE_CHECKING:
+    from publish.cli import CliContext
+    from publish.state import StateStore
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = add_command(subparsers, "versions", run)
     parser.add_argument("--profile", metavar="BUNDLE_ID", help="only this publish profile (bundle ID)")
     parser.add_argument(
@@ -30,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_state_dir_argument(parser)
 
 
-def local_row(store, binary: dict) -> dict[str, Any]:
+def local_row(store: StateStore, binary: dict[str, Any]) -> dict[str, Any]:
     return {
         "bundle_id": binary["bundle_id"],
         "version": binary["version"],
@@ -91,7 +95,7 @@ def sort_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     )
 
 
-def run(args: argparse.Namespace, ctx) -> int:
+def run(args: argparse.Namespace, ctx: CliContext) -> int:
     flow = None
     if args.flow:
         from publish.commands._remote import load_flow_file

@@ -26,7 +26,7 @@ class KeptBinaries(BinaryRecords):
     def _artifact_file(self, sha256: str) -> Path:
         return self.artifacts_dir / sha256[:2] / f"{sha256}.ipa"
 
-    def keep_binary(self, fingerprint: str, ipa_path: str | os.PathLike) -> str:
+    def keep_binary(self, fingerprint: str, ipa_path: str | os.PathLike[str]) -> str:
         """Copy the IPA into the artifact store (streamed, hashed on the way); returns its sha256."""
         if not self._database.read("SELECT 1 FROM binaries WHERE fingerprint = ?", (fingerprint,)):
             # Fail before copying gigabytes for a binary we do not know.
@@ -64,7 +64,7 @@ class KeptBinaries(BinaryRecords):
             return None
         return self._artifact_file(rows[0]["kept_sha256"])
 
-    def export_binary(self, fingerprint: str, out: str | os.PathLike) -> str:
+    def export_binary(self, fingerprint: str, out: str | os.PathLike[str]) -> str:
         """Copy the kept binary to `out`, verifying its sha256 on the way; returns the sha256.
 
         The copy is written beside `out` under a temporary name and moved into place only when the checksum

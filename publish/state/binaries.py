@@ -16,6 +16,8 @@ from publish.state.connection import StateDatabase, StateError
 # What a binary reads as (`versions --json`, `show --json`), in this order: columns of `binaries`.
 BINARY_FIELDS = ("bundle_id", "version", "build_number", "fingerprint", "file_size", "display_name", "icon_name", "info",
                  "remote", "rc", "rc_note", "kept_sha256", "first_seen", "last_seen", "deleted")
+# What BinaryRecords._require reads of a binary: bundle_id, version, build_number, remote, kept_sha256, deleted.
+BinaryRow = tuple[str, str, str, str, str | None, int]
 
 
 class BinaryRecords:
@@ -59,7 +61,7 @@ class BinaryRecords:
                 ),
             )
 
-    def get_binary(self, fingerprint: str, *, include_deleted: bool = False) -> dict | None:
+    def get_binary(self, fingerprint: str, *, include_deleted: bool = False) -> dict[str, Any] | None:
         rows = self._database.read("SELECT * FROM binaries WHERE fingerprint = ?", (fingerprint,))
         if not rows or (rows[0]["deleted"] and not include_deleted):
             return None
@@ -72,7 +74,7 @@ class BinaryRecords:
         version: str | None = None,
         build_number: str | None = None,
         include_deleted: bool = False,
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """Binaries matching every given field, most recently seen first."""
         where, params = equal_to((("bundle_id", bundle_id), ("version", version), ("build_number", build_number)))
         if not include_deleted:
@@ -81,15 +83,15 @@ class BinaryRecords:
         return [self._binary(row) for row in self._database.read(sql, params)]
 
     @staticmethod
-    def _binary(row: dict) -> dict:
+    def _binary(row: dict[str, Any]) -> dict[str, Any]:
         binary = {name: row[name] for name in BINARY_FIELDS}
         # Decoded in place: a dict keeps each key where it was first put, so the order stays BINARY_FIELDS'.
         binary.update(info=loads(row["info"]), remote=loads(row["remote"]) or {}, rc=bool(row["rc"]),
                       first_seen=iso(row["first_seen"]), last_seen=iso(row["last_seen"]), deleted=bool(row["deleted"]))
         return binary
 
-    def _require(self, tx: sqlite3.Connection, fingerprint: str) -> tuple:
-        row = tx.execute(
+    def _require(self, tx: sqlite3.Connection, fingerprint: str) -> BinaryRow:
+        row: BinaryRow | None = tx.execute(
             "SELECT bundle_id, version, build_number, remote, kept_sha256, deleted FROM binaries WHERE fingerprint = ?",
             (fingerprint,),
         ).fetchone()

@@ -125,7 +125,7 @@ class StateDatabase:
                 self._db.execute("ROLLBACK")
                 raise self._unwritable(exc) from exc
 
-    def read(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
+    def read(self, sql: str, params: tuple[object, ...] | list[object] = ()) -> list[dict[str, Any]]:
         with self._lock:
             cursor = self._db.execute(sql, params)
             columns = [d[0] for d in cursor.description]

@@ -8,7 +8,7 @@ longer count as done (`binaries.forgotten_upto`).
 from __future__ import annotations
 
 import sqlite3
-from typing import cast
+from typing import Any, cast
 
 from publish.state.binaries import BinaryRecords
 from publish.state.columns import dumps, equal_to, iso, listing, loads
@@ -56,9 +56,9 @@ class StepHistory(BinaryRecords):
         run_id: int,
         *,
         status: str,
-        asc_ids: dict | None = None,
+        asc_ids: dict[str, Any] | None = None,
         error: str | None = None,
-        outputs: dict | None = None,
+        outputs: dict[str, Any] | None = None,
     ) -> None:
         if status not in ("succeeded", "failed", "skipped"):
             raise ValueError(f"finish_step_run: status must be succeeded, failed or skipped, not {status!r}")
@@ -77,7 +77,7 @@ class StepHistory(BinaryRecords):
 
     def find_completed_step(
         self, *, fingerprint: str, step_index: int, step_name: str, settings_hash: str
-    ) -> dict | None:
+    ) -> dict[str, Any] | None:
         """The last successful run of this step, with these settings, on this binary (since it was last deleted)."""
         rows = self._database.read(
             """
@@ -90,14 +90,14 @@ class StepHistory(BinaryRecords):
         )
         return self._history_row(rows[0]) if rows else None
 
-    def record_event(self, *, kind: str, fingerprint: str, detail: dict | None = None) -> None:
+    def record_event(self, *, kind: str, fingerprint: str, detail: dict[str, Any] | None = None) -> None:
         """A history row for an action that is not a step run (download, delete, expire, ...)."""
         if kind not in EVENT_KINDS:
             raise ValueError(f"record_event: kind must be one of {', '.join(EVENT_KINDS)}, not {kind!r}")
         with self._database.write() as tx:
             self._insert_event(tx, kind, fingerprint, detail)
 
-    def _insert_event(self, tx: sqlite3.Connection, kind: str, fingerprint: str, detail: dict | None) -> None:
+    def _insert_event(self, tx: sqlite3.Connection, kind: str, fingerprint: str, detail: dict[str, Any] | None) -> None:
         bundle_id, version, build_number, *_ = self._require(tx, fingerprint)
         now = self._clock()
         tx.execute(
@@ -118,7 +118,7 @@ class StepHistory(BinaryRecords):
         fingerprint: str | None = None,
         kind: str | None = None,
         limit: int | None = None,
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """History rows matching every given field, newest first (deleted versions' history is kept)."""
         where, params = equal_to((
             ("bundle_id", bundle_id),
@@ -134,7 +134,7 @@ class StepHistory(BinaryRecords):
         return [self._history_row(row) for row in self._database.read(sql, params)]
 
     @staticmethod
-    def _history_row(row: dict) -> dict:
+    def _history_row(row: dict[str, Any]) -> dict[str, Any]:
         entry = {name: row[name] for name in HISTORY_FIELDS}
         # Decoded in place: a dict keeps each key where it was first put, so the order stays HISTORY_FIELDS'.
         entry.update(started_at=iso(row["started_at"]), finished_at=iso(row["finished_at"]),
