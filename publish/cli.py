@@ -289,9 +289,8 @@ def parser_chain(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[a
 def _subcommand(parser: argparse.ArgumentParser, token: str) -> argparse.ArgumentParser | None:
     """The parser of the command (or subcommand) `token` names under `parser`, if it names one."""
     actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if actions and not token.startswith("-") and token in actions[0].choices:
-        return actions[0].choices[token]
-    return None
+    choices: dict[str, argparse.ArgumentParser] = actions[0].choices if actions else {}
+    return None if token.startswith("-") else choices.get(token)
 
 
 def unknown_option(parser: argparse.ArgumentParser, argv: Sequence[str]) -> UsageError | None:

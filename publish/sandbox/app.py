@@ -73,7 +73,8 @@ class Call:
 
     @property
     def data(self) -> dict[str, Any]:
-        return self.body["data"]
+        data: dict[str, Any] = self.body["data"]
+        return data
 
     @property
     def attributes(self) -> dict[str, Any]:

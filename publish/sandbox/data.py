@@ -23,7 +23,9 @@ class SandboxDataError(ValueError):
 
 
 def schema() -> dict[str, Any]:
-    return json.loads(resources.files("publish.schemas").joinpath("sandbox-data.schema.json").read_text("utf-8"))
+    loaded: dict[str, Any] = json.loads(resources.files("publish.schemas").joinpath("sandbox-data.schema.json")
+                                        .read_text("utf-8"))
+    return loaded
 
 
 def read_data_file(path: Path) -> dict[str, Any]:
@@ -47,7 +49,8 @@ def read_data_file(path: Path) -> dict[str, Any]:
                 raise SandboxDataError(f"{path}: keys[{key['key_id']}].public_key_file: cannot read {key_path} "
                                        f"({exc.strerror}).") from None
             del key["public_key_file"]
-    return data
+    document: dict[str, Any] = data  # validate() refused anything but a mapping
+    return document
 
 
 def validate(data: Any, *, source: str = "data") -> None:

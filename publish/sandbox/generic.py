@@ -26,7 +26,7 @@ def get_handler(openapi: OpenApi, template: str, operation: dict[str, Any]) -> H
 def _answers_a_list(openapi: OpenApi, operation: dict[str, Any]) -> bool:
     ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     schema = openapi.schemas[ref.rsplit("/", 1)[1]]
-    return schema.get("properties", {}).get("data", {}).get("type") == "array"
+    return bool(schema.get("properties", {}).get("data", {}).get("type") == "array")
 
 
 def _collection(call: Call, type_: str) -> Reply:

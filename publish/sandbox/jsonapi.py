@@ -349,5 +349,6 @@ def _text(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict) and "state" in value:
-        return value["state"]
+        state: str | None = value["state"]
+        return state
     return None if value is None else str(value)

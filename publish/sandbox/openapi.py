@@ -187,7 +187,8 @@ class OpenApi:
         return parameters
 
     def resource_schema(self, type_: str) -> dict[str, Any]:
-        return self.schemas[RESOURCE_SCHEMAS[type_]]
+        schema: dict[str, Any] = self.schemas[RESOURCE_SCHEMAS[type_]]
+        return schema
 
     def attributes(self, type_: str) -> dict[str, bool]:
         """attribute name -> nullable?"""

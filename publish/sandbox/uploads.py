@@ -21,7 +21,8 @@ ASSET_UTIS = {"IOS": "com.apple.ipa", "TV_OS": "com.apple.ipa", "VISION_OS": "co
 
 
 def blobs(sim: Sandbox) -> BlobStore:
-    return sim.extensions["blobs"]
+    store: BlobStore = sim.extensions["blobs"]
+    return store
 
 
 def _state(state: str, errors: list[dict[str, str]] | None = None) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from publish.env_keys import env_offers_api_key
+from publish.env_key_names import env_offers_api_key
 from publish.plan import SendToTestflightSettings
 from publish.steps.base import Step, StepContext, StepOutcome
 from publish.steps.expire_builds import expire_builds, plan_expiry
