@@ -13,11 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from publish.commands._arguments import local_path
 from publish.commands._state_cli import add_state_dir_argument, open_store
-from publish.errors import InputError
 
 if TYPE_CHECKING:
     from publish.cli import CliContext
-    from publish.ipa.binary import BinaryInfo
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,22 +41,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def _inspect(path: str) -> BinaryInfo:
-    from publish.ipa import IpaError  # noqa: PLC0415 - heavy; `--help` stays fast
-    from publish.ipa.binary import inspect_binary  # noqa: PLC0415
-
-    try:
-        return inspect_binary(path)
-    except IpaError as exc:
-        raise InputError(exc.message, hint=exc.hint) from None
-
-
 def run(args: argparse.Namespace, ctx: CliContext) -> int:
-    from publish.plan import build_plan  # noqa: PLC0415 - heavy; `--help` stays fast
+    from publish.commands.info import inspect_or_fail  # noqa: PLC0415 - heavy; `--help` stays fast
+    from publish.plan import build_plan  # noqa: PLC0415
     from publish.spec import load_flow  # noqa: PLC0415
 
     flow = load_flow(args.flow)
-    info = _inspect(args.ipa)
+    info = inspect_or_fail(args.ipa)
     store = open_store(args, ctx, flow, required=False)
     try:
         plan = build_plan(flow, info, profile=args.profile, store=store, restart=args.restart)
