@@ -6,9 +6,8 @@ added below with its reason (and a write to App Store Connect never is one: it b
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from suite_paths import REPO as ROOT
 STEP_CODE = sorted((ROOT / "publish" / "steps").glob("*.py")) + [ROOT / "publish" / "credentials_upload_only.py"]
 
 # (module, function) -> why that function reads dry_run
